@@ -1,0 +1,15 @@
+// Lint: the recommended JS and type-aware TypeScript rules over source, tests, scripts and benchmarks.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["dist/", "node_modules/", ".venv/", "integration_tests/", "**/target/", "**/dbt_packages/"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "no-console": "off",
+    },
+  },
+);
