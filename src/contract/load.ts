@@ -1,0 +1,86 @@
+/**
+ * Reads every activation contract from the manifest (`config.meta.activation`, falling back to `meta.activation` for
+ * older dbt) and validates it. Errors name the file, the model, the contract and the field.
+ */
+import { contractSchema, type ContractSpec } from "./schema.ts";
+import type { Manifest, ManifestNode } from "../dbt/artifacts.ts";
+import { BadInputError } from "../errors.ts";
+
+export interface ModelRef {
+  uniqueId: string;
+  name: string;
+  /** The relation dbt built, already quoted for the warehouse, e.g. `"db"."main"."account_health"`. */
+  relation: string | undefined;
+  /** The YAML (or SQL) file that declares the contract, for messages. */
+  file: string;
+}
+
+export interface Contract {
+  spec: ContractSpec;
+  model: ModelRef;
+}
+
+function modelFile(node: ManifestNode): string {
+  // patch_path looks like `project://models/schema.yml`; the YAML is where contracts are written.
+  const patch = node.patch_path?.replace(/^[^:]+:\/\//, "");
+  return patch ?? node.original_file_path ?? node.unique_id;
+}
+
+function rawActivation(node: ManifestNode): unknown {
+  return node.config?.meta?.activation ?? node.meta?.activation;
+}
+
+export function loadContracts(manifest: Manifest): Contract[] {
+  const contracts: Contract[] = [];
+  const problems: string[] = [];
+  const seen = new Map<string, string>();
+
+  for (const node of Object.values(manifest.nodes)) {
+    if (node.resource_type !== "model") continue;
+    const raw = rawActivation(node);
+    if (raw === undefined || raw === null) continue;
+    const file = modelFile(node);
+    const model: ModelRef = { uniqueId: node.unique_id, name: node.name, relation: node.relation_name ?? undefined, file };
+    const entries: unknown[] = Array.isArray(raw) ? raw : [raw];
+
+    entries.forEach((entry, index) => {
+      const label =
+        entry && typeof entry === "object" && typeof (entry as { name?: unknown }).name === "string"
+          ? (entry as { name: string }).name
+          : `#${index + 1}`;
+      const parsed = contractSchema.safeParse(entry);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          const field = issue.path.join(".") || "(contract)";
+          problems.push(`${file}: model ${node.name}, contract ${label}, field ${field}: ${issue.message}`);
+        }
+        return;
+      }
+      const previous = seen.get(parsed.data.name);
+      if (previous) {
+        problems.push(`${file}: model ${node.name}, contract ${label}, field name: also declared on model ${previous}; contract names must be unique`);
+        return;
+      }
+      seen.set(parsed.data.name, node.name);
+      contracts.push({ spec: parsed.data, model });
+    });
+  }
+
+  if (problems.length > 0) {
+    throw new BadInputError(`invalid activation contract${problems.length > 1 ? "s" : ""}`, { details: problems });
+  }
+  return contracts.sort((a, b) => a.spec.name.localeCompare(b.spec.name));
+}
+
+/** Narrows to the contracts named by `--select`; an unknown name is an error, not an empty run. */
+export function selectContracts(contracts: Contract[], names: string[]): Contract[] {
+  if (names.length === 0) return contracts;
+  const known = new Set(contracts.map((c) => c.spec.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    throw new BadInputError(`--select names no contract: ${unknown.join(", ")}`, {
+      details: [`contracts in this project: ${[...known].join(", ") || "(none)"}`],
+    });
+  }
+  return contracts.filter((c) => names.includes(c.spec.name));
+}

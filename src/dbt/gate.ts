@@ -1,0 +1,116 @@
+/**
+ * The gate: a contract is synced only when dbt proved its model in the invocation the artifacts describe.
+ *
+ * Rule: manifest and run_results come from one invocation of an accepted command (`build`, or `test`); the model
+ * built with status `success` (where the command ran models); every test on it (attached in YAML, singular tests that
+ * ref it, and unit tests of it) has status `pass`; and at least one such test exists. A missing result is "not
+ * verified", never a pass. A failing test does not undo the model dbt already built, so the gate must check tests itself.
+ */
+import { BadInputError } from "../errors.ts";
+import type { Artifacts, Manifest, RunResult, RunResults } from "./artifacts.ts";
+
+/** dbt commands whose run_results can prove a model: `build` runs models and their tests, `test` only the tests. */
+export const ACCEPTED_COMMANDS = ["build", "test"] as const;
+
+export interface GateCheck {
+  uniqueId: string;
+  kind: "model" | "test" | "unit_test";
+  name: string;
+  /** dbt's status in this invocation, or `missing` when the node did not run in it. */
+  status: string;
+  failures?: number | null;
+  message?: string | null;
+}
+
+export interface GateVerdict {
+  model: string;
+  passed: boolean;
+  /** Why the gate held the model back, one line per problem, naming the node and its status. */
+  reasons: string[];
+  checks: GateCheck[];
+}
+
+/** Refuses artifacts that cannot prove anything: two different invocations, or a command that runs no tests. */
+export function checkInvocation({ manifest, runResults, manifestPath, runResultsPath }: Artifacts): void {
+  const manifestId = manifest.metadata.invocation_id;
+  const resultsId = runResults.metadata.invocation_id;
+  if (!manifestId || !resultsId || manifestId !== resultsId) {
+    throw new BadInputError(
+      `manifest.json and run_results.json come from different dbt invocations (${manifestId ?? "none"} vs ${resultsId ?? "none"}): ` +
+        "run the syncer on the target directory of a single `dbt build`",
+      { where: `${manifestPath}, ${runResultsPath}` },
+    );
+  }
+  const which = runResults.args.which;
+  if (!which || !(ACCEPTED_COMMANDS as readonly string[]).includes(which)) {
+    throw new BadInputError(
+      `run_results.json was written by \`dbt ${which ?? "(unknown command)"}\`, which does not run the models' tests; ` +
+        `the gate accepts ${ACCEPTED_COMMANDS.map((c) => `\`dbt ${c}\``).join(" or ")}`,
+      { where: runResultsPath },
+    );
+  }
+}
+
+function describe(check: GateCheck): string {
+  const label = check.kind === "model" ? `model ${check.name}` : `${check.kind === "unit_test" ? "unit test" : "test"} ${check.name}`;
+  if (check.status === "missing") return `${label}: no result in this invocation (not verified)`;
+  const failures = check.failures ? ` (${check.failures} failing row${check.failures === 1 ? "" : "s"})` : "";
+  const message = check.status === "error" && check.message ? `: ${check.message.split("\n")[0]}` : "";
+  return `${label}: ${check.status}${failures}${message}`;
+}
+
+export interface Gate {
+  verdictFor(modelId: string): GateVerdict;
+}
+
+/** Indexes tests by the model they prove once, so gating many contracts on a large manifest stays linear. */
+export function createGate(manifest: Manifest, runResults: RunResults): Gate {
+  const results = new Map<string, RunResult>(runResults.results.map((r) => [r.unique_id, r]));
+  const testsByModel = new Map<string, GateCheck[]>();
+  const add = (modelId: string, check: GateCheck): void => {
+    const list = testsByModel.get(modelId) ?? [];
+    list.push(check);
+    testsByModel.set(modelId, list);
+  };
+  const checkOf = (uniqueId: string, kind: GateCheck["kind"], name: string): GateCheck => {
+    const result = results.get(uniqueId);
+    return { uniqueId, kind, name, status: result?.status ?? "missing", failures: result?.failures, message: result?.message };
+  };
+
+  for (const node of Object.values(manifest.nodes)) {
+    if (node.resource_type !== "test") continue;
+    // A YAML test proves the model it is attached to; a singular test (no attachment) proves every model it refs.
+    const targets = node.attached_node ? [node.attached_node] : (node.depends_on?.nodes ?? []);
+    for (const target of targets) add(target, checkOf(node.unique_id, "test", node.name));
+  }
+  for (const unit of Object.values(manifest.unit_tests ?? {})) {
+    for (const target of unit.depends_on?.nodes ?? []) {
+      if (target.startsWith("model.")) add(target, checkOf(unit.unique_id, "unit_test", unit.name));
+    }
+  }
+
+  const which = runResults.args.which;
+  return {
+    verdictFor(modelId: string): GateVerdict {
+      const node = manifest.nodes[modelId];
+      const checks: GateCheck[] = [];
+      const reasons: string[] = [];
+      const modelCheck = checkOf(modelId, "model", node?.name ?? modelId);
+      // `dbt test` does not run models, so there the model's own result may be absent; when present it must be success.
+      if (which === "build" || modelCheck.status !== "missing") {
+        checks.push(modelCheck);
+        if (modelCheck.status !== "success") reasons.push(describe(modelCheck));
+      }
+      const tests = testsByModel.get(modelId) ?? [];
+      checks.push(...tests);
+      if (tests.length === 0) {
+        reasons.push(`model ${node?.name ?? modelId} has no tests: nothing in this invocation proves it`);
+      } else if (which === "test" && tests.every((t) => t.status === "missing")) {
+        reasons.push(`none of the ${tests.length} tests on model ${node?.name ?? modelId} ran in this \`dbt test\` invocation (not verified)`);
+      } else {
+        for (const test of tests) if (test.status !== "pass") reasons.push(describe(test));
+      }
+      return { model: modelId, passed: reasons.length === 0, reasons, checks };
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/** Turns what the HubSpot SDK throws into a `DestinationRequestError` the engine can act on. */
+import { DestinationRequestError } from "../types.ts";
+import { errorBodySchema } from "./responses.ts";
+
+function header(headers: unknown, name: string): string | undefined {
+  if (!headers || typeof headers !== "object") return undefined;
+  const entry = Object.entries(headers as Record<string, unknown>).find(([k]) => k.toLowerCase() === name);
+  return typeof entry?.[1] === "string" ? entry[1] : undefined;
+}
+
+function retryAfterMs(headers: unknown): number | undefined {
+  const retryAfter = Number(header(headers, "retry-after"));
+  if (Number.isFinite(retryAfter) && retryAfter >= 0) return retryAfter * 1000;
+  const interval = Number(header(headers, "x-hubspot-ratelimit-interval-milliseconds"));
+  return Number.isFinite(interval) && interval > 0 ? interval : undefined;
+}
+
+export function toRequestError(error: unknown): DestinationRequestError {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "number") {
+    // No HTTP status: the request never got an answer (connection refused or reset, DNS, timeout).
+    const message = error instanceof Error ? error.message : String(error);
+    return new DestinationRequestError(`HubSpot request failed: ${message}`, { code: "NETWORK", retryable: true });
+  }
+  const rawBody = (error as { body?: unknown }).body;
+  const parsedBody = errorBodySchema.safeParse(typeof rawBody === "string" ? safeJson(rawBody) : rawBody);
+  const body = parsedBody.success ? parsedBody.data : {};
+  const headers = (error as { headers?: unknown }).headers;
+  const message = `HubSpot ${code}${body.category ? ` ${body.category}` : ""}: ${body.message ?? "no message"}`;
+
+  if (code === 429) {
+    const daily = body.policyName === "DAILY" || /daily limit/i.test(body.message ?? "") || header(headers, "x-hubspot-ratelimit-daily-remaining") === "0";
+    if (daily) return new DestinationRequestError(message, { status: code, code: "DAILY_LIMIT", exhausted: true });
+    return new DestinationRequestError(message, { status: code, code: "RATE_LIMIT", retryable: true, retryAfterMs: retryAfterMs(headers) });
+  }
+  if (code >= 500) return new DestinationRequestError(message, { status: code, code: "SERVER_ERROR", retryable: true, retryAfterMs: retryAfterMs(headers) });
+  if (code === 401 || code === 403) return new DestinationRequestError(message, { status: code, code: "UNAUTHORIZED", exhausted: true });
+  // 400s: a whole batch refused for what some record in it carries (duplicate ids, an invalid option).
+  return new DestinationRequestError(message, { status: code, code: body.category ?? "BAD_REQUEST", splittable: code === 400 });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { message: text };
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Eligible rows: the rows of a contract's model that may be sent, read from the warehouse in streamed chunks.
+ * Rows with a null sync key or a key shared with another row are not eligible (sending them would pick one at
+ * random or write nothing useful); they are returned separately as rejected rows so every row is accounted for.
+ */
+import type { Contract } from "../contract/load.ts";
+import { fieldMappings } from "../contract/schema.ts";
+import { BadInputError } from "../errors.ts";
+import type { Dialect, Warehouse, WarehouseValue } from "../warehouse/types.ts";
+
+export interface EligibleRow {
+  key: string;
+  /** Mapped columns by model column name. */
+  values: Record<string, WarehouseValue>;
+}
+
+export interface RejectedKey {
+  key: string | null;
+  reason: "null_key" | "duplicate_key";
+  rows: number;
+}
+
+const KEY_ALIAS = "__activation_key";
+const COUNT_ALIAS = "__activation_key_rows";
+
+function relationOf(contract: Contract): string {
+  if (!contract.model.relation) {
+    throw new BadInputError(`model ${contract.model.name} has no relation in the manifest (ephemeral models cannot be synced)`, {
+      where: contract.model.file,
+    });
+  }
+  return contract.model.relation;
+}
+
+/** Checks that the key and every mapped column exist in the built relation, naming the contract field if not. */
+export async function checkColumns(warehouse: Warehouse, contract: Contract): Promise<void> {
+  const available = new Set((await warehouse.columns(relationOf(contract))).map((c) => c.toLowerCase()));
+  const missing: string[] = [];
+  if (!available.has(contract.spec.key.toLowerCase())) missing.push(`key: column ${contract.spec.key}`);
+  for (const { column } of fieldMappings(contract.spec)) {
+    if (!available.has(column.toLowerCase())) missing.push(`fields.${column}: column ${column}`);
+  }
+  if (missing.length > 0) {
+    throw new BadInputError(`${contract.model.file}: model ${contract.model.name}, contract ${contract.spec.name}: columns not in ${contract.model.relation}`, {
+      where: contract.model.file,
+      details: missing,
+    });
+  }
+}
+
+export function eligibleRowsSql(contract: Contract, dialect: Dialect): string {
+  const q = dialect.quoteIdentifier;
+  const key = q(contract.spec.key);
+  const columns = [...new Set(fieldMappings(contract.spec).map((m) => m.column))].map(q);
+  return [
+    `with keyed as (`,
+    `  select cast(${key} as varchar) as ${q(KEY_ALIAS)}, ${columns.join(", ")},`,
+    `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}`,
+    `  from ${relationOf(contract)}`,
+    `  where ${key} is not null`,
+    `)`,
+    `select ${q(KEY_ALIAS)}, ${columns.join(", ")} from keyed where ${q(COUNT_ALIAS)} = 1`,
+    // A stable order makes batches reproducible from run to run.
+    `order by ${q(KEY_ALIAS)}`,
+  ].join("\n");
+}
+
+export function rejectedKeysSql(contract: Contract, dialect: Dialect): string {
+  const q = dialect.quoteIdentifier;
+  const key = q(contract.spec.key);
+  return [
+    `select cast(${key} as varchar) as ${q("key")}, count(*) as ${q("rows")}`,
+    `from ${relationOf(contract)}`,
+    `group by ${key}`,
+    `having ${key} is null or count(*) > 1`,
+    `order by 1`,
+  ].join("\n");
+}
+
+export async function* eligibleRows(warehouse: Warehouse, contract: Contract): AsyncIterable<EligibleRow[]> {
+  const columns = fieldMappings(contract.spec).map((m) => m.column);
+  for await (const chunk of warehouse.stream(eligibleRowsSql(contract, warehouse.dialect))) {
+    yield chunk.map((row) => ({
+      key: String(row[KEY_ALIAS]),
+      values: Object.fromEntries(columns.map((c) => [c, row[c]])),
+    }));
+  }
+}
+
+export async function rejectedKeys(warehouse: Warehouse, contract: Contract): Promise<RejectedKey[]> {
+  const rejected: RejectedKey[] = [];
+  for await (const chunk of warehouse.stream(rejectedKeysSql(contract, warehouse.dialect))) {
+    for (const row of chunk) {
+      const key = row.key === null || row.key === undefined ? null : String(row.key);
+      rejected.push({ key, reason: key === null ? "null_key" : "duplicate_key", rows: Number(row.rows) });
+    }
+  }
+  return rejected;
+}

@@ -1,0 +1,14 @@
+/** Exit codes, documented in the README; an orchestrator branches on them. */
+export const EXIT = {
+  /** Every gated contract synced and every row was written. */
+  ok: 0,
+  /** A bug or an unexpected failure (a stack trace is printed). */
+  internal: 1,
+  /** Bad input: flags, artifacts, profiles, a contract, or a contract that does not fit its destination. */
+  badInput: 2,
+  /** At least one contract was held back by its gate (nothing else went wrong). */
+  gated: 3,
+  /** At least one row failed, was rejected before sending, or was not sent. */
+  rowsFailed: 4,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,0 +1,47 @@
+/** The run's report: one block per contract for people, or one JSON document for orchestrators. */
+import { EXIT, type ExitCode } from "./exit-codes.ts";
+import type { ContractOutcome, SyncReport } from "./types.ts";
+
+export function exitCodeOf(contracts: ContractOutcome[]): ExitCode {
+  if (contracts.some((c) => c.status === "failed")) return EXIT.badInput;
+  if (contracts.some((c) => c.status === "synced" && c.counts.failed + c.counts.rejected + c.counts.notSent > 0)) return EXIT.rowsFailed;
+  if (contracts.some((c) => c.status === "skipped")) return EXIT.gated;
+  return EXIT.ok;
+}
+
+function formatOutcome(outcome: ContractOutcome): string[] {
+  const head = `${outcome.contract} (model ${outcome.model} → ${outcome.destination})`;
+  switch (outcome.status) {
+    case "skipped":
+      return [`SKIPPED  ${head}`, ...outcome.reasons.map((r) => `         held back by the gate: ${r}`)];
+    case "failed":
+      return [`FAILED   ${head}`, ...outcome.reasons.map((r) => `         ${r}`)];
+    case "synced": {
+      const c = outcome.counts;
+      const parts = [`${c.created} created`, `${c.updated} updated`, `${c.failed} failed`];
+      if (c.rejected) parts.push(`${c.rejected} rejected before sending`);
+      if (c.notSent) parts.push(`${c.notSent} not sent`);
+      const lines = [`SYNCED   ${head}: ${c.eligible} eligible rows, ${parts.join(", ")} (${outcome.requests} requests, ${(outcome.durationMs / 1000).toFixed(1)}s)`];
+      for (const f of outcome.failures.slice(0, 10)) lines.push(`         row ${f.key}: ${f.code}: ${f.message}`);
+      if (c.failed > 10) lines.push(`         … and ${c.failed - 10} more failed rows (--json lists up to 100)`);
+      for (const r of outcome.rejected.slice(0, 10)) {
+        lines.push(`         rejected: ${r.reason === "null_key" ? `${r.rows} row(s) with a null key` : `key ${r.key} appears in ${r.rows} rows`}`);
+      }
+      if (outcome.stopped) lines.push(`         stopped early: ${outcome.stopped}`);
+      return lines;
+    }
+  }
+}
+
+export function formatText(report: SyncReport): string {
+  const lines = [`dbt ${report.command} invocation ${report.invocationId} (dbt ${report.dbtVersion ?? "?"})`, ""];
+  for (const outcome of report.contracts) lines.push(...formatOutcome(outcome));
+  if (report.contracts.length === 0) lines.push("no activation contracts found");
+  const count = (s: ContractOutcome["status"]): number => report.contracts.filter((c) => c.status === s).length;
+  lines.push("", `${count("synced")} synced, ${count("skipped")} skipped, ${count("failed")} failed; exit code ${report.exitCode}`);
+  return lines.join("\n");
+}
+
+export function toJson(report: SyncReport): string {
+  return JSON.stringify(report, null, 2);
+}

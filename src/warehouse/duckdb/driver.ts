@@ -1,0 +1,23 @@
+/** Opens the DuckDB file a dbt-duckdb profile target names. */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { BadInputError, errorMessage } from "../../errors.ts";
+import type { ConnectOptions } from "../types.ts";
+
+export async function openDuckDB(config: Record<string, unknown>, options: ConnectOptions): Promise<DuckDBInstance> {
+  const raw = config.path ?? config.database;
+  if (typeof raw !== "string" || raw === "" || raw === ":memory:") {
+    throw new BadInputError("the duckdb profile target needs a `path` to a database file (an in-memory database holds nothing dbt built)");
+  }
+  // dbt-duckdb hands `path` to DuckDB as is, so a relative path is relative to the working directory dbt ran in.
+  const path = resolve(options.cwd ?? process.cwd(), raw);
+  if (!existsSync(path)) {
+    throw new BadInputError(`DuckDB database ${path} does not exist: run \`dbt build\` with this profile target first`, { where: path });
+  }
+  try {
+    return await DuckDBInstance.create(path, options.readOnly ? { access_mode: "READ_ONLY" } : {});
+  } catch (error) {
+    throw new BadInputError(`cannot open DuckDB database ${path}: ${errorMessage(error)}`, { where: path, cause: error });
+  }
+}
