@@ -27,11 +27,19 @@ export async function dbt(args: string[], options: DbtOptions): Promise<DbtRun> 
   const projectDir = options.projectDir ?? integrationProject;
   const result = await execa(
     dbtExecutable,
-    [...args, "--project-dir", projectDir, "--profiles-dir", projectDir, "--target-path", options.targetPath, "--log-path", join(options.targetPath, "logs")],
+    [...args, "--project-dir", projectDir, "--profiles-dir", projectDir],
     {
       reject: false,
       cwd: projectDir,
-      env: { DO_NOT_TRACK: "1", DBT_SEND_ANONYMOUS_USAGE_STATS: "false", ACTIVATION_DUCKDB_PATH: options.duckdbPath, ...options.env },
+      env: {
+        DO_NOT_TRACK: "1",
+        DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+        // Env vars rather than flags: `dbt deps` takes no --target-path.
+        DBT_TARGET_PATH: options.targetPath,
+        DBT_LOG_PATH: join(options.targetPath, "logs"),
+        ACTIVATION_DUCKDB_PATH: options.duckdbPath,
+        ...options.env,
+      },
     },
   );
   return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
