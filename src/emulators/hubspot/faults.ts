@@ -1,0 +1,60 @@
+// Fault injection driven by a seeded PRNG, so a failing run can be replayed exactly.
+
+export interface FaultOptions {
+  serverErrorRate?: number;
+  rateLimitRate?: number;
+  recordRejectRate?: number;
+  seed?: number;
+}
+
+export const INJECTED_REJECTION = "Injected rejection";
+
+/** mulberry32: tiny, fast and good enough for test dice. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class FaultInjector {
+  private options: FaultOptions = {};
+  private random: () => number = mulberry32(1);
+
+  constructor(options: FaultOptions = {}) {
+    this.set(options);
+  }
+
+  set(options: FaultOptions): void {
+    this.options = { ...options };
+    this.reseed();
+  }
+
+  reseed(): void {
+    this.random = mulberry32(this.options.seed ?? 1);
+  }
+
+  // A rate of 0 never draws, so enabling one fault does not shift the others' sequence.
+  private roll(rate: number | undefined): boolean {
+    if (!rate || rate <= 0) return false;
+    return this.random() < rate;
+  }
+
+  /** 502 or 503 when a server error is injected for this call. */
+  serverError(): 502 | 503 | undefined {
+    if (!this.roll(this.options.serverErrorRate)) return undefined;
+    return this.random() < 0.5 ? 502 : 503;
+  }
+
+  spuriousRateLimit(): boolean {
+    return this.roll(this.options.rateLimitRate);
+  }
+
+  rejectRecord(): boolean {
+    return this.roll(this.options.recordRejectRate);
+  }
+}

@@ -1,0 +1,180 @@
+// node:http front door: routing, auth, rate limits, fault injection and the call log.
+// Order per request: auth (401, not counted) -> limits (429, not counted) -> counted ->
+// injected 5xx -> route handler. Unauthenticated calls have no portal, so they get no
+// rate-limit headers; every authenticated response carries them.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
+import { errorBody, errorReply, type Reply } from "./errors.ts";
+import type { FaultInjector } from "./faults.ts";
+import { batchRead, batchUpsert, getObject, getProperties, getProperty, type HandlerContext } from "./handlers.ts";
+import { rateLimitBody, type RateLimiter } from "./limits.ts";
+
+export interface EmulatorCall {
+  method: string;
+  path: string;
+  endpoint: string;
+  status: number;
+  inputs?: number;
+  at: number;
+}
+
+type Params = Record<string, string>;
+
+interface Route {
+  endpoint: string;
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  hasBody: boolean;
+  handle: (ctx: HandlerContext, params: Params, body: unknown, query: URLSearchParams) => Reply;
+}
+
+function route(endpoint: string, hasBody: boolean, handle: Route["handle"]): Route {
+  const [method = "", template = ""] = endpoint.split(" ");
+  const keys: string[] = [];
+  const source = template.replace(/\{(\w+)\}/g, (_m, key: string) => {
+    keys.push(key);
+    return "([^/]+)";
+  });
+  return { endpoint, method, pattern: new RegExp(`^${source}/?$`), keys, hasBody, handle };
+}
+
+const p = (params: Params, key: string): string => params[key] ?? "";
+
+const ROUTES: Route[] = [
+  route("POST /crm/v3/objects/{objectType}/batch/upsert", true, (c, a, b, q) => batchUpsert(c, p(a, "objectType"), b, q)),
+  route("POST /crm/objects/{version}/{objectType}/batch/upsert", true, (c, a, b, q) => batchUpsert(c, p(a, "objectType"), b, q)),
+  route("POST /crm/v3/objects/{objectType}/batch/read", true, (c, a, b) => batchRead(c, p(a, "objectType"), b)),
+  route("POST /crm/objects/{version}/{objectType}/batch/read", true, (c, a, b) => batchRead(c, p(a, "objectType"), b)),
+  route("GET /crm/v3/objects/{objectType}/{objectId}", false, (c, a, _b, q) => getObject(c, p(a, "objectType"), p(a, "objectId"), q)),
+  route("GET /crm/v3/properties/{objectType}", false, (c, a) => getProperties(c, p(a, "objectType"))),
+  route("GET /crm/v3/properties/{objectType}/{propertyName}", false, (c, a) => getProperty(c, p(a, "objectType"), p(a, "propertyName"))),
+];
+
+function match(method: string, path: string): { route: Route; params: Params } | undefined {
+  for (const r of ROUTES) {
+    if (r.method !== method) continue;
+    const m = r.pattern.exec(path);
+    if (!m) continue;
+    const params: Params = {};
+    r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? "")));
+    return { route: r, params };
+  }
+  return undefined;
+}
+
+export interface ServerDeps {
+  ctx: HandlerContext;
+  limiter: RateLimiter;
+  faults: FaultInjector;
+  accessToken: string;
+  calls: EmulatorCall[];
+}
+
+const MAX_BODY = 32 * 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) reject(new Error("body too large"));
+      else chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const text = JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    "Content-Type": "application/json;charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    ...reply.headers,
+  });
+  res.end(text);
+}
+
+function unauthorized(): Reply {
+  // HubSpot's answer for a missing or unknown private-app token.
+  return errorReply(
+    401,
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+    "INVALID_AUTHENTICATION",
+  );
+}
+
+function tooManyRequests(policy: "TEN_SECONDLY_ROLLING" | "DAILY", retryAfterSeconds: number): Reply {
+  // Retry-After is [unverified] upstream; it is sent for clients that honour it (the SDK does not).
+  return { status: 429, body: rateLimitBody(policy, randomUUID()), headers: { "Retry-After": String(retryAfterSeconds) } };
+}
+
+type Match = ReturnType<typeof match>;
+
+function handle(deps: ServerDeps, found: Match, url: URL, raw: string, json: unknown, authorization: string | undefined): Reply {
+  const token = /^Bearer\s+(.+)$/i.exec(authorization ?? "")?.[1]?.trim();
+  if (token !== deps.accessToken) return unauthorized();
+
+  const now = Date.now();
+  const verdict = deps.limiter.check(now);
+  let reply: Reply;
+  if (!verdict.ok) reply = tooManyRequests(verdict.policy, verdict.retryAfterSeconds);
+  else if (deps.faults.spuriousRateLimit()) reply = tooManyRequests("TEN_SECONDLY_ROLLING", 1);
+  else {
+    deps.limiter.record(now);
+    reply = dispatch(deps, found, url, raw, json);
+  }
+  return { ...reply, headers: { ...deps.limiter.headers(now), ...reply.headers } };
+}
+
+function dispatch(deps: ServerDeps, found: Match, url: URL, raw: string, json: unknown): Reply {
+  const injected = deps.faults.serverError();
+  if (injected !== undefined) {
+    const what = injected === 502 ? "Bad Gateway" : "Service Unavailable";
+    return { status: injected, body: errorBody(`Injected server error: ${what}`, "INTERNAL_ERROR") };
+  }
+  if (!found) return errorReply(404, `No route for ${url.pathname}`, "OBJECT_NOT_FOUND");
+  if (found.route.hasBody && json === undefined) {
+    return errorReply(400, raw.trim() === "" ? "Invalid input JSON: request body is empty" : "Invalid input JSON: body is not valid JSON", "VALIDATION_ERROR");
+  }
+  try {
+    return found.route.handle(deps.ctx, found.params, json, url.searchParams);
+  } catch (e) {
+    return errorReply(500, `Internal error: ${e instanceof Error ? e.message : String(e)}`, "INTERNAL_ERROR");
+  }
+}
+
+export function createEmulatorServer(deps: ServerDeps): Server {
+  return createServer((req, res) => {
+    const method = (req.method ?? "GET").toUpperCase();
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const found = match(method, url.pathname);
+    const at = Date.now();
+    const finish = (reply: Reply, json: unknown): void => {
+      const inputs = (json as { inputs?: unknown } | null | undefined)?.inputs;
+      deps.calls.push({
+        method,
+        path: url.pathname,
+        endpoint: found?.route.endpoint ?? "UNKNOWN",
+        status: reply.status,
+        ...(Array.isArray(inputs) ? { inputs: inputs.length } : {}),
+        at,
+      });
+      send(res, reply);
+    };
+    readBody(req).then(
+      (raw) => {
+        let json: unknown;
+        try {
+          json = raw.trim() === "" ? undefined : JSON.parse(raw);
+        } catch {
+          json = undefined;
+        }
+        finish(handle(deps, found, url, raw, json, req.headers.authorization), json);
+      },
+      (e: unknown) => finish(errorReply(413, `Request rejected: ${e instanceof Error ? e.message : String(e)}`, "VALIDATION_ERROR"), undefined),
+    );
+  });
+}
