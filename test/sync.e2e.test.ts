@@ -1,0 +1,190 @@
+/**
+ * End to end: a real `dbt build` of integration_tests on DuckDB (test/setup/global.ts), then the real CLI in a
+ * child process against the HubSpot emulator through the official @hubspot/api-client.
+ */
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
+import { copyArtifacts, duckdbEnv, integrationBuild, runCli, syncArgs } from "./support/cli.ts";
+import { queryDuckDB } from "./support/warehouse.ts";
+
+const TOKEN = "e2e-token";
+let emulator: HubSpotEmulator;
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...duckdbEnv(), ...extra };
+}
+
+beforeAll(async () => {
+  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
+});
+afterAll(async () => {
+  await emulator.close();
+});
+beforeEach(() => {
+  emulator.reset();
+});
+
+describe("sync after dbt build", () => {
+  it("lands the passing contract's rows with the right properties and makes zero calls for the gated one", async () => {
+    const run = await runCli(syncArgs(integrationBuild().targetPath), env());
+    expect(run.exitCode, run.stderr).toBe(3);
+
+    const expected = await queryDuckDB(
+      integrationBuild().duckdbPath,
+      `select email, first_name, last_name, job_title, plan_tier, engagement_band from "integration_tests"."main"."contact_engagement" order by email`,
+    );
+    expect(expected.length).toBeGreaterThan(10);
+    const landed = emulator
+      .records("contacts")
+      .map((r) => r.properties)
+      .sort((a, b) => String(a.email).localeCompare(String(b.email)));
+    expect(landed.map((p) => [p.email, p.firstname, p.lastname, p.jobtitle, p.plan_tier, p.engagement_band])).toEqual(
+      expected.map((r) => [r.email, r.first_name, r.last_name, r.job_title, r.plan_tier, r.engagement_band]),
+    );
+
+    // The gated contract (account_health, whose not_null test on domain failed) touched nothing in HubSpot.
+    expect(emulator.records("companies")).toEqual([]);
+    expect(emulator.calls().filter((c) => c.path.includes("companies"))).toEqual([]);
+
+    expect(run.stdout).toMatch(new RegExp(`SYNCED   contact_engagement_to_hubspot .*: ${expected.length} eligible rows, ${expected.length} created, 0 updated, 0 failed`));
+    expect(run.stdout).toContain("SKIPPED  account_health_to_hubspot (model account_health → hubspot companies)");
+    expect(run.stdout).toContain("held back by the gate: test not_null_account_health_domain: fail (1 failing row)");
+  });
+
+  it("creates no duplicates on a second run, and reports the same outcome as JSON", async () => {
+    await runCli(syncArgs(integrationBuild().targetPath), env());
+    const first = emulator.records("contacts").map((r) => r.id).sort();
+    const again = await runCli(syncArgs(integrationBuild().targetPath, "--json"), env());
+    expect(again.exitCode).toBe(3);
+    expect(emulator.records("contacts").map((r) => r.id).sort()).toEqual(first);
+
+    const report = JSON.parse(again.stdout);
+    expect(report.exitCode).toBe(3);
+    expect(report.command).toBe("build");
+    const [health, engagement] = report.contracts;
+    expect(health).toMatchObject({ contract: "account_health_to_hubspot", status: "skipped" });
+    expect(health.gate.checks.find((c: { name: string }) => c.name === "not_null_account_health_domain")).toMatchObject({ status: "fail", failures: 1 });
+    expect(engagement).toMatchObject({ contract: "contact_engagement_to_hubspot", status: "synced" });
+    expect(engagement.counts).toEqual({ eligible: first.length, created: 0, updated: first.length, failed: 0, rejected: 0, notSent: 0 });
+  });
+
+  it("exits 0 when every selected contract synced cleanly, and 3 with zero calls when the selection is gated", async () => {
+    const clean = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot"), env());
+    expect(clean.exitCode, clean.stdout + clean.stderr).toBe(0);
+    emulator.reset();
+    const gated = await runCli(syncArgs(integrationBuild().targetPath, "--select", "account_health_to_hubspot"), env());
+    expect(gated.exitCode).toBe(3);
+    expect(emulator.calls()).toEqual([]);
+  });
+
+  it("maps per-record rejections (207) back to their rows and exits 4, while the valid rows land", async () => {
+    const narrowed = { ...integrationPortalProperties, contacts: integrationPortalProperties.contacts!.map((p) => (p.name === "engagement_band" ? { ...p, options: ["high", "medium"] } : p)) };
+    const strict = await startHubSpotEmulator({ accessToken: TOKEN, properties: narrowed });
+    try {
+      const run = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot", "--json"), env({ HUBSPOT_BASE_PATH: strict.url }));
+      expect(run.exitCode).toBe(4);
+      const low = await queryDuckDB(integrationBuild().duckdbPath, `select email from "integration_tests"."main"."contact_engagement" where engagement_band = 'low' order by email`);
+      expect(low.length).toBeGreaterThan(0);
+      const [outcome] = JSON.parse(run.stdout).contracts;
+      expect(outcome.failures.map((f: { key: string }) => f.key).sort()).toEqual(low.map((r) => r.email));
+      expect(outcome.failures[0].message).toMatch(/low/);
+      expect(outcome.counts.created + outcome.counts.failed).toBe(outcome.counts.eligible);
+      expect(strict.records("contacts")).toHaveLength(outcome.counts.created);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("paces through the rate limit: 429s are waited out and every row lands", async () => {
+    const tight = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, limits: { perTenSeconds: 1, windowMs: 300 } });
+    try {
+      const run = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot", "--json"), env({ HUBSPOT_BASE_PATH: tight.url }));
+      expect(run.exitCode, run.stderr).toBe(0);
+      const [outcome] = JSON.parse(run.stdout).contracts;
+      expect(tight.calls().some((c) => c.status === 429)).toBe(true);
+      expect(outcome.retries).toBeGreaterThan(0);
+      expect(tight.records("contacts")).toHaveLength(outcome.counts.eligible);
+    } finally {
+      await tight.close();
+    }
+  });
+});
+
+describe("bad input: clear error, exit 2, zero writes", () => {
+  it("a malformed contract names the model, the contract and the field", async () => {
+    const target = await copyArtifacts({
+      manifest: (m) => {
+        const node = m.nodes["model.activation_integration_tests.contact_engagement"];
+        delete node.config.meta.activation[0].destination.idProperty;
+        node.config.meta.activation[0].fields.first_name = { too: "firstname" };
+      },
+    });
+    const run = await runCli(syncArgs(target), env());
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain("models/schema.yml: model contact_engagement, contract contact_engagement_to_hubspot, field destination.idProperty");
+    expect(run.stderr).toContain("field fields.first_name");
+    expect(emulator.calls()).toEqual([]);
+  });
+
+  it("a missing run_results.json", async () => {
+    const target = await copyArtifacts();
+    await rm(join(target, "run_results.json"));
+    const run = await runCli(syncArgs(target, "--json"), env());
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/run_results\.json not found at .*run `dbt build` first/);
+    expect(JSON.parse(run.stdout).error.message).toMatch(/run_results\.json not found/);
+    expect(emulator.calls()).toEqual([]);
+  });
+
+  it("artifacts of two different invocations", async () => {
+    const target = await copyArtifacts({ runResults: (r) => (r.metadata.invocation_id = "00000000-0000-0000-0000-000000000000") });
+    const run = await runCli(syncArgs(target), env());
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/come from different dbt invocations/);
+    expect(emulator.calls()).toEqual([]);
+  });
+
+  it("an unsupported manifest version, a missing token, a mapped column the model lacks, an unknown --select", async () => {
+    const old = await copyArtifacts({ manifest: (m) => (m.metadata.dbt_schema_version = "https://schemas.getdbt.com/dbt/manifest/v11.json") });
+    const oldRun = await runCli(syncArgs(old), env());
+    expect([oldRun.exitCode, oldRun.stderr]).toEqual([2, expect.stringMatching(/schema .*v11\.json; dbt-activation reads v12/)]);
+
+    const noToken = await runCli(syncArgs(integrationBuild().targetPath), env({ HUBSPOT_ACCESS_TOKEN: "" }));
+    expect([noToken.exitCode, noToken.stderr]).toEqual([2, expect.stringContaining("contract contact_engagement_to_hubspot: set HUBSPOT_ACCESS_TOKEN")]);
+
+    const missingColumn = await copyArtifacts({
+      manifest: (m) => (m.nodes["model.activation_integration_tests.contact_engagement"].config.meta.activation[0].fields.favourite_colour = "color"),
+    });
+    const columnRun = await runCli(syncArgs(missingColumn), env());
+    expect(columnRun.exitCode).toBe(2);
+    expect(columnRun.stderr).toContain("fields.favourite_colour: column favourite_colour");
+
+    const unknown = await runCli(syncArgs(integrationBuild().targetPath, "--select", "nope"), env());
+    expect([unknown.exitCode, unknown.stderr]).toEqual([2, expect.stringContaining("--select names no contract: nope")]);
+    expect(emulator.calls()).toEqual([]);
+  });
+
+  it("a mapping to a property HubSpot does not have fails that contract before any write", async () => {
+    const bare = await startHubSpotEmulator({ accessToken: TOKEN });
+    try {
+      const run = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot"), env({ HUBSPOT_BASE_PATH: bare.url }));
+      expect(run.exitCode).toBe(2);
+      expect(run.stdout).toContain("fields: plan_tier is not a property of HubSpot contacts");
+      expect(bare.calls().filter((c) => c.method !== "GET")).toEqual([]);
+      expect(bare.records("contacts")).toEqual([]);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it("usage errors and help", async () => {
+    const missing = await runCli(["sync"]);
+    expect([missing.exitCode, missing.stderr]).toEqual([2, expect.stringContaining("required option '--project-dir <dir>' not specified")]);
+    const help = await runCli(["sync", "--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain("Exit codes:");
+  });
+});
