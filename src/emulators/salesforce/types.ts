@@ -1,0 +1,109 @@
+// Public types of the Salesforce emulator (re-exported by index.ts; other modules code against these).
+
+export type SalesforceFieldType =
+  | "id"
+  | "string"
+  | "email"
+  | "picklist"
+  | "double"
+  | "int"
+  | "boolean"
+  | "date"
+  | "datetime"
+  | "reference"
+  | "textarea"
+  | "phone"
+  | "url"
+  | "percent"
+  | "currency";
+
+export interface SalesforceFieldDefinition {
+  name: string;
+  type: SalesforceFieldType;
+  length?: number;
+  externalId?: boolean;
+  unique?: boolean;
+  updateable?: boolean;
+  createable?: boolean;
+  nillable?: boolean;
+  restrictedPicklist?: boolean;
+  picklistValues?: string[];
+  label?: string;
+}
+
+export interface FaultOptions {
+  serverErrorRate?: number;
+  throttleRate?: number;
+  timeoutRate?: number;
+  timeoutMs?: number;
+  dropConnectionRate?: number;
+  /** Whether a dropped connection happens before the request's write ("before-write", default) or after it. */
+  dropConnectionPhase?: "before-write" | "after-write";
+  recordRejectRate?: number;
+  lockRowRate?: number;
+  seed?: number;
+}
+
+export interface SalesforceLimitOptions {
+  dailyApiRequests?: number;
+  perWindow?: number;
+  windowMs?: number;
+  throttleStatus?: 403 | 429;
+  maxConcurrent?: number;
+}
+
+export interface SalesforceEmulatorOptions {
+  port?: number;
+  apiVersion?: string;
+  clientId?: string;
+  clientSecret?: string;
+  accessTokenTtlMs?: number;
+  limits?: SalesforceLimitOptions;
+  sobjects?: Record<string, SalesforceFieldDefinition[]>;
+  bulk?: { processingDelayMs?: number };
+  faults?: FaultOptions;
+}
+
+export interface EmulatorCall {
+  method: string;
+  path: string;
+  endpoint: string;
+  /** 0 when no response was sent (timeout or dropped connection). */
+  status: number;
+  records?: number;
+  at: number;
+}
+
+export interface SalesforceRecord {
+  Id: string;
+  [field: string]: unknown;
+}
+
+export interface SalesforceEmulator {
+  url: string;
+  port: number;
+  /** A token issued at start that never expires, for `new Connection({ instanceUrl, accessToken })`. */
+  accessToken: string;
+  calls(): EmulatorCall[];
+  callCount(endpoint?: string): number;
+  records(sobject: string): SalesforceRecord[];
+  insertRecord(sobject: string, fields: Record<string, unknown>): SalesforceRecord;
+  editAsPerson(sobject: string, id: string, fields: Record<string, unknown>): void;
+  touchDescribe(sobject: string): void;
+  setFaults(f: FaultOptions): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export interface SaveError {
+  statusCode: string;
+  message: string;
+  fields: string[];
+}
+
+export interface SaveResult {
+  id: string | null;
+  success: boolean;
+  errors: SaveError[];
+  created?: boolean;
+}
