@@ -3,9 +3,10 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", ".venv/", "integration_tests/", "**/target/", "**/dbt_packages/"] },
+  { ignores: ["dist/", "node_modules/", ".venv/", ".tmp/", ".pg/", "integration_tests/", "**/target/", "**/dbt_packages/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  { files: ["bin/*.js"], languageOptions: { globals: { process: "readonly" } } },
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

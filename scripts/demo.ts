@@ -5,6 +5,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { main } from "../src/cli/main.ts";
 import { startHubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { EXIT } from "../src/report/exit-codes.ts";
@@ -27,7 +28,7 @@ const deps = await dbt(["deps"], { targetPath, duckdbPath });
 if (deps.exitCode !== 0) throw new Error(`dbt deps failed:\n${deps.stdout}${deps.stderr}`);
 const build = await dbt(["build"], { targetPath, duckdbPath });
 const summary = build.stdout.split("\n").filter((l) => /PASS|FAIL|ERROR|Done\./.test(l));
-process.stdout.write(`${summary.map((l) => `  ${l.replace(/\x1b\[[0-9;]*m/g, "").replace(/^\S+\s+/, "")}`).join("\n")}\n`);
+process.stdout.write(`${summary.map((l) => `  ${stripVTControlCharacters(l).replace(/^\S+\s+/, "")}`).join("\n")}\n`);
 process.stdout.write(`  (dbt exit code ${build.exitCode}: the failing test is on purpose)\n`);
 
 step("start the HubSpot emulator on loopback");

@@ -1,11 +1,11 @@
 /** The gate against artifacts of real dbt invocations of integration_tests on DuckDB. */
 import { copyFile, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, inject } from "vitest";
 import { readManifest, readRunResults, type Manifest, type RunResults } from "../src/dbt/artifacts.ts";
 import { checkInvocation, createGate } from "../src/dbt/gate.ts";
 import { BadInputError } from "../src/errors.ts";
-import { dbt, repoRoot } from "../scripts/dbt.ts";
+import { dbt } from "../scripts/dbt.ts";
 import { integrationBuild } from "./support/cli.ts";
 
 const ENGAGEMENT = "model.activation_integration_tests.contact_engagement";
@@ -64,7 +64,7 @@ describe("gate across real dbt commands", () => {
   let scratch: string;
   let duckdbPath: string;
   beforeAll(async () => {
-    scratch = await mkdtemp(join(repoRoot, ".tmp", "vitest", "gate-"));
+    scratch = await mkdtemp(join(inject("scratchRoot"), "gate-"));
     duckdbPath = join(scratch, "copy.duckdb");
     await copyFile(integrationBuild().duckdbPath, duckdbPath);
   });

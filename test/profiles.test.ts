@@ -1,17 +1,15 @@
 /** The warehouse connection comes from the user's dbt profiles.yml, rendered like dbt renders it. */
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, inject } from "vitest";
 import { renderTemplate, resolveProfileTarget } from "../src/dbt/profiles.ts";
-import { repoRoot } from "../scripts/dbt.ts";
 
 let project: string;
 let elsewhere: string;
 
 beforeAll(async () => {
-  await mkdir(join(repoRoot, ".tmp", "vitest"), { recursive: true });
-  project = await mkdtemp(join(repoRoot, ".tmp", "vitest", "profiles-"));
-  elsewhere = await mkdtemp(join(repoRoot, ".tmp", "vitest", "profiles-dir-"));
+  project = await mkdtemp(join(inject("scratchRoot"), "profiles-"));
+  elsewhere = await mkdtemp(join(inject("scratchRoot"), "profiles-dir-"));
   await writeFile(join(project, "dbt_project.yml"), "name: shop\nprofile: shop_profile\nconfig-version: 2\n");
   const profiles = [
     "shop_profile:",

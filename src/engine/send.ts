@@ -2,13 +2,12 @@
  * Sends batches to a destination and accounts for every record: written (created / updated), failed (with the
  * destination's reason), or not sent (the run ended early because the destination refuses all requests for now).
  *
- * Recovery per batch: retryable failures (429, 5xx, network) are resent after `Retry-After` or an exponential
- * backoff with jitter; a batch refused for what one of its records carries (HTTP 400) is split in halves until the
+ * Recovery per batch: retryable failures (429, 5xx, network) are resent per the retry policy (retry.ts); a batch refused for what one of its records carries (HTTP 400) is split in halves until the
  * bad records are isolated, so one bad row does not fail its 99 neighbours.
  */
-import { setTimeout as delay } from "node:timers/promises";
 import { DestinationRequestError, type Destination, type DestinationRecord, type RecordOutcome } from "../destinations/types.ts";
 import { toBatches } from "./batches.ts";
+import { retrying, type RetryPolicy } from "./retry.ts";
 
 export type FailedOutcome = Extract<RecordOutcome, { status: "failed" }>;
 
@@ -26,23 +25,15 @@ export interface SendSummary {
   stopped?: string;
 }
 
-export interface SendOptions {
-  maxAttempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
+export interface SendOptions extends RetryPolicy {
   maxFailureSamples?: number;
-  sleep?: (ms: number) => Promise<void>;
   onProgress?: (summary: SendSummary) => void;
 }
 
 class RunExhausted extends Error {}
 
 export async function sendRecords(destination: Destination, records: AsyncIterable<DestinationRecord[]>, options: SendOptions = {}): Promise<SendSummary> {
-  const maxAttempts = options.maxAttempts ?? 6;
-  const baseDelayMs = options.baseDelayMs ?? 500;
-  const maxDelayMs = options.maxDelayMs ?? 60_000;
   const maxSamples = options.maxFailureSamples ?? 100;
-  const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const summary: SendSummary = { created: 0, updated: 0, failed: 0, notSent: 0, failures: [], requests: 0, retries: 0 };
 
   const record = (outcome: RecordOutcome): void => {
@@ -53,33 +44,22 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
   };
 
   const writeBatch = async (batch: DestinationRecord[]): Promise<void> => {
-    for (let attempt = 1; ; attempt += 1) {
-      summary.requests += 1;
-      try {
-        for (const outcome of await destination.write(batch)) record(outcome);
-        return;
-      } catch (error) {
-        if (!(error instanceof DestinationRequestError)) throw error;
-        if (error.exhausted) {
-          summary.stopped = `${destination.description}: ${error.message}`;
-          summary.notSent += batch.length;
-          throw new RunExhausted();
-        }
-        if (error.retryable && attempt < maxAttempts) {
-          summary.retries += 1;
-          const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-          await sleep(Math.min(maxDelayMs, error.retryAfterMs ?? backoff * (0.5 + Math.random() / 2)));
-          continue;
-        }
-        if (error.splittable && batch.length > 1) {
-          const middle = Math.ceil(batch.length / 2);
-          await writeBatch(batch.slice(0, middle));
-          await writeBatch(batch.slice(middle));
-          return;
-        }
-        for (const r of batch) record({ key: r.key, status: "failed", code: error.code, message: error.message });
+    try {
+      for (const outcome of await retrying(() => destination.write(batch), options, summary)) record(outcome);
+    } catch (error) {
+      if (!(error instanceof DestinationRequestError)) throw error;
+      if (error.exhausted) {
+        summary.stopped = `${destination.description}: ${error.message}`;
+        summary.notSent += batch.length;
+        throw new RunExhausted();
+      }
+      if (error.splittable && batch.length > 1) {
+        const middle = Math.ceil(batch.length / 2);
+        await writeBatch(batch.slice(0, middle));
+        await writeBatch(batch.slice(middle));
         return;
       }
+      for (const r of batch) record({ key: r.key, status: "failed", code: error.code, message: error.message });
     }
   };
 

@@ -10,6 +10,7 @@ import { checkInvocation, createGate } from "../dbt/gate.ts";
 import { resolveProfileTarget } from "../dbt/profiles.ts";
 import { createDestination, type Destination } from "../destinations/index.ts";
 import { checkColumns, eligibleRows, rejectedKeys, type EligibleRow } from "../eligible/rows.ts";
+import { retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import { toDestinationRecords } from "../plan/records.ts";
 import { exitCodeOf } from "../report/format.ts";
@@ -97,7 +98,8 @@ async function syncContract(
   options: SyncOptions,
 ): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
-  const problems = await destination.preflight();
+  const preflight = { requests: 0, retries: 0 };
+  const problems = await retrying(() => destination.preflight(), {}, preflight);
   if (problems.length > 0) return { ...base, status: "failed", reasons: problems };
 
   const started = Date.now();
@@ -122,8 +124,8 @@ async function syncContract(
       rejected: rejected.reduce((n, r) => n + r.rows, 0),
       notSent: summary.notSent,
     },
-    requests: summary.requests,
-    retries: summary.retries,
+    requests: preflight.requests + summary.requests,
+    retries: preflight.retries + summary.retries,
     failures: summary.failures,
     rejected,
     ...(summary.stopped ? { stopped: summary.stopped } : {}),

@@ -21,7 +21,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       const parts = [`${c.created} created`, `${c.updated} updated`, `${c.failed} failed`];
       if (c.rejected) parts.push(`${c.rejected} rejected before sending`);
       if (c.notSent) parts.push(`${c.notSent} not sent`);
-      const lines = [`SYNCED   ${head}: ${c.eligible} eligible rows, ${parts.join(", ")} (${outcome.requests} requests, ${(outcome.durationMs / 1000).toFixed(1)}s)`];
+      const lines = [`SYNCED   ${head}: ${c.eligible} eligible rows, ${parts.join(", ")} (${outcome.requests} request${outcome.requests === 1 ? "" : "s"}, ${(outcome.durationMs / 1000).toFixed(1)}s)`];
       for (const f of outcome.failures.slice(0, 10)) lines.push(`         row ${f.key}: ${f.code}: ${f.message}`);
       if (c.failed > 10) lines.push(`         … and ${c.failed - 10} more failed rows (--json lists up to 100)`);
       for (const r of outcome.rejected.slice(0, 10)) {

@@ -38,7 +38,7 @@ export function duckdbEnv(): Record<string, string> {
 /** Copies the shared build's artifacts to a fresh folder, optionally rewriting them, for tests of bad artifacts. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests rewrite arbitrary artifact JSON
 export async function copyArtifacts(edit?: { manifest?: (m: any) => void; runResults?: (r: any) => void }): Promise<string> {
-  const dir = await mkdtemp(join(repoRoot, ".tmp", "vitest", "artifacts-"));
+  const dir = await mkdtemp(join(inject("scratchRoot"), "artifacts-"));
   await cp(integrationBuild().targetPath, dir, { recursive: true });
   for (const [file, fn] of [["manifest.json", edit?.manifest], ["run_results.json", edit?.runResults]] as const) {
     if (!fn) continue;

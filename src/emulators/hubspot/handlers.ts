@@ -14,6 +14,11 @@ export interface HandlerContext {
   faults: FaultInjector;
   /** createdAt/updatedAt reported for property definitions. */
   schemaStamp: string;
+  /**
+   * How invalid property values are answered: per record in a 207 (the batch upsert's usual answer), or by refusing
+   * the whole batch with 400 "Property values were not valid" (also seen from HubSpot; see destinations.md).
+   */
+  invalidValues: "per-record" | "whole-batch";
 }
 
 const MAX_BATCH = 100;
@@ -130,9 +135,7 @@ export function batchUpsert(ctx: HandlerContext, rawType: string, body: unknown,
   // Partial success: valid inputs are written even when others fail. When every input fails the
   // emulator still answers 207 with empty results (HubSpot may answer 400 for some all-invalid
   // batches), so clients always get per-input errors to map back by objectWriteTraceId.
-  const results: unknown[] = [];
-  const errors: unknown[] = [];
-  inputs.forEach((input, i) => {
+  const checked = inputs.map((input, i) => {
     const idProperty = idProps[i];
     const issues: PropertyIssue[] = [];
     const props: Record<string, string> = {};
@@ -148,6 +151,18 @@ export function batchUpsert(ctx: HandlerContext, rawType: string, body: unknown,
       const problem = def && validateValue(idProperty, { ...def, readOnlyValue: false }, input.id);
       if (problem) issues.push(problem);
     }
+    return { issues, props };
+  });
+  if (ctx.invalidValues === "whole-batch") {
+    const issues = checked.flatMap((c) => c.issues);
+    if (issues.length > 0) return errorReply(400, `Property values were not valid: ${JSON.stringify(issues)}`, "VALIDATION_ERROR");
+  }
+
+  const results: unknown[] = [];
+  const errors: unknown[] = [];
+  inputs.forEach((input, i) => {
+    const idProperty = idProps[i];
+    const { issues, props } = checked[i]!;
     if (issues.length > 0) {
       errors.push(propertyError(issues, input));
       return;

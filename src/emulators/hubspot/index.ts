@@ -23,6 +23,8 @@ export interface HubSpotEmulatorOptions {
   /** Extra or overriding property definitions per object type; new keys declare custom object types. */
   properties?: Record<string, HubSpotPropertyDefinition[]>;
   faults?: FaultOptions;
+  /** Invalid property values answered per record in a 207 (default) or by a 400 for the whole batch. */
+  invalidValues?: "per-record" | "whole-batch";
 }
 
 export interface HubSpotEmulator {
@@ -50,7 +52,7 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     daily: opts.limits?.daily ?? 1_000_000,
     windowMs: opts.limits?.windowMs ?? 10_000,
   });
-  const ctx: HandlerContext = { schemas, store, faults, schemaStamp: new Date().toISOString() };
+  const ctx: HandlerContext = { schemas, store, faults, schemaStamp: new Date().toISOString(), invalidValues: opts.invalidValues ?? "per-record" };
   const calls: EmulatorCall[] = [];
   const server = createEmulatorServer({ ctx, limiter, faults, accessToken: opts.accessToken ?? "emulator-token", calls });
 
