@@ -25,7 +25,7 @@ function manifest(...nodes: ManifestNode[]): Manifest {
 const valid = {
   name: "contacts_to_hubspot",
   key: "email",
-  destination: { type: "hubspot", object: "contacts", idProperty: "email" },
+  destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
   fields: { first_name: "firstname", plan: { to: "plan_tier" } },
 };
 
@@ -70,7 +70,7 @@ describe("loadContracts", () => {
       ),
     );
     expect(error.message).toBe("invalid activation contracts");
-    expect(error.details).toContainEqual(expect.stringMatching(/^models\/marts\/schema\.yml: model contacts, contract contacts_to_hubspot, field destination\.idProperty: /));
+    expect(error.details).toContainEqual(expect.stringMatching(/^models\/marts\/schema\.yml: model contacts, contract contacts_to_hubspot, field destination\.match: /));
     expect(error.details).toContainEqual(expect.stringMatching(/^models\/marts\/schema\.yml: model contacts, contract typo_contract, field \(contract\): .*feilds/));
   });
 
@@ -78,7 +78,7 @@ describe("loadContracts", () => {
     const error = errorOf(() =>
       loadContracts(
         manifest(
-          model("a", { activation: [{ ...valid, destination: { type: "marketo", object: "leads", idProperty: "email" } }] }),
+          model("a", { activation: [{ ...valid, destination: { type: "marketo", object: "leads", match: { field: "email" } } }] }),
           model("b", { activation: [{ ...valid, name: "B-Sync", fields: {} }] }),
           model("c", { activation: valid }),
           model("d", { activation: valid }),

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import type { Contract } from "../src/contract/load.ts";
+import { contractSchema } from "../src/contract/schema.ts";
 import { createDestination } from "../src/destinations/index.ts";
 import { eligibleRows, rejectedKeys } from "../src/eligible/rows.ts";
 import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../src/emulators/hubspot/index.ts";
@@ -20,12 +21,12 @@ const ROWS = 250;
 let warehouse: Warehouse;
 
 const contract: Contract = {
-  spec: {
+  spec: contractSchema.parse({
     name: "people_to_hubspot",
     key: "email",
-    destination: { type: "hubspot", object: "contacts", idProperty: "email" },
+    destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
     fields: { first_name: "firstname", tier: { to: "lifecyclestage" } },
-  },
+  }),
   model: { uniqueId: "model.t.people", name: "people", relation: '"engine"."main"."people"', file: "models/people.yml" },
 };
 

@@ -118,13 +118,13 @@ describe("bad input: clear error, exit 2, zero writes", () => {
     const target = await copyArtifacts({
       manifest: (m) => {
         const node = m.nodes["model.activation_integration_tests.contact_engagement"];
-        delete node.config.meta.activation[0].destination.idProperty;
+        delete node.config.meta.activation[0].destination.match;
         node.config.meta.activation[0].fields.first_name = { too: "firstname" };
       },
     });
     const run = await runCli(syncArgs(target), env());
     expect(run.exitCode).toBe(2);
-    expect(run.stderr).toContain("models/schema.yml: model contact_engagement, contract contact_engagement_to_hubspot, field destination.idProperty");
+    expect(run.stderr).toContain("models/schema.yml: model contact_engagement, contract contact_engagement_to_hubspot, field destination.match");
     expect(run.stderr).toContain("field fields.first_name");
     expect(emulator.calls()).toEqual([]);
   });

@@ -14,6 +14,7 @@ scored as (
         a.account_name,
         a.domain,
         a.lifecycle_status,
+        a.is_test_account,
         case
             when a.lifecycle_status = 'churned' then 0
             else cast(least(100, round(coalesce(u.avg_active_users, 0) * 1.5 + 20)) as integer)
@@ -32,5 +33,8 @@ select
         when health_score >= 70 then 'healthy'
         when health_score >= 40 then 'watch'
         else 'at_risk'
-    end as health_band
+    end as health_band,
+    is_test_account,
+    -- When this build scored the account: what freshness is measured on.
+    cast({{ dbt.current_timestamp() }} as timestamp) as scored_at
 from scored

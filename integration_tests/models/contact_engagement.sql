@@ -21,7 +21,8 @@ select
     end as engagement_band,
     cast(coalesce(u.events_last_3d, 0) as integer) as events_last_3d,
     c.marketing_consent,
-    c.consent_updated_at
+    c.consent_updated_at,
+    cast({{ dbt.current_timestamp() }} as timestamp) as scored_at
 from {{ ref('contacts') }} as c
 inner join {{ ref('accounts') }} as a
     on a.billing_customer_id = c.billing_customer_id

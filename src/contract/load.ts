@@ -17,7 +17,17 @@ export interface ModelRef {
 
 export interface Contract {
   spec: ContractSpec;
+  /** The model the contract is declared on. */
   model: ModelRef;
+  /**
+   * The generated activation model (`models/activation/<contract>.sql`, named like the contract): the model's rows
+   * with suppression, consent, holdout, rollout and review applied in SQL, proven by its own tests. Syncs read it.
+   */
+  activationModel?: ModelRef | undefined;
+}
+
+function modelRef(node: ManifestNode): ModelRef {
+  return { uniqueId: node.unique_id, name: node.name, relation: node.relation_name ?? undefined, file: modelFile(node) };
 }
 
 function modelFile(node: ManifestNode): string {
@@ -34,13 +44,15 @@ export function loadContracts(manifest: Manifest): Contract[] {
   const contracts: Contract[] = [];
   const problems: string[] = [];
   const seen = new Map<string, string>();
+  const models = new Map<string, ManifestNode>();
+  for (const node of Object.values(manifest.nodes)) if (node.resource_type === "model") models.set(`${node.package_name ?? ""}.${node.name}`, node);
 
   for (const node of Object.values(manifest.nodes)) {
     if (node.resource_type !== "model") continue;
     const raw = rawActivation(node);
     if (raw === undefined || raw === null) continue;
-    const file = modelFile(node);
-    const model: ModelRef = { uniqueId: node.unique_id, name: node.name, relation: node.relation_name ?? undefined, file };
+    const model = modelRef(node);
+    const file = model.file;
     const entries: unknown[] = Array.isArray(raw) ? raw : [raw];
 
     entries.forEach((entry, index) => {
@@ -62,7 +74,8 @@ export function loadContracts(manifest: Manifest): Contract[] {
         return;
       }
       seen.set(parsed.data.name, node.name);
-      contracts.push({ spec: parsed.data, model });
+      const generated = models.get(`${node.package_name ?? ""}.${parsed.data.name}`);
+      contracts.push({ spec: parsed.data, model, activationModel: generated ? modelRef(generated) : undefined });
     });
   }
 

@@ -1,8 +1,11 @@
 /**
- * The activation contract, first cut: the zod schema is the source of truth for what `config.meta.activation` may say.
- * Objects are strict so a misspelt key is an error rather than a silently ignored setting.
+ * The activation contract: the zod schema is the source of truth for what `config.meta.activation` may say, and the
+ * JSON Schema shipped for editors is generated from it. Objects are strict, so a misspelt key is an error rather
+ * than a silently ignored setting. A contract answers the ten questions an activation exists for: decision, grain,
+ * matching, lineage, destination mapping, freshness, suppression, quality gates, owners, monitoring and rollback.
  */
 import { z } from "zod";
+import { durationSchema } from "./duration.ts";
 
 const identifier = z
   .string()
@@ -12,39 +15,162 @@ export const contractNameSchema = z
   .string()
   .regex(/^[a-z][a-z0-9_]*$/, "must be lower snake_case (it names the sync in logs, the ledger and dbt docs)");
 
-const hubspotDestinationSchema = z.strictObject({
-  type: z.literal("hubspot"),
-  /** `contacts`, `companies`, or a custom object type such as `p_renewals` / `2-1234567`. */
-  object: z.string().min(1),
-  /** The HubSpot property with unique values that records are matched on (contacts: `email`). */
-  idProperty: z.string().min(1),
-});
+const share = z.number().min(0).max(1);
+const percent = z.number().gt(0).max(100);
 
-export const destinationSchema = z.discriminatedUnion("type", [hubspotDestinationSchema]);
+export const DESTINATION_TYPES = ["hubspot", "salesforce", "braze", "zendesk"] as const;
+export const SYNC_MODES = ["upsert", "update", "create", "mirror", "audience"] as const;
+export const ON_REMOVED = ["keep", "clear", "delete"] as const;
+
+export const destinationSchema = z
+  .strictObject({
+    type: z.enum(DESTINATION_TYPES).describe("The destination system."),
+    object: z.string().min(1).describe("HubSpot object type (contacts, companies, p_custom), Salesforce sObject (Account), …"),
+    match: z
+      .strictObject({
+        field: z.string().min(1).describe("The destination's unique field the sync key matches: HubSpot idProperty, Salesforce external id."),
+      })
+      .describe("How rows match destination records: one unique field, no fuzzy fallback."),
+    mode: z.enum(SYNC_MODES).default("upsert").describe("upsert | update (existing only) | create (new only) | mirror | audience"),
+    on_removed: z.enum(ON_REMOVED).default("keep").describe("What happens to a destination record when its row leaves the eligible set."),
+    list_id: z.string().min(1).optional().describe("Audience mode: the destination list (HubSpot list id) whose membership is synced."),
+  })
+  .superRefine((d, ctx) => {
+    if (d.mode === "audience" && !d.list_id) ctx.addIssue({ code: "custom", path: ["list_id"], message: "audience mode needs the list_id to sync membership of" });
+    if (d.mode !== "audience" && d.list_id) ctx.addIssue({ code: "custom", path: ["list_id"], message: "list_id applies to mode: audience only" });
+    if (d.mode === "create" && d.on_removed !== "keep") ctx.addIssue({ code: "custom", path: ["on_removed"], message: "create mode never touches records it did not create: use on_removed: keep" });
+  });
 export type DestinationSpec = z.infer<typeof destinationSchema>;
 
-/** A mapped field: `column: property`, or `column: {to: property}`. */
-const fieldSchema = z.union([z.string().min(1), z.strictObject({ to: z.string().min(1) })]);
+const fieldValue = z.union([z.string(), z.number(), z.boolean()]);
 
-export const contractSchema = z.strictObject({
-  name: contractNameSchema,
-  /** The sync key: the model column whose value is unique per row and matches `destination.idProperty`. */
-  key: identifier,
-  destination: destinationSchema,
-  fields: z
-    .record(identifier, fieldSchema)
-    .refine((fields) => Object.keys(fields).length > 0, "map at least one column to a destination field"),
+export const fieldSpecSchema = z.strictObject({
+  to: z.string().min(1).describe("The destination field."),
+  on_null: z.enum(["skip", "clear", "fail"]).default("skip").describe("skip: leave the destination value; clear: empty it; fail: the row fails."),
+  allowed: z.array(fieldValue).min(1).optional().describe("The only values that may be sent (checked by a dbt test and against the destination)."),
+  overwrite: z
+    .enum(["always", "if_empty", "unless_edited"])
+    .default("always")
+    .describe("always; if_empty: only when the destination has no value; unless_edited: not when a person changed it since our last write."),
 });
+export type FieldSpec = z.infer<typeof fieldSpecSchema>;
+
+/** A mapped field: `column: destination_field`, or `column: {to: destination_field, …}`. */
+const fieldSchema = z.union([z.string().min(1), fieldSpecSchema]);
+
+const predicate = z.string().min(1);
+
+export const suppressionSchema = z
+  .strictObject({
+    exclude: z.array(predicate).optional().describe("Boolean columns or SQL predicates; a row matching any is never synced."),
+    consent: z
+      .strictObject({
+        column: identifier.describe("Boolean consent column: only true rows are synced."),
+        updated_at: identifier.describe("When the consent value was last updated."),
+        max_lag: durationSchema.describe("How much older than the synced value's timestamp the consent may be."),
+      })
+      .optional(),
+    holdout: z.strictObject({ percent, salt: z.string().min(1) }).optional().describe("A stable share of keys never synced (measurement)."),
+    review: z.strictObject({ when: predicate }).optional().describe("Rows matching this predicate are held for human review, not synced."),
+    not_needed: z.string().min(10).optional().describe("Declare explicitly, with the reason, that nobody needs suppressing."),
+  })
+  .superRefine((s, ctx) => {
+    const declared = s.exclude?.length || s.consent || s.holdout || s.review;
+    if (!declared && !s.not_needed) ctx.addIssue({ code: "custom", message: "declare exclude, consent, holdout or review, or not_needed with the reason" });
+    if (declared && s.not_needed) ctx.addIssue({ code: "custom", path: ["not_needed"], message: "not_needed contradicts the suppression declared beside it" });
+  });
+export type SuppressionSpec = z.infer<typeof suppressionSchema>;
+
+export const gatesSchema = z.strictObject({
+  min_rows: z.number().int().min(0).optional().describe("Fewer eligible rows than this stops the run before it sends."),
+  max_change: z
+    .strictObject({ percent: percent.optional(), rows: z.number().int().min(0).optional() })
+    .refine((m) => m.percent !== undefined || m.rows !== undefined, "give percent, rows or both")
+    .optional()
+    .describe("Blast radius: more changed rows than this (against the ledger) stops the run before it sends."),
+  max_null_rate: z.record(identifier, share).optional().describe("Per column: the largest share of nulls allowed."),
+  min_match_rate: share.optional().describe("The smallest share of rows that must match existing destination records."),
+  allow_warn: z.boolean().default(false).describe("Whether a dbt test with status warn counts as passed for the gate."),
+});
+
+export const ownersSchema = z.strictObject({
+  model: z.string().min(1).optional().describe("Owns the dbt model (usually the data team)."),
+  field: z.string().min(1).optional().describe("Owns the meaning of the synced fields."),
+  destination: z.string().min(1).optional().describe("Administers the destination object (e.g. the Salesforce admin)."),
+  workflow: z.string().min(1).optional().describe("Owns the business workflow the values drive."),
+});
+export type OwnersSpec = z.infer<typeof ownersSchema>;
+
+export const ROLLBACK_STRATEGIES = ["restore_previous", "clear_fields", "manual"] as const;
+
+export const monitoringSchema = z.strictObject({
+  alert: z
+    .strictObject({
+      slack_webhook_env: z.string().min(1).optional().describe("Environment variable holding a Slack incoming-webhook URL."),
+      webhook_env: z.string().min(1).optional().describe("Environment variable holding a generic webhook URL."),
+      email: z.array(z.string().min(3)).optional(),
+    })
+    .optional(),
+  pause_if: z
+    .strictObject({ failed_rows_percent: percent.optional(), failed_rows: z.number().int().min(1).optional() })
+    .refine((p) => p.failed_rows_percent !== undefined || p.failed_rows !== undefined, "give failed_rows_percent, failed_rows or both")
+    .optional()
+    .describe("The pause rule: the sync pauses itself when a run fails this many rows."),
+  retry_budget: z.strictObject({ max_retries: z.number().int().min(0).optional(), max_duration: durationSchema.optional() }).optional(),
+  rollback: z.enum(ROLLBACK_STRATEGIES).optional().describe("The rollback path: restore the values the ledger saved, clear the fields, or a manual runbook."),
+  alert_only: z.boolean().default(false).describe("Plan and alert, never write (allowed for status caveats)."),
+});
+
+export const contractSchema = z
+  .strictObject({
+    name: contractNameSchema,
+    decision: z.string().min(1).optional().describe("The business decision the synced values serve."),
+    status: z.enum(["launch", "caveats", "paused"]).default("launch").describe("launch (must be launch-ready) | caveats (alert-only or limited rollout) | paused"),
+    grain: z.string().min(1).optional().describe("What one row is (account, contact, …)."),
+    key: identifier.describe("The sync key: unique and not null per row; matched against destination.match.field."),
+    destination: destinationSchema,
+    fields: z
+      .record(identifier, fieldSchema)
+      .refine((fields) => Object.keys(fields).length > 0, "map at least one column to a destination field"),
+    lineage: z.strictObject({ sources: z.array(z.string().min(1)).min(1), notes: z.string().optional() }).optional(),
+    freshness: z
+      .strictObject({ column: identifier, max_age: durationSchema, expire_after: durationSchema.optional() })
+      .optional()
+      .describe("The newest value must be younger than max_age; values older than expire_after are not sent."),
+    late_arriving: z
+      .strictObject({ source: identifier, destination: z.string().min(1) })
+      .optional()
+      .describe("Never overwrite a destination record whose timestamp field is newer than the row's source timestamp."),
+    suppression: suppressionSchema.optional(),
+    gates: gatesSchema.optional(),
+    rollout: z.strictObject({ percent, salt: z.string().min(1).optional() }).optional().describe("Sync only a stable share of keys."),
+    owners: ownersSchema.optional(),
+    monitoring: monitoringSchema.optional(),
+  })
+  .superRefine((c, ctx) => {
+    const targets = new Map<string, string>();
+    for (const [column, spec] of Object.entries(c.fields)) {
+      const to = typeof spec === "string" ? spec : spec.to;
+      const previous = targets.get(to);
+      if (previous) ctx.addIssue({ code: "custom", path: ["fields", column], message: `maps to ${to}, which ${previous} already maps to` });
+      targets.set(to, column);
+    }
+    if (c.gates?.max_null_rate) {
+      for (const column of Object.keys(c.gates.max_null_rate)) {
+        if (!(column in c.fields)) ctx.addIssue({ code: "custom", path: ["gates", "max_null_rate", column], message: `${column} is not a mapped field` });
+      }
+    }
+  });
 export type ContractSpec = z.infer<typeof contractSchema>;
+export type ContractInput = z.input<typeof contractSchema>;
 
-/** One model may feed several syncs: `activation` is a list, or a single contract for brevity. */
-export const activationMetaSchema = z.union([contractSchema, z.array(z.unknown())]);
-
-export interface FieldMapping {
+export interface FieldMapping extends FieldSpec {
   column: string;
-  to: string;
 }
 
+/** Every mapped field with its defaults filled in, in declaration order. */
 export function fieldMappings(contract: ContractSpec): FieldMapping[] {
-  return Object.entries(contract.fields).map(([column, spec]) => ({ column, to: typeof spec === "string" ? spec : spec.to }));
+  return Object.entries(contract.fields).map(([column, spec]) =>
+    typeof spec === "string" ? { column, ...fieldSpecSchema.parse({ to: spec }) } : { column, ...spec },
+  );
 }

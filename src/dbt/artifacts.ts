@@ -13,6 +13,7 @@ const nodeSchema = z.looseObject({
   unique_id: z.string(),
   resource_type: z.string(),
   name: z.string(),
+  description: z.string().optional(),
   package_name: z.string().optional(),
   original_file_path: z.string().optional(),
   patch_path: z.string().nullish(),
@@ -24,7 +25,7 @@ const nodeSchema = z.looseObject({
   depends_on: z.looseObject({ nodes: z.array(z.string()).default([]) }).optional(),
   config: z.looseObject({ meta: z.record(z.string(), z.unknown()).optional(), enabled: z.boolean().optional() }).optional(),
   meta: z.record(z.string(), z.unknown()).optional(),
-  columns: z.record(z.string(), z.looseObject({ name: z.string(), data_type: z.string().nullish() })).optional(),
+  columns: z.record(z.string(), z.looseObject({ name: z.string(), description: z.string().optional(), data_type: z.string().nullish() })).optional(),
   test_metadata: z.looseObject({ name: z.string(), namespace: z.string().nullish() }).nullish(),
 });
 export type ManifestNode = z.infer<typeof nodeSchema>;

@@ -1,4 +1,5 @@
 import type { Contract } from "../contract/load.ts";
+import { BadInputError } from "../errors.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { createHubSpotClient, hubspotConnectionFromEnv } from "./hubspot/client.ts";
 import { HubSpotDestination } from "./hubspot/destination.ts";
@@ -14,8 +15,12 @@ export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): D
     case "hubspot":
       return new HubSpotDestination(createHubSpotClient(hubspotConnectionFromEnv(env, contract.spec.name)), {
         objectType: destination.object,
-        idProperty: destination.idProperty,
+        idProperty: destination.match.field,
         properties: fieldMappings(contract.spec).map((m) => m.to),
+      });
+    default:
+      throw new BadInputError(`${contract.model.file}: contract ${contract.spec.name}, field destination.type: ${destination.type} is not supported yet (supported: hubspot)`, {
+        where: contract.model.file,
       });
   }
 }

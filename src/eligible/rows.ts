@@ -23,13 +23,13 @@ export interface RejectedKey {
 const KEY_ALIAS = "__activation_key";
 const COUNT_ALIAS = "__activation_key_rows";
 
+/** Syncs read the generated activation model when there is one (suppression applied), else the model itself. */
 function relationOf(contract: Contract): string {
-  if (!contract.model.relation) {
-    throw new BadInputError(`model ${contract.model.name} has no relation in the manifest (ephemeral models cannot be synced)`, {
-      where: contract.model.file,
-    });
+  const model = contract.activationModel ?? contract.model;
+  if (!model.relation) {
+    throw new BadInputError(`model ${model.name} has no relation in the manifest (ephemeral models cannot be synced)`, { where: model.file });
   }
-  return contract.model.relation;
+  return model.relation;
 }
 
 /** Checks that the key and every mapped column exist in the built relation, naming the contract field if not. */
@@ -41,28 +41,45 @@ export async function checkColumns(warehouse: Warehouse, contract: Contract): Pr
     if (!available.has(column.toLowerCase())) missing.push(`fields.${column}: column ${column}`);
   }
   if (missing.length > 0) {
-    throw new BadInputError(`${contract.model.file}: model ${contract.model.name}, contract ${contract.spec.name}: columns not in ${contract.model.relation}`, {
+    throw new BadInputError(`${contract.model.file}: model ${contract.model.name}, contract ${contract.spec.name}: columns not in ${relationOf(contract)}`, {
       where: contract.model.file,
       details: missing,
     });
   }
 }
 
-export function eligibleRowsSql(contract: Contract, dialect: Dialect): string {
+export const KEY_COLUMN = KEY_ALIAS;
+export const HASH_COLUMN = "__activation_hash";
+/** The row hash the generated activation model computes (the `activation.row_hash` macro), used when present. */
+export const MODEL_HASH_COLUMN = "_activation_row_hash";
+
+export interface EligibleSqlOptions {
+  /** Read the activation model's own `_activation_row_hash` instead of hashing the mapped columns here. */
+  modelHash?: boolean;
+}
+
+/**
+ * Eligible rows as SQL (no order): the key as text, the mapped columns, and a hash of the mapped values that the
+ * planner compares with the ledger. Null and shared keys are left out.
+ */
+export function eligibleRowsSql(contract: Contract, dialect: Dialect, options: EligibleSqlOptions = {}): string {
   const q = dialect.quoteIdentifier;
   const key = q(contract.spec.key);
-  const columns = [...new Set(fieldMappings(contract.spec).map((m) => m.column))].map(q);
+  const mapped = [...new Set(fieldMappings(contract.spec).map((m) => m.column))].map(q);
+  const hash = options.modelHash ? q(MODEL_HASH_COLUMN) : dialect.rowHash(mapped);
   return [
-    `with keyed as (`,
-    `  select cast(${key} as varchar) as ${q(KEY_ALIAS)}, ${columns.join(", ")},`,
+    `select ${q(KEY_ALIAS)}, ${mapped.join(", ")}, ${q(HASH_COLUMN)} from (`,
+    `  select cast(${key} as varchar) as ${q(KEY_ALIAS)}, ${mapped.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
     `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}`,
     `  from ${relationOf(contract)}`,
     `  where ${key} is not null`,
-    `)`,
-    `select ${q(KEY_ALIAS)}, ${columns.join(", ")} from keyed where ${q(COUNT_ALIAS)} = 1`,
-    // A stable order makes batches reproducible from run to run.
-    `order by ${q(KEY_ALIAS)}`,
+    `) as keyed where ${q(COUNT_ALIAS)} = 1`,
   ].join("\n");
+}
+
+/** Whether the relation a contract reads carries the activation model's row hash. */
+export async function hasModelHash(warehouse: Warehouse, contract: Contract): Promise<boolean> {
+  return (await warehouse.columns(relationOf(contract))).some((c) => c.toLowerCase() === MODEL_HASH_COLUMN);
 }
 
 export function rejectedKeysSql(contract: Contract, dialect: Dialect): string {
@@ -77,9 +94,11 @@ export function rejectedKeysSql(contract: Contract, dialect: Dialect): string {
   ].join("\n");
 }
 
+/** Every eligible row in key order (the planner streams only the changed ones; this is the full set). */
 export async function* eligibleRows(warehouse: Warehouse, contract: Contract): AsyncIterable<EligibleRow[]> {
   const columns = fieldMappings(contract.spec).map((m) => m.column);
-  for await (const chunk of warehouse.stream(eligibleRowsSql(contract, warehouse.dialect))) {
+  const sql = `${eligibleRowsSql(contract, warehouse.dialect)} order by ${warehouse.dialect.quoteIdentifier(KEY_ALIAS)}`;
+  for await (const chunk of warehouse.stream(sql)) {
     yield chunk.map((row) => ({
       key: String(row[KEY_ALIAS]),
       values: Object.fromEntries(columns.map((c) => [c, row[c]])),

@@ -28,6 +28,13 @@ export interface SendSummary {
 export interface SendOptions extends RetryPolicy {
   maxFailureSamples?: number;
   onProgress?: (summary: SendSummary) => void;
+  /**
+   * Called with each acknowledged request's records and outcomes, and awaited before the next batch is sent: the
+   * ledger checkpoints here, so a run killed at any point loses at most the batch in flight.
+   */
+  onAcknowledged?: (records: DestinationRecord[], outcomes: RecordOutcome[]) => Promise<void>;
+  /** Asked before each batch: a reason to stop (the kill switch was thrown) ends the run cleanly, the rest not sent. */
+  shouldStop?: () => Promise<string | undefined>;
 }
 
 class RunExhausted extends Error {}
@@ -45,7 +52,9 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
 
   const writeBatch = async (batch: DestinationRecord[]): Promise<void> => {
     try {
-      for (const outcome of await retrying(() => destination.write(batch), options, summary)) record(outcome);
+      const outcomes = await retrying(() => destination.write(batch), options, summary);
+      for (const outcome of outcomes) record(outcome);
+      await options.onAcknowledged?.(batch, outcomes);
     } catch (error) {
       if (!(error instanceof DestinationRequestError)) throw error;
       if (error.exhausted) {
@@ -59,7 +68,9 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
         await writeBatch(batch.slice(middle));
         return;
       }
-      for (const r of batch) record({ key: r.key, status: "failed", code: error.code, message: error.message });
+      const failed = batch.map((r): RecordOutcome => ({ key: r.key, status: "failed", code: error.code, message: error.message }));
+      for (const outcome of failed) record(outcome);
+      await options.onAcknowledged?.(batch, failed);
     }
   };
 
@@ -67,6 +78,12 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
   const iterator = batches[Symbol.asyncIterator]();
   try {
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      const stop = await options.shouldStop?.();
+      if (stop) {
+        summary.stopped = stop;
+        summary.notSent += next.value.length;
+        throw new RunExhausted();
+      }
       await writeBatch(next.value);
       options.onProgress?.(summary);
     }

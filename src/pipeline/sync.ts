@@ -3,16 +3,22 @@
  * Everything that can be wrong with the input (artifacts, contracts, profile, credentials, columns) is checked
  * before the first write, so bad input writes nothing anywhere.
  */
+import { randomUUID } from "node:crypto";
 import { join, resolve } from "node:path";
 import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
-import { readManifest, readRunResults } from "../dbt/artifacts.ts";
+import { launchReadiness } from "../contract/readiness.ts";
+import { BadInputError } from "../errors.ts";
+import { readManifest, readRunResults, type Manifest } from "../dbt/artifacts.ts";
 import { checkInvocation, createGate } from "../dbt/gate.ts";
 import { resolveProfileTarget } from "../dbt/profiles.ts";
 import { createDestination, type Destination } from "../destinations/index.ts";
-import { checkColumns, eligibleRows, rejectedKeys, type EligibleRow } from "../eligible/rows.ts";
+import { checkColumns, hasModelHash, rejectedKeys } from "../eligible/rows.ts";
 import { retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
-import { toDestinationRecords } from "../plan/records.ts";
+import { Ledger, type RunLogEntry } from "../ledger/ledger.ts";
+import { stopChecks, type Overrides } from "../plan/checks.ts";
+import { ledgerTables, migrate } from "../ledger/migrations.ts";
+import { planCounts, plannedRecords, type PlannedRecord } from "../plan/diff.ts";
 import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
 import { connectWarehouse, type Warehouse } from "../warehouse/index.ts";
@@ -26,6 +32,37 @@ export interface SyncOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   onProgress?: (contract: string, summary: SendSummary) => void;
+  /** Treat every eligible row as changed (the ledger is ignored for the diff, and updated as rows are sent). */
+  fullResync?: boolean;
+  /** Where the ledger, run log and dead letters live (default: the profile target's schema). */
+  ledgerSchema?: string | undefined;
+  overrides?: Overrides;
+  /** Who ran the sync, for the run log (default: $USER). */
+  actor?: string | undefined;
+}
+
+/**
+ * Refuses, before anything runs, contracts that may not sync: `launch` without launch readiness, `caveats` outside
+ * alert-only or a limited rollout, and suppression or rollout declared without the activation model that applies them.
+ */
+function checkRunnable(contracts: Contract[], manifest: Manifest): void {
+  const problems: string[] = [];
+  for (const contract of contracts) {
+    const { spec } = contract;
+    const at = `${contract.model.file}: model ${contract.model.name}, contract ${spec.name}`;
+    if (spec.status === "paused") continue;
+    if (spec.status === "launch") {
+      for (const reason of launchReadiness(contract, manifest).reasons) problems.push(`${at}: not launch-ready: ${reason}`);
+    }
+    if (spec.status === "caveats" && !spec.monitoring?.alert_only && !(spec.rollout && spec.rollout.percent < 100)) {
+      problems.push(`${at}, field status: caveats runs alert-only (monitoring.alert_only: true) or as a limited rollout (rollout.percent < 100)`);
+    }
+    const needsSql = (spec.suppression && !spec.suppression.not_needed) || spec.rollout;
+    if (needsSql && !contract.activationModel) {
+      problems.push(`${at}: no activation model ${spec.name} in the manifest: suppression and rollout are applied by it; run \`dbt-activation generate\` then \`dbt build\``);
+    }
+  }
+  if (problems.length > 0) throw new BadInputError("contracts that may not sync", { details: problems });
 }
 
 function destinationLabel(contract: Contract): string {
@@ -44,27 +81,30 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   checkInvocation({ manifest, runResults, manifestPath, runResultsPath });
 
   const contracts = selectContracts(loadContracts(manifest), options.select ?? []);
+  checkRunnable(contracts, manifest);
   const gate = createGate(manifest, runResults);
   const outcomes = new Map<string, ContractOutcome>();
   const passed: Contract[] = [];
   for (const contract of contracts) {
-    const verdict = gate.verdictFor(contract.model.uniqueId);
-    if (verdict.passed) passed.push(contract);
-    else {
-      outcomes.set(contract.spec.name, {
-        contract: contract.spec.name,
-        model: contract.model.name,
-        destination: destinationLabel(contract),
-        status: "skipped",
-        reasons: verdict.reasons,
-        gate: verdict,
-      });
+    const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
+    if (contract.spec.status === "paused") {
+      outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons: ["paused (status: paused in the contract)"] });
+      continue;
     }
+    if (contract.spec.monitoring?.alert_only) {
+      outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons: ["alert-only (monitoring.alert_only): nothing is written"] });
+      continue;
+    }
+    // The contract's model and its generated activation model must both be proven in this invocation.
+    const verdicts = [contract.model, contract.activationModel].filter((m) => m !== undefined).map((m) => gate.verdictFor(m.uniqueId));
+    const reasons = verdicts.flatMap((v) => v.reasons);
+    if (reasons.length === 0) passed.push(contract);
+    else outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons, gate: { passed: false, reasons, checks: verdicts.flatMap((v) => v.checks), model: contract.model.uniqueId } });
   }
 
   if (passed.length > 0) {
     const target = await resolveProfileTarget({ projectDir, profilesDir: options.profilesDir, target: options.target, env, cwd });
-    const warehouse = await connectWarehouse(target, { readOnly: true, cwd });
+    const warehouse = await connectWarehouse(target, { cwd });
     try {
       // Input checks for every contract first: a bad one stops the run before any contract writes.
       const destinations = new Map<string, Destination>();
@@ -72,9 +112,13 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
         await checkColumns(warehouse, contract);
         destinations.set(contract.spec.name, createDestination(contract, env));
       }
+      const tables = ledgerTables(warehouse.dialect, options.ledgerSchema ?? warehouse.defaultSchema);
+      await migrate(warehouse, tables);
+      const ledger = new Ledger(warehouse, tables);
+      const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
       for (const contract of passed) {
         const destination = destinations.get(contract.spec.name)!;
-        outcomes.set(contract.spec.name, await syncContract(contract, destination, warehouse, options));
+        outcomes.set(contract.spec.name, await syncContract(contract, destination, warehouse, ledger, run, options));
       }
     } finally {
       await warehouse.close();
@@ -95,40 +139,73 @@ async function syncContract(
   contract: Contract,
   destination: Destination,
   warehouse: Warehouse,
+  ledger: Ledger,
+  run: { runId: string; invocationId: string },
   options: SyncOptions,
 ): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
-  const preflight = { requests: 0, retries: 0 };
-  const problems = await retrying(() => destination.preflight(), {}, preflight);
-  if (problems.length > 0) return { ...base, status: "failed", reasons: problems };
-
-  const started = Date.now();
+  const started = new Date();
+  const planOptions = { modelHash: await hasModelHash(warehouse, contract), fullResync: options.fullResync ?? false };
+  const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
   const rejected = await rejectedKeys(warehouse, contract);
-  let eligible = 0;
-  const counted = async function* (chunks: AsyncIterable<EligibleRow[]>): AsyncIterable<EligibleRow[]> {
-    for await (const chunk of chunks) {
-      eligible += chunk.length;
-      yield chunk;
-    }
+  const counters = { requests: 0, retries: 0 };
+  let summary: SendSummary | undefined;
+  const checks = stopChecks(contract.spec, plan, options.overrides);
+  const logRun = (status: string, counts: RunLogEntry["counts"], stopReason?: string): Promise<void> =>
+    ledger.recordRun({
+      runId: run.runId,
+      contract: contract.spec.name,
+      invocationId: run.invocationId,
+      startedAt: started,
+      finishedAt: new Date(),
+      status,
+      mode: contract.spec.destination.mode,
+      counts,
+      gatePassed: true,
+      gateReasons: [],
+      stopReason,
+      overrideReason: checks.overridden.length > 0 ? checks.overridden.join("; ") : undefined,
+      actor: options.actor,
+    });
+  const rejectedRows = rejected.reduce((n, r) => n + r.rows, 0);
+
+  if (checks.stops.length > 0) {
+    const planned = { eligible: plan.eligible, created: 0, updated: 0, unchanged: plan.unchanged, removed: plan.removed, failed: 0, rejected: rejectedRows };
+    await logRun("stopped", planned, checks.stops.join("; "));
+    return { ...base, status: "stopped", runId: run.runId, reasons: checks.stops, plan };
+  }
+
+  // Nothing changed: no destination call at all, not even the preflight.
+  if (plan.create + plan.update > 0) {
+    const problems = await retrying(() => destination.preflight(), {}, counters);
+    if (problems.length > 0) return { ...base, status: "failed", reasons: problems };
+    summary = await sendRecords(destination, plannedRecords(warehouse, contract, ledger.tables, planOptions), {
+      onProgress: (s) => options.onProgress?.(contract.spec.name, s),
+      onAcknowledged: (records, outcomes) => ledger.checkpoint(contract.spec.name, run.runId, records as PlannedRecord[], outcomes),
+    });
+  }
+  const counts = {
+    eligible: plan.eligible,
+    created: summary?.created ?? 0,
+    updated: summary?.updated ?? 0,
+    unchanged: plan.unchanged,
+    removed: plan.removed,
+    failed: summary?.failed ?? 0,
+    rejected: rejectedRows,
+    notSent: summary?.notSent ?? 0,
   };
-  const records = toDestinationRecords(contract, counted(eligibleRows(warehouse, contract)));
-  const summary = await sendRecords(destination, records, { onProgress: (s) => options.onProgress?.(contract.spec.name, s) });
+  await logRun(summary?.stopped ? "interrupted" : counts.failed + counts.notSent > 0 ? "partial" : "success", counts, summary?.stopped);
   return {
     ...base,
     status: "synced",
-    counts: {
-      eligible,
-      created: summary.created,
-      updated: summary.updated,
-      failed: summary.failed,
-      rejected: rejected.reduce((n, r) => n + r.rows, 0),
-      notSent: summary.notSent,
-    },
-    requests: preflight.requests + summary.requests,
-    retries: preflight.retries + summary.retries,
-    failures: summary.failures,
+    runId: run.runId,
+    counts,
+    requests: counters.requests + (summary?.requests ?? 0),
+    retries: counters.retries + (summary?.retries ?? 0),
+    failures: summary?.failures ?? [],
     rejected,
-    ...(summary.stopped ? { stopped: summary.stopped } : {}),
-    durationMs: Date.now() - started,
+    ...(summary?.stopped ? { stopped: summary.stopped } : {}),
+    ...(checks.overridden.length > 0 ? { overridden: checks.overridden } : {}),
+    durationMs: Date.now() - started.getTime(),
   };
 }

@@ -10,5 +10,9 @@ export const EXIT = {
   gated: 3,
   /** At least one row failed, was rejected before sending, or was not sent. */
   rowsFailed: 4,
+  /** `generate --check`: generated files are missing, stale or left over. */
+  drift: 5,
+  /** A check on the plan stopped at least one contract before it sent anything (blast radius, minimum rows). */
+  stopped: 6,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -4,6 +4,7 @@ import type { ContractOutcome, SyncReport } from "./types.ts";
 
 export function exitCodeOf(contracts: ContractOutcome[]): ExitCode {
   if (contracts.some((c) => c.status === "failed")) return EXIT.badInput;
+  if (contracts.some((c) => c.status === "stopped")) return EXIT.stopped;
   if (contracts.some((c) => c.status === "synced" && c.counts.failed + c.counts.rejected + c.counts.notSent > 0)) return EXIT.rowsFailed;
   if (contracts.some((c) => c.status === "skipped")) return EXIT.gated;
   return EXIT.ok;
@@ -16,9 +17,17 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       return [`SKIPPED  ${head}`, ...outcome.reasons.map((r) => `         held back by the gate: ${r}`)];
     case "failed":
       return [`FAILED   ${head}`, ...outcome.reasons.map((r) => `         ${r}`)];
+    case "stopped": {
+      const p = outcome.plan;
+      return [
+        `STOPPED  ${head}: nothing sent (plan: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed)`,
+        ...outcome.reasons.map((r) => `         ${r}`),
+      ];
+    }
     case "synced": {
       const c = outcome.counts;
-      const parts = [`${c.created} created`, `${c.updated} updated`, `${c.failed} failed`];
+      const parts = [`${c.created} created`, `${c.updated} updated`, `${c.unchanged} unchanged`, `${c.failed} failed`];
+      if (c.removed) parts.push(`${c.removed} removed from the eligible set`);
       if (c.rejected) parts.push(`${c.rejected} rejected before sending`);
       if (c.notSent) parts.push(`${c.notSent} not sent`);
       const lines = [`SYNCED   ${head}: ${c.eligible} eligible rows, ${parts.join(", ")} (${outcome.requests} request${outcome.requests === 1 ? "" : "s"}, ${(outcome.durationMs / 1000).toFixed(1)}s)`];
@@ -28,6 +37,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
         lines.push(`         rejected: ${r.reason === "null_key" ? `${r.rows} row(s) with a null key` : `key ${r.key} appears in ${r.rows} rows`}`);
       }
       if (outcome.stopped) lines.push(`         stopped early: ${outcome.stopped}`);
+      for (const o of outcome.overridden ?? []) lines.push(`         overridden: ${o}`);
       return lines;
     }
   }
@@ -38,7 +48,7 @@ export function formatText(report: SyncReport): string {
   for (const outcome of report.contracts) lines.push(...formatOutcome(outcome));
   if (report.contracts.length === 0) lines.push("no activation contracts found");
   const count = (s: ContractOutcome["status"]): number => report.contracts.filter((c) => c.status === s).length;
-  lines.push("", `${count("synced")} synced, ${count("skipped")} skipped, ${count("failed")} failed; exit code ${report.exitCode}`);
+  lines.push("", `${count("synced")} synced, ${count("skipped")} skipped, ${count("stopped")} stopped, ${count("failed")} failed; exit code ${report.exitCode}`);
   return lines.join("\n");
 }
 

@@ -1,6 +1,7 @@
 import type { GateVerdict } from "../dbt/gate.ts";
 import type { RejectedKey } from "../eligible/rows.ts";
 import type { FailedOutcome } from "../engine/send.ts";
+import type { PlanCounts } from "../plan/diff.ts";
 
 interface OutcomeBase {
   contract: string;
@@ -11,7 +12,8 @@ interface OutcomeBase {
 export interface SkippedOutcome extends OutcomeBase {
   status: "skipped";
   reasons: string[];
-  gate: GateVerdict;
+  /** Absent when the contract is paused or alert-only (no gate was consulted). */
+  gate?: GateVerdict;
 }
 
 /** The contract passed its gate but does not fit its destination (checked before any write). */
@@ -20,18 +22,29 @@ export interface FailedContractOutcome extends OutcomeBase {
   reasons: string[];
 }
 
+/** A check on the plan stopped the contract before anything was sent (blast radius, minimum rows). */
+export interface StoppedOutcome extends OutcomeBase {
+  status: "stopped";
+  runId: string;
+  reasons: string[];
+  plan: PlanCounts;
+}
+
 export interface SyncedOutcome extends OutcomeBase {
   status: "synced";
-  counts: { eligible: number; created: number; updated: number; failed: number; rejected: number; notSent: number };
+  runId: string;
+  counts: { eligible: number; created: number; updated: number; unchanged: number; removed: number; failed: number; rejected: number; notSent: number };
   requests: number;
   retries: number;
   failures: FailedOutcome[];
   rejected: RejectedKey[];
   stopped?: string;
+  /** Stop checks overridden on the command line, with the reason given. */
+  overridden?: string[];
   durationMs: number;
 }
 
-export type ContractOutcome = SkippedOutcome | FailedContractOutcome | SyncedOutcome;
+export type ContractOutcome = SkippedOutcome | FailedContractOutcome | StoppedOutcome | SyncedOutcome;
 
 export interface SyncReport {
   invocationId: string;

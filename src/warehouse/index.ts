@@ -4,14 +4,15 @@ import { DuckDBWarehouse } from "./duckdb/adapter.ts";
 import { openDuckDB } from "./duckdb/driver.ts";
 import type { ConnectOptions, Warehouse } from "./types.ts";
 
-export type { Warehouse, WarehouseRow, WarehouseValue } from "./types.ts";
+export type { SqlParam, Warehouse, WarehouseRow, WarehouseValue } from "./types.ts";
 
 /** Connects to the warehouse a dbt profile target describes. */
 export async function connectWarehouse(target: ProfileTarget, options: ConnectOptions = {}): Promise<Warehouse> {
   switch (target.config.type) {
     case "duckdb": {
       const instance = await openDuckDB(target.config, options);
-      return new DuckDBWarehouse(instance, await instance.connect());
+      const schema = typeof target.config.schema === "string" && target.config.schema ? target.config.schema : "main";
+      return new DuckDBWarehouse(instance, await instance.connect(), schema);
     }
     default:
       throw new BadInputError(

@@ -3,23 +3,39 @@
 /** A value as a driver returns it: strings, numbers, bigints, booleans, Dates, nulls, or nested lists and structs. */
 export type WarehouseValue = unknown;
 export type WarehouseRow = Record<string, WarehouseValue>;
+/** A value bound to a query parameter. */
+export type SqlParam = string | number | boolean | null | Date;
 
 export interface Dialect {
   /** Quotes one identifier part (column, alias) so any name, and no injection, survives. */
   quoteIdentifier(name: string): string;
+  /** The n-th (1-based) bound parameter in SQL text. */
+  param(n: number): string;
+  /** SQL type names for the syncer's own tables. */
+  types: { text: string; timestamp: string; boolean: string; integer: string };
+  /** An expression hashing the given SQL expressions (as text, nulls distinct) to a hex string. */
+  rowHash(expressions: string[]): string;
 }
 
 export interface Warehouse {
   readonly dialect: Dialect;
+  /** The schema the profile target builds into (where the syncer keeps its ledger by default). */
+  readonly defaultSchema: string;
   /** Column names of a relation, in order (a zero-row query: cheap on every engine). */
   columns(relation: string): Promise<string[]>;
   /** Runs a query and yields its rows in chunks, without holding the whole result in memory. */
-  stream(sql: string): AsyncIterable<WarehouseRow[]>;
+  stream(sql: string, params?: SqlParam[]): AsyncIterable<WarehouseRow[]>;
+  /** Runs a query whose result is small, and returns all its rows. */
+  query(sql: string, params?: SqlParam[]): Promise<WarehouseRow[]>;
+  /** Runs one statement. */
+  execute(sql: string, params?: SqlParam[]): Promise<void>;
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
 export interface ConnectOptions {
-  /** Open without write access: the foundation sync only reads eligible rows. */
+  /** Open without write access. */
   readOnly?: boolean;
   /** Directory relative paths in the profile resolve against (dbt's: the working directory). */
   cwd?: string;

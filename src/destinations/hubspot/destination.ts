@@ -48,8 +48,8 @@ export class HubSpotDestination implements Destination {
     const byName = new Map(parsed.data.results.map((p) => [p.name, p]));
     const problems: string[] = [];
     const id = byName.get(this.#target.idProperty);
-    if (!id) problems.push(`destination.idProperty ${this.#target.idProperty} is not a property of ${this.#target.objectType}`);
-    else if (!id.hasUniqueValue) problems.push(`destination.idProperty ${this.#target.idProperty} does not have unique values in HubSpot, so it cannot match records`);
+    if (!id) problems.push(`destination.match.field ${this.#target.idProperty} is not a property of ${this.#target.objectType}`);
+    else if (!id.hasUniqueValue) problems.push(`destination.match.field ${this.#target.idProperty} does not have unique values in HubSpot, so it cannot match records`);
     for (const name of this.#target.properties) {
       const property = byName.get(name);
       if (!property) problems.push(`fields: ${name} is not a property of HubSpot ${this.#target.objectType}`);

@@ -1,15 +1,23 @@
-import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import type { Warehouse, WarehouseRow } from "../types.ts";
+import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from "@duckdb/node-api";
+import { DuckDBTimestampValue } from "@duckdb/node-api";
+import type { SqlParam, Warehouse, WarehouseRow } from "../types.ts";
 import { duckdbDialect } from "./dialect.ts";
+
+function bind(params: SqlParam[] | undefined): DuckDBValue[] | undefined {
+  // DuckDB binds JS Dates only through its own timestamp value (microseconds since the epoch).
+  return params?.map((p) => (p instanceof Date ? new DuckDBTimestampValue(BigInt(p.getTime()) * 1000n) : p));
+}
 
 export class DuckDBWarehouse implements Warehouse {
   readonly dialect = duckdbDialect;
+  readonly defaultSchema: string;
   readonly #instance: DuckDBInstance;
   readonly #connection: DuckDBConnection;
 
-  constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+  constructor(instance: DuckDBInstance, connection: DuckDBConnection, defaultSchema: string) {
     this.#instance = instance;
     this.#connection = connection;
+    this.defaultSchema = defaultSchema;
   }
 
   async columns(relation: string): Promise<string[]> {
@@ -17,10 +25,31 @@ export class DuckDBWarehouse implements Warehouse {
     return reader.columnNames();
   }
 
-  async *stream(sql: string): AsyncIterable<WarehouseRow[]> {
-    const result = await this.#connection.stream(sql);
+  async *stream(sql: string, params?: SqlParam[]): AsyncIterable<WarehouseRow[]> {
+    const result = await this.#connection.stream(sql, bind(params));
     // Chunks of ~2048 rows: memory stays bounded by one chunk however large the relation is.
     for await (const rows of result.yieldRowObjectJs()) yield rows;
+  }
+
+  async query(sql: string, params?: SqlParam[]): Promise<WarehouseRow[]> {
+    const reader = await this.#connection.runAndReadAll(sql, bind(params));
+    return reader.getRowObjectsJS();
+  }
+
+  async execute(sql: string, params?: SqlParam[]): Promise<void> {
+    await this.#connection.run(sql, bind(params));
+  }
+
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.#connection.run("begin transaction");
+    try {
+      const result = await work();
+      await this.#connection.run("commit");
+      return result;
+    } catch (error) {
+      await this.#connection.run("rollback");
+      throw error;
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,62 @@
+import { Option, type Command } from "commander";
+import { BadInputError } from "../../errors.ts";
+import { runSync } from "../../pipeline/sync.ts";
+import { formatText, toJson } from "../../report/format.ts";
+import { EXIT_CODES_HELP } from "../help.ts";
+import type { CommandContext } from "../io.ts";
+import { progressPrinter } from "../progress.ts";
+
+interface SyncFlags {
+  projectDir: string;
+  targetDir?: string;
+  profilesDir?: string;
+  target?: string;
+  select: string[];
+  fullResync?: boolean;
+  allowLargeChange?: boolean;
+  reason?: string;
+  ledgerSchema?: string;
+  json?: boolean;
+}
+
+export function registerSync(program: Command, { io, setExit, setJson }: CommandContext): void {
+  program
+    .command("sync")
+    .description("Sync every contract whose model built and whose tests passed in the dbt invocation of --target-dir")
+    .requiredOption("--project-dir <dir>", "the dbt project (holds dbt_project.yml)")
+    .option("--target-dir <dir>", "where dbt wrote manifest.json and run_results.json (default: <project-dir>/target)")
+    .option("--profiles-dir <dir>", "the directory of profiles.yml (default: as dbt: $DBT_PROFILES_DIR, ., <project-dir>, ~/.dbt)")
+    .option("--target <name>", "the profile target to read the warehouse from (default: the profile's target)")
+    .addOption(new Option("--select <contract...>", "sync only these contracts (names, space or comma separated)").default([]))
+    .option("--full-resync", "treat every eligible row as changed (sends everything once; the ledger is updated as rows land)")
+    .option("--allow-large-change", "let a run exceed gates.max_change (needs --reason)")
+    .option("--reason <text>", "why the override is intended (recorded in the run log)")
+    .option("--ledger-schema <schema>", "where the ledger, run log and dead letters live (default: the profile target's schema)")
+    .option("--json", "print the report as JSON on stdout")
+    .addHelpText("after", `${EXIT_CODES_HELP}\n\nCredentials: HUBSPOT_ACCESS_TOKEN (and HUBSPOT_BASE_PATH for an emulator or proxy).`)
+    .action(async (opts: SyncFlags) => {
+      setJson(Boolean(opts.json));
+      if (opts.allowLargeChange && !opts.reason?.trim()) throw new BadInputError("--allow-large-change needs --reason \"why this change is intended\" (it goes into the run log)");
+      const report = await runSync({
+        projectDir: opts.projectDir,
+        targetDir: opts.targetDir,
+        profilesDir: opts.profilesDir,
+        target: opts.target,
+        select: splitList(opts.select),
+        env: io.env,
+        cwd: io.cwd,
+        onProgress: progressPrinter(io.stderr, io.stderrIsTty),
+        fullResync: Boolean(opts.fullResync),
+        ledgerSchema: opts.ledgerSchema,
+        overrides: opts.allowLargeChange ? { allowLargeChange: { reason: opts.reason!.trim() } } : {},
+        actor: io.env.USER ?? io.env.LOGNAME,
+      });
+      io.stdout(`${opts.json ? toJson(report) : formatText(report)}\n`);
+      setExit(report.exitCode);
+    });
+}
+
+/** `--select a,b c` → [a, b, c]. */
+export function splitList(values: string[]): string[] {
+  return values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+}

@@ -1,0 +1,48 @@
+/**
+ * Launch readiness: the checks that should pause a launch (unclear grain or key, matching untested, no destination
+ * owner, no suppression, no freshness, no pause rule or rollback path, only data-team owners). A contract with
+ * `status: launch` must pass them all; `caveats` runs alert-only or as a limited rollout; `paused` never runs.
+ */
+import type { Manifest } from "../dbt/artifacts.ts";
+import type { Contract } from "./load.ts";
+
+export interface Readiness {
+  ready: boolean;
+  /** Each reason names the contract field to add or fix. */
+  reasons: string[];
+}
+
+const KEY_TESTS = { unique: ["unique", "unique_key"], notNull: ["not_null", "unique_key"] };
+
+/** The names of tests on one column of a model (dbt's own and `activation.*`). */
+function columnTests(manifest: Manifest, modelId: string, column: string): Set<string> {
+  const names = new Set<string>();
+  for (const node of Object.values(manifest.nodes)) {
+    if (node.resource_type !== "test" || node.attached_node !== modelId || !node.test_metadata) continue;
+    const testColumn = (node as { column_name?: unknown }).column_name ?? (node.test_metadata as { kwargs?: { column_name?: unknown } }).kwargs?.column_name;
+    if (typeof testColumn === "string" && testColumn.toLowerCase() === column.toLowerCase()) names.add(node.test_metadata.name);
+  }
+  return names;
+}
+
+export function launchReadiness(contract: Contract, manifest?: Manifest): Readiness {
+  const c = contract.spec;
+  const reasons: string[] = [];
+  if (!c.decision) reasons.push("decision: no business decision stated");
+  if (!c.grain) reasons.push("grain: unclear grain (say what one row is)");
+  if (manifest) {
+    const tests = columnTests(manifest, contract.model.uniqueId, c.key);
+    const unique = KEY_TESTS.unique.some((t) => tests.has(t));
+    const notNull = KEY_TESTS.notNull.some((t) => tests.has(t));
+    if (!unique || !notNull) reasons.push(`key: column ${c.key} is not tested ${[!unique && "unique", !notNull && "not_null"].filter(Boolean).join(" and ")}`);
+  }
+  if (c.gates?.min_match_rate === undefined) reasons.push("gates.min_match_rate: the matching rule is untested (declare the share of rows that must match)");
+  if (!c.owners?.destination) reasons.push("owners.destination: no destination owner");
+  if (!c.suppression) reasons.push("suppression: none declared (declare exclusions, consent, holdout, review, or not_needed with the reason)");
+  if (!c.freshness) reasons.push("freshness: none declared");
+  if (!c.monitoring?.pause_if) reasons.push("monitoring.pause_if: no pause rule");
+  if (!c.monitoring?.rollback) reasons.push("monitoring.rollback: no rollback path");
+  const business = [c.owners?.field, c.owners?.destination, c.owners?.workflow].filter((o): o is string => Boolean(o) && o !== c.owners?.model);
+  if (business.length === 0) reasons.push("owners: only data-team owners (name field, destination or workflow owners beyond the model owner)");
+  return { ready: reasons.length === 0, reasons };
+}

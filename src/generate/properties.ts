@@ -1,0 +1,100 @@
+/**
+ * The YAML beside a contract's activation model: the package's tests derived from the contract (key, allowed values,
+ * null rates, row count, freshness, consent lag, suppression, change limit, match rate), and an exposure per
+ * destination, so `dbt docs` lineage reads model → activation model → destination.
+ */
+import type { Contract } from "../contract/load.ts";
+import { fieldMappings } from "../contract/schema.ts";
+
+type Test = Record<string, { arguments?: Record<string, unknown>; config?: Record<string, unknown> }> | string;
+
+function test(name: string, args?: Record<string, unknown>): Test {
+  const cleaned = args && Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
+  return cleaned && Object.keys(cleaned).length > 0 ? { [`activation.${name}`]: { arguments: cleaned } } : `activation.${name}`;
+}
+
+function columnTests(contract: Contract): { name: string; data_tests: Test[] }[] {
+  const { spec } = contract;
+  const byColumn = new Map<string, Test[]>();
+  const add = (column: string, t: Test): void => {
+    byColumn.set(column, [...(byColumn.get(column) ?? []), t]);
+  };
+  add(spec.key, test("unique_key"));
+  for (const field of fieldMappings(spec)) {
+    if (field.allowed) add(field.column, test("allowed_values", { values: field.allowed }));
+  }
+  for (const [column, rate] of Object.entries(spec.gates?.max_null_rate ?? {})) add(column, test("null_rate", { max_rate: rate }));
+  return [...byColumn].map(([name, data_tests]) => ({ name, data_tests }));
+}
+
+function modelTests(contract: Contract): Test[] {
+  const { spec } = contract;
+  const s = spec.suppression;
+  const tests: Test[] = [];
+  if (spec.gates?.min_rows !== undefined) tests.push(test("row_count", { min_rows: spec.gates.min_rows }));
+  if (spec.freshness) tests.push(test("freshness", { column: spec.freshness.column, max_age: spec.freshness.max_age }));
+  if (s?.consent && (spec.freshness || spec.late_arriving)) {
+    tests.push(test("consent_lag", { source_model: `ref('${contract.model.name}')`, key: spec.key, ...s.consent, value_timestamp: spec.freshness?.column ?? spec.late_arriving?.source }));
+  }
+  if (s && !s.not_needed) {
+    tests.push(
+      test("suppression", {
+        source_model: `ref('${contract.model.name}')`,
+        key: spec.key,
+        exclude: s.exclude,
+        consent: s.consent,
+        holdout: s.holdout,
+        review: s.review,
+      }),
+    );
+  }
+  if (spec.gates?.max_change) {
+    tests.push(test("change_limit", { contract: spec.name, key: spec.key, max_rows: spec.gates.max_change.rows, max_percent: spec.gates.max_change.percent }));
+  }
+  if (spec.gates?.min_match_rate !== undefined) tests.push(test("match_rate", { contract: spec.name, key: spec.key, min_rate: spec.gates.min_match_rate }));
+  return tests;
+}
+
+const DESTINATION_LABELS: Record<string, string> = { hubspot: "HubSpot", salesforce: "Salesforce", braze: "Braze", zendesk: "Zendesk" };
+const MATURITY = { launch: "high", caveats: "medium", paused: "low" } as const;
+
+function owner(spec: Contract["spec"]): { name?: string; email?: string } {
+  const who = spec.owners?.destination ?? spec.owners?.workflow ?? spec.owners?.model;
+  if (!who) return { name: "unassigned" };
+  return who.includes("@") ? { email: who } : { name: who };
+}
+
+export function activationProperties(contract: Contract): Record<string, unknown> {
+  const { spec } = contract;
+  const d = spec.destination;
+  const label = DESTINATION_LABELS[d.type] ?? d.type;
+  return {
+    version: 2,
+    models: [
+      {
+        name: spec.name,
+        description: `Eligible rows of activation contract ${spec.name} (model ${contract.model.name} → ${label} ${d.object}). ${spec.decision ?? ""}`.trim(),
+        config: { meta: { activation_generated_from: { contract: spec.name, model: contract.model.name } } },
+        data_tests: modelTests(contract),
+        columns: columnTests(contract),
+      },
+      {
+        name: `${spec.name}__excluded`,
+        description: `Rows of ${contract.model.name} that contract ${spec.name} does not send, with the reasons.`,
+        config: { meta: { activation_generated_from: { contract: spec.name, model: contract.model.name } } },
+      },
+    ],
+    exposures: [
+      {
+        name: `${spec.name}_destination`,
+        label: `${spec.name} → ${label} ${d.object}`,
+        type: "application",
+        maturity: MATURITY[spec.status],
+        description: spec.decision ?? `Synced to ${label} ${d.object} by dbt-activation.`,
+        owner: owner(spec),
+        depends_on: [`ref('${spec.name}')`],
+        config: { meta: { activation_contract: spec.name, destination: { type: d.type, object: d.object, match: d.match.field, mode: d.mode } } },
+      },
+    ],
+  };
+}

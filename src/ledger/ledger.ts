@@ -1,0 +1,104 @@
+/**
+ * Writes the ledger, dead letters and run log. The ledger is checkpointed after every acknowledged batch, in one
+ * transaction per batch, so a run killed at any point and rerun resends at most the batch that was in flight.
+ */
+import type { RecordOutcome } from "../destinations/types.ts";
+import type { PlannedRecord } from "../plan/diff.ts";
+import type { SqlParam, Warehouse } from "../warehouse/types.ts";
+import type { LedgerTables } from "./migrations.ts";
+
+/** JSON text for the warehouse: Dates as ISO strings, bigints as strings. */
+export function toJsonText(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+export interface RunLogEntry {
+  runId: string;
+  contract: string;
+  invocationId: string;
+  startedAt: Date;
+  finishedAt: Date;
+  status: string;
+  mode: string;
+  counts: { eligible: number; created: number; updated: number; unchanged: number; removed: number; failed: number; rejected: number };
+  gatePassed: boolean;
+  gateReasons: string[];
+  stopReason?: string | undefined;
+  overrideReason?: string | undefined;
+  actor?: string | undefined;
+}
+
+export class Ledger {
+  readonly tables: LedgerTables;
+  readonly #warehouse: Warehouse;
+
+  constructor(warehouse: Warehouse, tables: LedgerTables) {
+    this.#warehouse = warehouse;
+    this.tables = tables;
+  }
+
+  #placeholders(rows: number, columns: number, offset = 0): string {
+    const p = this.#warehouse.dialect.param;
+    return Array.from({ length: rows }, (_, r) => `(${Array.from({ length: columns }, (_, c) => p(offset + r * columns + c + 1)).join(", ")})`).join(", ");
+  }
+
+  /** Records one acknowledged batch: written rows into the ledger, failed rows into dead letters. */
+  async checkpoint(contract: string, runId: string, records: PlannedRecord[], outcomes: RecordOutcome[]): Promise<void> {
+    const w = this.#warehouse;
+    const p = w.dialect.param;
+    const now = new Date();
+    const byKey = new Map(records.map((r) => [r.key, r]));
+    const written = outcomes.filter((o): o is Extract<RecordOutcome, { recordId: string }> => o.status !== "failed");
+    const failed = outcomes.filter((o): o is Extract<RecordOutcome, { status: "failed" }> => o.status === "failed");
+    await w.transaction(async () => {
+      if (written.length > 0) {
+        const keys = written.map((o) => o.key);
+        const keyList = keys.map((_, i) => p(i + 2)).join(", ");
+        // What we sent before this write becomes previous_values: `rollback` restores it.
+        const previous = new Map(
+          (await w.query(`select sync_key, last_sent_values from ${this.tables.ledger} where contract_name = ${p(1)} and sync_key in (${keyList})`, [contract, ...keys])).map(
+            (r) => [String(r.sync_key), (r.last_sent_values as string | null) ?? null],
+          ),
+        );
+        await w.execute(`delete from ${this.tables.ledger} where contract_name = ${p(1)} and sync_key in (${keyList})`, [contract, ...keys]);
+        const params: SqlParam[] = written.flatMap((o) => [
+          contract,
+          o.key,
+          byKey.get(o.key)?.hash ?? null,
+          o.recordId,
+          toJsonText(byKey.get(o.key)?.fields ?? {}),
+          previous.get(o.key) ?? null,
+          now,
+          runId,
+          "synced",
+        ]);
+        await w.execute(
+          `insert into ${this.tables.ledger} (contract_name, sync_key, row_hash, destination_record_id, last_sent_values, previous_values, synced_at, run_id, status) values ${this.#placeholders(written.length, 9)}`,
+          params,
+        );
+      }
+      if (failed.length > 0) {
+        const params: SqlParam[] = failed.flatMap((o) => [runId, contract, o.key, "rejected", o.code, o.message, toJsonText(byKey.get(o.key)?.fields ?? {}), now]);
+        await w.execute(
+          `insert into ${this.tables.deadLetters} (run_id, contract_name, sync_key, error_class, error_code, message, payload, created_at) values ${this.#placeholders(failed.length, 8)}`,
+          params,
+        );
+      }
+    });
+  }
+
+  async recordRun(entry: RunLogEntry): Promise<void> {
+    const c = entry.counts;
+    const values: SqlParam[] = [
+      entry.runId, entry.contract, entry.invocationId, entry.startedAt, entry.finishedAt, entry.status, entry.mode,
+      c.eligible, c.created, c.updated, c.unchanged, c.removed, c.failed, c.rejected,
+      entry.gatePassed, toJsonText(entry.gateReasons), entry.stopReason ?? null, entry.overrideReason ?? null, entry.actor ?? null,
+    ];
+    await this.#warehouse.execute(
+      `insert into ${this.tables.runLog} (run_id, contract_name, invocation_id, started_at, finished_at, status, mode, rows_eligible, rows_created,
+        rows_updated, rows_unchanged, rows_removed, rows_failed, rows_rejected, gate_passed, gate_reasons, stop_reason, override_reason, actor)
+        values ${this.#placeholders(1, values.length)}`,
+      values,
+    );
+  }
+}

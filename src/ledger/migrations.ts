@@ -1,0 +1,64 @@
+/**
+ * The syncer's own tables in the warehouse, created on first run and changed only by numbered migrations, so a
+ * newer syncer upgrades an older ledger in place. Column lists match the `activation` dbt package's sources.
+ */
+import type { Dialect, Warehouse } from "../warehouse/types.ts";
+
+export interface LedgerTables {
+  schema: string;
+  ledger: string;
+  runLog: string;
+  deadLetters: string;
+  snapshot: string;
+  migrations: string;
+}
+
+export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
+  const q = (name: string): string => `${dialect.quoteIdentifier(schema)}.${dialect.quoteIdentifier(name)}`;
+  return {
+    schema,
+    ledger: q("activation_ledger"),
+    runLog: q("activation_run_log"),
+    deadLetters: q("activation_dead_letters"),
+    snapshot: q("activation_destination_snapshot"),
+    migrations: q("activation_migrations"),
+  };
+}
+
+type Migration = (t: LedgerTables, d: Dialect) => string[];
+
+const MIGRATIONS: Migration[] = [
+  // 1: the ledger, the run log, dead letters and the destination snapshot.
+  (t, { types: x }) => [
+    `create table if not exists ${t.ledger} (contract_name ${x.text} not null, sync_key ${x.text} not null, row_hash ${x.text},
+      destination_record_id ${x.text}, last_sent_values ${x.text}, previous_values ${x.text}, source_updated_at ${x.timestamp},
+      synced_at ${x.timestamp}, run_id ${x.text}, status ${x.text}, primary key (contract_name, sync_key))`,
+    `create table if not exists ${t.runLog} (run_id ${x.text} not null, contract_name ${x.text} not null, invocation_id ${x.text},
+      started_at ${x.timestamp}, finished_at ${x.timestamp}, status ${x.text}, mode ${x.text}, rows_eligible ${x.integer},
+      rows_created ${x.integer}, rows_updated ${x.integer}, rows_unchanged ${x.integer}, rows_removed ${x.integer},
+      rows_failed ${x.integer}, rows_rejected ${x.integer}, gate_passed ${x.boolean}, gate_reasons ${x.text}, stop_reason ${x.text},
+      override_reason ${x.text}, actor ${x.text})`,
+    `create table if not exists ${t.deadLetters} (run_id ${x.text} not null, contract_name ${x.text} not null, sync_key ${x.text},
+      error_class ${x.text}, error_code ${x.text}, message ${x.text}, payload ${x.text}, created_at ${x.timestamp}, replayed_at ${x.timestamp})`,
+    `create table if not exists ${t.snapshot} (contract_name ${x.text} not null, sync_key ${x.text}, destination_record_id ${x.text},
+      values_json ${x.text}, destination_updated_at ${x.timestamp}, captured_at ${x.timestamp})`,
+  ],
+];
+
+export const LEDGER_VERSION = MIGRATIONS.length;
+
+/** Brings the syncer's tables to the newest version; each migration runs once, in its own transaction. */
+export async function migrate(warehouse: Warehouse, tables: LedgerTables): Promise<number> {
+  const d = warehouse.dialect;
+  await warehouse.execute(`create schema if not exists ${d.quoteIdentifier(tables.schema)}`);
+  await warehouse.execute(`create table if not exists ${tables.migrations} (version ${d.types.integer} not null, applied_at ${d.types.timestamp})`);
+  const [row] = await warehouse.query(`select max(version) as version from ${tables.migrations}`);
+  const current = Number(row?.version ?? 0);
+  for (let version = current + 1; version <= MIGRATIONS.length; version += 1) {
+    await warehouse.transaction(async () => {
+      for (const statement of MIGRATIONS[version - 1]!(tables, d)) await warehouse.execute(statement);
+      await warehouse.execute(`insert into ${tables.migrations} (version, applied_at) values (${d.param(1)}, ${d.param(2)})`, [version, new Date()]);
+    });
+  }
+  return MIGRATIONS.length;
+}

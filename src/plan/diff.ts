@@ -1,0 +1,87 @@
+/**
+ * The plan: eligible rows diffed against the ledger in the warehouse by row hash, streamed. Classes: create (key not
+ * in the ledger), update (hash differs), unchanged (same hash: never sent), removed (in the ledger, no longer
+ * eligible). Nothing is held in memory but one chunk; a run where nothing changed streams nothing.
+ */
+import type { Contract } from "../contract/load.ts";
+import { fieldMappings } from "../contract/schema.ts";
+import type { DestinationRecord } from "../destinations/types.ts";
+import { eligibleRowsSql, HASH_COLUMN, KEY_COLUMN, type EligibleSqlOptions } from "../eligible/rows.ts";
+import type { LedgerTables } from "../ledger/migrations.ts";
+import type { Warehouse } from "../warehouse/types.ts";
+
+export type ChangeClass = "create" | "update" | "unchanged" | "removed";
+
+export interface PlannedRecord extends DestinationRecord {
+  change: "create" | "update";
+  hash: string;
+}
+
+export interface PlanCounts {
+  eligible: number;
+  create: number;
+  update: number;
+  unchanged: number;
+  removed: number;
+}
+
+export interface PlanOptions extends EligibleSqlOptions {
+  /** Treat every eligible row as changed (the ledger is ignored, not erased). */
+  fullResync?: boolean;
+}
+
+const CHANGE = "__activation_change";
+
+function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PlanOptions): string {
+  const d = warehouse.dialect;
+  const q = d.quoteIdentifier;
+  const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)}`;
+  return [
+    `with eligible as (${eligibleRowsSql(contract, d, options)}),`,
+    `ledger as (select sync_key, row_hash from ${tables.ledger} where contract_name = ${d.param(1)} and status = 'synced')`,
+    `select e.*, case when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged' end as ${q(CHANGE)}`,
+    `from eligible as e left join ledger as l on l.sync_key = e.${q(KEY_COLUMN)}`,
+  ].join("\n");
+}
+
+export async function planCounts(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): Promise<PlanCounts> {
+  const d = warehouse.dialect;
+  const q = d.quoteIdentifier;
+  const [row] = await warehouse.query(
+    [
+      `with diff as (${diffSql(contract, warehouse, tables, options)})`,
+      `select count(*) as eligible,`,
+      ` sum(case when ${q(CHANGE)} = 'create' then 1 else 0 end) as ${q("create")},`,
+      ` sum(case when ${q(CHANGE)} = 'update' then 1 else 0 end) as ${q("update")},`,
+      ` sum(case when ${q(CHANGE)} = 'unchanged' then 1 else 0 end) as unchanged,`,
+      ` (select count(*) from ${tables.ledger} as l where l.contract_name = ${d.param(1)} and l.status = 'synced'`,
+      `   and not exists (select 1 from diff where diff.${q(KEY_COLUMN)} = l.sync_key)) as removed`,
+      `from diff`,
+    ].join("\n"),
+    [contract.spec.name],
+  );
+  return {
+    eligible: Number(row?.eligible ?? 0),
+    create: Number(row?.create ?? 0),
+    update: Number(row?.update ?? 0),
+    unchanged: Number(row?.unchanged ?? 0),
+    removed: Number(row?.removed ?? 0),
+  };
+}
+
+/** The rows to send (create and update), in key order, mapped to destination fields. Nulls are left out. */
+export async function* plannedRecords(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<PlannedRecord[]> {
+  const q = warehouse.dialect.quoteIdentifier;
+  const mappings = fieldMappings(contract.spec);
+  const sql = `select * from (${diffSql(contract, warehouse, tables, options)}) as diff where ${q(CHANGE)} <> 'unchanged' order by ${q(KEY_COLUMN)}`;
+  for await (const rows of warehouse.stream(sql, [contract.spec.name])) {
+    yield rows.map((row) => {
+      const fields: DestinationRecord["fields"] = {};
+      for (const { column, to } of mappings) {
+        const value = row[column];
+        if (value !== null && value !== undefined) fields[to] = value;
+      }
+      return { key: String(row[KEY_COLUMN]), fields, hash: String(row[HASH_COLUMN]), change: row[CHANGE] as PlannedRecord["change"] };
+    });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The planner and the ledger on a real DuckDB file, with the HubSpot emulator through the official SDK: the diff by
+ * row hash, checkpoints per acknowledged batch, dead letters, migrations, and a no-op rerun that sends nothing.
+ */
+import { mkdtemp } from "node:fs/promises";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Contract } from "../src/contract/load.ts";
+import { contractSchema } from "../src/contract/schema.ts";
+import { createDestination } from "../src/destinations/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { sendRecords } from "../src/engine/send.ts";
+import { Ledger } from "../src/ledger/ledger.ts";
+import { ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";
+import { planCounts, plannedRecords, type PlannedRecord } from "../src/plan/diff.ts";
+import { connectWarehouse, type Warehouse } from "../src/warehouse/index.ts";
+
+const TOKEN = "plan-token";
+let warehouse: Warehouse;
+let emulator: HubSpotEmulator;
+let tables: LedgerTables;
+let ledger: Ledger;
+
+const contract: Contract = {
+  spec: contractSchema.parse({
+    name: "people_to_hubspot",
+    key: "email",
+    destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
+    fields: { first_name: "firstname", tier: "lifecyclestage" },
+  }),
+  model: { uniqueId: "model.t.people", name: "people", relation: '"plan"."main"."people"', file: "models/people.yml" },
+};
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(inject("scratchRoot"), "plan-"));
+  const path = join(dir, "plan.duckdb");
+
+  const instance = await DuckDBInstance.create(path);
+  const connection = await instance.connect();
+  await connection.run(`create table people as select 'p' || i || '@example.com' as email, 'First' || i as first_name, 'lead' as tier from range(150) t(i)`);
+  connection.closeSync();
+  instance.closeSync();
+  warehouse = await connectWarehouse({ profile: "p", target: "t", profilesPath: "profiles.yml", config: { type: "duckdb", path } });
+  tables = ledgerTables(warehouse.dialect, warehouse.defaultSchema);
+  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: { contacts: [{ name: "lifecyclestage", type: "enumeration", options: ["lead", "customer"] }] } });
+});
+
+afterAll(async () => {
+  await warehouse.close();
+  await emulator.close();
+});
+
+async function syncOnce(runId: string, fullResync = false) {
+  const destination = createDestination(contract, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url });
+  return sendRecords(destination, plannedRecords(warehouse, contract, tables, { fullResync }), {
+    baseDelayMs: 1,
+    onAcknowledged: (records, outcomes) => ledger.checkpoint(contract.spec.name, runId, records as PlannedRecord[], outcomes),
+  });
+}
+
+describe("ledger migrations", () => {
+  it("creates the tables once and records the version", async () => {
+    expect(await migrate(warehouse, tables)).toBe(1);
+    expect(await migrate(warehouse, tables)).toBe(1);
+    expect(await warehouse.query(`select version from ${tables.migrations}`)).toEqual([{ version: 1n }]);
+    ledger = new Ledger(warehouse, tables);
+  });
+});
+
+describe("plan against the ledger", () => {
+  it("plans every row as a create before the first sync, and nothing after it", async () => {
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0 });
+    const first = await syncOnce("run-1");
+    expect(first).toMatchObject({ created: 150, failed: 0 });
+    const [row] = await warehouse.query(`select count(*) as n, count(distinct row_hash) as hashes, min(run_id) as run from ${tables.ledger}`);
+    expect(row).toEqual({ n: 150n, hashes: 150n, run: "run-1" });
+
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0 });
+    const calls = emulator.calls().length;
+    const again = await syncOnce("run-2");
+    expect(again).toMatchObject({ created: 0, updated: 0, requests: 0 });
+    expect(emulator.calls().length).toBe(calls);
+  });
+
+  it("classifies a changed, a new and a removed row, and keeps what was sent before for rollback", async () => {
+    await warehouse.execute(`update people set tier = 'customer' where email = 'p7@example.com'`);
+    await warehouse.execute(`insert into people values ('new@example.com', 'New', 'lead')`);
+    await warehouse.execute(`delete from people where email = 'p9@example.com'`);
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 1, update: 1, unchanged: 148, removed: 1 });
+    const planned: PlannedRecord[] = [];
+    for await (const chunk of plannedRecords(warehouse, contract, tables)) planned.push(...chunk);
+    expect(planned.map((r) => [r.key, r.change, r.fields])).toEqual([
+      ["new@example.com", "create", { firstname: "New", lifecyclestage: "lead" }],
+      ["p7@example.com", "update", { firstname: "First7", lifecyclestage: "customer" }],
+    ]);
+    expect(await syncOnce("run-3")).toMatchObject({ created: 1, updated: 1 });
+    expect(emulator.findByProperty("contacts", "email", "p7@example.com")?.properties.lifecyclestage).toBe("customer");
+    const [entry] = await warehouse.query(`select last_sent_values, previous_values, run_id from ${tables.ledger} where sync_key = 'p7@example.com'`);
+    expect(entry).toEqual({
+      last_sent_values: JSON.stringify({ firstname: "First7", lifecyclestage: "customer" }),
+      previous_values: JSON.stringify({ firstname: "First7", lifecyclestage: "lead" }),
+      run_id: "run-3",
+    });
+  });
+
+  it("dead-letters rejected rows with their reason and plans them again next run", async () => {
+    await warehouse.execute(`update people set tier = 'evangelist' where email in ('p1@example.com', 'p2@example.com')`);
+    const result = await syncOnce("run-4");
+    expect(result).toMatchObject({ updated: 0, failed: 2 });
+    const letters = await warehouse.query(`select sync_key, error_class, payload from ${tables.deadLetters} where run_id = 'run-4' order by sync_key`);
+    expect(letters).toEqual([
+      { sync_key: "p1@example.com", error_class: "rejected", payload: JSON.stringify({ firstname: "First1", lifecyclestage: "evangelist" }) },
+      { sync_key: "p2@example.com", error_class: "rejected", payload: JSON.stringify({ firstname: "First2", lifecyclestage: "evangelist" }) },
+    ]);
+    expect((await planCounts(warehouse, contract, tables)).update).toBe(2);
+  });
+
+  it("full resync plans every eligible row as changed without touching unchanged hashes", async () => {
+    const counts = await planCounts(warehouse, contract, tables, { fullResync: true });
+    expect(counts.update + counts.create).toBe(counts.eligible);
+    expect(counts.unchanged).toBe(0);
+  });
+});
