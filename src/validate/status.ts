@@ -22,7 +22,7 @@ export function statusProblems(spec: ContractSpec, readiness: Readiness): Status
   if (spec.status === "launch") {
     return readiness.reasons.map((reason) => ({
       path: reasonField(reason),
-      message: `status launch, but not launch-ready: ${reason.slice(reasonField(reason).length).replace(/^: /, "")} (fix it, or use status: caveats with alert-only or a limited rollout)`,
+      message: `not launch-ready, yet status is launch: ${reason.slice(reasonField(reason).length).replace(/^: /, "")}`,
     }));
   }
   if (spec.status === "caveats" && !spec.monitoring?.alert_only && !(spec.rollout && spec.rollout.percent < 100)) {

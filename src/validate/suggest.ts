@@ -23,8 +23,12 @@ function tolerance(word: string): number {
   return 3;
 }
 
-/** The closest candidate within tolerance (case-insensitive), or undefined. Ties go to the first candidate. */
-export function closest(word: string, candidates: Iterable<string>): string | undefined {
+/**
+ * The closest candidate within tolerance (case-insensitive), else one the word is a prefix of (or extends), else
+ * undefined. Ties go to the first candidate.
+ */
+export function closest(word: string, names: Iterable<string>): string | undefined {
+  const candidates = [...names];
   const lower = word.toLowerCase();
   let best: { candidate: string; distance: number } | undefined;
   for (const candidate of candidates) {
@@ -32,7 +36,10 @@ export function closest(word: string, candidates: Iterable<string>): string | un
     const distance = editDistance(lower, candidate.toLowerCase());
     if (distance <= tolerance(word) && (!best || distance < best.distance)) best = { candidate, distance };
   }
-  return best?.candidate;
+  if (best) return best.candidate;
+  // A truncated or extended name (`slack_webhook` for `slack_webhook_env`) is a likely slip too.
+  if (lower.length >= 4) return candidates.find((c) => c.toLowerCase().startsWith(lower) || (c.length >= 4 && lower.startsWith(c.toLowerCase())));
+  return undefined;
 }
 
 /** ` (did you mean "x"?)`, or an empty string when nothing is close. */
