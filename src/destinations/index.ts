@@ -3,23 +3,59 @@ import { BadInputError } from "../errors.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { createHubSpotClient, hubspotConnectionFromEnv } from "./hubspot/client.ts";
 import { HubSpotDestination } from "./hubspot/destination.ts";
+import { SALESFORCE_ENV, SalesforceSession, salesforceCredentialsFromEnv } from "./salesforce/client.ts";
+import { SalesforceDestination } from "./salesforce/destination.ts";
 import type { Destination } from "./types.ts";
 
-export type { Destination, DestinationRecord, RecordOutcome } from "./types.ts";
+export type {
+  CurrentRecord,
+  Destination,
+  DestinationLimits,
+  DestinationRecord,
+  DestinationSchema,
+  FieldDescription,
+  MembershipOutcome,
+  RateLimitInfo,
+  RecordOutcome,
+  RemoveOutcome,
+  RequestPacer,
+  ValueKind,
+} from "./types.ts";
 export { DestinationRequestError } from "./types.ts";
+export { schemaDrift, type FieldDrift } from "./mapping.ts";
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, contract: Contract): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new BadInputError(`contract ${contract.spec.name}: ${name} must be a positive whole number (got ${raw})`);
+  return n;
+}
 
 /** Builds the destination a contract names, with credentials from the environment (never from the contract). */
 export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): Destination {
   const { destination } = contract.spec;
+  const fields = fieldMappings(contract.spec).map((m) => ({ to: m.to, allowed: m.allowed }));
   switch (destination.type) {
-    case "hubspot":
-      return new HubSpotDestination(createHubSpotClient(hubspotConnectionFromEnv(env, contract.spec.name)), {
-        objectType: destination.object,
-        idProperty: destination.match.field,
-        properties: fieldMappings(contract.spec).map((m) => m.to),
+    case "hubspot": {
+      const connection = hubspotConnectionFromEnv(env, contract.spec.name);
+      return new HubSpotDestination(
+        createHubSpotClient(connection),
+        { objectType: destination.object, idProperty: destination.match.field, fields, listId: destination.list_id },
+        connection,
+      );
+    }
+    case "salesforce": {
+      const bulkThreshold = positiveInteger(env, SALESFORCE_ENV.bulkThreshold, contract);
+      return new SalesforceDestination(new SalesforceSession(salesforceCredentialsFromEnv(env, contract.spec.name)), {
+        object: destination.object,
+        externalIdField: destination.match.field,
+        fields,
+        ...(bulkThreshold === undefined ? {} : { bulkThreshold }),
       });
+    }
     default:
-      throw new BadInputError(`${contract.model.file}: contract ${contract.spec.name}, field destination.type: ${destination.type} is not supported yet (supported: hubspot)`, {
+      throw new BadInputError(`${contract.model.file}: contract ${contract.spec.name}, field destination.type: ${destination.type} is not supported yet (supported: hubspot, salesforce)`, {
         where: contract.model.file,
       });
   }

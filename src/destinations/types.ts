@@ -7,9 +7,15 @@ export interface DestinationRecord {
   fields: Record<string, WarehouseValue>;
 }
 
-export type RecordOutcome =
-  | { key: string; status: "created" | "updated"; recordId: string }
-  | { key: string; status: "failed"; code: string; message: string };
+export type FailedOutcome = { key: string; status: "failed"; code: string; message: string };
+
+export type RecordOutcome = { key: string; status: "created" | "updated"; recordId: string } | FailedOutcome;
+
+/** What `remove` did to the destination record a key addresses; `absent`: there was none (nothing to do). */
+export type RemoveOutcome = { key: string; status: "cleared" | "deleted" | "absent"; recordId?: string } | FailedOutcome;
+
+/** What `audience` did to a key's list membership; `unchanged`: it already was (or was not) a member. */
+export type MembershipOutcome = { key: string; status: "added" | "removed" | "unchanged"; recordId: string } | FailedOutcome;
 
 /** A whole request failed (nothing in it was written). The engine decides to retry, split or give up. */
 export class DestinationRequestError extends Error {
@@ -25,9 +31,9 @@ export class DestinationRequestError extends Error {
 
   constructor(
     message: string,
-    options: { status?: number; code: string; retryable?: boolean; splittable?: boolean; exhausted?: boolean; retryAfterMs?: number },
+    options: { status?: number; code: string; retryable?: boolean; splittable?: boolean; exhausted?: boolean; retryAfterMs?: number; cause?: unknown },
   ) {
-    super(message);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "DestinationRequestError";
     this.status = options.status;
     this.code = options.code;
@@ -38,15 +44,107 @@ export class DestinationRequestError extends Error {
   }
 }
 
+/** One destination field as the destination describes it (the drift check compares two of these). */
+export interface FieldDescription {
+  /** The destination's own type name: HubSpot `string|number|date|datetime|enumeration|bool`, Salesforce `string|picklist|double|…`. */
+  type: string;
+  /** The API may set it on both create and update (not calculated, not read-only). */
+  writable: boolean;
+  /** The only values accepted (HubSpot enumeration options, Salesforce restricted picklist values); absent: any. */
+  allowed?: string[];
+  /** Unique per record, so it can match records (HubSpot `hasUniqueValue`, Salesforce `externalId`). */
+  matchable: boolean;
+}
+
+/** Field name → description, for every field of the destination object. */
+export type DestinationSchema = Map<string, FieldDescription>;
+
+/** The kind of values a mapped warehouse column holds, when the caller knows it (for the type check). */
+export type ValueKind = "string" | "number" | "boolean" | "date" | "datetime";
+
+/** The destination record a key addresses, as it is now: for late-arriving protection and reconcile. */
+export interface CurrentRecord {
+  key: string;
+  recordId: string;
+  /** ISO timestamp of the destination's last modification (HubSpot `updatedAt`, Salesforce `SystemModstamp`). */
+  modifiedAt: string;
+  /** The requested fields; null when unset. */
+  values: Record<string, string | number | boolean | null>;
+  /** Set when several destination records match the key: all their ids. Such a key is never written by guessing. */
+  duplicates?: string[];
+}
+
+/** The documented limits the pacer starts from; response headers correct them as the run goes. */
+export interface DestinationLimits {
+  /** Requests allowed per rolling window (HubSpot: per 10 s); absent when the destination documents none. */
+  requestsPerWindow?: number;
+  windowMs: number;
+  /** Requests per day, when documented. */
+  daily?: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+}
+
+/** What one response said about the rate limits (`X-HubSpot-RateLimit-*`, `Sforce-Limit-Info`). */
+export interface RateLimitInfo {
+  windowMax?: number;
+  windowRemaining?: number;
+  windowMs?: number;
+  daily?: number;
+  dailyRemaining?: number;
+}
+
+/**
+ * The engine's pacer as a destination sees it: every HTTP request a destination makes goes through `request`, and
+ * the destination reports what each response (success or error) said about the limits through `observe`.
+ */
+export interface RequestPacer {
+  request<T>(call: () => Promise<T>): Promise<T>;
+  observe(info: RateLimitInfo): void;
+}
+
+/** Before the engine attaches its pacer, requests go straight out (one-off calls, tests). */
+export const UNPACED: RequestPacer = {
+  request: (call) => call(),
+  observe: () => undefined,
+};
+
+/** Bulk loading: when a run has at least `threshold` records, they are written as jobs of up to `maxRecords`. */
+export interface BulkWriter {
+  readonly threshold: number;
+  readonly maxRecords: number;
+  write(records: DestinationRecord[]): Promise<RecordOutcome[]>;
+}
+
 export interface Destination {
   /** e.g. `hubspot contacts by email`, for messages. */
   readonly description: string;
   /** The most records one write request may carry. */
   readonly maxBatchSize: number;
+  /** Documented limits, the pacer's starting point. */
+  readonly limits: DestinationLimits;
+  /** Present when the destination has a bulk path for large runs (Salesforce Bulk API 2.0). */
+  readonly bulk?: BulkWriter | undefined;
   /** Keys equal under this function address one destination record (HubSpot emails are case-insensitive). */
   normalizeKey(key: string): string;
-  /** Checks the mapping against the destination before anything is written; returns the problems found. */
+  /** Routes every later request through the engine's pacer. */
+  usePacer(pacer: RequestPacer): void;
+  /** The object's fields as the destination describes them now (drift: compare with an earlier describe). */
+  describe(): Promise<DestinationSchema>;
+  /**
+   * Checks the contract's mapping against `describe()`: the match field exists and is unique, every mapped field
+   * exists and is writable, its type fits the column (`kinds`, destination field → kind, when known), and the
+   * contract's `allowed` values are a subset of the destination's. Returns the problems found.
+   */
+  checkMapping(kinds?: Record<string, ValueKind>): Promise<string[]>;
+  /** `checkMapping()` without column kinds; kept for callers written before it. */
   preflight(): Promise<string[]>;
   /** Writes one batch (≤ maxBatchSize, no two keys equal under normalizeKey); one outcome per record. */
   write(records: DestinationRecord[]): Promise<RecordOutcome[]>;
+  /** The current destination records of these keys (keys with none are absent from the map, keyed as given). */
+  readBack(keys: string[], fields: string[]): Promise<Map<string, CurrentRecord>>;
+  /** For rows that left the eligible set: empty `fields` on their records, or delete the records. Never creates. */
+  remove(keys: string[], how: "clear" | "delete", fields: string[]): Promise<RemoveOutcome[]>;
+  /** Audience mode: adds and removes the keys' records to and from the contract's list. */
+  audience(add: string[], remove: string[]): Promise<MembershipOutcome[]>;
 }

@@ -1,6 +1,8 @@
 /**
  * One retry policy for every destination call: a retryable `DestinationRequestError` (429, 5xx, network) is sent
- * again after the destination's `Retry-After`, or an exponential backoff with jitter, up to `maxAttempts` calls.
+ * again after the destination's `Retry-After`, or an exponential backoff with jitter, up to `maxAttempts` calls, and
+ * as long as the run's retry budget lasts. A spent budget ends the run cleanly (the rest is not sent, resumes next
+ * run) rather than failing rows: a destination that needs that many retries is not healthy enough to write to.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { DestinationRequestError } from "../destinations/types.ts";
@@ -10,11 +12,45 @@ export interface RetryPolicy {
   baseDelayMs?: number;
   maxDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Shared by every call of one run (see `RetryBudget`). */
+  budget?: RetryBudget;
 }
 
 export interface RetryCounters {
   requests: number;
   retries: number;
+}
+
+export interface RetryBudgetLimits {
+  /** Retries allowed in the whole run; default 1,000. */
+  maxRetries?: number;
+  /** Time the run may spend waiting before retries; default unlimited. */
+  maxDurationMs?: number;
+}
+
+/** The retries one run may spend, across all its batches (the contract's `monitoring.retry_budget`). */
+export class RetryBudget {
+  readonly maxRetries: number;
+  readonly maxDurationMs: number;
+  #retries = 0;
+  #waitedMs = 0;
+
+  constructor(limits: RetryBudgetLimits = {}) {
+    this.maxRetries = limits.maxRetries ?? 1000;
+    this.maxDurationMs = limits.maxDurationMs ?? Infinity;
+  }
+
+  /** Takes one retry that waits `delayMs` first; false when the budget cannot afford it. */
+  take(delayMs: number): boolean {
+    if (this.#retries >= this.maxRetries || this.#waitedMs + delayMs > this.maxDurationMs) return false;
+    this.#retries += 1;
+    this.#waitedMs += delayMs;
+    return true;
+  }
+
+  get spent(): { retries: number; waitedMs: number } {
+    return { retries: this.#retries, waitedMs: this.#waitedMs };
+  }
 }
 
 export async function retrying<T>(call: () => Promise<T>, policy: RetryPolicy, counters: RetryCounters): Promise<T> {
@@ -28,9 +64,18 @@ export async function retrying<T>(call: () => Promise<T>, policy: RetryPolicy, c
       return await call();
     } catch (error) {
       if (!(error instanceof DestinationRequestError) || !error.retryable || attempt >= maxAttempts) throw error;
-      counters.retries += 1;
       const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-      await sleep(Math.min(maxDelayMs, error.retryAfterMs ?? backoff));
+      const wait = Math.min(maxDelayMs, error.retryAfterMs ?? backoff);
+      if (policy.budget && !policy.budget.take(wait)) {
+        const { retries } = policy.budget.spent;
+        throw new DestinationRequestError(`the run's retry budget is spent (${retries} retries); last error: ${error.message}`, {
+          code: "RETRY_BUDGET_SPENT",
+          exhausted: true,
+          cause: error,
+        });
+      }
+      counters.retries += 1;
+      await sleep(wait);
     }
   }
 }

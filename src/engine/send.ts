@@ -1,15 +1,26 @@
 /**
  * Sends batches to a destination and accounts for every record: written (created / updated), failed (with the
- * destination's reason), or not sent (the run ended early because the destination refuses all requests for now).
+ * destination's reason), or not sent (the run ended early: daily quota, revoked token, open circuit, spent retry
+ * budget).
  *
- * Recovery per batch: retryable failures (429, 5xx, network) are resent per the retry policy (retry.ts); a batch refused for what one of its records carries (HTTP 400) is split in halves until the
- * bad records are isolated, so one bad row does not fail its 99 neighbours.
+ * Recovery per batch: retryable failures (429, 5xx, network) are resent per the retry policy (retry.ts); a batch
+ * refused for what one of its records carries (HTTP 400) is split in halves until the bad records are isolated, so
+ * one bad row does not fail its 99 neighbours.
+ *
+ * Pacing (pacing.ts) decides when each request may leave; up to `concurrency` batches are in flight at once
+ * (p-limit), except that a batch holding a key an in-flight batch also holds waits for it, so the order in which two
+ * writes of one destination record land is the order of the rows.
+ *
+ * Runs of at least `destination.bulk.threshold` records go through the destination's bulk path (Salesforce Bulk
+ * API 2.0) in jobs of up to `bulk.maxRecords`, with the same accounting; smaller runs never start a bulk job.
  */
-import { DestinationRequestError, type Destination, type DestinationRecord, type RecordOutcome } from "../destinations/types.ts";
+import pLimit from "p-limit";
+import { DestinationRequestError, type Destination, type DestinationRecord, type FailedOutcome, type RecordOutcome } from "../destinations/types.ts";
 import { toBatches } from "./batches.ts";
-import { retrying, type RetryPolicy } from "./retry.ts";
+import { pacerFor, type Pacer } from "./pacing.ts";
+import { RetryBudget, retrying, type RetryBudgetLimits, type RetryPolicy } from "./retry.ts";
 
-export type FailedOutcome = Extract<RecordOutcome, { status: "failed" }>;
+export type { FailedOutcome } from "../destinations/types.ts";
 
 export interface SendSummary {
   created: number;
@@ -21,27 +32,41 @@ export interface SendSummary {
   failures: FailedOutcome[];
   requests: number;
   retries: number;
+  /** Requests the destination refused for its rate limit (429): pacing keeps these near zero. */
+  throttled: number;
+  /** Whether the records went through the destination's bulk path. */
+  bulk: boolean;
   /** Why the run stopped before the end of the rows, if it did. */
   stopped?: string;
 }
 
-export interface SendOptions extends RetryPolicy {
+export interface SendOptions extends Omit<RetryPolicy, "budget"> {
   maxFailureSamples?: number;
   onProgress?: (summary: SendSummary) => void;
   /**
-   * Called with each acknowledged request's records and outcomes, and awaited before the next batch is sent: the
-   * ledger checkpoints here, so a run killed at any point loses at most the batch in flight.
+   * Called with each acknowledged request's records and outcomes, and awaited before that batch counts as done: the
+   * ledger checkpoints here, so a run killed at any point loses at most the batches in flight (≤ `concurrency`).
+   * Calls never overlap: each waits for the previous one to finish.
    */
   onAcknowledged?: (records: DestinationRecord[], outcomes: RecordOutcome[]) => Promise<void>;
   /** Asked before each batch: a reason to stop (the kill switch was thrown) ends the run cleanly, the rest not sent. */
   shouldStop?: () => Promise<string | undefined>;
+  /** Batches in flight at once; default `destination.limits.concurrency`. */
+  concurrency?: number;
+  /** The run's retry budget (the contract's `monitoring.retry_budget`); default 1,000 retries. */
+  retryBudget?: RetryBudgetLimits;
+  /** Default: the destination's shared pacer (`pacerFor`). */
+  pacer?: Pacer;
 }
-
-class RunExhausted extends Error {}
 
 export async function sendRecords(destination: Destination, records: AsyncIterable<DestinationRecord[]>, options: SendOptions = {}): Promise<SendSummary> {
   const maxSamples = options.maxFailureSamples ?? 100;
-  const summary: SendSummary = { created: 0, updated: 0, failed: 0, notSent: 0, failures: [], requests: 0, retries: 0 };
+  const summary: SendSummary = { created: 0, updated: 0, failed: 0, notSent: 0, failures: [], requests: 0, retries: 0, throttled: 0, bulk: false };
+  const pacer = options.pacer ?? pacerFor(destination, options.maxDelayMs === undefined ? {} : { maxPauseMs: options.maxDelayMs });
+  const throttledBefore = pacer.stats.throttled;
+  const policy: RetryPolicy = { ...options, budget: new RetryBudget(options.retryBudget) };
+  const concurrency = Math.max(1, options.concurrency ?? destination.limits.concurrency);
+  const normalize = (key: string): string => destination.normalizeKey(key);
 
   const record = (outcome: RecordOutcome): void => {
     if (outcome.status === "failed") {
@@ -50,47 +75,115 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
     } else summary[outcome.status] += 1;
   };
 
-  const writeBatch = async (batch: DestinationRecord[]): Promise<void> => {
+  let acknowledged: Promise<void> = Promise.resolve();
+  const acknowledge = (batch: DestinationRecord[], outcomes: RecordOutcome[]): Promise<void> => {
+    for (const outcome of outcomes) record(outcome);
+    const next = acknowledged.then(() => options.onAcknowledged?.(batch, outcomes));
+    acknowledged = next.catch(() => undefined);
+    return next;
+  };
+
+  const stop = (reason: string): void => {
+    summary.stopped ??= reason;
+  };
+
+  const writeBatch = async (batch: DestinationRecord[], write: (batch: DestinationRecord[]) => Promise<RecordOutcome[]>): Promise<void> => {
+    if (summary.stopped !== undefined) {
+      summary.notSent += batch.length;
+      return;
+    }
+    let outcomes: RecordOutcome[];
     try {
-      const outcomes = await retrying(() => destination.write(batch), options, summary);
-      for (const outcome of outcomes) record(outcome);
-      await options.onAcknowledged?.(batch, outcomes);
+      outcomes = await retrying(() => write(batch), policy, summary);
     } catch (error) {
       if (!(error instanceof DestinationRequestError)) throw error;
       if (error.exhausted) {
-        summary.stopped = `${destination.description}: ${error.message}`;
+        stop(`${destination.description}: ${error.message}`);
         summary.notSent += batch.length;
-        throw new RunExhausted();
+        return;
       }
       if (error.splittable && batch.length > 1) {
         const middle = Math.ceil(batch.length / 2);
-        await writeBatch(batch.slice(0, middle));
-        await writeBatch(batch.slice(middle));
+        await writeBatch(batch.slice(0, middle), write);
+        await writeBatch(batch.slice(middle), write);
         return;
       }
-      const failed = batch.map((r): RecordOutcome => ({ key: r.key, status: "failed", code: error.code, message: error.message }));
-      for (const outcome of failed) record(outcome);
-      await options.onAcknowledged?.(batch, failed);
+      outcomes = batch.map((r): RecordOutcome => ({ key: r.key, status: "failed", code: error.code, message: error.message }));
     }
+    await acknowledge(batch, outcomes);
   };
 
-  const batches = toBatches(records, destination.maxBatchSize, (k) => destination.normalizeKey(k));
-  const iterator = batches[Symbol.asyncIterator]();
-  try {
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      const stop = await options.shouldStop?.();
-      if (stop) {
-        summary.stopped = stop;
-        summary.notSent += next.value.length;
-        throw new RunExhausted();
+  // Bulk path: look ahead up to the threshold; only a run that reaches it starts bulk jobs.
+  const bulk = destination.bulk;
+  let stream: AsyncIterable<DestinationRecord[]> = records;
+  let maxBatch = destination.maxBatchSize;
+  let write = (batch: DestinationRecord[]): Promise<RecordOutcome[]> => destination.write(batch);
+  if (bulk) {
+    const iterator = records[Symbol.asyncIterator]();
+    const head: DestinationRecord[][] = [];
+    let seen = 0;
+    let done = false;
+    while (seen < bulk.threshold) {
+      const next = await iterator.next();
+      if (next.done) {
+        done = true;
+        break;
       }
-      await writeBatch(next.value);
-      options.onProgress?.(summary);
+      head.push(next.value);
+      seen += next.value.length;
     }
-  } catch (error) {
-    if (!(error instanceof RunExhausted)) throw error;
-    // Count what was left unsent: the rest of the stream is read, never sent.
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) summary.notSent += next.value.length;
+    stream = (async function* () {
+      yield* head;
+      if (!done) for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    })();
+    if (seen >= bulk.threshold) {
+      summary.bulk = true;
+      maxBatch = bulk.maxRecords;
+      write = (batch) => bulk.write(batch);
+    }
   }
+
+  const limit = pLimit(concurrency);
+  const inFlight = new Set<Promise<void>>();
+  const holders = new Map<string, Promise<void>>(); // normalized key → the in-flight batch holding it
+  let fatal: { error: unknown } | undefined;
+
+  for await (const batch of toBatches(stream, maxBatch, normalize)) {
+    if (fatal) break; // the ledger (or a bug) failed: stop reading, report the error
+    if (summary.stopped === undefined) {
+      const reason = await options.shouldStop?.();
+      if (reason) stop(reason);
+    }
+    if (summary.stopped !== undefined) {
+      summary.notSent += batch.length;
+      continue;
+    }
+    const keys = batch.map((r) => normalize(r.key));
+    const blockers = new Set<Promise<void>>();
+    for (const key of keys) {
+      const holder = holders.get(key);
+      if (holder) blockers.add(holder);
+    }
+    if (blockers.size > 0) await Promise.all(blockers);
+    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    if (summary.stopped !== undefined || fatal) {
+      summary.notSent += batch.length;
+      continue;
+    }
+    const task: Promise<void> = limit(() => writeBatch(batch, write))
+      .catch((error: unknown) => {
+        fatal ??= { error };
+      })
+      .finally(() => {
+        inFlight.delete(task);
+        for (const key of keys) if (holders.get(key) === task) holders.delete(key);
+        options.onProgress?.(summary);
+      });
+    inFlight.add(task);
+    for (const key of keys) holders.set(key, task);
+  }
+  await Promise.all(inFlight);
+  summary.throttled = pacer.stats.throttled - throttledBefore;
+  if (fatal) throw fatal.error;
   return summary;
 }

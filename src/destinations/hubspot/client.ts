@@ -1,30 +1,107 @@
-/** The official HubSpot SDK client, configured for a syncer that paces and retries on its own. */
+/**
+ * The official HubSpot SDK client, configured for a syncer that paces and retries on its own, with either a
+ * private-app token or OAuth (a refresh token exchanged for access tokens, again whenever HubSpot answers 401).
+ */
 import { Client } from "@hubspot/api-client";
+import { z } from "zod";
 import { BadInputError } from "../../errors.ts";
 
+export interface HubSpotOAuth {
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
+}
+
 export interface HubSpotConnection {
-  accessToken: string;
+  /** A private-app token, or an OAuth access token still valid; absent when `oauth` must fetch one first. */
+  accessToken?: string | undefined;
+  oauth?: HubSpotOAuth | undefined;
   /** Defaults to HubSpot's API; tests and demos point it at the loopback emulator. */
   basePath?: string | undefined;
 }
 
 export const HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN";
 export const HUBSPOT_BASE_PATH_ENV = "HUBSPOT_BASE_PATH";
+export const HUBSPOT_OAUTH_ENV = { clientId: "HUBSPOT_CLIENT_ID", clientSecret: "HUBSPOT_CLIENT_SECRET", refreshToken: "HUBSPOT_REFRESH_TOKEN" } as const;
 
 export function hubspotConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: string): HubSpotConnection {
-  const accessToken = env[HUBSPOT_TOKEN_ENV];
-  if (!accessToken) {
-    throw new BadInputError(`contract ${contractName}: set ${HUBSPOT_TOKEN_ENV} to a HubSpot private-app access token`);
+  const accessToken = env[HUBSPOT_TOKEN_ENV] || undefined;
+  const clientId = env[HUBSPOT_OAUTH_ENV.clientId];
+  const clientSecret = env[HUBSPOT_OAUTH_ENV.clientSecret];
+  const refreshToken = env[HUBSPOT_OAUTH_ENV.refreshToken];
+  const oauthParts = [clientId, clientSecret, refreshToken].filter(Boolean).length;
+  if (oauthParts > 0 && oauthParts < 3) {
+    throw new BadInputError(
+      `contract ${contractName}: HubSpot OAuth needs all of ${HUBSPOT_OAUTH_ENV.clientId}, ${HUBSPOT_OAUTH_ENV.clientSecret} and ${HUBSPOT_OAUTH_ENV.refreshToken}`,
+    );
   }
-  return { accessToken, basePath: env[HUBSPOT_BASE_PATH_ENV] || undefined };
+  const oauth = clientId && clientSecret && refreshToken ? { clientId, clientSecret, refreshToken } : undefined;
+  if (!accessToken && !oauth) {
+    throw new BadInputError(
+      `contract ${contractName}: set ${HUBSPOT_TOKEN_ENV} to a HubSpot private-app access token, or ${HUBSPOT_OAUTH_ENV.clientId}, ${HUBSPOT_OAUTH_ENV.clientSecret} and ${HUBSPOT_OAUTH_ENV.refreshToken} for OAuth`,
+    );
+  }
+  return { accessToken, oauth, basePath: env[HUBSPOT_BASE_PATH_ENV] || undefined };
 }
 
 export function createHubSpotClient(connection: HubSpotConnection): Client {
   // The SDK's retry sleeps 10 s per attempt on a 429 and ignores Retry-After, and its limiter is a process-wide
   // singleton: both stay off (0 retries, no limiterOptions) so the engine alone decides when to wait and resend.
   return new Client({
-    accessToken: connection.accessToken,
+    ...(connection.accessToken ? { accessToken: connection.accessToken } : {}),
     numberOfApiCallRetries: 0,
     ...(connection.basePath ? { basePath: connection.basePath.replace(/\/+$/, "") } : {}),
   });
+}
+
+// The SDK deserializes the token response to camelCase (TokenResponseIF); the wire names are accepted too.
+const tokenResponseSchema = z
+  .looseObject({
+    accessToken: z.string().min(1).optional(),
+    access_token: z.string().min(1).optional(),
+    refreshToken: z.string().optional(),
+    refresh_token: z.string().optional(),
+  })
+  .transform((t) => ({ accessToken: t.accessToken ?? t.access_token, refreshToken: t.refreshToken ?? t.refresh_token }))
+  .refine((t) => t.accessToken !== undefined, "the token response has no access token");
+
+/** Keeps the client's access token valid: fetches one before the first call when there is none, and on a 401. */
+export class HubSpotAuth {
+  readonly #client: Client;
+  readonly #oauth: HubSpotOAuth | undefined;
+  #hasToken: boolean;
+  #refreshing: Promise<void> | undefined;
+  refreshes = 0;
+
+  constructor(client: Client, connection: HubSpotConnection) {
+    this.#client = client;
+    this.#oauth = connection.oauth ? { ...connection.oauth } : undefined;
+    this.#hasToken = Boolean(connection.accessToken);
+  }
+
+  get canRefresh(): boolean {
+    return this.#oauth !== undefined;
+  }
+
+  async ready(): Promise<void> {
+    if (!this.#hasToken) await this.refresh();
+  }
+
+  /** One refresh at a time: concurrent 401s share it. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#exchange().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
+  }
+
+  async #exchange(): Promise<void> {
+    const oauth = this.#oauth;
+    if (!oauth) throw new Error("no OAuth credentials to refresh the HubSpot access token with");
+    const raw: unknown = await this.#client.oauth.tokensApi.create("refresh_token", undefined, undefined, oauth.clientId, oauth.clientSecret, oauth.refreshToken);
+    const token = tokenResponseSchema.parse(raw);
+    // HubSpot may rotate the refresh token; keep the newest in memory (never printed, never written).
+    if (token.refreshToken) oauth.refreshToken = token.refreshToken;
+    this.#client.setAccessToken(token.accessToken!);
+    this.#hasToken = true;
+    this.refreshes += 1;
+  }
 }

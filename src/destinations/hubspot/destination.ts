@@ -1,32 +1,88 @@
 /**
- * HubSpot CRM objects by a unique property, through the SDK's batch upsert (≤ 100 inputs per request).
- * One `objectWriteTraceId` per input maps 207 per-record errors back to the row that caused them.
+ * HubSpot CRM objects (contacts, companies, custom objects) by a unique property, through the SDK's batch upsert
+ * (≤ 100 inputs per request). One `objectWriteTraceId` per input maps 207 per-record errors back to the row that
+ * caused them. Every call uses the SDK's `…WithHttpInfo` variant, so the `X-HubSpot-RateLimit-*` headers of each
+ * answer (errors included) reach the engine's pacer.
  */
 import type { Client } from "@hubspot/api-client";
-import type { Destination, DestinationRecord, RecordOutcome } from "../types.ts";
+import { checkMapping, type MappedField } from "../mapping.ts";
+import {
+  DestinationRequestError,
+  UNPACED,
+  type CurrentRecord,
+  type Destination,
+  type DestinationLimits,
+  type DestinationRecord,
+  type DestinationSchema,
+  type FieldDescription,
+  type MembershipOutcome,
+  type RecordOutcome,
+  type RemoveOutcome,
+  type RequestPacer,
+  type ValueKind,
+} from "../types.ts";
+import { HubSpotAuth, type HubSpotConnection } from "./client.ts";
 import { toRequestError } from "./errors.ts";
-import { propertiesResponseSchema, upsertResponseSchema } from "./responses.ts";
+import { HUBSPOT_DOCUMENTED_LIMITS, hubspotRateLimitInfo } from "./limits.ts";
+import { listResponseSchema, membershipsResponseSchema, propertiesResponseSchema, readResponseSchema, upsertResponseSchema } from "./responses.ts";
 import { toHubSpotValue } from "./values.ts";
 
 export const HUBSPOT_MAX_BATCH = 100;
+/** Record ids per lists-membership request (HubSpot accepts far more; this keeps one request's failure small). */
+const MEMBERSHIP_CHUNK = 1000;
 
 export interface HubSpotTarget {
   objectType: string;
   idProperty: string;
-  /** Destination property names the contract maps to. */
-  properties: string[];
+  /** The destination properties the contract maps to, with the contract's `allowed` values. */
+  fields: MappedField[];
+  /** Audience mode: the list whose membership is synced. */
+  listId?: string | undefined;
+}
+
+/** Column kinds each HubSpot property type takes (values travel as strings; HubSpot parses them per type). */
+function accepts(type: string, kind: ValueKind): boolean | undefined {
+  switch (type) {
+    case "string":
+    case "enumeration":
+      return true;
+    case "number":
+      return kind === "number";
+    case "bool":
+      return kind === "boolean";
+    case "date":
+    case "datetime":
+      return kind === "date" || kind === "datetime";
+    default:
+      return undefined;
+  }
+}
+
+interface HttpInfo<T> {
+  httpStatusCode: number;
+  headers: Record<string, string>;
+  data: T;
 }
 
 export class HubSpotDestination implements Destination {
   readonly maxBatchSize = HUBSPOT_MAX_BATCH;
+  readonly limits: DestinationLimits = { ...HUBSPOT_DOCUMENTED_LIMITS };
   readonly description: string;
   readonly #client: Client;
   readonly #target: HubSpotTarget;
+  readonly #auth: HubSpotAuth;
+  #pacer: RequestPacer = UNPACED;
 
-  constructor(client: Client, target: HubSpotTarget) {
+  constructor(client: Client, target: HubSpotTarget, connection: HubSpotConnection = {}) {
     this.#client = client;
     this.#target = target;
+    this.#auth = new HubSpotAuth(client, connection);
     this.description = `hubspot ${target.objectType} by ${target.idProperty}`;
+  }
+
+  /** How many times an OAuth access token was fetched (tests; never the token itself). */
+  get tokenRefreshes(): number {
+    return this.#auth.refreshes;
   }
 
   normalizeKey(key: string): string {
@@ -34,28 +90,88 @@ export class HubSpotDestination implements Destination {
     return this.#target.idProperty === "email" ? key.toLowerCase() : key;
   }
 
-  async preflight(): Promise<string[]> {
-    let raw: unknown;
+  usePacer(pacer: RequestPacer): void {
+    this.#pacer = pacer;
+  }
+
+  /** One paced request: headers to the pacer, a 401 answered by one OAuth refresh, SDK errors mapped. */
+  async #call<T>(send: () => Promise<HttpInfo<T>>): Promise<T> {
+    await this.#auth.ready();
+    return this.#pacer.request(async () => {
+      try {
+        let info: HttpInfo<T>;
+        try {
+          info = await send();
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== 401 || !this.#auth.canRefresh) throw error;
+          await this.#auth.refresh();
+          info = await send();
+        }
+        this.#pacer.observe(hubspotRateLimitInfo(info.headers));
+        return info.data;
+      } catch (error) {
+        this.#pacer.observe(hubspotRateLimitInfo((error as { headers?: unknown }).headers));
+        throw toRequestError(error);
+      }
+    });
+  }
+
+  async describe(): Promise<DestinationSchema> {
+    const raw = await this.#call(() => this.#client.crm.properties.coreApi.getAllWithHttpInfo(this.#target.objectType));
+    const parsed = propertiesResponseSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new DestinationRequestError(`HubSpot answered the properties request of ${this.#target.objectType} in an unexpected shape`, { code: "UNEXPECTED_RESPONSE" });
+    }
+    const schema: DestinationSchema = new Map();
+    for (const p of parsed.data.results) {
+      if (p.archived) continue;
+      const description: FieldDescription = {
+        type: p.type,
+        writable: !(p.calculated || p.modificationMetadata?.readOnlyValue),
+        matchable: p.hasUniqueValue ?? false,
+      };
+      if (p.type === "enumeration") description.allowed = (p.options ?? []).filter((o) => !o.hidden).map((o) => o.value);
+      if (p.type === "bool") description.allowed = ["true", "false"];
+      schema.set(p.name, description);
+    }
+    return schema;
+  }
+
+  async checkMapping(kinds?: Record<string, ValueKind>): Promise<string[]> {
+    let schema: DestinationSchema;
     try {
-      raw = await this.#client.crm.properties.coreApi.getAll(this.#target.objectType);
+      schema = await this.describe();
     } catch (error) {
       const failure = toRequestError(error);
       if (failure.retryable) throw failure;
       return [`cannot read the properties of HubSpot object ${this.#target.objectType}: ${failure.message}`];
     }
-    const parsed = propertiesResponseSchema.safeParse(raw);
-    if (!parsed.success) return [`HubSpot answered the properties request of ${this.#target.objectType} in an unexpected shape`];
-    const byName = new Map(parsed.data.results.map((p) => [p.name, p]));
-    const problems: string[] = [];
-    const id = byName.get(this.#target.idProperty);
-    if (!id) problems.push(`destination.match.field ${this.#target.idProperty} is not a property of ${this.#target.objectType}`);
-    else if (!id.hasUniqueValue) problems.push(`destination.match.field ${this.#target.idProperty} does not have unique values in HubSpot, so it cannot match records`);
-    for (const name of this.#target.properties) {
-      const property = byName.get(name);
-      if (!property) problems.push(`fields: ${name} is not a property of HubSpot ${this.#target.objectType}`);
-      else if (property.calculated || property.modificationMetadata?.readOnlyValue) problems.push(`fields: HubSpot property ${name} is read-only`);
-    }
+    const problems = checkMapping(schema, { label: `HubSpot ${this.#target.objectType}`, matchField: this.#target.idProperty, fields: this.#target.fields, accepts }, kinds);
+    if (this.#target.listId !== undefined) problems.push(...(await this.#checkList(this.#target.listId)));
     return problems;
+  }
+
+  preflight(): Promise<string[]> {
+    return this.checkMapping();
+  }
+
+  async #checkList(listId: string): Promise<string[]> {
+    let raw: unknown;
+    try {
+      raw = await this.#call(() => this.#client.crm.lists.listsApi.getByIdWithHttpInfo(listId));
+    } catch (error) {
+      const failure = toRequestError(error);
+      if (failure.retryable) throw failure;
+      return [`destination.list_id ${listId}: ${failure.status === 404 ? "no such HubSpot list" : failure.message}`];
+    }
+    const parsed = listResponseSchema.safeParse(raw);
+    if (!parsed.success) return [`destination.list_id ${listId}: HubSpot answered in an unexpected shape`];
+    const type = parsed.data.list.processingType;
+    // Only lists whose membership is managed by hand (or a snapshot) accept membership writes.
+    if (type !== undefined && type !== "MANUAL" && type !== "SNAPSHOT") {
+      return [`destination.list_id ${listId}: HubSpot list "${parsed.data.list.name ?? listId}" is ${type}; audience mode needs a MANUAL or SNAPSHOT list`];
+    }
+    return [];
   }
 
   async write(records: DestinationRecord[]): Promise<RecordOutcome[]> {
@@ -65,12 +181,7 @@ export class HubSpotDestination implements Destination {
       objectWriteTraceId: String(index),
       properties: Object.fromEntries(Object.entries(record.fields).map(([name, value]) => [name, toHubSpotValue(value)])),
     }));
-    let raw: unknown;
-    try {
-      raw = await this.#client.crm.objects.batchApi.upsert(this.#target.objectType, { inputs });
-    } catch (error) {
-      throw toRequestError(error);
-    }
+    const raw = await this.#call(() => this.#client.crm.objects.batchApi.upsertWithHttpInfo(this.#target.objectType, { inputs }));
     const parsed = upsertResponseSchema.safeParse(raw);
     if (!parsed.success) {
       return records.map((r) => ({ key: r.key, status: "failed", code: "UNEXPECTED_RESPONSE", message: "HubSpot's answer did not have the batch-upsert shape" }));
@@ -98,5 +209,113 @@ export class HubSpotDestination implements Destination {
     return records.map(
       (record, index) => outcomes.get(index) ?? { key: record.key, status: "failed", code: "NO_RESULT", message: "HubSpot returned no result for this record" },
     );
+  }
+
+  async readBack(keys: string[], fields: string[]): Promise<Map<string, CurrentRecord>> {
+    const found = new Map<string, CurrentRecord>();
+    const idProperty = this.#target.idProperty;
+    const byNormalized = new Map<string, string[]>();
+    for (const key of keys) byNormalized.set(this.normalizeKey(key), [...(byNormalized.get(this.normalizeKey(key)) ?? []), key]);
+    const unique = [...byNormalized.keys()];
+    for (let start = 0; start < unique.length; start += HUBSPOT_MAX_BATCH) {
+      const chunk = unique.slice(start, start + HUBSPOT_MAX_BATCH);
+      const raw = await this.#call(() =>
+        this.#client.crm.objects.batchApi.readWithHttpInfo(
+          this.#target.objectType,
+          { inputs: chunk.map((id) => ({ id })), idProperty, properties: [idProperty, ...fields], propertiesWithHistory: [] },
+          false,
+        ),
+      );
+      const parsed = readResponseSchema.safeParse(raw);
+      if (!parsed.success) throw new DestinationRequestError("HubSpot answered a batch read in an unexpected shape", { code: "UNEXPECTED_RESPONSE" });
+      for (const result of parsed.data.results) {
+        const value = result.properties[idProperty];
+        if (value === null || value === undefined) continue;
+        const updatedAt = result.updatedAt instanceof Date ? result.updatedAt.toISOString() : (result.updatedAt ?? "");
+        const values = Object.fromEntries(fields.map((f) => [f, result.properties[f] ?? null]));
+        for (const key of byNormalized.get(this.normalizeKey(value)) ?? []) found.set(key, { key, recordId: result.id, modifiedAt: updatedAt, values });
+      }
+    }
+    return found;
+  }
+
+  async remove(keys: string[], how: "clear" | "delete", fields: string[]): Promise<RemoveOutcome[]> {
+    const current = await this.readBack(keys, []);
+    const outcomes = new Map<string, RemoveOutcome>();
+    const present = keys.filter((key) => {
+      if (current.has(key)) return true;
+      outcomes.set(key, { key, status: "absent" });
+      return false;
+    });
+    for (let start = 0; start < present.length; start += HUBSPOT_MAX_BATCH) {
+      const chunk = present.slice(start, start + HUBSPOT_MAX_BATCH);
+      const ids = chunk.map((key) => current.get(key)!.recordId);
+      try {
+        if (how === "delete") {
+          await this.#call(() => this.#client.crm.objects.batchApi.archiveWithHttpInfo(this.#target.objectType, { inputs: ids.map((id) => ({ id })) }));
+          chunk.forEach((key, i) => outcomes.set(key, { key, status: "deleted", recordId: ids[i]! }));
+          continue;
+        }
+        // Addressed by record id (no idProperty), so a record deleted meanwhile fails instead of being re-created.
+        // An empty string is how HubSpot clears a property.
+        const inputs = ids.map((id, i) => ({ id, objectWriteTraceId: String(i), properties: Object.fromEntries(fields.map((f) => [f, ""])) }));
+        const raw = await this.#call(() => this.#client.crm.objects.batchApi.upsertWithHttpInfo(this.#target.objectType, { inputs }));
+        const parsed = upsertResponseSchema.safeParse(raw);
+        const failed = new Map<number, string>();
+        for (const error of parsed.success ? (parsed.data.errors ?? []) : []) {
+          for (const trace of error.context?.objectWriteTraceId ?? []) failed.set(Number(trace), error.message ?? "rejected by HubSpot");
+        }
+        chunk.forEach((key, i) => {
+          const message = failed.get(i);
+          outcomes.set(key, message === undefined ? { key, status: "cleared", recordId: ids[i]! } : { key, status: "failed", code: "REJECTED", message });
+        });
+      } catch (error) {
+        const failure = toRequestError(error);
+        if (failure.retryable || failure.exhausted) throw failure;
+        for (const key of chunk) outcomes.set(key, { key, status: "failed", code: failure.code, message: failure.message });
+      }
+    }
+    return keys.map((key) => outcomes.get(key)!);
+  }
+
+  async audience(add: string[], remove: string[]): Promise<MembershipOutcome[]> {
+    const listId = this.#target.listId;
+    const fail = (key: string, code: string, message: string): MembershipOutcome => ({ key, status: "failed", code, message });
+    if (listId === undefined) return [...add, ...remove].map((key) => fail(key, "NO_LIST", "the contract has no destination.list_id"));
+    const current = await this.readBack([...add, ...remove], []);
+    const outcomes: MembershipOutcome[] = [];
+    const toAdd: { key: string; id: string }[] = [];
+    const toRemove: { key: string; id: string }[] = [];
+    for (const [keys, into] of [
+      [add, toAdd],
+      [remove, toRemove],
+    ] as const) {
+      for (const key of keys) {
+        const record = current.get(key);
+        if (record) into.push({ key, id: record.recordId });
+        else outcomes.push(fail(key, "NOT_FOUND", `no HubSpot ${this.#target.objectType} record has ${this.#target.idProperty} ${key}`));
+      }
+    }
+    for (let start = 0; start < Math.max(toAdd.length, toRemove.length); start += MEMBERSHIP_CHUNK) {
+      const adding = toAdd.slice(start, start + MEMBERSHIP_CHUNK);
+      const removing = toRemove.slice(start, start + MEMBERSHIP_CHUNK);
+      const raw = await this.#call(() =>
+        this.#client.crm.lists.membershipsApi.addAndRemoveWithHttpInfo(listId, {
+          recordIdsToAdd: adding.map((a) => a.id),
+          recordIdsToRemove: removing.map((r) => r.id),
+        }),
+      );
+      const parsed = membershipsResponseSchema.safeParse(raw);
+      if (!parsed.success) throw new DestinationRequestError("HubSpot answered a list membership change in an unexpected shape", { code: "UNEXPECTED_RESPONSE" });
+      const added = new Set(parsed.data.recordsIdsAdded ?? []);
+      const removed = new Set(parsed.data.recordIdsRemoved ?? []);
+      const missing = new Set(parsed.data.recordIdsMissing ?? []);
+      for (const { key, id } of adding) {
+        if (missing.has(id)) outcomes.push(fail(key, "NOT_FOUND", `HubSpot list ${listId} cannot hold record ${id}`));
+        else outcomes.push({ key, status: added.has(id) ? "added" : "unchanged", recordId: id });
+      }
+      for (const { key, id } of removing) outcomes.push({ key, status: removed.has(id) ? "removed" : "unchanged", recordId: id });
+    }
+    return outcomes;
   }
 }

@@ -1,12 +1,7 @@
 /** Turns what the HubSpot SDK throws into a `DestinationRequestError` the engine can act on. */
 import { DestinationRequestError } from "../types.ts";
+import { hubspotHeader as header } from "./limits.ts";
 import { errorBodySchema } from "./responses.ts";
-
-function header(headers: unknown, name: string): string | undefined {
-  if (!headers || typeof headers !== "object") return undefined;
-  const entry = Object.entries(headers as Record<string, unknown>).find(([k]) => k.toLowerCase() === name);
-  return typeof entry?.[1] === "string" ? entry[1] : undefined;
-}
 
 function retryAfterMs(headers: unknown): number | undefined {
   const retryAfter = Number(header(headers, "retry-after"));
@@ -16,11 +11,12 @@ function retryAfterMs(headers: unknown): number | undefined {
 }
 
 export function toRequestError(error: unknown): DestinationRequestError {
+  if (error instanceof DestinationRequestError) return error;
   const code = (error as { code?: unknown }).code;
   if (typeof code !== "number") {
     // No HTTP status: the request never got an answer (connection refused or reset, DNS, timeout).
     const message = error instanceof Error ? error.message : String(error);
-    return new DestinationRequestError(`HubSpot request failed: ${message}`, { code: "NETWORK", retryable: true });
+    return new DestinationRequestError(`HubSpot request failed: ${message}`, { code: "NETWORK", retryable: true, cause: error });
   }
   const rawBody = (error as { body?: unknown }).body;
   const parsedBody = errorBodySchema.safeParse(typeof rawBody === "string" ? safeJson(rawBody) : rawBody);

@@ -1,6 +1,17 @@
 /** zod shapes of what the HubSpot SDK hands back, checked at the boundary rather than trusted. */
 import { z } from "zod";
 
+const batchErrorsSchema = z
+  .array(
+    z.looseObject({
+      category: z.string().optional(),
+      message: z.string().optional(),
+      context: z.record(z.string(), z.array(z.string())).optional(),
+      errors: z.array(z.looseObject({ message: z.string().optional(), code: z.string().nullish() })).optional(),
+    }),
+  )
+  .optional();
+
 export const upsertResponseSchema = z.looseObject({
   results: z.array(
     z.looseObject({
@@ -12,16 +23,19 @@ export const upsertResponseSchema = z.looseObject({
     }),
   ),
   numErrors: z.number().optional(),
-  errors: z
-    .array(
-      z.looseObject({
-        category: z.string().optional(),
-        message: z.string().optional(),
-        context: z.record(z.string(), z.array(z.string())).optional(),
-        errors: z.array(z.looseObject({ message: z.string().optional(), code: z.string().nullish() })).optional(),
-      }),
-    )
-    .optional(),
+  errors: batchErrorsSchema,
+});
+
+export const readResponseSchema = z.looseObject({
+  results: z.array(
+    z.looseObject({
+      id: z.string(),
+      properties: z.record(z.string(), z.string().nullable()),
+      // The SDK turns the timestamps into Date objects.
+      updatedAt: z.union([z.date(), z.string()]).optional(),
+    }),
+  ),
+  errors: batchErrorsSchema,
 });
 
 export const propertiesResponseSchema = z.looseObject({
@@ -29,11 +43,25 @@ export const propertiesResponseSchema = z.looseObject({
     z.looseObject({
       name: z.string(),
       type: z.string(),
+      fieldType: z.string().optional(),
+      options: z.array(z.looseObject({ value: z.string(), hidden: z.boolean().optional() })).optional(),
       hasUniqueValue: z.boolean().optional(),
       calculated: z.boolean().optional(),
+      archived: z.boolean().optional(),
       modificationMetadata: z.looseObject({ readOnlyValue: z.boolean().optional() }).optional(),
     }),
   ),
+});
+
+export const listResponseSchema = z.looseObject({
+  list: z.looseObject({ listId: z.string(), name: z.string().optional(), objectTypeId: z.string().optional(), processingType: z.string().optional() }),
+});
+
+export const membershipsResponseSchema = z.looseObject({
+  // The SDK's spelling: `recordsIdsAdded` (sic).
+  recordsIdsAdded: z.array(z.string()).optional(),
+  recordIdsRemoved: z.array(z.string()).optional(),
+  recordIdsMissing: z.array(z.string()).optional(),
 });
 
 export const errorBodySchema = z.looseObject({

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { batchError, errorReply, type ErrorDetail, type Reply } from "./errors.ts";
 import { INJECTED_REJECTION, type FaultInjector } from "./faults.ts";
 import { objectTypeLabel, propertyResponse, resolveObjectType, type ObjectSchema, type Schemas } from "./properties.ts";
+import type { Lists } from "./lists.ts";
 import type { HubSpotRecord, RecordStore } from "./store.ts";
 import { normalizeUnique } from "./store.ts";
 import { validateValue, type PropertyIssue } from "./validation.ts";
@@ -19,6 +20,7 @@ export interface HandlerContext {
    * the whole batch with 400 "Property values were not valid" (also seen from HubSpot; see destinations.md).
    */
   invalidValues: "per-record" | "whole-batch";
+  lists: Lists;
 }
 
 const MAX_BATCH = 100;
@@ -264,6 +266,19 @@ export function batchRead(ctx: HandlerContext, rawType: string, body: unknown): 
           },
         ];
   return batchEnvelope(results, errors, startedAt);
+}
+
+const ArchiveBody = z.object({ inputs: z.array(z.object({ id: z.string().min(1) })) });
+
+/** POST /crm/v3/objects/{type}/batch/archive: 204, also for ids that do not exist (HubSpot does not report them). */
+export function batchArchive(ctx: HandlerContext, rawType: string, body: unknown): Reply {
+  const type = resolveObjectType(ctx.schemas, rawType);
+  if (!type) return unknownType(rawType);
+  const parsed = parse(ArchiveBody, body);
+  if (!parsed.ok) return parsed.reply;
+  if (parsed.value.inputs.length > MAX_BATCH) return tooMany(parsed.value.inputs.length);
+  for (const { id } of parsed.value.inputs) ctx.store.remove(type, id);
+  return { status: 204, body: undefined };
 }
 
 export function getObject(ctx: HandlerContext, rawType: string, id: string, query: URLSearchParams): Reply {

@@ -4,6 +4,8 @@ import type { AddressInfo } from "node:net";
 import { FaultInjector, type FaultOptions } from "./faults.ts";
 import type { HandlerContext } from "./handlers.ts";
 import { RateLimiter } from "./limits.ts";
+import { Lists, type HubSpotListDefinition } from "./lists.ts";
+import { OAuthIssuer, type OAuthOptions } from "./oauth.ts";
 import { buildSchemas, resolveObjectType, type HubSpotPropertyDefinition } from "./properties.ts";
 import { createEmulatorServer, type EmulatorCall } from "./server.ts";
 import { normalizeUnique, RecordStore, type HubSpotRecord } from "./store.ts";
@@ -12,6 +14,8 @@ export type { EmulatorCall } from "./server.ts";
 export type { FaultOptions } from "./faults.ts";
 export type { HubSpotPropertyDefinition } from "./properties.ts";
 export type { HubSpotRecord } from "./store.ts";
+export type { HubSpotListDefinition } from "./lists.ts";
+export type { OAuthOptions } from "./oauth.ts";
 
 export interface HubSpotEmulatorOptions {
   /** Default 0: a random free port. The server binds 127.0.0.1 only. */
@@ -25,6 +29,10 @@ export interface HubSpotEmulatorOptions {
   faults?: FaultOptions;
   /** Invalid property values answered per record in a 207 (default) or by a 400 for the whole batch. */
   invalidValues?: "per-record" | "whole-batch";
+  /** Lists (audiences) the portal has; their memberships start empty. */
+  lists?: HubSpotListDefinition[];
+  /** Also accept OAuth: POST /oauth/v1/token exchanges this refresh token for access tokens. */
+  oauth?: OAuthOptions;
 }
 
 export interface HubSpotEmulator {
@@ -35,6 +43,12 @@ export interface HubSpotEmulator {
   records(objectType: string): HubSpotRecord[];
   findByProperty(objectType: string, property: string, value: string): HubSpotRecord | undefined;
   setFaults(f: FaultOptions): void;
+  /** Record ids in a list, in the order they were added. */
+  listMembers(listId: string): string[];
+  /** Every OAuth access token issued so far expires now (the next call with one gets 401). */
+  expireOAuthTokens(): void;
+  /** OAuth access tokens issued so far. */
+  oauthGrants(): number;
   reset(): void;
   close(): Promise<void>;
 }
@@ -52,9 +66,11 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     daily: opts.limits?.daily ?? 1_000_000,
     windowMs: opts.limits?.windowMs ?? 10_000,
   });
-  const ctx: HandlerContext = { schemas, store, faults, schemaStamp: new Date().toISOString(), invalidValues: opts.invalidValues ?? "per-record" };
+  const lists = new Lists(opts.lists ?? [], () => store);
+  const oauth = opts.oauth ? new OAuthIssuer(opts.oauth) : undefined;
+  const ctx: HandlerContext = { schemas, store, faults, schemaStamp: new Date().toISOString(), invalidValues: opts.invalidValues ?? "per-record", lists };
   const calls: EmulatorCall[] = [];
-  const server = createEmulatorServer({ ctx, limiter, faults, accessToken: opts.accessToken ?? "emulator-token", calls });
+  const server = createEmulatorServer({ ctx, limiter, faults, accessToken: opts.accessToken ?? "emulator-token", calls, oauth });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -92,8 +108,12 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
       return r && copy(r);
     },
     setFaults: (f) => faults.set(f),
+    listMembers: (listId) => lists.members(listId),
+    expireOAuthTokens: () => oauth?.expireAll(),
+    oauthGrants: () => oauth?.grants ?? 0,
     reset() {
       store.clear();
+      lists.clear();
       calls.length = 0;
       limiter.reset();
       faults.reseed();

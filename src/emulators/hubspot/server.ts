@@ -6,8 +6,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from "node:crypto";
 import { errorBody, errorReply, type Reply } from "./errors.ts";
 import type { FaultInjector } from "./faults.ts";
-import { batchRead, batchUpsert, getObject, getProperties, getProperty, type HandlerContext } from "./handlers.ts";
+import { batchArchive, batchRead, batchUpsert, getObject, getProperties, getProperty, type HandlerContext } from "./handlers.ts";
 import { rateLimitBody, type RateLimiter } from "./limits.ts";
+import type { OAuthIssuer } from "./oauth.ts";
 
 export interface EmulatorCall {
   method: string;
@@ -46,6 +47,12 @@ const ROUTES: Route[] = [
   route("POST /crm/objects/{version}/{objectType}/batch/upsert", true, (c, a, b, q) => batchUpsert(c, p(a, "objectType"), b, q)),
   route("POST /crm/v3/objects/{objectType}/batch/read", true, (c, a, b) => batchRead(c, p(a, "objectType"), b)),
   route("POST /crm/objects/{version}/{objectType}/batch/read", true, (c, a, b) => batchRead(c, p(a, "objectType"), b)),
+  route("POST /crm/v3/objects/{objectType}/batch/archive", true, (c, a, b) => batchArchive(c, p(a, "objectType"), b)),
+  route("GET /crm/v3/lists/{listId}", false, (c, a) => c.lists.get(p(a, "listId"))),
+  route("GET /crm/v3/lists/{listId}/memberships", false, (c, a, _b, q) => c.lists.page(p(a, "listId"), q)),
+  route("PUT /crm/v3/lists/{listId}/memberships/add", true, (c, a, b) => c.lists.change(p(a, "listId"), "add", b)),
+  route("PUT /crm/v3/lists/{listId}/memberships/remove", true, (c, a, b) => c.lists.change(p(a, "listId"), "remove", b)),
+  route("PUT /crm/v3/lists/{listId}/memberships/add-and-remove", true, (c, a, b) => c.lists.change(p(a, "listId"), "add-and-remove", b)),
   route("GET /crm/v3/objects/{objectType}/{objectId}", false, (c, a, _b, q) => getObject(c, p(a, "objectType"), p(a, "objectId"), q)),
   route("GET /crm/v3/properties/{objectType}", false, (c, a) => getProperties(c, p(a, "objectType"))),
   route("GET /crm/v3/properties/{objectType}/{propertyName}", false, (c, a) => getProperty(c, p(a, "objectType"), p(a, "propertyName"))),
@@ -69,6 +76,8 @@ export interface ServerDeps {
   faults: FaultInjector;
   accessToken: string;
   calls: EmulatorCall[];
+  /** Present when the portal also takes OAuth access tokens (POST /oauth/v1/token). */
+  oauth?: OAuthIssuer | undefined;
 }
 
 const MAX_BODY = 32 * 1024 * 1024;
@@ -88,6 +97,11 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, reply: Reply): void {
+  if (reply.body === undefined) {
+    res.writeHead(reply.status, { ...reply.headers });
+    res.end();
+    return;
+  }
   const text = JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     "Content-Type": "application/json;charset=utf-8",
@@ -115,7 +129,8 @@ type Match = ReturnType<typeof match>;
 
 function handle(deps: ServerDeps, found: Match, url: URL, raw: string, json: unknown, authorization: string | undefined): Reply {
   const token = /^Bearer\s+(.+)$/i.exec(authorization ?? "")?.[1]?.trim();
-  if (token !== deps.accessToken) return unauthorized();
+  const oauth = deps.oauth?.isIssued(token) ?? false;
+  if (token !== deps.accessToken && !(oauth && deps.oauth?.valid(token))) return unauthorized();
 
   const now = Date.now();
   const verdict = deps.limiter.check(now);
@@ -126,7 +141,13 @@ function handle(deps: ServerDeps, found: Match, url: URL, raw: string, json: unk
     deps.limiter.record(now);
     reply = dispatch(deps, found, url, raw, json);
   }
-  return { ...reply, headers: { ...deps.limiter.headers(now), ...reply.headers } };
+  const limits = deps.limiter.headers(now);
+  if (oauth) {
+    // HubSpot leaves the daily pair out of answers to OAuth calls.
+    delete limits["X-HubSpot-RateLimit-Daily"];
+    delete limits["X-HubSpot-RateLimit-Daily-Remaining"];
+  }
+  return { ...reply, headers: { ...limits, ...reply.headers } };
 }
 
 function dispatch(deps: ServerDeps, found: Match, url: URL, raw: string, json: unknown): Reply {
@@ -164,6 +185,18 @@ export function createEmulatorServer(deps: ServerDeps): Server {
       });
       send(res, reply);
     };
+    if (method === "POST" && url.pathname === "/oauth/v1/token") {
+      // The token endpoint needs no bearer token and does not count against the portal's limits.
+      readBody(req).then(
+        (raw) => {
+          const reply = deps.oauth ? deps.oauth.grant(new URLSearchParams(raw)) : errorReply(404, "OAuth is not enabled on this emulator", "OBJECT_NOT_FOUND");
+          deps.calls.push({ method, path: url.pathname, endpoint: "POST /oauth/v1/token", status: reply.status, at });
+          send(res, reply);
+        },
+        () => send(res, errorReply(400, "unreadable body", "VALIDATION_ERROR")),
+      );
+      return;
+    }
     readBody(req).then(
       (raw) => {
         let json: unknown;

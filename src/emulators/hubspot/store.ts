@@ -89,6 +89,18 @@ export class RecordStore {
     return record;
   }
 
+  /** Archives (deletes) a record; false when there was none. */
+  remove(type: string, id: string): boolean {
+    const record = this.of(type).byId.get(id);
+    if (!record) return false;
+    this.of(type).byId.delete(id);
+    for (const [property, values] of this.of(type).unique) {
+      const value = record.properties[property];
+      if (value && values.get(normalizeUnique(property, value)) === id) values.delete(normalizeUnique(property, value));
+    }
+    return true;
+  }
+
   private index(type: string, record: HubSpotRecord, before: Record<string, string>): void {
     for (const [property, values] of this.of(type).unique) {
       const old = before[property];

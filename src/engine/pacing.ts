@@ -1,0 +1,165 @@
+/**
+ * The one pacing engine every destination's requests go through (the destination calls `request` around each HTTP
+ * request and reports each response's rate-limit headers through `observe`):
+ *
+ * - a token bucket sized from the destination's documented limits (`Destination.limits`) whose tokens come back
+ *   exactly one window after they were spent. HubSpot's limit is a *rolling* window: a classic bucket refilling
+ *   continuously lets 2× the limit through the first window (full bucket + refill) and earns a burst of 429s; a
+ *   token returned one window after use never lets more than the limit start in any window.
+ * - corrections from the response headers: the window size and maximum the destination reports replace the
+ *   documented ones (the portal's tier is not known in advance), and a `Remaining` lower than our own count (another
+ *   client shares the quota) takes the difference out of the bucket.
+ * - a pause for everyone after a 429, as long as `Retry-After` (capped) says: the other requests in flight would
+ *   only be refused too.
+ * - a circuit breaker (circuit.ts) and the daily quota: when the destination reports none left, no request is sent
+ *   and the run ends cleanly (`exhausted`), to resume the next day.
+ *
+ * Retries are not here (retry.ts): the pacer decides *when* a request may go, the retry policy *whether* to resend.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import { DestinationRequestError, type Destination, type DestinationLimits, type RateLimitInfo, type RequestPacer } from "../destinations/types.ts";
+import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit.ts";
+
+export interface PacerOptions {
+  limits: DestinationLimits;
+  /**
+   * Kept on top of the window before a token returns: the destination stamps a request when it arrives, later than
+   * we stamp it when it leaves, so an exact window would sometimes start one request too early.
+   */
+  marginMs?: number;
+  /** The longest pause after a 429 (a `Retry-After` longer than this is cut to it). Default 60 s. */
+  maxPauseMs?: number;
+  breaker?: CircuitBreakerOptions;
+}
+
+export interface PacerStats {
+  requests: number;
+  /** Requests refused with 429 (or a throttling 403). */
+  throttled: number;
+  failed: number;
+  /** Time requests spent waiting for a token or a pause. */
+  waitedMs: number;
+}
+
+export class Pacer implements RequestPacer {
+  readonly breaker: CircuitBreaker;
+  readonly stats: PacerStats = { requests: 0, throttled: 0, failed: 0, waitedMs: 0 };
+  #capacity: number;
+  #windowMs: number;
+  readonly #marginMs: number;
+  readonly #maxPauseMs: number;
+  /** When each token in use was spent (oldest first); phantom entries stand for other clients' requests. */
+  #spent: number[] = [];
+  #pausedUntil = 0;
+  #dailyRemaining: number | undefined;
+  /** Acquisitions queue in order, so a waiting request is not overtaken by a later one. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(options: PacerOptions) {
+    this.#capacity = options.limits.requestsPerWindow ?? Infinity;
+    this.#windowMs = options.limits.windowMs;
+    this.#marginMs = options.marginMs ?? Math.min(250, Math.max(10, options.limits.windowMs * 0.02));
+    this.#maxPauseMs = options.maxPauseMs ?? 60_000;
+    this.breaker = new CircuitBreaker(options.breaker);
+  }
+
+  /** The limits the pacer works to now (after header corrections). */
+  get current(): { requestsPerWindow: number; windowMs: number; dailyRemaining: number | undefined } {
+    return { requestsPerWindow: this.#capacity, windowMs: this.#windowMs, dailyRemaining: this.#dailyRemaining };
+  }
+
+  async request<T>(call: () => Promise<T>): Promise<T> {
+    await this.#acquire();
+    this.stats.requests += 1;
+    try {
+      const result = await call();
+      this.breaker.success();
+      return result;
+    } catch (error) {
+      this.#failed(error);
+      throw error;
+    }
+  }
+
+  observe(info: RateLimitInfo): void {
+    const now = Date.now();
+    if (info.windowMs !== undefined && info.windowMs > 0) this.#windowMs = info.windowMs;
+    if (info.windowMax !== undefined && info.windowMax > 0) this.#capacity = info.windowMax;
+    if (info.windowRemaining !== undefined && Number.isFinite(this.#capacity)) {
+      this.#prune(now);
+      const ours = this.#capacity - this.#spent.length;
+      // Only ever tighten: a higher Remaining is the destination not having seen our requests in flight yet.
+      for (let i = info.windowRemaining; i < ours; i += 1) this.#spent.push(now);
+    }
+    if (info.dailyRemaining !== undefined) this.#dailyRemaining = info.dailyRemaining;
+  }
+
+  #failed(error: unknown): void {
+    this.stats.failed += 1;
+    if (!(error instanceof DestinationRequestError)) {
+      this.breaker.failure(error instanceof Error ? error.message : String(error));
+      return;
+    }
+    if (error.status === 429 || error.code === "RATE_LIMIT" || error.code === "THROTTLED") {
+      this.stats.throttled += 1;
+      const pause = Math.min(this.#maxPauseMs, error.retryAfterMs ?? this.#windowMs / Math.max(1, Math.min(this.#capacity, 10)));
+      this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + pause);
+    }
+    if (error.retryable) this.breaker.failure(error.message);
+    else if (!error.exhausted) this.breaker.success(); // a 400 is an answer: the destination is up
+  }
+
+  #prune(now: number): void {
+    const horizon = now - this.#windowMs - this.#marginMs;
+    let drop = 0;
+    while (drop < this.#spent.length && (this.#spent[drop] ?? 0) <= horizon) drop += 1;
+    if (drop > 0) this.#spent.splice(0, drop);
+  }
+
+  #acquire(): Promise<void> {
+    const turn = this.#queue.then(() => this.#waitForToken());
+    this.#queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  async #waitForToken(): Promise<void> {
+    const started = Date.now();
+    for (;;) {
+      this.breaker.check();
+      if (this.#dailyRemaining !== undefined && this.#dailyRemaining <= 0) {
+        throw new DestinationRequestError("the daily limit is reached (the destination reports no requests left today)", { code: "DAILY_LIMIT", exhausted: true });
+      }
+      const now = Date.now();
+      if (now < this.#pausedUntil) {
+        await delay(this.#pausedUntil - now);
+        continue;
+      }
+      this.#prune(now);
+      if (this.#spent.length < this.#capacity) {
+        if (Number.isFinite(this.#capacity)) this.#spent.push(now);
+        if (this.#dailyRemaining !== undefined) this.#dailyRemaining -= 1;
+        this.stats.waitedMs += now - started;
+        return;
+      }
+      // The token that frees first is the one spent `capacity` requests ago.
+      const oldest = this.#spent[this.#spent.length - this.#capacity] ?? now;
+      await delay(Math.max(1, oldest + this.#windowMs + this.#marginMs - now + 1));
+    }
+  }
+}
+
+const pacers = new WeakMap<Destination, Pacer>();
+
+/**
+ * The destination's pacer, created (from its documented limits) and attached on first use: one per destination
+ * object, so the preflight, read-backs, writes and removals of a run all share one budget of requests.
+ */
+export function pacerFor(destination: Destination, options: Omit<PacerOptions, "limits"> = {}): Pacer {
+  let pacer = pacers.get(destination);
+  if (!pacer) {
+    pacer = new Pacer({ limits: destination.limits, ...options });
+    pacers.set(destination, pacer);
+    destination.usePacer(pacer);
+  }
+  return pacer;
+}
