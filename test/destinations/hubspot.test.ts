@@ -1,0 +1,237 @@
+/**
+ * The HubSpot destination through the official SDK against the emulator: contacts, companies and custom objects,
+ * 207 per-record errors, the mapping check and drift from the properties API, read-back, clear/delete, list
+ * memberships (audience mode), OAuth with refresh on 401, and rate-limit headers reaching the pacer.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { Contract } from "../../src/contract/load.ts";
+import { contractSchema, type ContractInput } from "../../src/contract/schema.ts";
+import { createDestination, schemaDrift } from "../../src/destinations/index.ts";
+import { createHubSpotClient } from "../../src/destinations/hubspot/client.ts";
+import { HubSpotDestination, type HubSpotTarget } from "../../src/destinations/hubspot/destination.ts";
+import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../../src/emulators/hubspot/index.ts";
+import { pacerFor } from "../../src/engine/pacing.ts";
+import { sendRecords } from "../../src/engine/send.ts";
+import type { DestinationRecord } from "../../src/destinations/types.ts";
+
+const TOKEN = "hubspot-dest-token";
+const running: HubSpotEmulator[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((e) => e.close()));
+});
+
+async function emulator(options: HubSpotEmulatorOptions = {}): Promise<HubSpotEmulator> {
+  const e = await startHubSpotEmulator({ accessToken: TOKEN, ...options });
+  running.push(e);
+  return e;
+}
+
+function destination(e: HubSpotEmulator, target: Partial<HubSpotTarget> = {}): HubSpotDestination {
+  const connection = { accessToken: TOKEN, basePath: e.url };
+  return new HubSpotDestination(createHubSpotClient(connection), { objectType: "contacts", idProperty: "email", fields: [{ to: "firstname" }], ...target }, connection);
+}
+
+function contract(input: Partial<ContractInput> & Pick<ContractInput, "destination" | "fields">): Contract {
+  return {
+    spec: contractSchema.parse({ name: "c", key: "k", ...input }),
+    model: { uniqueId: "model.t.m", name: "m", relation: '"m"', file: "models/m.yml" },
+  };
+}
+
+async function* once(records: DestinationRecord[]): AsyncIterable<DestinationRecord[]> {
+  yield records;
+}
+
+const CUSTOM = {
+  p_renewals: [
+    { name: "renewal_key", type: "string" as const, hasUniqueValue: true },
+    { name: "risk_band", type: "enumeration" as const, options: ["low", "medium", "high"] },
+    { name: "score", type: "number" as const },
+    { name: "computed", type: "string" as const, readOnlyValue: true },
+    { name: "owner_name", type: "string" as const },
+  ],
+};
+
+describe("writes", () => {
+  it("upserts contacts, companies by a unique domain, and custom objects, creating then updating", async () => {
+    const e = await emulator({ properties: { companies: [{ name: "domain", type: "string", hasUniqueValue: true }], ...CUSTOM } });
+    const contacts = destination(e);
+    expect(await contacts.write([{ key: "A@x.com", fields: { firstname: "A" } }])).toEqual([{ key: "A@x.com", status: "created", recordId: expect.any(String) as unknown }]);
+    expect((await contacts.write([{ key: "a@x.com", fields: { firstname: "A2" } }]))[0]).toMatchObject({ status: "updated" });
+    expect(e.findByProperty("contacts", "email", "a@x.com")?.properties.firstname).toBe("A2");
+
+    const companies = destination(e, { objectType: "companies", idProperty: "domain", fields: [{ to: "name" }] });
+    expect(await companies.checkMapping()).toEqual([]);
+    expect((await companies.write([{ key: "acme.io", fields: { name: "Acme" } }]))[0]).toMatchObject({ status: "created" });
+    expect(e.findByProperty("companies", "domain", "acme.io")?.properties.name).toBe("Acme");
+
+    const custom = destination(e, { objectType: "p_renewals", idProperty: "renewal_key", fields: [{ to: "risk_band" }, { to: "score" }] });
+    expect(await custom.checkMapping()).toEqual([]);
+    const out = await custom.write([
+      { key: "r1", fields: { risk_band: "high", score: 0.9 } },
+      { key: "r2", fields: { risk_band: "severe", score: 1 } },
+      { key: "r3", fields: { risk_band: "low", score: "n/a" } },
+    ]);
+    expect(out.map((o) => o.status)).toEqual(["created", "failed", "failed"]);
+    // 207 per-record errors map back to their rows through objectWriteTraceId, with HubSpot's codes.
+    expect(out[1]).toMatchObject({ key: "r2", code: "INVALID_OPTION", message: expect.stringMatching(/severe was not one of the allowed options/) as unknown });
+    expect(out[2]).toMatchObject({ key: "r3", code: "INVALID_LONG" });
+    expect(e.records("p_renewals")).toHaveLength(1);
+  });
+
+  it("drops nothing and fails nothing silently when HubSpot rejects records at random (207)", async () => {
+    const e = await emulator({ faults: { recordRejectRate: 0.2, seed: 11 } });
+    const rows = Array.from({ length: 500 }, (_, i) => ({ key: `r${i}@x.com`, fields: { firstname: `R${i}` } }));
+    const summary = await sendRecords(destination(e), once(rows), {});
+    expect(summary.failed).toBeGreaterThan(50);
+    expect(summary.created + summary.failed).toBe(500);
+    expect(summary.failures.every((f) => f.code === "INJECTED_REJECTION")).toBe(true);
+    expect(e.records("contacts")).toHaveLength(summary.created);
+  });
+});
+
+describe("mapping check and drift (properties API)", () => {
+  it("reports a missing, read-only or mistyped field, a non-unique match field, and contract values HubSpot refuses", async () => {
+    const e = await emulator({ properties: CUSTOM });
+    const bad = destination(e, {
+      objectType: "p_renewals",
+      idProperty: "owner_name",
+      fields: [{ to: "risk_band", allowed: ["low", "medium", "high", "critical"] }, { to: "computed" }, { to: "nope" }, { to: "score" }],
+    });
+    expect(await bad.checkMapping({ score: "string", risk_band: "string" })).toEqual([
+      "destination.match.field owner_name does not have unique values in HubSpot p_renewals, so it cannot match records",
+      "fields: risk_band allows critical in the contract, which HubSpot p_renewals does not accept (its values: low, medium, high)",
+      "fields: HubSpot p_renewals field computed is read-only",
+      "fields: nope is not a field of HubSpot p_renewals",
+      "fields: score is a number field in HubSpot p_renewals; a string column cannot be written to it",
+    ]);
+    const good = destination(e, { objectType: "p_renewals", idProperty: "renewal_key", fields: [{ to: "risk_band", allowed: ["low", "high"] }, { to: "score" }] });
+    expect(await good.checkMapping({ score: "number", risk_band: "string" })).toEqual([]);
+    expect(await good.preflight()).toEqual([]);
+  });
+
+  it("describes type, writability and enumeration options, and reports drift between two describes", async () => {
+    const before = await destination(await emulator({ properties: CUSTOM }), { objectType: "p_renewals", idProperty: "renewal_key" }).describe();
+    expect(before.get("risk_band")).toEqual({ type: "enumeration", writable: true, matchable: false, allowed: ["low", "medium", "high"] });
+    expect(before.get("renewal_key")).toMatchObject({ type: "string", matchable: true });
+    const changed = {
+      p_renewals: [
+        { name: "renewal_key", type: "string" as const, hasUniqueValue: true },
+        { name: "risk_band", type: "enumeration" as const, options: ["low", "high"] },
+        { name: "score", type: "string" as const },
+        { name: "owner_name", type: "string" as const, readOnlyValue: true },
+      ],
+    };
+    const after = await destination(await emulator({ properties: changed }), { objectType: "p_renewals", idProperty: "renewal_key" }).describe();
+    const drift = schemaDrift(before, after, ["risk_band", "score", "owner_name", "computed", "renewal_key"]);
+    expect(drift.map((d) => [d.field, d.change])).toEqual([
+      ["risk_band", "allowed"],
+      ["score", "type"],
+      ["owner_name", "writable"],
+      ["computed", "removed"],
+    ]);
+    expect(drift[0]?.droppedValues).toEqual(["medium"]);
+  });
+});
+
+describe("read-back and removal", () => {
+  it("reads current values, record id and last-modified per key, case-insensitively for email", async () => {
+    const e = await emulator();
+    const d = destination(e, { fields: [{ to: "firstname" }, { to: "lastname" }] });
+    await d.write([
+      { key: "a@x.com", fields: { firstname: "A", lastname: "One" } },
+      { key: "b@x.com", fields: { firstname: "B" } },
+    ]);
+    const found = await d.readBack(["A@X.com", "b@x.com", "missing@x.com"], ["firstname", "lastname"]);
+    expect([...found.keys()]).toEqual(["A@X.com", "b@x.com"]);
+    const a = e.findByProperty("contacts", "email", "a@x.com")!;
+    expect(found.get("A@X.com")).toEqual({ key: "A@X.com", recordId: a.id, modifiedAt: a.updatedAt, values: { firstname: "A", lastname: "One" } });
+    expect(found.get("b@x.com")?.values).toEqual({ firstname: "B", lastname: null });
+  });
+
+  it("clears fields on existing records without creating absent ones, and deletes (archives) records", async () => {
+    const e = await emulator();
+    const d = destination(e, { fields: [{ to: "firstname" }, { to: "jobtitle" }] });
+    await d.write([
+      { key: "a@x.com", fields: { firstname: "A", jobtitle: "CTO" } },
+      { key: "b@x.com", fields: { firstname: "B", jobtitle: "CEO" } },
+    ]);
+    const cleared = await d.remove(["a@x.com", "ghost@x.com"], "clear", ["jobtitle"]);
+    expect(cleared.map((o) => [o.key, o.status])).toEqual([
+      ["a@x.com", "cleared"],
+      ["ghost@x.com", "absent"],
+    ]);
+    expect(e.findByProperty("contacts", "email", "a@x.com")?.properties).toMatchObject({ firstname: "A", jobtitle: "" });
+    expect(e.findByProperty("contacts", "email", "ghost@x.com")).toBeUndefined();
+    const deleted = await d.remove(["b@x.com"], "delete", []);
+    expect(deleted).toEqual([{ key: "b@x.com", status: "deleted", recordId: expect.any(String) as unknown }]);
+    expect(e.records("contacts").map((r) => r.properties.email)).toEqual(["a@x.com"]);
+    expect(e.callCount("POST /crm/v3/objects/{objectType}/batch/archive")).toBe(1);
+  });
+});
+
+describe("audience mode (lists v3 memberships)", () => {
+  it("adds and removes records to a MANUAL list by key, and fails keys with no record", async () => {
+    const e = await emulator({ lists: [{ listId: "42", name: "Renewal risk" }, { listId: "7", name: "Everyone", processingType: "DYNAMIC" }] });
+    const d = destination(e, { listId: "42" });
+    expect(await d.checkMapping()).toEqual([]);
+    await d.write([
+      { key: "a@x.com", fields: { firstname: "A" } },
+      { key: "b@x.com", fields: { firstname: "B" } },
+    ]);
+    const first = await d.audience(["a@x.com", "b@x.com", "nobody@x.com"], []);
+    expect(first.map((o) => [o.key, o.status])).toEqual([
+      ["nobody@x.com", "failed"],
+      ["a@x.com", "added"],
+      ["b@x.com", "added"],
+    ]);
+    const ids = ["a@x.com", "b@x.com"].map((k) => e.findByProperty("contacts", "email", k)!.id);
+    expect(e.listMembers("42")).toEqual(ids);
+    const second = await d.audience(["a@x.com"], ["b@x.com"]);
+    expect(second.map((o) => [o.key, o.status])).toEqual([
+      ["a@x.com", "unchanged"],
+      ["b@x.com", "removed"],
+    ]);
+    expect(e.listMembers("42")).toEqual([ids[0]]);
+
+    expect(await destination(e, { listId: "7" }).checkMapping()).toEqual([
+      'destination.list_id 7: HubSpot list "Everyone" is DYNAMIC; audience mode needs a MANUAL or SNAPSHOT list',
+    ]);
+    expect(await destination(e, { listId: "404" }).checkMapping()).toEqual(["destination.list_id 404: no such HubSpot list"]);
+  });
+});
+
+describe("credentials from the environment", () => {
+  const spec = { destination: { type: "hubspot" as const, object: "contacts", match: { field: "email" } }, fields: { first_name: "firstname" } };
+
+  it("uses OAuth (refresh token) when no private-app token is set, and refreshes once on a 401", async () => {
+    const e = await emulator({ oauth: { clientId: "cid", clientSecret: "secret", refreshToken: "refresh-1" } });
+    const d = createDestination(contract(spec), {
+      HUBSPOT_CLIENT_ID: "cid",
+      HUBSPOT_CLIENT_SECRET: "secret",
+      HUBSPOT_REFRESH_TOKEN: "refresh-1",
+      HUBSPOT_BASE_PATH: e.url,
+    }) as HubSpotDestination;
+    expect(await d.checkMapping()).toEqual([]);
+    expect(d.tokenRefreshes).toBe(1);
+    e.expireOAuthTokens();
+    expect((await d.write([{ key: "a@x.com", fields: { firstname: "A" } }]))[0]).toMatchObject({ status: "created" });
+    expect(d.tokenRefreshes).toBe(2);
+    expect(e.oauthGrants()).toBe(2);
+    expect(e.calls().map((c) => c.status)).toEqual([200, 200, 401, 200, 200]);
+  });
+
+  it("refuses half an OAuth configuration, and no credentials at all, before any call", () => {
+    expect(() => createDestination(contract(spec), { HUBSPOT_CLIENT_ID: "cid" })).toThrow(/HUBSPOT_CLIENT_SECRET and HUBSPOT_REFRESH_TOKEN/);
+    expect(() => createDestination(contract(spec), {})).toThrow(/HUBSPOT_ACCESS_TOKEN/);
+  });
+
+  it("feeds each answer's X-HubSpot-RateLimit-* headers to the pacer (tier and daily quota found at run time)", async () => {
+    const e = await emulator({ limits: { perTenSeconds: 250, daily: 500_000 } });
+    const d = destination(e);
+    const pacer = pacerFor(d);
+    expect(pacer.current).toEqual({ requestsPerWindow: 100, windowMs: 10_000, dailyRemaining: undefined });
+    await d.write([{ key: "a@x.com", fields: { firstname: "A" } }]);
+    expect(pacer.current).toEqual({ requestsPerWindow: 250, windowMs: 10_000, dailyRemaining: 499_999 });
+  });
+});
