@@ -60,12 +60,13 @@ export class SalesforceBulk implements BulkWriter {
 
     const deadline = Date.now() + this.#options.pollTimeoutMs;
     let info = jobInfoSchema.parse(await paced(() => job.check()));
-    while (!FINAL_STATES.has(info.state)) {
+    // Small jobs finish in well under a second: poll soon, then back off to the configured interval.
+    for (let wait = Math.min(250, this.#options.pollIntervalMs); !FINAL_STATES.has(info.state); wait = Math.min(this.#options.pollIntervalMs, wait * 2)) {
       if (Date.now() > deadline) {
         // The job may still finish server-side; its rows are reported failed so the next run sends them again.
         throw new DestinationRequestError(`Bulk API job ${info.id} still ${info.state} after ${this.#options.pollTimeoutMs} ms`, { code: "BULK_TIMEOUT" });
       }
-      await delay(this.#options.pollIntervalMs);
+      await delay(wait);
       info = jobInfoSchema.parse(await paced(() => job.check()));
     }
 

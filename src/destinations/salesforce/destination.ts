@@ -92,7 +92,7 @@ export class SalesforceDestination implements Destination {
     this.bulk = new SalesforceBulk({
       threshold: target.bulkThreshold ?? 10_000,
       maxRecords: target.bulkMaxRecords ?? 100_000,
-      pollIntervalMs: target.bulkPollIntervalMs ?? 2000,
+      pollIntervalMs: target.bulkPollIntervalMs ?? 5000,
       pollTimeoutMs: target.bulkPollTimeoutMs ?? 30 * 60_000,
       object: target.object,
       externalIdField: target.externalIdField,
