@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { BadInputError } from "../errors.ts";
 import { EXIT } from "../report/exit-codes.ts";
+import { registerEmulate } from "./commands/emulate.ts";
 import { registerExport } from "./commands/export.ts";
 import { registerGenerate } from "./commands/generate.ts";
 import { registerSync } from "./commands/sync.ts";
@@ -11,7 +12,7 @@ import { defaultIo, type CommandContext, type Io } from "./io.ts";
 
 export const VERSION = "0.1.0";
 
-const COMMANDS: ((program: Command, context: CommandContext) => void)[] = [registerSync, registerGenerate, registerValidate, registerExport];
+const COMMANDS: ((program: Command, context: CommandContext) => void)[] = [registerSync, registerGenerate, registerValidate, registerExport, registerEmulate];
 
 function reportError(error: BadInputError, json: boolean, io: Io): number {
   if (json) {
