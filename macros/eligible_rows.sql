@@ -1,7 +1,9 @@
 {#-
-  activation.eligible_rows(model, key, columns, exclude=[], consent=none, holdout=none, rollout=none, review=none)
+  activation.eligible_rows(model, key, columns, exclude=[], consent=none, holdout=none, rollout=none, review=none,
+                           hash_columns=none)
   -> a complete select: the rows of `model` that may be synced, with `key`, the listed `columns` and
-  `_activation_row_hash` (= activation.row_hash(columns)). A row is eligible when none of these holds:
+  `_activation_row_hash` = activation.row_hash(hash_columns), by default of all `columns` (give the mapped fields
+  only, so a change in a carried timestamp does not resend a row). A row is eligible when none of these holds:
     null_key           key is null
     excluded:<item>    an `exclude` item is true: a boolean column name or a SQL predicate (null counts as false)
     no_consent         consent.column is not true (false or null)
@@ -13,11 +15,11 @@
   consent = {column, updated_at, max_lag, value_timestamp?}; holdout = {percent, salt}; rollout = {percent, salt?};
   review = {when}. activation.excluded_rows takes the same arguments and lists the other rows with their reasons.
 -#}
-{% macro eligible_rows(model, key, columns, exclude=[], consent=none, holdout=none, rollout=none, review=none) %}
-  {{ return(adapter.dispatch('eligible_rows', 'activation')(model, key, columns, exclude, consent, holdout, rollout, review)) }}
+{% macro eligible_rows(model, key, columns, exclude=[], consent=none, holdout=none, rollout=none, review=none, hash_columns=none) %}
+  {{ return(adapter.dispatch('eligible_rows', 'activation')(model, key, columns, exclude, consent, holdout, rollout, review, hash_columns)) }}
 {% endmacro %}
 
-{% macro default__eligible_rows(model, key, columns, exclude, consent, holdout, rollout, review) %}
+{% macro default__eligible_rows(model, key, columns, exclude, consent, holdout, rollout, review, hash_columns) %}
   {%- if columns is string -%}{%- set columns = [columns] -%}{%- endif %}
 select
     {{ key }},
@@ -26,7 +28,7 @@ select
     {%- endfor %}
     _activation_row_hash
 from (
-{{ activation.flagged_rows(model, key, columns, exclude, consent, holdout, rollout, review) }}
+{{ activation.flagged_rows(model, key, columns, exclude, consent, holdout, rollout, review, hash_columns) }}
 ) as activation_eligible
 where _activation_reason_count = 0
 {% endmacro %}

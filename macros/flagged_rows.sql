@@ -1,11 +1,11 @@
 {#-
-  activation.flagged_rows(model, key, columns, exclude, consent, holdout, rollout, review) -> a select (no WITH, so it
+  activation.flagged_rows(model, key, columns, exclude, consent, holdout, rollout, review, hash_columns) -> a select (no WITH, so it
   nests anywhere) of every row of `model` with: the key, the listed columns, `_activation_row_hash`, one 0/1 column per
   reason a row is not eligible, `_activation_reason_count` and `_activation_reasons` (the reasons joined by '; ').
   The shared core of eligible_rows, excluded_rows and the suppression test; see eligible_rows for the arguments.
 -#}
-{% macro flagged_rows(model, key, columns, exclude=[], consent=none, holdout=none, rollout=none, review=none) %}
-  {{ return(adapter.dispatch('flagged_rows', 'activation')(model, key, columns, exclude, consent, holdout, rollout, review)) }}
+{% macro flagged_rows(model, key, columns, exclude=[], consent=none, holdout=none, rollout=none, review=none, hash_columns=none) %}
+  {{ return(adapter.dispatch('flagged_rows', 'activation')(model, key, columns, exclude, consent, holdout, rollout, review, hash_columns)) }}
 {% endmacro %}
 
 {#- The reasons in order, as (name, SQL condition) pairs; shared so every macro lists them the same way. -#}
@@ -54,7 +54,7 @@
   {{ return(checks) }}
 {% endmacro %}
 
-{% macro default__flagged_rows(model, key, columns, exclude, consent, holdout, rollout, review) %}
+{% macro default__flagged_rows(model, key, columns, exclude, consent, holdout, rollout, review, hash_columns) %}
   {%- if columns is string -%}{%- set columns = [columns] -%}{%- endif -%}
   {%- set checks = activation.suppression_checks(key, exclude, consent, holdout, rollout, review) -%}
   {%- set pieces = [] -%}
@@ -73,7 +73,7 @@ from (
         {%- for column in columns if column != key %}
         {{ column }},
         {%- endfor %}
-        {{ activation.row_hash(columns) }} as _activation_row_hash,
+        {{ activation.row_hash(hash_columns if hash_columns is not none else columns) }} as _activation_row_hash,
         {%- for name, condition in checks %}
         case when {{ condition }} then 1 else 0 end as _activation_flag_{{ loop.index }}{{ ',' if not loop.last }}
         {%- endfor %}

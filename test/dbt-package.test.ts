@@ -240,6 +240,13 @@ describe.each(["duckdb", "postgres"] as const)("integration_tests on %s", (engin
       const p = people.find((x) => x.person_id === row.person_id)!;
       expect(row._activation_row_hash, String(row.person_id)).toBe(rowHash([p.first_name!, p.plan!, p.risk_score!, p.scored_at!, p.consent_updated_at!]));
     }
+    // hash_columns: the hash of the mapped fields only; with no suppression, every keyed row is eligible.
+    const hashed = await query(engine, (s) => `select person_id, _activation_row_hash from ${s}.fx_people_hashed`);
+    expect(hashed.length).toBe(people.filter((p) => p.person_id !== null).length);
+    for (const row of hashed) {
+      const p = people.find((x) => x.person_id === row.person_id)!;
+      expect(row._activation_row_hash, String(row.person_id)).toBe(rowHash([p.first_name!, p.plan!]));
+    }
     // Holdout membership is the bucket rule: held out exactly when stable_bucket(key, salt) < percent.
     const excluded = await query(engine, (s) => `select person_id, reasons from ${s}.fx_people_excluded where person_id is not null`);
     for (const p of people.filter((x) => x.person_id !== null)) {
