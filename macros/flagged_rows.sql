@@ -30,7 +30,7 @@
       {#- Stale unless both timestamps are known and consent was updated no more than max_lag before the value. -#}
       {%- do checks.append(('consent_stale',
             consent.updated_at ~ ' is null or ' ~ consent.value_timestamp ~ ' is null or '
-            ~ consent.updated_at ~ ' < ' ~ dbt.dateadd('second', -lag, consent.value_timestamp) | trim)) -%}
+            ~ consent.updated_at ~ ' < ' ~ activation.seconds_before(consent.value_timestamp, lag))) -%}
     {%- endif -%}
   {%- endif -%}
   {%- if holdout -%}

@@ -22,5 +22,5 @@ select
 from {{ model }}
 where {{ updated_at }} is null
     or {{ value_timestamp }} is null
-    or {{ updated_at }} < {{ dbt.dateadd('second', -seconds, value_timestamp) }}
+    or {{ updated_at }} < {{ activation.seconds_before(value_timestamp, seconds) }}
 {% endmacro %}

@@ -24,5 +24,5 @@ select
     end as reason
 from newest
 where newest_value is null
-    or newest_value < {{ dbt.dateadd('second', -seconds, now) }}
+    or newest_value < {{ activation.seconds_before(now, seconds) }}
 {% endmacro %}
