@@ -13,7 +13,9 @@ import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hub
 import { sendRecords } from "../src/engine/send.ts";
 import { Ledger } from "../src/ledger/ledger.ts";
 import { ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";
+import { stopChecks } from "../src/plan/checks.ts";
 import { planCounts, plannedRecords, type PlannedRecord } from "../src/plan/diff.ts";
+import { Controls } from "../src/ledger/controls.ts";
 import { connectWarehouse, type Warehouse } from "../src/warehouse/index.ts";
 
 const TOKEN = "plan-token";
@@ -61,9 +63,9 @@ async function syncOnce(runId: string, fullResync = false) {
 
 describe("ledger migrations", () => {
   it("creates the tables once and records the version", async () => {
-    expect(await migrate(warehouse, tables)).toBe(1);
-    expect(await migrate(warehouse, tables)).toBe(1);
-    expect(await warehouse.query(`select version from ${tables.migrations}`)).toEqual([{ version: 1n }]);
+    expect(await migrate(warehouse, tables)).toBe(2);
+    expect(await migrate(warehouse, tables)).toBe(2);
+    expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => r.version)).toEqual([1n, 2n]);
     ledger = new Ledger(warehouse, tables);
   });
 });
@@ -120,5 +122,77 @@ describe("plan against the ledger", () => {
     const counts = await planCounts(warehouse, contract, tables, { fullResync: true });
     expect(counts.update + counts.create).toBe(counts.eligible);
     expect(counts.unchanged).toBe(0);
+  });
+});
+
+describe("shards", () => {
+  it("split the keys into disjoint shards that together cover every eligible row", async () => {
+    const seen: string[] = [];
+    for (let index = 0; index < 4; index += 1) {
+      const keys: string[] = [];
+      for await (const chunk of plannedRecords(warehouse, contract, tables, { fullResync: true, shard: { index, count: 4 } })) keys.push(...chunk.map((r) => r.key));
+      expect(keys.length).toBeGreaterThan(10);
+      seen.push(...keys);
+    }
+    const all = (await warehouse.query(`select email from people where email is not null`)).map((r) => String(r.email));
+    expect(seen.sort()).toEqual(all.sort());
+    const counts = await Promise.all([0, 1, 2, 3].map((index) => planCounts(warehouse, contract, tables, { shard: { index, count: 4 } })));
+    const total = await planCounts(warehouse, contract, tables);
+    for (const k of ["eligible", "create", "update", "unchanged", "removed"] as const) expect(counts.reduce((n, c) => n + c[k], 0)).toBe(total[k]);
+  });
+});
+
+describe("stop checks", () => {
+  const spec = contractSchema.parse({
+    name: "c",
+    key: "k",
+    destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
+    fields: { a: "a" },
+    gates: { min_rows: 10, max_change: { percent: 20, rows: 50 } },
+  });
+  const plan = { eligible: 100, create: 5, update: 30, unchanged: 65, removed: 3 };
+
+  it("stops on blast radius (percent of synced rows, and rows) and on too few rows", () => {
+    expect(stopChecks(spec, plan).stops).toEqual([
+      "blast radius: 35.7% of the 98 synced rows would change, more than gates.max_change.percent 20; rerun with --allow-large-change --reason \"…\" if this change is intended",
+    ]);
+    expect(stopChecks(spec, { ...plan, create: 60 }).stops[0]).toMatch(/^blast radius: 90 rows would change, more than gates.max_change.rows 50/);
+    expect(stopChecks(spec, { eligible: 5, create: 5, update: 0, unchanged: 0, removed: 0 }).stops).toEqual(["gates.min_rows: 5 eligible rows, fewer than 10"]);
+  });
+
+  it("lets a stated reason override the blast radius, and records it", () => {
+    const checked = stopChecks(spec, plan, { allowLargeChange: { reason: "pricing migration" } });
+    expect(checked.stops).toEqual([]);
+    expect(checked.overridden).toEqual(["blast radius: 35.7% of the 98 synced rows would change, more than gates.max_change.percent 20 (allowed: pricing migration)"]);
+  });
+
+  it("before the first sync applies only the row limit", () => {
+    expect(stopChecks(spec, { eligible: 40, create: 40, update: 0, unchanged: 0, removed: 0 }).stops).toEqual([]);
+  });
+});
+
+describe("controls", () => {
+  it("pauses and resumes one contract or all, and the environment variable pauses too", async () => {
+    const controls = new Controls(warehouse, tables);
+    expect(await controls.pausedReason("people_to_hubspot", {})).toBeUndefined();
+    await controls.setPaused("people_to_hubspot", true, "bad scores in prod", "maya");
+    expect(await controls.pausedReason("people_to_hubspot", {})).toBe("paused by maya: bad scores in prod (dbt-activation resume)");
+    await controls.setPaused("people_to_hubspot", false, undefined, "maya");
+    await controls.setPaused("*", true, "incident 42", "ops");
+    expect(await controls.pausedReason("other", {})).toMatch(/^every contract is paused by ops: incident 42/);
+    await controls.setPaused("*", false, undefined, "ops");
+    expect(await controls.pausedReason("other", {})).toBeUndefined();
+    expect(await controls.pausedReason("other", { DBT_ACTIVATION_PAUSE: "other,x" })).toBe("paused by DBT_ACTIVATION_PAUSE=other,x");
+    expect(await controls.pausedReason("y", { DBT_ACTIVATION_PAUSE: "other,x" })).toBeUndefined();
+  });
+
+  it("gives a contract's lease to one runner at a time and lets a dead runner's lease expire", async () => {
+    const controls = new Controls(warehouse, tables);
+    expect(await controls.acquireLease("c1", "runner-a", 60_000)).toEqual({ acquired: true });
+    expect(await controls.acquireLease("c1", "runner-b", 60_000)).toMatchObject({ acquired: false, holder: "runner-a" });
+    await controls.releaseLease("c1", "runner-a");
+    expect(await controls.acquireLease("c1", "runner-b", -1)).toEqual({ acquired: true });
+    // runner-b's lease has already expired (ttl -1 ms): it died, so runner-c takes over.
+    expect(await controls.acquireLease("c1", "runner-c", 60_000)).toEqual({ acquired: true });
   });
 });

@@ -7,14 +7,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
-import { copyArtifacts, duckdbEnv, integrationBuild, runCli, syncArgs } from "./support/cli.ts";
+import { copyArtifacts, freshDuckdb, integrationBuild, runCli, syncArgs } from "./support/cli.ts";
 import { queryDuckDB } from "./support/warehouse.ts";
 
 const TOKEN = "e2e-token";
 let emulator: HubSpotEmulator;
+let duckdbPath: string;
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...duckdbEnv(), ...extra };
+  return { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ACTIVATION_DUCKDB_PATH: duckdbPath, ...extra };
 }
 
 beforeAll(async () => {
@@ -23,8 +24,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulator.close();
 });
-beforeEach(() => {
+beforeEach(async () => {
   emulator.reset();
+  duckdbPath = await freshDuckdb();
 });
 
 describe("sync after dbt build", () => {
@@ -32,9 +34,10 @@ describe("sync after dbt build", () => {
     const run = await runCli(syncArgs(integrationBuild().targetPath), env());
     expect(run.exitCode, run.stderr).toBe(3);
 
+    // What lands is the generated activation model's rows (consent applied), not the raw model's.
     const expected = await queryDuckDB(
-      integrationBuild().duckdbPath,
-      `select email, first_name, last_name, job_title, plan_tier, engagement_band from "integration_tests"."main"."contact_engagement" order by email`,
+      duckdbPath,
+      `select email, first_name, last_name, job_title, plan_tier, engagement_band from "integration_tests"."main"."contact_engagement_to_hubspot" order by email`,
     );
     expect(expected.length).toBeGreaterThan(10);
     const landed = emulator
@@ -49,17 +52,19 @@ describe("sync after dbt build", () => {
     expect(emulator.records("companies")).toEqual([]);
     expect(emulator.calls().filter((c) => c.path.includes("companies"))).toEqual([]);
 
-    expect(run.stdout).toMatch(new RegExp(`SYNCED   contact_engagement_to_hubspot .*: ${expected.length} eligible rows, ${expected.length} created, 0 updated, 0 failed`));
+    expect(run.stdout).toMatch(new RegExp(`SYNCED   contact_engagement_to_hubspot .*: ${expected.length} eligible rows, ${expected.length} created, 0 updated, 0 unchanged, 0 failed`));
     expect(run.stdout).toContain("SKIPPED  account_health_to_hubspot (model account_health → hubspot companies)");
     expect(run.stdout).toContain("held back by the gate: test not_null_account_health_domain: fail (1 failing row)");
   });
 
-  it("creates no duplicates on a second run, and reports the same outcome as JSON", async () => {
+  it("makes zero destination calls on a rerun with nothing changed, and reports it as JSON", async () => {
     await runCli(syncArgs(integrationBuild().targetPath), env());
     const first = emulator.records("contacts").map((r) => r.id).sort();
+    const callsAfterFirst = emulator.calls().length;
     const again = await runCli(syncArgs(integrationBuild().targetPath, "--json"), env());
     expect(again.exitCode).toBe(3);
     expect(emulator.records("contacts").map((r) => r.id).sort()).toEqual(first);
+    expect(emulator.calls().length).toBe(callsAfterFirst);
 
     const report = JSON.parse(again.stdout);
     expect(report.exitCode).toBe(3);
@@ -68,7 +73,8 @@ describe("sync after dbt build", () => {
     expect(health).toMatchObject({ contract: "account_health_to_hubspot", status: "skipped" });
     expect(health.gate.checks.find((c: { name: string }) => c.name === "not_null_account_health_domain")).toMatchObject({ status: "fail", failures: 1 });
     expect(engagement).toMatchObject({ contract: "contact_engagement_to_hubspot", status: "synced" });
-    expect(engagement.counts).toEqual({ eligible: first.length, created: 0, updated: first.length, failed: 0, rejected: 0, notSent: 0 });
+    expect(engagement.counts).toEqual({ eligible: first.length, created: 0, updated: 0, unchanged: first.length, removed: 0, failed: 0, rejected: 0, notSent: 0 });
+    expect(engagement.requests).toBe(0);
   });
 
   it("exits 0 when every selected contract synced cleanly, and 3 with zero calls when the selection is gated", async () => {
@@ -80,19 +86,44 @@ describe("sync after dbt build", () => {
     expect(emulator.calls()).toEqual([]);
   });
 
-  it("maps per-record rejections (207) back to their rows and exits 4, while the valid rows land", async () => {
+  it("maps per-record rejections (207) back to their rows into dead letters, exits 4, and resends only those next run", async () => {
+    const flaky = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, faults: { recordRejectRate: 0.3, seed: 3 } });
+    try {
+      const args = syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot", "--json");
+      const run = await runCli(args, env({ HUBSPOT_BASE_PATH: flaky.url }));
+      expect(run.exitCode, run.stderr).toBe(4);
+      const [outcome] = JSON.parse(run.stdout).contracts;
+      expect(outcome.counts.failed).toBeGreaterThan(0);
+      expect(outcome.counts.created + outcome.counts.failed).toBe(outcome.counts.eligible);
+      expect(flaky.records("contacts")).toHaveLength(outcome.counts.created);
+      const letters = await queryDuckDB(duckdbPath, `select sync_key, error_code, message from "integration_tests"."main"."activation_dead_letters" order by sync_key`);
+      expect(letters.map((l) => l.sync_key)).toEqual(outcome.failures.map((f: { key: string }) => f.key).sort());
+      expect(letters.every((l) => l.error_code === "INJECTED_REJECTION" && String(l.message).includes("Injected rejection"))).toBe(true);
+
+      flaky.setFaults({});
+      // Resending the rejected rows is a large share of this small ledger: the blast radius stops it unless allowed.
+      const stopped = await runCli(args, env({ HUBSPOT_BASE_PATH: flaky.url }));
+      expect(stopped.exitCode).toBe(6);
+      expect(JSON.parse(stopped.stdout).contracts[0].reasons[0]).toMatch(/^blast radius: .* more than gates.max_change.percent 50/);
+      const again = await runCli([...args, "--allow-large-change", "--reason", "resend rejected rows"], env({ HUBSPOT_BASE_PATH: flaky.url }));
+      expect(again.exitCode, again.stderr).toBe(0);
+      const [second] = JSON.parse(again.stdout).contracts;
+      expect(second.overridden[0]).toMatch(/\(allowed: resend rejected rows\)$/);
+      expect(second.counts).toMatchObject({ created: outcome.counts.failed, updated: 0, unchanged: outcome.counts.created, failed: 0 });
+      expect(flaky.records("contacts")).toHaveLength(outcome.counts.eligible);
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it("stops before any write when the contract's allowed values are not all options of the HubSpot property (schema drift)", async () => {
     const narrowed = { ...integrationPortalProperties, contacts: integrationPortalProperties.contacts!.map((p) => (p.name === "engagement_band" ? { ...p, options: ["high", "medium"] } : p)) };
     const strict = await startHubSpotEmulator({ accessToken: TOKEN, properties: narrowed });
     try {
-      const run = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot", "--json"), env({ HUBSPOT_BASE_PATH: strict.url }));
-      expect(run.exitCode).toBe(4);
-      const low = await queryDuckDB(integrationBuild().duckdbPath, `select email from "integration_tests"."main"."contact_engagement" where engagement_band = 'low' order by email`);
-      expect(low.length).toBeGreaterThan(0);
-      const [outcome] = JSON.parse(run.stdout).contracts;
-      expect(outcome.failures.map((f: { key: string }) => f.key).sort()).toEqual(low.map((r) => r.email));
-      expect(outcome.failures[0].message).toMatch(/low/);
-      expect(outcome.counts.created + outcome.counts.failed).toBe(outcome.counts.eligible);
-      expect(strict.records("contacts")).toHaveLength(outcome.counts.created);
+      const run = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot"), env({ HUBSPOT_BASE_PATH: strict.url }));
+      expect(run.exitCode).toBe(2);
+      expect(run.stdout).toMatch(/FAILED   contact_engagement_to_hubspot[^\n]*\n\s+.*engagement_band.*low/);
+      expect(strict.calls().filter((c) => c.method !== "GET")).toEqual([]);
     } finally {
       await strict.close();
     }
@@ -172,7 +203,7 @@ describe("bad input: clear error, exit 2, zero writes", () => {
     try {
       const run = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot"), env({ HUBSPOT_BASE_PATH: bare.url }));
       expect(run.exitCode).toBe(2);
-      expect(run.stdout).toContain("fields: plan_tier is not a property of HubSpot contacts");
+      expect(run.stdout).toContain("fields: plan_tier is not a field of HubSpot contacts");
       expect(bare.calls().filter((c) => c.method !== "GET")).toEqual([]);
       expect(bare.records("contacts")).toEqual([]);
     } finally {

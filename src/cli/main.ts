@@ -4,7 +4,9 @@ import { BadInputError } from "../errors.ts";
 import { EXIT } from "../report/exit-codes.ts";
 import { registerEmulate } from "./commands/emulate.ts";
 import { registerExport } from "./commands/export.ts";
+import { registerControl } from "./commands/control.ts";
 import { registerGenerate } from "./commands/generate.ts";
+import { registerRecover } from "./commands/recover.ts";
 import { registerSync } from "./commands/sync.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { EXIT_CODES_HELP } from "./help.ts";
@@ -12,7 +14,7 @@ import { defaultIo, type CommandContext, type Io } from "./io.ts";
 
 export const VERSION = "0.1.0";
 
-const COMMANDS: ((program: Command, context: CommandContext) => void)[] = [registerSync, registerGenerate, registerValidate, registerExport, registerEmulate];
+const COMMANDS: ((program: Command, context: CommandContext) => void)[] = [registerSync, registerGenerate, registerValidate, registerExport, registerControl, registerRecover, registerEmulate];
 
 function reportError(error: BadInputError, json: boolean, io: Io): number {
   if (json) {

@@ -53,9 +53,22 @@ export const HASH_COLUMN = "__activation_hash";
 /** The row hash the generated activation model computes (the `activation.row_hash` macro), used when present. */
 export const MODEL_HASH_COLUMN = "_activation_row_hash";
 
+export interface Shard {
+  /** 0-based. */
+  index: number;
+  count: number;
+}
+
 export interface EligibleSqlOptions {
   /** Read the activation model's own `_activation_row_hash` instead of hashing the mapped columns here. */
   modelHash?: boolean;
+  /** Only the keys of one shard: workers with shards 0/n … n-1/n together cover every key exactly once. */
+  shard?: Shard | undefined;
+}
+
+/** The SQL condition that a text key belongs to the shard (true without a shard). */
+export function shardCondition(textKey: string, dialect: Dialect, shard: Shard | undefined): string {
+  return shard && shard.count > 1 ? `${dialect.hashBucket(`'shard:' || ${textKey}`, shard.count)} = ${Math.trunc(shard.index)}` : "true";
 }
 
 /**
@@ -73,7 +86,7 @@ export function eligibleRowsSql(contract: Contract, dialect: Dialect, options: E
     `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}`,
     `  from ${relationOf(contract)}`,
     `  where ${key} is not null`,
-    `) as keyed where ${q(COUNT_ALIAS)} = 1`,
+    `) as keyed where ${q(COUNT_ALIAS)} = 1 and ${shardCondition(q(KEY_ALIAS), dialect, options.shard)}`,
   ].join("\n");
 }
 

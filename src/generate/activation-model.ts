@@ -5,6 +5,7 @@
  */
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
+import { suppressionArguments } from "./properties.ts";
 
 /** Jinja/SQL literal for a value: strings single-quoted with escapes, lists and dicts recursively. */
 export function jinjaLiteral(value: unknown): string {
@@ -17,39 +18,46 @@ export function jinjaLiteral(value: unknown): string {
   return `{${entries.map(([k, v]) => `${jinjaLiteral(k)}: ${jinjaLiteral(v)}`).join(", ")}}`;
 }
 
-/** The columns an activation model carries: mapped fields, and the timestamps freshness and late-arrival checks read. */
-export function activationColumns(contract: Contract): string[] {
+/** The mapped columns: what is sent, and all the row hash covers (a changed timestamp alone sends nothing). */
+export function mappedColumns(contract: Contract): string[] {
+  return [...new Set(fieldMappings(contract.spec).map((m) => m.column))].filter((c) => c !== contract.spec.key);
+}
+
+/** Columns the activation model carries beyond the mapped ones: the timestamps freshness, consent and late arrival read. */
+export function checkColumns(contract: Contract): string[] {
   const { spec } = contract;
-  const columns = fieldMappings(spec).map((m) => m.column);
-  for (const extra of [spec.freshness?.column, spec.late_arriving?.source]) if (extra) columns.push(extra);
-  return [...new Set(columns.filter((c) => c !== spec.key))];
+  const mapped = new Set(mappedColumns(contract));
+  const extra = [spec.freshness?.column, spec.late_arriving?.source, spec.suppression?.consent?.updated_at];
+  return [...new Set(extra.filter((c): c is string => Boolean(c) && c !== spec.key && !mapped.has(c!)))];
 }
 
 export function activationModelSql(contract: Contract, header: string): string {
   const { spec } = contract;
-  const s = spec.suppression;
-  const consentTimestamp = spec.freshness?.column ?? spec.late_arriving?.source;
-  const args: [string, string][] = [
-    ["model", `ref(${jinjaLiteral(contract.model.name)})`],
-    ["key", jinjaLiteral(spec.key)],
-    ["columns", jinjaLiteral(activationColumns(contract))],
-    ["exclude", jinjaLiteral(s?.exclude ?? [])],
-    ["consent", s?.consent ? jinjaLiteral({ ...s.consent, value_timestamp: consentTimestamp }) : "none"],
-    ["holdout", s?.holdout ? jinjaLiteral(s.holdout) : "none"],
-    ["rollout", spec.rollout ? jinjaLiteral({ percent: spec.rollout.percent, salt: spec.rollout.salt ?? `rollout:${spec.name}` }) : "none"],
-    ["review", s?.review ? jinjaLiteral(s.review) : "none"],
+  const suppression = suppressionArguments(contract);
+  const args: [string, unknown][] = [
+    ["key", spec.key],
+    ["columns", [...mappedColumns(contract), ...checkColumns(contract)]],
+    ["hash_columns", mappedColumns(contract)],
+    ["exclude", suppression.exclude],
+    ["consent", suppression.consent],
+    ["holdout", suppression.holdout],
+    ["rollout", suppression.rollout],
+    ["review", suppression.review],
   ];
   return [
     header,
     "{{ config(materialized='table', tags=['activation']) }}",
     "",
     "{{ activation.eligible_rows(",
-    args.map(([name, value]) => `    ${name}=${value}`).join(",\n"),
+    [`    model=ref(${jinjaLiteral(contract.model.name)})`, ...args.map(([name, value]) => `    ${name}=${jinjaLiteral(value)}`)].join(",\n"),
     ") }}",
     "",
   ].join("\n");
 }
 
+/** The companion model: every row the contract does not send, with its reasons (same arguments, no row hash). */
 export function excludedRowsSql(contract: Contract, header: string): string {
-  return activationModelSql(contract, header).replace("activation.eligible_rows(", "activation.excluded_rows(");
+  return activationModelSql(contract, header)
+    .replace("activation.eligible_rows(", "activation.excluded_rows(")
+    .replace(/\n {4}hash_columns=[^\n]*,/, "");
 }

@@ -27,29 +27,42 @@ function columnTests(contract: Contract): { name: string; data_tests: Test[] }[]
   return [...byColumn].map(([name, data_tests]) => ({ name, data_tests }));
 }
 
+/** The arguments `activation.eligible_rows` and `activation.suppression` share, from the contract. */
+export function suppressionArguments(contract: Contract): Record<string, unknown> {
+  const { spec } = contract;
+  const s = spec.suppression;
+  return {
+    exclude: s?.exclude ?? [],
+    consent: s?.consent ? { ...s.consent, value_timestamp: consentValueTimestamp(contract) } : undefined,
+    holdout: s?.holdout,
+    rollout: spec.rollout ? { percent: spec.rollout.percent, salt: spec.rollout.salt ?? `rollout:${spec.name}` } : undefined,
+    review: s?.review,
+  };
+}
+
+/** The synced value's timestamp that consent must not lag behind: the freshness column, else the late-arrival source. */
+export function consentValueTimestamp(contract: Contract): string | undefined {
+  return contract.spec.freshness?.column ?? contract.spec.late_arriving?.source;
+}
+
 function modelTests(contract: Contract): Test[] {
   const { spec } = contract;
   const s = spec.suppression;
+  const d = spec.destination;
   const tests: Test[] = [];
   if (spec.gates?.min_rows !== undefined) tests.push(test("row_count", { min_rows: spec.gates.min_rows }));
-  if (spec.freshness) tests.push(test("freshness", { column: spec.freshness.column, max_age: spec.freshness.max_age }));
-  if (s?.consent && (spec.freshness || spec.late_arriving)) {
-    tests.push(test("consent_lag", { source_model: `ref('${contract.model.name}')`, key: spec.key, ...s.consent, value_timestamp: spec.freshness?.column ?? spec.late_arriving?.source }));
+  if (spec.freshness) tests.push(test("freshness", { column_name: spec.freshness.column, max_age: spec.freshness.max_age }));
+  const valueTimestamp = consentValueTimestamp(contract);
+  if (s?.consent && valueTimestamp) {
+    tests.push(test("consent_lag", { key: spec.key, updated_at: s.consent.updated_at, value_timestamp: valueTimestamp, max_lag: s.consent.max_lag }));
   }
-  if (s && !s.not_needed) {
-    tests.push(
-      test("suppression", {
-        source_model: `ref('${contract.model.name}')`,
-        key: spec.key,
-        exclude: s.exclude,
-        consent: s.consent,
-        holdout: s.holdout,
-        review: s.review,
-      }),
-    );
+  if ((s && !s.not_needed) || spec.rollout) {
+    tests.push(test("suppression", { source_model: `ref('${contract.model.name}')`, key: spec.key, ...suppressionArguments(contract) }));
   }
   if (spec.gates?.max_change) {
-    tests.push(test("change_limit", { contract: spec.name, key: spec.key, max_rows: spec.gates.max_change.rows, max_percent: spec.gates.max_change.percent }));
+    // Removed rows count toward the blast radius only where the sync acts on them.
+    const countRemoved = d.mode === "mirror" || d.mode === "audience" || d.on_removed !== "keep";
+    tests.push(test("change_limit", { contract: spec.name, key: spec.key, max_rows: spec.gates.max_change.rows, max_percent: spec.gates.max_change.percent, count_removed: countRemoved }));
   }
   if (spec.gates?.min_match_rate !== undefined) tests.push(test("match_rate", { contract: spec.name, key: spec.key, min_rate: spec.gates.min_match_rate }));
   return tests;

@@ -11,6 +11,8 @@ export interface LedgerTables {
   deadLetters: string;
   snapshot: string;
   migrations: string;
+  controls: string;
+  leases: string;
 }
 
 export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
@@ -22,6 +24,8 @@ export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
     deadLetters: q("activation_dead_letters"),
     snapshot: q("activation_destination_snapshot"),
     migrations: q("activation_migrations"),
+    controls: q("activation_controls"),
+    leases: q("activation_leases"),
   };
 }
 
@@ -42,6 +46,13 @@ const MIGRATIONS: Migration[] = [
       error_class ${x.text}, error_code ${x.text}, message ${x.text}, payload ${x.text}, created_at ${x.timestamp}, replayed_at ${x.timestamp})`,
     `create table if not exists ${t.snapshot} (contract_name ${x.text} not null, sync_key ${x.text}, destination_record_id ${x.text},
       values_json ${x.text}, destination_updated_at ${x.timestamp}, captured_at ${x.timestamp})`,
+  ],
+  // 2: the kill switch (pause / resume per contract, or `*` for all) and the one-runner-per-sync lease.
+  (t, { types: x }) => [
+    `create table if not exists ${t.controls} (contract_name ${x.text} not null primary key, paused ${x.boolean} not null,
+      reason ${x.text}, actor ${x.text}, updated_at ${x.timestamp})`,
+    `create table if not exists ${t.leases} (contract_name ${x.text} not null primary key, holder ${x.text} not null,
+      acquired_at ${x.timestamp}, expires_at ${x.timestamp})`,
   ],
 ];
 

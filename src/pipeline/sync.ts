@@ -4,24 +4,26 @@
  * before the first write, so bad input writes nothing anywhere.
  */
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
 import { launchReadiness } from "../contract/readiness.ts";
+import { statusProblems } from "../validate/status.ts";
 import { BadInputError } from "../errors.ts";
 import { readManifest, readRunResults, type Manifest } from "../dbt/artifacts.ts";
 import { checkInvocation, createGate } from "../dbt/gate.ts";
-import { resolveProfileTarget } from "../dbt/profiles.ts";
 import { createDestination, type Destination } from "../destinations/index.ts";
-import { checkColumns, hasModelHash, rejectedKeys } from "../eligible/rows.ts";
+import { checkColumns, hasModelHash, rejectedKeys, type Shard } from "../eligible/rows.ts";
 import { retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
-import { Ledger, type RunLogEntry } from "../ledger/ledger.ts";
+import type { Controls } from "../ledger/controls.ts";
+import type { Ledger, RunLogEntry } from "../ledger/ledger.ts";
 import { stopChecks, type Overrides } from "../plan/checks.ts";
-import { ledgerTables, migrate } from "../ledger/migrations.ts";
 import { planCounts, plannedRecords, type PlannedRecord } from "../plan/diff.ts";
 import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
-import { connectWarehouse, type Warehouse } from "../warehouse/index.ts";
+import type { Warehouse } from "../warehouse/index.ts";
+import { openLedgerSession } from "./session.ts";
 
 export interface SyncOptions {
   projectDir: string;
@@ -37,6 +39,10 @@ export interface SyncOptions {
   /** Where the ledger, run log and dead letters live (default: the profile target's schema). */
   ledgerSchema?: string | undefined;
   overrides?: Overrides;
+  /** Only this shard of the keys (stable hash of the key), so an orchestrator can fan out workers. */
+  shard?: Shard | undefined;
+  /** Plan only: nothing is written to any destination or to the ledger. */
+  dryRun?: boolean;
   /** Who ran the sync, for the run log (default: $USER). */
   actor?: string | undefined;
 }
@@ -51,12 +57,7 @@ function checkRunnable(contracts: Contract[], manifest: Manifest): void {
     const { spec } = contract;
     const at = `${contract.model.file}: model ${contract.model.name}, contract ${spec.name}`;
     if (spec.status === "paused") continue;
-    if (spec.status === "launch") {
-      for (const reason of launchReadiness(contract, manifest).reasons) problems.push(`${at}: not launch-ready: ${reason}`);
-    }
-    if (spec.status === "caveats" && !spec.monitoring?.alert_only && !(spec.rollout && spec.rollout.percent < 100)) {
-      problems.push(`${at}, field status: caveats runs alert-only (monitoring.alert_only: true) or as a limited rollout (rollout.percent < 100)`);
-    }
+    for (const problem of statusProblems(spec, launchReadiness(contract, manifest))) problems.push(`${at}, field ${problem.path}: ${problem.message}`);
     const needsSql = (spec.suppression && !spec.suppression.not_needed) || spec.rollout;
     if (needsSql && !contract.activationModel) {
       problems.push(`${at}: no activation model ${spec.name} in the manifest: suppression and rollout are applied by it; run \`dbt-activation generate\` then \`dbt build\``);
@@ -103,25 +104,23 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   }
 
   if (passed.length > 0) {
-    const target = await resolveProfileTarget({ projectDir, profilesDir: options.profilesDir, target: options.target, env, cwd });
-    const warehouse = await connectWarehouse(target, { cwd });
+    const session = await openLedgerSession({ ...options, projectDir, env, cwd });
+    const { warehouse, ledger, controls } = session;
     try {
       // Input checks for every contract first: a bad one stops the run before any contract writes.
       const destinations = new Map<string, Destination>();
       for (const contract of passed) {
         await checkColumns(warehouse, contract);
-        destinations.set(contract.spec.name, createDestination(contract, env));
+        // A dry run talks to no destination, so it needs no credentials.
+        if (!options.dryRun) destinations.set(contract.spec.name, createDestination(contract, env));
       }
-      const tables = ledgerTables(warehouse.dialect, options.ledgerSchema ?? warehouse.defaultSchema);
-      await migrate(warehouse, tables);
-      const ledger = new Ledger(warehouse, tables);
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
       for (const contract of passed) {
-        const destination = destinations.get(contract.spec.name)!;
-        outcomes.set(contract.spec.name, await syncContract(contract, destination, warehouse, ledger, run, options));
+        const destination = destinations.get(contract.spec.name);
+        outcomes.set(contract.spec.name, await syncContract(contract, destination, warehouse, ledger, controls, run, options));
       }
     } finally {
-      await warehouse.close();
+      await session.close();
     }
   }
 
@@ -137,17 +136,69 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
 
 async function syncContract(
   contract: Contract,
-  destination: Destination,
+  destination: Destination | undefined,
   warehouse: Warehouse,
   ledger: Ledger,
+  controls: Controls,
   run: { runId: string; invocationId: string },
   options: SyncOptions,
 ): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
-  const started = new Date();
-  const planOptions = { modelHash: await hasModelHash(warehouse, contract), fullResync: options.fullResync ?? false };
+  const env = options.env ?? process.env;
+  const paused = await controls.pausedReason(contract.spec.name, env);
+  if (options.dryRun) return planContract(contract, warehouse, ledger, options, paused);
+  if (paused) return { ...base, status: "skipped", reasons: [paused] };
+  const holder = `${hostname()}:${process.pid}:${run.runId}`;
+  // Shards of one contract run side by side: each holds its own lease.
+  const leaseName = options.shard ? `${contract.spec.name}#${options.shard.index}/${options.shard.count}` : contract.spec.name;
+  const lease = await controls.acquireLease(leaseName, holder, LEASE_TTL_MS);
+  if (!lease.acquired) {
+    return { ...base, status: "skipped", reasons: [`another runner (${lease.holder}) has been syncing this contract since ${lease.since?.toISOString() ?? "?"}`] };
+  }
+  try {
+    return await syncLeased(contract, destination!, warehouse, ledger, controls, run, options, { name: leaseName, holder });
+  } finally {
+    await controls.releaseLease(leaseName, holder);
+  }
+}
+
+/** `plan`: what a sync would do, with nothing written anywhere: counts per class, sample rows, what would stop it. */
+async function planContract(contract: Contract, warehouse: Warehouse, ledger: Ledger, options: SyncOptions, paused: string | undefined): Promise<ContractOutcome> {
+  const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
+  const planOptions = { modelHash: await hasModelHash(warehouse, contract), fullResync: options.fullResync ?? false, shard: options.shard };
   const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
+  const checks = stopChecks(contract.spec, plan, options.overrides);
+  const samples: PlannedRecord[] = [];
+  for await (const chunk of plannedRecords(warehouse, contract, ledger.tables, planOptions)) {
+    samples.push(...chunk.slice(0, SAMPLE_ROWS - samples.length));
+    if (samples.length >= SAMPLE_ROWS) break;
+  }
   const rejected = await rejectedKeys(warehouse, contract);
+  return { ...base, status: "planned", plan, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: checks.overridden, samples, rejected };
+}
+
+const SAMPLE_ROWS = 5;
+
+/** How long a runner holds a contract without a checkpoint before another runner may take over (it died). */
+const LEASE_TTL_MS = 15 * 60_000;
+
+async function syncLeased(
+  contract: Contract,
+  destination: Destination,
+  warehouse: Warehouse,
+  ledger: Ledger,
+  controls: Controls,
+  run: { runId: string; invocationId: string },
+  options: SyncOptions,
+  lease: { name: string; holder: string },
+): Promise<ContractOutcome> {
+  const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
+  const env = options.env ?? process.env;
+  const started = new Date();
+  const planOptions = { modelHash: await hasModelHash(warehouse, contract), fullResync: options.fullResync ?? false, shard: options.shard };
+  const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
+  // Rejected keys are reported by one shard only, so the shards' reports add up.
+  const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract) : [];
   const counters = { requests: 0, retries: 0 };
   let summary: SendSummary | undefined;
   const checks = stopChecks(contract.spec, plan, options.overrides);
@@ -181,7 +232,12 @@ async function syncContract(
     if (problems.length > 0) return { ...base, status: "failed", reasons: problems };
     summary = await sendRecords(destination, plannedRecords(warehouse, contract, ledger.tables, planOptions), {
       onProgress: (s) => options.onProgress?.(contract.spec.name, s),
-      onAcknowledged: (records, outcomes) => ledger.checkpoint(contract.spec.name, run.runId, records as PlannedRecord[], outcomes),
+      onAcknowledged: async (records, outcomes) => {
+        await ledger.checkpoint(contract.spec.name, run.runId, records as PlannedRecord[], outcomes);
+        await controls.renewLease(lease.name, lease.holder, LEASE_TTL_MS);
+      },
+      // The kill switch is read between batches: pausing stops a running sync after the batch in flight.
+      shouldStop: () => controls.pausedReason(contract.spec.name, env),
     });
   }
   const counts = {

@@ -6,7 +6,7 @@
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import type { DestinationRecord } from "../destinations/types.ts";
-import { eligibleRowsSql, HASH_COLUMN, KEY_COLUMN, type EligibleSqlOptions } from "../eligible/rows.ts";
+import { eligibleRowsSql, HASH_COLUMN, KEY_COLUMN, shardCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
 import type { Warehouse } from "../warehouse/types.ts";
 
@@ -54,7 +54,7 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
       ` sum(case when ${q(CHANGE)} = 'create' then 1 else 0 end) as ${q("create")},`,
       ` sum(case when ${q(CHANGE)} = 'update' then 1 else 0 end) as ${q("update")},`,
       ` sum(case when ${q(CHANGE)} = 'unchanged' then 1 else 0 end) as unchanged,`,
-      ` (select count(*) from ${tables.ledger} as l where l.contract_name = ${d.param(1)} and l.status = 'synced'`,
+      ` (select count(*) from ${tables.ledger} as l where l.contract_name = ${d.param(1)} and l.status = 'synced' and ${shardCondition("l.sync_key", d, options.shard)}`,
       `   and not exists (select 1 from diff where diff.${q(KEY_COLUMN)} = l.sync_key)) as removed`,
       `from diff`,
     ].join("\n"),

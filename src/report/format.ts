@@ -4,7 +4,7 @@ import type { ContractOutcome, SyncReport } from "./types.ts";
 
 export function exitCodeOf(contracts: ContractOutcome[]): ExitCode {
   if (contracts.some((c) => c.status === "failed")) return EXIT.badInput;
-  if (contracts.some((c) => c.status === "stopped")) return EXIT.stopped;
+  if (contracts.some((c) => c.status === "stopped" || (c.status === "planned" && c.wouldStop.length > 0))) return EXIT.stopped;
   if (contracts.some((c) => c.status === "synced" && c.counts.failed + c.counts.rejected + c.counts.notSent > 0)) return EXIT.rowsFailed;
   if (contracts.some((c) => c.status === "skipped")) return EXIT.gated;
   return EXIT.ok;
@@ -17,6 +17,17 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       return [`SKIPPED  ${head}`, ...outcome.reasons.map((r) => `         held back by the gate: ${r}`)];
     case "failed":
       return [`FAILED   ${head}`, ...outcome.reasons.map((r) => `         ${r}`)];
+    case "planned": {
+      const p = outcome.plan;
+      const lines = [
+        `PLAN     ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
+          (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : ""),
+      ];
+      for (const r of outcome.samples) lines.push(`         ${r.change} ${r.key}: ${JSON.stringify(r.fields, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
+      for (const w of outcome.wouldStop) lines.push(`         would stop: ${w}`);
+      for (const o of outcome.overridden) lines.push(`         overridden: ${o}`);
+      return lines;
+    }
     case "stopped": {
       const p = outcome.plan;
       return [
@@ -48,7 +59,8 @@ export function formatText(report: SyncReport): string {
   for (const outcome of report.contracts) lines.push(...formatOutcome(outcome));
   if (report.contracts.length === 0) lines.push("no activation contracts found");
   const count = (s: ContractOutcome["status"]): number => report.contracts.filter((c) => c.status === s).length;
-  lines.push("", `${count("synced")} synced, ${count("skipped")} skipped, ${count("stopped")} stopped, ${count("failed")} failed; exit code ${report.exitCode}`);
+  const tally = (["planned", "synced", "skipped", "stopped", "failed"] as const).filter((s) => s !== "planned" || count(s) > 0).map((s) => `${count(s)} ${s}`);
+  lines.push("", `${tally.join(", ")}; exit code ${report.exitCode}`);
   return lines.join("\n");
 }
 

@@ -1,7 +1,7 @@
 import type { GateVerdict } from "../dbt/gate.ts";
 import type { RejectedKey } from "../eligible/rows.ts";
 import type { FailedOutcome } from "../engine/send.ts";
-import type { PlanCounts } from "../plan/diff.ts";
+import type { PlanCounts, PlannedRecord } from "../plan/diff.ts";
 
 interface OutcomeBase {
   contract: string;
@@ -30,6 +30,17 @@ export interface StoppedOutcome extends OutcomeBase {
   plan: PlanCounts;
 }
 
+/** `plan`: what a sync would do. */
+export interface PlannedOutcome extends OutcomeBase {
+  status: "planned";
+  plan: PlanCounts;
+  /** What would stop the sync before it sends (blast radius, minimum rows, kill switch). */
+  wouldStop: string[];
+  overridden: string[];
+  samples: PlannedRecord[];
+  rejected: RejectedKey[];
+}
+
 export interface SyncedOutcome extends OutcomeBase {
   status: "synced";
   runId: string;
@@ -44,7 +55,7 @@ export interface SyncedOutcome extends OutcomeBase {
   durationMs: number;
 }
 
-export type ContractOutcome = SkippedOutcome | FailedContractOutcome | StoppedOutcome | SyncedOutcome;
+export type ContractOutcome = SkippedOutcome | FailedContractOutcome | StoppedOutcome | PlannedOutcome | SyncedOutcome;
 
 export interface SyncReport {
   invocationId: string;

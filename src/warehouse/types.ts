@@ -15,6 +15,11 @@ export interface Dialect {
   types: { text: string; timestamp: string; boolean: string; integer: string };
   /** An expression hashing the given SQL expressions (as text, nulls distinct) to a hex string. */
   rowHash(expressions: string[]): string;
+  /**
+   * A stable bucket 0 … modulus-1 of a text expression: the first 8 hex digits of md5(text) read as an unsigned
+   * integer, modulo `modulus`. The same on every engine and in every run (shards, rollouts).
+   */
+  hashBucket(textExpression: string, modulus: number): string;
 }
 
 export interface Warehouse {

@@ -1,7 +1,7 @@
 /** Runs the real CLI from source in a child process, as an orchestrator would. */
 import { execa } from "execa";
-import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { inject } from "vitest";
 import { integrationProject, repoRoot } from "../../scripts/dbt.ts";
 
@@ -31,8 +31,16 @@ export function syncArgs(targetPath: string, ...extra: string[]): string[] {
   return ["sync", "--project-dir", integrationProject, "--profiles-dir", integrationProject, "--target-dir", targetPath, ...extra];
 }
 
-export function duckdbEnv(): Record<string, string> {
-  return { ACTIVATION_DUCKDB_PATH: integrationBuild().duckdbPath };
+/**
+ * A private copy of the shared build's DuckDB file: a sync writes its ledger there, and DuckDB lets one process at a
+ * time open a file for writing, so every test that syncs gets its own.
+ */
+export async function freshDuckdb(): Promise<string> {
+  const dir = await mkdtemp(join(inject("scratchRoot"), "db-"));
+  // The file name is the DuckDB catalog name the manifest's relations use.
+  const path = join(dir, basename(integrationBuild().duckdbPath));
+  await copyFile(integrationBuild().duckdbPath, path);
+  return path;
 }
 
 /** Copies the shared build's artifacts to a fresh folder, optionally rewriting them, for tests of bad artifacts. */

@@ -1,5 +1,6 @@
 import { Option, type Command } from "commander";
 import { BadInputError } from "../../errors.ts";
+import type { Shard } from "../../eligible/rows.ts";
 import { runSync } from "../../pipeline/sync.ts";
 import { formatText, toJson } from "../../report/format.ts";
 import { EXIT_CODES_HELP } from "../help.ts";
@@ -16,13 +17,27 @@ interface SyncFlags {
   allowLargeChange?: boolean;
   reason?: string;
   ledgerSchema?: string;
+  shard?: Shard;
   json?: boolean;
 }
 
-export function registerSync(program: Command, { io, setExit, setJson }: CommandContext): void {
+export function parseShard(value: string): Shard {
+  const match = /^(\d+)\/(\d+)$/.exec(value.trim());
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || index >= count) throw new BadInputError(`--shard ${value}: expected i/n with 0 <= i < n, e.g. 0/4`);
+  return { index, count };
+}
+
+export function registerSync(program: Command, context: CommandContext): void {
+  syncCommand(program, context, "sync", "Sync every contract whose model built and whose tests passed in the dbt invocation of --target-dir");
+  syncCommand(program, context, "plan", "Dry run: per contract, the gate, the rows per class (create / update / unchanged / removed), samples, and what would stop it; writes nothing");
+}
+
+function syncCommand(program: Command, { io, setExit, setJson }: CommandContext, name: "sync" | "plan", description: string): void {
   program
-    .command("sync")
-    .description("Sync every contract whose model built and whose tests passed in the dbt invocation of --target-dir")
+    .command(name)
+    .description(description)
     .requiredOption("--project-dir <dir>", "the dbt project (holds dbt_project.yml)")
     .option("--target-dir <dir>", "where dbt wrote manifest.json and run_results.json (default: <project-dir>/target)")
     .option("--profiles-dir <dir>", "the directory of profiles.yml (default: as dbt: $DBT_PROFILES_DIR, ., <project-dir>, ~/.dbt)")
@@ -32,6 +47,7 @@ export function registerSync(program: Command, { io, setExit, setJson }: Command
     .option("--allow-large-change", "let a run exceed gates.max_change (needs --reason)")
     .option("--reason <text>", "why the override is intended (recorded in the run log)")
     .option("--ledger-schema <schema>", "where the ledger, run log and dead letters live (default: the profile target's schema)")
+    .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out", parseShard)
     .option("--json", "print the report as JSON on stdout")
     .addHelpText("after", `${EXIT_CODES_HELP}\n\nCredentials: HUBSPOT_ACCESS_TOKEN (and HUBSPOT_BASE_PATH for an emulator or proxy).`)
     .action(async (opts: SyncFlags) => {
@@ -47,6 +63,8 @@ export function registerSync(program: Command, { io, setExit, setJson }: Command
         cwd: io.cwd,
         onProgress: progressPrinter(io.stderr, io.stderrIsTty),
         fullResync: Boolean(opts.fullResync),
+        dryRun: name === "plan",
+        shard: opts.shard,
         ledgerSchema: opts.ledgerSchema,
         overrides: opts.allowLargeChange ? { allowLargeChange: { reason: opts.reason!.trim() } } : {},
         actor: io.env.USER ?? io.env.LOGNAME,

@@ -1,0 +1,55 @@
+/** `rollback` and `replay`. */
+import type { Command } from "commander";
+import type { SendSummary } from "../../engine/send.ts";
+import { runReplay, runRollback } from "../../pipeline/recover.ts";
+import { EXIT } from "../../report/exit-codes.ts";
+import type { CommandContext } from "../io.ts";
+
+interface Flags {
+  projectDir: string;
+  targetDir?: string;
+  profilesDir?: string;
+  target?: string;
+  ledgerSchema?: string;
+  contract: string;
+  json?: boolean;
+}
+
+function withFlags(command: Command): Command {
+  return command
+    .requiredOption("--project-dir <dir>", "the dbt project")
+    .requiredOption("--contract <name>", "the contract")
+    .option("--target-dir <dir>", "where dbt wrote manifest.json (default: <project-dir>/target)")
+    .option("--profiles-dir <dir>", "the directory of profiles.yml")
+    .option("--target <name>", "the profile target")
+    .option("--ledger-schema <schema>", "where the syncer's tables live")
+    .option("--json", "print the result as JSON");
+}
+
+function summaryLine(s: SendSummary): string {
+  return `${s.created + s.updated} written, ${s.failed} failed, ${s.notSent} not sent (${s.requests} requests)`;
+}
+
+export function registerRecover(program: Command, { io, setExit, setJson }: CommandContext): void {
+  withFlags(program.command("rollback").description("Restore the values sent before a run, for the records that run changed; pauses the contract"))
+    .requiredOption("--run <id>", "the run to undo (run_id in the run log; see `status`)")
+    .action(async (opts: Flags & { run: string }) => {
+      setJson(Boolean(opts.json));
+      const result = await runRollback({ ...opts, runId: opts.run, env: io.env, cwd: io.cwd });
+      io.stdout(
+        opts.json
+          ? `${JSON.stringify(result, null, 2)}\n`
+          : `${result.contract}: restored ${result.records} records of run ${opts.run}: ${summaryLine(result.summary)}; ` +
+              `${result.notRestorable} created by that run have no earlier values; the contract is paused until \`dbt-activation resume\`\n`,
+      );
+      setExit(result.summary.failed + result.summary.notSent > 0 ? EXIT.rowsFailed : EXIT.ok);
+    });
+
+  withFlags(program.command("replay").description("Resend the dead letters of a contract (after a fix), marking those that land"))
+    .action(async (opts: Flags) => {
+      setJson(Boolean(opts.json));
+      const result = await runReplay({ ...opts, env: io.env, cwd: io.cwd });
+      io.stdout(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.contract}: replayed ${result.records} dead letters: ${summaryLine(result.summary)}\n`);
+      setExit(result.summary.failed + result.summary.notSent > 0 ? EXIT.rowsFailed : EXIT.ok);
+    });
+}

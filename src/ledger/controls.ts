@@ -1,0 +1,95 @@
+/**
+ * Operational controls kept in the warehouse beside the ledger: the kill switch (pause / resume a contract, or `*`
+ * for every contract) and the lease that lets one runner at a time sync a contract.
+ */
+import type { Warehouse } from "../warehouse/types.ts";
+import type { LedgerTables } from "./migrations.ts";
+
+export const ALL_CONTRACTS = "*";
+/** `DBT_ACTIVATION_PAUSE=1` (or `*`) pauses every contract; a comma-separated list pauses those contracts. */
+export const PAUSE_ENV = "DBT_ACTIVATION_PAUSE";
+
+export interface PauseState {
+  contract: string;
+  reason: string | null;
+  actor: string | null;
+  updatedAt: Date | null;
+}
+
+export class Controls {
+  readonly #w: Warehouse;
+  readonly #t: LedgerTables;
+
+  constructor(warehouse: Warehouse, tables: LedgerTables) {
+    this.#w = warehouse;
+    this.#t = tables;
+  }
+
+  async setPaused(contract: string, paused: boolean, reason: string | undefined, actor: string | undefined): Promise<void> {
+    const p = this.#w.dialect.param;
+    await this.#w.transaction(async () => {
+      await this.#w.execute(`delete from ${this.#t.controls} where contract_name = ${p(1)}`, [contract]);
+      await this.#w.execute(`insert into ${this.#t.controls} (contract_name, paused, reason, actor, updated_at) values (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`, [
+        contract,
+        paused,
+        reason ?? null,
+        actor ?? null,
+        new Date(),
+      ]);
+    });
+  }
+
+  /** Why the contract may not send now, or undefined. The environment variable wins over the warehouse. */
+  async pausedReason(contract: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+    const fromEnv = env[PAUSE_ENV]?.trim();
+    if (fromEnv) {
+      const names = fromEnv.split(",").map((n) => n.trim());
+      if (["1", "true", ALL_CONTRACTS].includes(fromEnv) || names.includes(contract)) return `paused by ${PAUSE_ENV}=${fromEnv}`;
+    }
+    const p = this.#w.dialect.param;
+    const rows = await this.#w.query(`select contract_name, reason, actor from ${this.#t.controls} where paused and contract_name in (${p(1)}, ${p(2)})`, [contract, ALL_CONTRACTS]);
+    const row = rows[0];
+    if (!row) return undefined;
+    const who = row.actor ? ` by ${String(row.actor)}` : "";
+    const scope = row.contract_name === ALL_CONTRACTS ? "every contract is paused" : "paused";
+    return `${scope}${who}${row.reason ? `: ${String(row.reason)}` : ""} (dbt-activation resume)`;
+  }
+
+  async pausedContracts(): Promise<PauseState[]> {
+    const rows = await this.#w.query(`select contract_name, reason, actor, updated_at from ${this.#t.controls} where paused order by contract_name`);
+    return rows.map((r) => ({ contract: String(r.contract_name), reason: (r.reason as string | null) ?? null, actor: (r.actor as string | null) ?? null, updatedAt: (r.updated_at as Date | null) ?? null }));
+  }
+
+  /**
+   * Takes the contract's lease for `ttlMs`, or returns who holds it. An expired lease (a runner that died) is taken
+   * over. The insert's primary key makes two runners racing for one contract end with exactly one holder.
+   */
+  async acquireLease(contract: string, holder: string, ttlMs: number): Promise<{ acquired: true } | { acquired: false; holder: string; since: Date | null }> {
+    const p = this.#w.dialect.param;
+    const now = new Date();
+    await this.#w.execute(`delete from ${this.#t.leases} where contract_name = ${p(1)} and expires_at < ${p(2)}`, [contract, now]);
+    try {
+      await this.#w.execute(`insert into ${this.#t.leases} (contract_name, holder, acquired_at, expires_at) values (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)})`, [
+        contract,
+        holder,
+        now,
+        new Date(now.getTime() + ttlMs),
+      ]);
+      return { acquired: true };
+    } catch (error) {
+      const [row] = await this.#w.query(`select holder, acquired_at from ${this.#t.leases} where contract_name = ${p(1)}`, [contract]);
+      if (!row) throw error;
+      return { acquired: false, holder: String(row.holder), since: (row.acquired_at as Date | null) ?? null };
+    }
+  }
+
+  async renewLease(contract: string, holder: string, ttlMs: number): Promise<void> {
+    const p = this.#w.dialect.param;
+    await this.#w.execute(`update ${this.#t.leases} set expires_at = ${p(1)} where contract_name = ${p(2)} and holder = ${p(3)}`, [new Date(Date.now() + ttlMs), contract, holder]);
+  }
+
+  async releaseLease(contract: string, holder: string): Promise<void> {
+    const p = this.#w.dialect.param;
+    await this.#w.execute(`delete from ${this.#t.leases} where contract_name = ${p(1)} and holder = ${p(2)}`, [contract, holder]);
+  }
+}
