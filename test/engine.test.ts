@@ -9,16 +9,19 @@ import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import type { Contract } from "../src/contract/load.ts";
 import { contractSchema } from "../src/contract/schema.ts";
 import { createDestination } from "../src/destinations/index.ts";
-import { eligibleRows, rejectedKeys } from "../src/eligible/rows.ts";
+import { rejectedKeys } from "../src/eligible/rows.ts";
+import { ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";
+import { plannedRecords } from "../src/plan/diff.ts";
 import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../src/emulators/hubspot/index.ts";
 import { retrying } from "../src/engine/retry.ts";
 import { sendRecords, type SendSummary } from "../src/engine/send.ts";
-import { toDestinationRecords } from "../src/plan/records.ts";
 import { connectWarehouse, type Warehouse } from "../src/warehouse/index.ts";
 
 const TOKEN = "engine-token";
 const ROWS = 250;
 let warehouse: Warehouse;
+// The ledger stays empty here (no checkpoint hook): every run plans every eligible row as a create.
+let tables: LedgerTables;
 
 const contract: Contract = {
   spec: contractSchema.parse({
@@ -44,7 +47,9 @@ beforeAll(async () => {
     ('Mixed.Case@example.com', 'Upper', 'lead'), ('mixed.case@example.com', 'Lower', 'customer')`);
   connection.closeSync();
   instance.closeSync();
-  warehouse = await connectWarehouse({ profile: "p", target: "t", profilesPath: "profiles.yml", config: { type: "duckdb", path } }, { readOnly: true });
+  warehouse = await connectWarehouse({ profile: "p", target: "t", profilesPath: "profiles.yml", config: { type: "duckdb", path } });
+  tables = ledgerTables(warehouse.dialect, warehouse.defaultSchema);
+  await migrate(warehouse, tables);
 });
 
 afterAll(async () => {
@@ -56,7 +61,7 @@ async function sync(options: HubSpotEmulatorOptions, configure?: (e: HubSpotEmul
   configure?.(emulator);
   const destination = createDestination(contract, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url });
   expect(await retrying(() => destination.preflight(), { baseDelayMs: 1 }, { requests: 0, retries: 0 })).toEqual([]);
-  const summary = await sendRecords(destination, toDestinationRecords(contract, eligibleRows(warehouse, contract)), { baseDelayMs: 1, maxDelayMs: 50 });
+  const summary = await sendRecords(destination, plannedRecords(warehouse, contract, tables, { fullResync: true }), { baseDelayMs: 1, maxDelayMs: 50 });
   return { emulator, summary };
 }
 
@@ -67,7 +72,7 @@ describe("eligible rows", () => {
       { key: null, reason: "null_key", rows: 1 },
     ]);
     let count = 0;
-    for await (const chunk of eligibleRows(warehouse, contract)) count += chunk.length;
+    for await (const chunk of plannedRecords(warehouse, contract, tables, { fullResync: true })) count += chunk.length;
     expect(count).toBe(ROWS + 2);
   });
 });

@@ -122,7 +122,7 @@ describe("sync after dbt build", () => {
     try {
       const run = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot"), env({ HUBSPOT_BASE_PATH: strict.url }));
       expect(run.exitCode).toBe(2);
-      expect(run.stdout).toMatch(/FAILED   contact_engagement_to_hubspot[^\n]*\n\s+.*engagement_band.*low/);
+      expect(run.stdout).toMatch(/FAILED {3}contact_engagement_to_hubspot[^\n]*\n\s+.*engagement_band.*low/);
       expect(strict.calls().filter((c) => c.method !== "GET")).toEqual([]);
     } finally {
       await strict.close();

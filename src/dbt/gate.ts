@@ -54,6 +54,7 @@ export function checkInvocation({ manifest, runResults, manifestPath, runResults
 function describe(check: GateCheck): string {
   const label = check.kind === "model" ? `model ${check.name}` : `${check.kind === "unit_test" ? "unit test" : "test"} ${check.name}`;
   if (check.status === "missing") return `${label}: no result in this invocation (not verified)`;
+  if (check.status === "skipped" && check.kind === "model") return `${label}: skipped (dbt skipped it after an upstream failure)`;
   const failures = check.failures ? ` (${check.failures} failing row${check.failures === 1 ? "" : "s"})` : "";
   const message = check.status === "error" && check.message ? `: ${check.message.split("\n")[0]}` : "";
   return `${label}: ${check.status}${failures}${message}`;
@@ -108,7 +109,11 @@ export function createGate(manifest: Manifest, runResults: RunResults): Gate {
       } else if (which === "test" && tests.every((t) => t.status === "missing")) {
         reasons.push(`none of the ${tests.length} tests on model ${node?.name ?? modelId} ran in this \`dbt test\` invocation (not verified)`);
       } else {
-        for (const test of tests) if (test.status !== "pass") reasons.push(describe(test));
+        const skipped = tests.filter((t) => t.status === "skipped");
+        for (const test of tests) if (test.status !== "pass" && test.status !== "skipped") reasons.push(describe(test));
+        // dbt skips every test of a model it did not build: one line says so instead of one per test.
+        if (skipped.length === 1) reasons.push(describe(skipped[0]!));
+        if (skipped.length > 1) reasons.push(`${skipped.length} tests on model ${node?.name ?? modelId}: skipped`);
       }
       return { model: modelId, passed: reasons.length === 0, reasons, checks };
     },

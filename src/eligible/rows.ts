@@ -8,11 +8,6 @@ import { fieldMappings } from "../contract/schema.ts";
 import { BadInputError } from "../errors.ts";
 import type { Dialect, Warehouse, WarehouseValue } from "../warehouse/types.ts";
 
-export interface EligibleRow {
-  key: string;
-  /** Mapped columns by model column name. */
-  values: Record<string, WarehouseValue>;
-}
 
 export interface RejectedKey {
   key: string | null;
@@ -105,18 +100,6 @@ export function rejectedKeysSql(contract: Contract, dialect: Dialect): string {
     `having ${key} is null or count(*) > 1`,
     `order by 1`,
   ].join("\n");
-}
-
-/** Every eligible row in key order (the planner streams only the changed ones; this is the full set). */
-export async function* eligibleRows(warehouse: Warehouse, contract: Contract): AsyncIterable<EligibleRow[]> {
-  const columns = fieldMappings(contract.spec).map((m) => m.column);
-  const sql = `${eligibleRowsSql(contract, warehouse.dialect)} order by ${warehouse.dialect.quoteIdentifier(KEY_ALIAS)}`;
-  for await (const chunk of warehouse.stream(sql)) {
-    yield chunk.map((row) => ({
-      key: String(row[KEY_ALIAS]),
-      values: Object.fromEntries(columns.map((c) => [c, row[c]])),
-    }));
-  }
 }
 
 export async function rejectedKeys(warehouse: Warehouse, contract: Contract): Promise<RejectedKey[]> {
