@@ -6,8 +6,7 @@
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { BadInputError } from "../errors.ts";
-import type { Dialect, Warehouse, WarehouseValue } from "../warehouse/types.ts";
-
+import type { Dialect, Warehouse } from "../warehouse/types.ts";
 
 export interface RejectedKey {
   key: string | null;
