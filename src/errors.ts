@@ -18,3 +18,11 @@ export class BadInputError extends Error {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Another runner holds what this run needs (a contract's lease, or the warehouse file): nothing was done. */
+export class BusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BusyError";
+  }
+}

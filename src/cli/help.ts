@@ -7,4 +7,5 @@ Exit codes:
   3  at least one contract was held back by its gate (or is paused)
   4  at least one row failed, was rejected before sending, or was not sent
   5  generate --check: generated files are missing, stale or left over
-  6  a contract was stopped before sending (blast radius, minimum rows)`;
+  6  a contract was stopped before sending (blast radius, minimum rows)
+  7  another runner holds a contract (or the DuckDB file): nothing was done for it`;

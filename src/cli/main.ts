@@ -1,6 +1,6 @@
 /** The `dbt-activation` command line: one binary, one file per subcommand in commands/. */
 import { Command, CommanderError } from "commander";
-import { BadInputError } from "../errors.ts";
+import { BadInputError, BusyError } from "../errors.ts";
 import { EXIT } from "../report/exit-codes.ts";
 import { registerEmulate } from "./commands/emulate.ts";
 import { registerExport } from "./commands/export.ts";
@@ -47,6 +47,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     }
     if (error instanceof BadInputError) return reportError(error, json, io);
+    if (error instanceof BusyError) {
+      if (json) io.stdout(`${JSON.stringify({ error: { message: error.message }, exitCode: EXIT.busy }, null, 2)}\n`);
+      io.stderr(`busy: ${error.message}\n`);
+      return EXIT.busy;
+    }
     io.stderr(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return EXIT.internal;
   }

@@ -153,7 +153,7 @@ async function syncContract(
   const leaseName = options.shard ? `${contract.spec.name}#${options.shard.index}/${options.shard.count}` : contract.spec.name;
   const lease = await controls.acquireLease(leaseName, holder, LEASE_TTL_MS);
   if (!lease.acquired) {
-    return { ...base, status: "skipped", reasons: [`another runner (${lease.holder}) has been syncing this contract since ${lease.since?.toISOString() ?? "?"}`] };
+    return { ...base, status: "busy", reasons: [`another runner (${lease.holder}) has been syncing this contract since ${lease.since?.toISOString() ?? "?"}`] };
   }
   try {
     return await syncLeased(contract, destination!, warehouse, ledger, controls, run, options, { name: leaseName, holder });

@@ -14,5 +14,7 @@ export const EXIT = {
   drift: 5,
   /** A check on the plan stopped at least one contract before it sent anything (blast radius, minimum rows). */
   stopped: 6,
+  /** Another runner holds a contract's lease or the warehouse file: this run did nothing there. */
+  busy: 7,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

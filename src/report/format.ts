@@ -6,6 +6,7 @@ export function exitCodeOf(contracts: ContractOutcome[]): ExitCode {
   if (contracts.some((c) => c.status === "failed")) return EXIT.badInput;
   if (contracts.some((c) => c.status === "stopped" || (c.status === "planned" && c.wouldStop.length > 0))) return EXIT.stopped;
   if (contracts.some((c) => c.status === "synced" && c.counts.failed + c.counts.rejected + c.counts.notSent > 0)) return EXIT.rowsFailed;
+  if (contracts.some((c) => c.status === "busy")) return EXIT.busy;
   if (contracts.some((c) => c.status === "skipped")) return EXIT.gated;
   return EXIT.ok;
 }
@@ -15,6 +16,8 @@ function formatOutcome(outcome: ContractOutcome): string[] {
   switch (outcome.status) {
     case "skipped":
       return [`SKIPPED  ${head}`, ...outcome.reasons.map((r) => `         held back by the gate: ${r}`)];
+    case "busy":
+      return [`BUSY     ${head}`, ...outcome.reasons.map((r) => `         ${r}`)];
     case "failed":
       return [`FAILED   ${head}`, ...outcome.reasons.map((r) => `         ${r}`)];
     case "planned": {
@@ -59,7 +62,7 @@ export function formatText(report: SyncReport): string {
   for (const outcome of report.contracts) lines.push(...formatOutcome(outcome));
   if (report.contracts.length === 0) lines.push("no activation contracts found");
   const count = (s: ContractOutcome["status"]): number => report.contracts.filter((c) => c.status === s).length;
-  const tally = (["planned", "synced", "skipped", "stopped", "failed"] as const).filter((s) => s !== "planned" || count(s) > 0).map((s) => `${count(s)} ${s}`);
+  const tally = (["planned", "synced", "skipped", "stopped", "busy", "failed"] as const).filter((s) => (s !== "planned" && s !== "busy") || count(s) > 0).map((s) => `${count(s)} ${s}`);
   lines.push("", `${tally.join(", ")}; exit code ${report.exitCode}`);
   return lines.join("\n");
 }

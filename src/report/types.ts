@@ -16,6 +16,12 @@ export interface SkippedOutcome extends OutcomeBase {
   gate?: GateVerdict;
 }
 
+/** Another runner holds the contract's lease: this run did nothing for it. */
+export interface BusyOutcome extends OutcomeBase {
+  status: "busy";
+  reasons: string[];
+}
+
 /** The contract passed its gate but does not fit its destination (checked before any write). */
 export interface FailedContractOutcome extends OutcomeBase {
   status: "failed";
@@ -55,7 +61,7 @@ export interface SyncedOutcome extends OutcomeBase {
   durationMs: number;
 }
 
-export type ContractOutcome = SkippedOutcome | FailedContractOutcome | StoppedOutcome | PlannedOutcome | SyncedOutcome;
+export type ContractOutcome = BusyOutcome | SkippedOutcome | FailedContractOutcome | StoppedOutcome | PlannedOutcome | SyncedOutcome;
 
 export interface SyncReport {
   invocationId: string;

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { BadInputError, errorMessage } from "../../errors.ts";
+import { BadInputError, BusyError, errorMessage } from "../../errors.ts";
 import type { ConnectOptions } from "../types.ts";
 
 export async function openDuckDB(config: Record<string, unknown>, options: ConnectOptions): Promise<DuckDBInstance> {
@@ -18,6 +18,10 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
   try {
     return await DuckDBInstance.create(path, options.readOnly ? { access_mode: "READ_ONLY" } : {});
   } catch (error) {
+    // DuckDB lets one process at a time open a file for writing: another sync (or dbt) has it open now.
+    if (/Could not set lock on file/i.test(errorMessage(error))) {
+      throw new BusyError(`DuckDB database ${path} is open in another process (another sync, or dbt, is running); nothing was done`);
+    }
     throw new BadInputError(`cannot open DuckDB database ${path}: ${errorMessage(error)}`, { where: path, cause: error });
   }
 }
