@@ -76,7 +76,7 @@ export function eligibleRowsSql(contract: Contract, dialect: Dialect, options: E
   const hash = options.modelHash ? q(MODEL_HASH_COLUMN) : dialect.rowHash(mapped);
   return [
     `select ${q(KEY_ALIAS)}, ${mapped.join(", ")}, ${q(HASH_COLUMN)} from (`,
-    `  select cast(${key} as varchar) as ${q(KEY_ALIAS)}, ${mapped.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
+    `  select cast(${key} as ${dialect.types.text}) as ${q(KEY_ALIAS)}, ${mapped.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
     `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}`,
     `  from ${relationOf(contract)}`,
     `  where ${key} is not null`,
@@ -93,7 +93,7 @@ export function rejectedKeysSql(contract: Contract, dialect: Dialect): string {
   const q = dialect.quoteIdentifier;
   const key = q(contract.spec.key);
   return [
-    `select cast(${key} as varchar) as ${q("key")}, count(*) as ${q("rows")}`,
+    `select cast(${key} as ${dialect.types.text}) as ${q("key")}, count(*) as ${q("rows")}`,
     `from ${relationOf(contract)}`,
     `group by ${key}`,
     `having ${key} is null or count(*) > 1`,

@@ -62,7 +62,11 @@ export class Controls {
 
   /**
    * Takes the contract's lease for `ttlMs`, or returns who holds it. An expired lease (a runner that died) is taken
-   * over. The insert's primary key makes two runners racing for one contract end with exactly one holder.
+   * over. The insert's primary key makes two runners racing for one contract end with exactly one holder where the
+   * engine enforces it (DuckDB, PostgreSQL). Snowflake and BigQuery accept a primary key but do not enforce it, so
+   * the insert succeeds there even when another runner holds the lease: reading the leases back after the insert
+   * (the earliest holder wins, and a loser withdraws its row) keeps a later runner out. Two runners starting within
+   * the same instant on those engines could both see only their own row; that window is not closed.
    */
   async acquireLease(contract: string, holder: string, ttlMs: number): Promise<{ acquired: true } | { acquired: false; holder: string; since: Date | null }> {
     const p = this.#w.dialect.param;
@@ -75,12 +79,18 @@ export class Controls {
         now,
         new Date(now.getTime() + ttlMs),
       ]);
-      return { acquired: true };
     } catch (error) {
       const [row] = await this.#w.query(`select holder, acquired_at from ${this.#t.leases} where contract_name = ${p(1)}`, [contract]);
       if (!row) throw error;
       return { acquired: false, holder: String(row.holder), since: (row.acquired_at as Date | null) ?? null };
     }
+    const holders = await this.#w.query(`select holder, acquired_at from ${this.#t.leases} where contract_name = ${p(1)} order by acquired_at, holder`, [contract]);
+    const first = holders[0];
+    if (holders.length > 1 && first && String(first.holder) !== holder) {
+      await this.#w.execute(`delete from ${this.#t.leases} where contract_name = ${p(1)} and holder = ${p(2)}`, [contract, holder]);
+      return { acquired: false, holder: String(first.holder), since: (first.acquired_at as Date | null) ?? null };
+    }
+    return { acquired: true };
   }
 
   async renewLease(contract: string, holder: string, ttlMs: number): Promise<void> {

@@ -33,10 +33,10 @@ type Migration = (t: LedgerTables, d: Dialect) => string[];
 
 const MIGRATIONS: Migration[] = [
   // 1: the ledger, the run log, dead letters and the destination snapshot.
-  (t, { types: x }) => [
+  (t, { types: x, primaryKey }) => [
     `create table if not exists ${t.ledger} (contract_name ${x.text} not null, sync_key ${x.text} not null, row_hash ${x.text},
       destination_record_id ${x.text}, last_sent_values ${x.text}, previous_values ${x.text}, source_updated_at ${x.timestamp},
-      synced_at ${x.timestamp}, run_id ${x.text}, status ${x.text}, primary key (contract_name, sync_key))`,
+      synced_at ${x.timestamp}, run_id ${x.text}, status ${x.text}, ${primaryKey(["contract_name", "sync_key"])})`,
     `create table if not exists ${t.runLog} (run_id ${x.text} not null, contract_name ${x.text} not null, invocation_id ${x.text},
       started_at ${x.timestamp}, finished_at ${x.timestamp}, status ${x.text}, mode ${x.text}, rows_eligible ${x.integer},
       rows_created ${x.integer}, rows_updated ${x.integer}, rows_unchanged ${x.integer}, rows_removed ${x.integer},
@@ -48,11 +48,12 @@ const MIGRATIONS: Migration[] = [
       values_json ${x.text}, destination_updated_at ${x.timestamp}, captured_at ${x.timestamp})`,
   ],
   // 2: the kill switch (pause / resume per contract, or `*` for all) and the one-runner-per-sync lease.
-  (t, { types: x }) => [
-    `create table if not exists ${t.controls} (contract_name ${x.text} not null primary key, paused ${x.boolean} not null,
-      reason ${x.text}, actor ${x.text}, updated_at ${x.timestamp})`,
-    `create table if not exists ${t.leases} (contract_name ${x.text} not null primary key, holder ${x.text} not null,
-      acquired_at ${x.timestamp}, expires_at ${x.timestamp})`,
+  // The primary keys are table constraints through the dialect: BigQuery takes them only as `… not enforced`.
+  (t, { types: x, primaryKey }) => [
+    `create table if not exists ${t.controls} (contract_name ${x.text} not null, paused ${x.boolean} not null,
+      reason ${x.text}, actor ${x.text}, updated_at ${x.timestamp}, ${primaryKey(["contract_name"])})`,
+    `create table if not exists ${t.leases} (contract_name ${x.text} not null, holder ${x.text} not null,
+      acquired_at ${x.timestamp}, expires_at ${x.timestamp}, ${primaryKey(["contract_name"])})`,
   ],
 ];
 

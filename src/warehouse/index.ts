@@ -2,21 +2,28 @@ import { BadInputError } from "../errors.ts";
 import type { ProfileTarget } from "../dbt/profiles.ts";
 import { DuckDBWarehouse } from "./duckdb/adapter.ts";
 import { openDuckDB } from "./duckdb/driver.ts";
+import { PostgresWarehouse } from "./postgres/adapter.ts";
+import { openPostgres } from "./postgres/driver.ts";
+import { stringField } from "./redact.ts";
 import type { ConnectOptions, Warehouse } from "./types.ts";
 
 export type { SqlParam, Warehouse, WarehouseRow, WarehouseValue } from "./types.ts";
 
+export const SUPPORTED_WAREHOUSES = ["duckdb", "postgres"] as const;
+
 /** Connects to the warehouse a dbt profile target describes. */
 export async function connectWarehouse(target: ProfileTarget, options: ConnectOptions = {}): Promise<Warehouse> {
-  switch (target.config.type) {
+  const config = target.config;
+  switch (config.type) {
     case "duckdb": {
-      const instance = await openDuckDB(target.config, options);
-      const schema = typeof target.config.schema === "string" && target.config.schema ? target.config.schema : "main";
-      return new DuckDBWarehouse(instance, await instance.connect(), schema);
+      const instance = await openDuckDB(config, options);
+      return new DuckDBWarehouse(instance, await instance.connect(), stringField(config, "schema") ?? "main");
     }
+    case "postgres":
+      return new PostgresWarehouse(await openPostgres(config, options), stringField(config, "schema") ?? "public");
     default:
       throw new BadInputError(
-        `profile ${target.profile}, target ${target.target}: warehouse type "${target.config.type}" is not supported yet (supported: duckdb)`,
+        `profile ${target.profile}, target ${target.target}: warehouse type "${config.type}" is not supported (supported: ${SUPPORTED_WAREHOUSES.join(", ")})`,
         { where: target.profilesPath },
       );
   }

@@ -11,9 +11,17 @@ export interface Dialect {
   quoteIdentifier(name: string): string;
   /** The n-th (1-based) bound parameter in SQL text. */
   param(n: number): string;
-  /** SQL type names for the syncer's own tables. */
+  /** SQL type names for the syncer's own tables; `text` is also the type keys and hashed values are cast to. */
   types: { text: string; timestamp: string; boolean: string; integer: string };
-  /** An expression hashing the given SQL expressions (as text, nulls distinct) to a hex string. */
+  /**
+   * A table constraint declaring the primary key. Snowflake and BigQuery do not enforce it (BigQuery even requires
+   * `not enforced` to be spelt out), so the syncer never relies on it alone (see the lease in src/ledger/controls.ts).
+   */
+  primaryKey(columns: string[]): string;
+  /**
+   * An expression hashing the given SQL expressions to 32 lower-case hex digits, equal to the dbt macro
+   * `activation.row_hash`: md5(v1 || chr(31) || v2 …), each vi = coalesce(cast(ei as text), chr(30)).
+   */
   rowHash(expressions: string[]): string;
   /**
    * A stable bucket 0 … modulus-1 of a text expression: the first 8 hex digits of md5(text) read as an unsigned

@@ -1,10 +1,15 @@
 import type { Dialect } from "../types.ts";
 
+const text = "varchar";
+
 export const duckdbDialect: Dialect = {
   quoteIdentifier: (name) => `"${name.replaceAll('"', '""')}"`,
   param: (n) => `$${n}`,
-  types: { text: "varchar", timestamp: "timestamp", boolean: "boolean", integer: "bigint" },
-  // chr(31) (unit separator) between values and chr(0) for null: no value can imitate another row's text.
-  hashBucket: (text, modulus) => `(cast('0x' || substr(md5(${text}), 1, 8) as bigint) % ${Math.trunc(modulus)})`,
-  rowHash: (expressions) => `md5(${expressions.map((e) => `coalesce(cast(${e} as varchar), chr(0))`).join(" || chr(31) || ")})`,
+  types: { text, timestamp: "timestamp", boolean: "boolean", integer: "bigint" },
+  primaryKey: (columns) => `primary key (${columns.join(", ")})`,
+  // The dbt macros activation.stable_bucket / hex8_to_int (duckdb): the first 8 hex digits read as an unsigned int.
+  hashBucket: (expression, modulus) => `mod(cast('0x' || substr(md5(${expression}), 1, 8) as bigint), ${Math.trunc(modulus)})`,
+  // The dbt macro activation.row_hash: chr(31) (unit separator) between values and chr(30) (record separator) for
+  // null, so the ledger's hash equals the activation model's `_activation_row_hash` for the same values.
+  rowHash: (expressions) => `md5(${expressions.map((e) => `coalesce(cast(${e} as ${text}), chr(30))`).join(" || chr(31) || ")})`,
 };

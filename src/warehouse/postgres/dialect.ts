@@ -1,0 +1,15 @@
+import type { Dialect } from "../types.ts";
+
+const text = "text";
+
+export const postgresDialect: Dialect = {
+  quoteIdentifier: (name) => `"${name.replaceAll('"', '""')}"`,
+  param: (n) => `$${n}`,
+  // timestamptz: the ledger's times are instants; a plain timestamp would store the client's local wall time.
+  types: { text, timestamp: "timestamptz", boolean: "boolean", integer: "bigint" },
+  primaryKey: (columns) => `primary key (${columns.join(", ")})`,
+  // The dbt macro activation.hex8_to_int (postgres): 'x' || 8 hex digits as bit(32), read as an unsigned bigint.
+  hashBucket: (expression, modulus) => `mod((('x' || substr(md5(${expression}), 1, 8))::bit(32)::bigint), ${Math.trunc(modulus)})`,
+  // The dbt macro activation.row_hash: chr(31) between values, chr(30) for null (PostgreSQL text cannot hold chr(0)).
+  rowHash: (expressions) => `md5(${expressions.map((e) => `coalesce(cast(${e} as ${text}), chr(30))`).join(" || chr(31) || ")})`,
+};
