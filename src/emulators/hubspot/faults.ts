@@ -4,6 +4,13 @@ export interface FaultOptions {
   serverErrorRate?: number;
   rateLimitRate?: number;
   recordRejectRate?: number;
+  /**
+   * Share of authenticated calls that time out: the request is handled (its writes land) but the answer never comes;
+   * after `timeoutMs` the connection is dropped, as a gateway would. The harshest kind of timeout for idempotence.
+   */
+  timeoutRate?: number;
+  /** How long a timed-out call is held open before its connection is dropped; default 30,000. */
+  timeoutMs?: number;
   seed?: number;
 }
 
@@ -56,5 +63,10 @@ export class FaultInjector {
 
   rejectRecord(): boolean {
     return this.roll(this.options.recordRejectRate);
+  }
+
+  /** Milliseconds to hold the call before dropping its connection, when a timeout is injected for it. */
+  timeout(): number | undefined {
+    return this.roll(this.options.timeoutRate) ? (this.options.timeoutMs ?? 30_000) : undefined;
   }
 }

@@ -16,6 +16,8 @@ export interface EmulatorCall {
   endpoint: string;
   status: number;
   inputs?: number;
+  /** An injected timeout: handled, never answered (status 0). */
+  timedOut?: boolean;
   at: number;
 }
 
@@ -205,7 +207,15 @@ export function createEmulatorServer(deps: ServerDeps): Server {
         } catch {
           json = undefined;
         }
-        finish(handle(deps, found, url, raw, json, req.headers.authorization), json);
+        const reply = handle(deps, found, url, raw, json, req.headers.authorization);
+        // An injected timeout: the call was handled, but its answer is lost and the connection dropped later.
+        const holdMs = reply.status === 401 ? undefined : deps.faults.timeout();
+        if (holdMs !== undefined) {
+          deps.calls.push({ method, path: url.pathname, endpoint: found?.route.endpoint ?? "UNKNOWN", status: 0, timedOut: true, at });
+          setTimeout(() => res.destroy(), holdMs).unref();
+          return;
+        }
+        finish(reply, json);
       },
       (e: unknown) => finish(errorReply(413, `Request rejected: ${e instanceof Error ? e.message : String(e)}`, "VALIDATION_ERROR"), undefined),
     );
