@@ -5,11 +5,13 @@ import { openDuckDB } from "./duckdb/driver.ts";
 import { PostgresWarehouse } from "./postgres/adapter.ts";
 import { openPostgres } from "./postgres/driver.ts";
 import { stringField } from "./redact.ts";
+import { SnowflakeWarehouse } from "./snowflake/adapter.ts";
+import { openSnowflake } from "./snowflake/driver.ts";
 import type { ConnectOptions, Warehouse } from "./types.ts";
 
 export type { SqlParam, Warehouse, WarehouseRow, WarehouseValue } from "./types.ts";
 
-export const SUPPORTED_WAREHOUSES = ["duckdb", "postgres"] as const;
+export const SUPPORTED_WAREHOUSES = ["duckdb", "postgres", "snowflake"] as const;
 
 /** Connects to the warehouse a dbt profile target describes. */
 export async function connectWarehouse(target: ProfileTarget, options: ConnectOptions = {}): Promise<Warehouse> {
@@ -21,6 +23,8 @@ export async function connectWarehouse(target: ProfileTarget, options: ConnectOp
     }
     case "postgres":
       return new PostgresWarehouse(await openPostgres(config, options), stringField(config, "schema") ?? "public");
+    case "snowflake":
+      return new SnowflakeWarehouse(await openSnowflake(config, options), stringField(config, "schema") ?? "public");
     default:
       throw new BadInputError(
         `profile ${target.profile}, target ${target.target}: warehouse type "${config.type}" is not supported (supported: ${SUPPORTED_WAREHOUSES.join(", ")})`,
