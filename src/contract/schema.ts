@@ -39,6 +39,7 @@ export const destinationSchema = z
     if (d.mode === "audience" && !d.list_id) ctx.addIssue({ code: "custom", path: ["list_id"], message: "audience mode needs the list_id to sync membership of" });
     if (d.mode !== "audience" && d.list_id) ctx.addIssue({ code: "custom", path: ["list_id"], message: "list_id applies to mode: audience only" });
     if (d.mode === "create" && d.on_removed !== "keep") ctx.addIssue({ code: "custom", path: ["on_removed"], message: "create mode never touches records it did not create: use on_removed: keep" });
+    if (d.mode === "mirror" && d.on_removed === "keep") ctx.addIssue({ code: "custom", path: ["on_removed"], message: "mirror mode clears or deletes what leaves the eligible set: use on_removed: clear or delete" });
   });
 export type DestinationSpec = z.infer<typeof destinationSchema>;
 

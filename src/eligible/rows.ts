@@ -73,10 +73,13 @@ export function eligibleRowsSql(contract: Contract, dialect: Dialect, options: E
   const q = dialect.quoteIdentifier;
   const key = q(contract.spec.key);
   const mapped = [...new Set(fieldMappings(contract.spec).map((m) => m.column))].map(q);
+  // The late-arrival source timestamp rides along (unhashed): the engine compares it with the destination's.
+  const source = contract.spec.late_arriving?.source;
+  const carried = source && !fieldMappings(contract.spec).some((m) => m.column === source) ? [...mapped, q(source)] : mapped;
   const hash = options.modelHash ? q(MODEL_HASH_COLUMN) : dialect.rowHash(mapped);
   return [
-    `select ${q(KEY_ALIAS)}, ${mapped.join(", ")}, ${q(HASH_COLUMN)} from (`,
-    `  select cast(${key} as ${dialect.types.text}) as ${q(KEY_ALIAS)}, ${mapped.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
+    `select ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${q(HASH_COLUMN)} from (`,
+    `  select cast(${key} as ${dialect.types.text}) as ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
     `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}`,
     `  from ${relationOf(contract)}`,
     `  where ${key} is not null`,

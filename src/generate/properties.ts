@@ -5,6 +5,7 @@
  */
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
+import { actsOnRemoved } from "../plan/checks.ts";
 
 type Test = Record<string, { arguments?: Record<string, unknown>; config?: Record<string, unknown> }> | string;
 
@@ -48,7 +49,6 @@ export function consentValueTimestamp(contract: Contract): string | undefined {
 function modelTests(contract: Contract): Test[] {
   const { spec } = contract;
   const s = spec.suppression;
-  const d = spec.destination;
   const tests: Test[] = [];
   if (spec.gates?.min_rows !== undefined) tests.push(test("row_count", { min_rows: spec.gates.min_rows }));
   if (spec.freshness) tests.push(test("freshness", { column_name: spec.freshness.column, max_age: spec.freshness.max_age }));
@@ -61,8 +61,7 @@ function modelTests(contract: Contract): Test[] {
   }
   if (spec.gates?.max_change) {
     // Removed rows count toward the blast radius only where the sync acts on them.
-    const countRemoved = d.mode === "mirror" || d.mode === "audience" || d.on_removed !== "keep";
-    tests.push(test("change_limit", { contract: spec.name, key: spec.key, max_rows: spec.gates.max_change.rows, max_percent: spec.gates.max_change.percent, count_removed: countRemoved }));
+    tests.push(test("change_limit", { contract: spec.name, key: spec.key, max_rows: spec.gates.max_change.rows, max_percent: spec.gates.max_change.percent, count_removed: actsOnRemoved(spec) }));
   }
   if (spec.gates?.min_match_rate !== undefined) tests.push(test("match_rate", { contract: spec.name, key: spec.key, min_rate: spec.gates.min_match_rate }));
   return tests;

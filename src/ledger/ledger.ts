@@ -87,6 +87,27 @@ export class Ledger {
     });
   }
 
+  /** Records keys whose destination records were cleared, deleted or left a list: their ledger rows become `removed`. */
+  async markRemoved(contract: string, runId: string, keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const p = this.#warehouse.dialect.param;
+    await this.#warehouse.execute(
+      `update ${this.tables.ledger} set status = 'removed', run_id = ${p(1)}, synced_at = ${p(2)} where contract_name = ${p(3)} and sync_key in (${keys.map((_, i) => p(i + 4)).join(", ")})`,
+      [runId, new Date(), contract, ...keys],
+    );
+  }
+
+  /** Dead letters for requests that failed outside a write batch (removals, audience membership). */
+  async deadLetters(contract: string, runId: string, failures: { key: string; code: string; message: string }[], errorClass = "rejected"): Promise<void> {
+    if (failures.length === 0) return;
+    const now = new Date();
+    const params: SqlParam[] = failures.flatMap((f) => [runId, contract, f.key, errorClass, f.code, f.message, "{}", now]);
+    await this.#warehouse.execute(
+      `insert into ${this.tables.deadLetters} (run_id, contract_name, sync_key, error_class, error_code, message, payload, created_at) values ${this.#placeholders(failures.length, 8)}`,
+      params,
+    );
+  }
+
   async recordRun(entry: RunLogEntry): Promise<void> {
     const c = entry.counts;
     const values: SqlParam[] = [

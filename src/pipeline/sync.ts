@@ -18,8 +18,11 @@ import { retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
 import type { Ledger, RunLogEntry } from "../ledger/ledger.ts";
-import { stopChecks, type Overrides } from "../plan/checks.ts";
-import { planCounts, plannedRecords, type PlannedRecord } from "../plan/diff.ts";
+import { actsOnRemoved, stopChecks, type Overrides } from "../plan/checks.ts";
+import { planCounts, plannedRecords, removedKeys, type PlannedRecord } from "../plan/diff.ts";
+import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
+import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
+import { pacerFor } from "../engine/pacing.ts";
 import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
 import type { Warehouse } from "../warehouse/index.ts";
@@ -221,32 +224,52 @@ async function syncLeased(
   const rejectedRows = rejected.reduce((n, r) => n + r.rows, 0);
 
   if (checks.stops.length > 0) {
-    const planned = { eligible: plan.eligible, created: 0, updated: 0, unchanged: plan.unchanged, removed: plan.removed, failed: 0, rejected: rejectedRows };
+    const planned = { eligible: plan.eligible, created: 0, updated: 0, unchanged: plan.unchanged, removed: 0, failed: 0, rejected: rejectedRows };
     await logRun("stopped", planned, checks.stops.join("; "));
     return { ...base, status: "stopped", runId: run.runId, reasons: checks.stops, plan };
   }
 
+  const removals = actsOnRemoved(contract.spec) ? plan.removed : 0;
+  const skips: GuardSkip[] = [];
+  let skipped = 0;
+  let removal: RemovalSummary | undefined;
   // Nothing changed: no destination call at all, not even the preflight.
-  if (plan.create + plan.update > 0) {
+  if (plan.create + plan.update + removals > 0) {
     const problems = await retrying(() => destination.preflight(), {}, counters);
     if (problems.length > 0) return { ...base, status: "failed", reasons: problems };
-    summary = await sendRecords(destination, plannedRecords(warehouse, contract, ledger.tables, planOptions), {
+    let records = plannedRecords(warehouse, contract, ledger.tables, planOptions);
+    if (needsReadBack(contract.spec)) {
+      pacerFor(destination);
+      records = guardRecords(contract.spec, records, (keys, fields) => retrying(() => destination.readBack(keys, fields), {}, counters), (found) => {
+        skipped += found.length;
+        skips.push(...found.slice(0, Math.max(0, SAMPLE_ROWS * 4 - skips.length)));
+      });
+    }
+    summary = await sendRecords(writerFor(destination, contract.spec), records, {
       onProgress: (s) => options.onProgress?.(contract.spec.name, s),
-      onAcknowledged: async (records, outcomes) => {
-        await ledger.checkpoint(contract.spec.name, run.runId, records as PlannedRecord[], outcomes);
+      onAcknowledged: async (sent, outcomes) => {
+        await ledger.checkpoint(contract.spec.name, run.runId, sent as PlannedRecord[], outcomes);
         await controls.renewLease(lease.name, lease.holder, LEASE_TTL_MS);
       },
       // The kill switch is read between batches: pausing stops a running sync after the batch in flight.
       shouldStop: () => controls.pausedReason(contract.spec.name, env),
     });
+    if (removals > 0 && !summary.stopped) {
+      pacerFor(destination);
+      removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed) => {
+        await ledger.markRemoved(contract.spec.name, run.runId, done);
+        await ledger.deadLetters(contract.spec.name, run.runId, failed);
+      });
+    }
   }
   const counts = {
     eligible: plan.eligible,
     created: summary?.created ?? 0,
     updated: summary?.updated ?? 0,
     unchanged: plan.unchanged,
-    removed: plan.removed,
-    failed: summary?.failed ?? 0,
+    removed: removal?.removed ?? 0,
+    failed: (summary?.failed ?? 0) + (removal?.failed.length ?? 0),
+    skipped,
     rejected: rejectedRows,
     notSent: summary?.notSent ?? 0,
   };
@@ -258,7 +281,8 @@ async function syncLeased(
     counts,
     requests: counters.requests + (summary?.requests ?? 0),
     retries: counters.retries + (summary?.retries ?? 0),
-    failures: summary?.failures ?? [],
+    failures: [...(summary?.failures ?? []), ...(removal?.failed ?? [])].slice(0, 100),
+    skips,
     rejected,
     ...(summary?.stopped ? { stopped: summary.stopped } : {}),
     ...(checks.overridden.length > 0 ? { overridden: checks.overridden } : {}),

@@ -15,6 +15,11 @@ export interface StopCheck {
   overridden: string[];
 }
 
+/** Whether the sync acts on rows that left the eligible set (mirror, audience, or an on_removed other than keep). */
+export function actsOnRemoved(spec: ContractSpec): boolean {
+  return spec.destination.mode === "mirror" || spec.destination.mode === "audience" || spec.destination.on_removed !== "keep";
+}
+
 export function stopChecks(spec: ContractSpec, plan: PlanCounts, overrides: Overrides = {}): StopCheck {
   // Every synced ledger row is either still eligible (update, unchanged) or removed.
   const ledgerRows = plan.update + plan.unchanged + plan.removed;
@@ -26,9 +31,8 @@ export function stopChecks(spec: ContractSpec, plan: PlanCounts, overrides: Over
   }
   const maxChange = gates?.max_change;
   if (maxChange) {
-    // Removed rows count only where the sync acts on them (mirror, audience, or an on_removed other than keep).
-    const actsOnRemoved = spec.destination.mode === "mirror" || spec.destination.mode === "audience" || spec.destination.on_removed !== "keep";
-    const changed = plan.create + plan.update + (actsOnRemoved ? plan.removed : 0);
+    // Removed rows count only where the sync acts on them.
+    const changed = plan.create + plan.update + (actsOnRemoved(spec) ? plan.removed : 0);
     const problems: string[] = [];
     if (maxChange.rows !== undefined && changed > maxChange.rows) problems.push(`${changed} rows would change, more than gates.max_change.rows ${maxChange.rows}`);
     // Before the first sync every row is new: a percentage of nothing says nothing, so only the row limit applies.

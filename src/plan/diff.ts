@@ -15,6 +15,10 @@ export type ChangeClass = "create" | "update" | "unchanged" | "removed";
 export interface PlannedRecord extends DestinationRecord {
   change: "create" | "update";
   hash: string;
+  /** The row's `late_arriving.source` timestamp, when the contract declares one. */
+  sourceTimestamp?: Date | null;
+  /** What the ledger says we last sent for this key (absent for creates). */
+  ledger?: { syncedAt: Date | null; lastSent: Record<string, unknown> | null };
 }
 
 export interface PlanCounts {
@@ -31,6 +35,26 @@ export interface PlanOptions extends EligibleSqlOptions {
 }
 
 const CHANGE = "__activation_change";
+const LEDGER_SYNCED_AT = "__activation_ledger_synced_at";
+const LEDGER_LAST_SENT = "__activation_ledger_last_sent";
+
+function parseJson(text: unknown): Record<string, unknown> | null {
+  if (typeof text !== "string") return null;
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+function asDate(value: unknown): Date | null {
+  if (value instanceof Date) return value;
+  if (typeof value === "string" || typeof value === "number") {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? null : date;
+  }
+  return null;
+}
 
 function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PlanOptions): string {
   const d = warehouse.dialect;
@@ -38,8 +62,9 @@ function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables,
   const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)}`;
   return [
     `with eligible as (${eligibleRowsSql(contract, d, options)}),`,
-    `ledger as (select sync_key, row_hash from ${tables.ledger} where contract_name = ${d.param(1)} and status = 'synced')`,
-    `select e.*, case when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged' end as ${q(CHANGE)}`,
+    `ledger as (select sync_key, row_hash, synced_at, last_sent_values from ${tables.ledger} where contract_name = ${d.param(1)} and status = 'synced')`,
+    `select e.*, l.synced_at as ${q(LEDGER_SYNCED_AT)}, l.last_sent_values as ${q(LEDGER_LAST_SENT)},`,
+    `  case when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged' end as ${q(CHANGE)}`,
     `from eligible as e left join ledger as l on l.sync_key = e.${q(KEY_COLUMN)}`,
   ].join("\n");
 }
@@ -73,6 +98,7 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
 export async function* plannedRecords(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<PlannedRecord[]> {
   const q = warehouse.dialect.quoteIdentifier;
   const mappings = fieldMappings(contract.spec);
+  const source = contract.spec.late_arriving?.source;
   const sql = `select * from (${diffSql(contract, warehouse, tables, options)}) as diff where ${q(CHANGE)} <> 'unchanged' order by ${q(KEY_COLUMN)}`;
   for await (const rows of warehouse.stream(sql, [contract.spec.name])) {
     yield rows.map((row) => {
@@ -81,7 +107,31 @@ export async function* plannedRecords(warehouse: Warehouse, contract: Contract, 
         const value = row[column];
         if (value !== null && value !== undefined) fields[to] = value;
       }
-      return { key: String(row[KEY_COLUMN]), fields, hash: String(row[HASH_COLUMN]), change: row[CHANGE] as PlannedRecord["change"] };
+      const record: PlannedRecord = { key: String(row[KEY_COLUMN]), fields, hash: String(row[HASH_COLUMN]), change: row[CHANGE] as PlannedRecord["change"] };
+      if (source) record.sourceTimestamp = asDate(row[source]);
+      if (record.change === "update") record.ledger = { syncedAt: asDate(row[LEDGER_SYNCED_AT]), lastSent: parseJson(row[LEDGER_LAST_SENT]) };
+      return record;
     });
+  }
+}
+
+export interface RemovedKey {
+  key: string;
+  recordId: string | null;
+}
+
+/** Keys the ledger holds as synced that are no longer eligible (in the shard, when there is one), in key order. */
+export async function* removedKeys(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<RemovedKey[]> {
+  const d = warehouse.dialect;
+  const q = d.quoteIdentifier;
+  const sql = [
+    `with eligible as (${eligibleRowsSql(contract, d, options)})`,
+    `select l.sync_key, l.destination_record_id from ${tables.ledger} as l`,
+    `where l.contract_name = ${d.param(1)} and l.status = 'synced' and ${shardCondition("l.sync_key", d, options.shard)}`,
+    `  and not exists (select 1 from eligible as e where e.${q(KEY_COLUMN)} = l.sync_key)`,
+    `order by l.sync_key`,
+  ].join("\n");
+  for await (const rows of warehouse.stream(sql, [contract.spec.name])) {
+    yield rows.map((r) => ({ key: String(r.sync_key), recordId: r.destination_record_id === null ? null : String(r.destination_record_id) }));
   }
 }

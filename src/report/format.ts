@@ -41,7 +41,8 @@ function formatOutcome(outcome: ContractOutcome): string[] {
     case "synced": {
       const c = outcome.counts;
       const parts = [`${c.created} created`, `${c.updated} updated`, `${c.unchanged} unchanged`, `${c.failed} failed`];
-      if (c.removed) parts.push(`${c.removed} removed from the eligible set`);
+      if (c.removed) parts.push(`${c.removed} removed (left the eligible set)`);
+      if (c.skipped) parts.push(`${c.skipped} skipped by guards`);
       if (c.rejected) parts.push(`${c.rejected} rejected before sending`);
       if (c.notSent) parts.push(`${c.notSent} not sent`);
       const lines = [`SYNCED   ${head}: ${c.eligible} eligible rows, ${parts.join(", ")} (${outcome.requests} request${outcome.requests === 1 ? "" : "s"}, ${(outcome.durationMs / 1000).toFixed(1)}s)`];
@@ -50,6 +51,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       for (const r of outcome.rejected.slice(0, 10)) {
         lines.push(`         rejected: ${r.reason === "null_key" ? `${r.rows} row(s) with a null key` : `key ${r.key} appears in ${r.rows} rows`}`);
       }
+      for (const k of outcome.skips.slice(0, 5)) lines.push(`         skipped ${k.key}: ${k.reason}`);
       if (outcome.stopped) lines.push(`         stopped early: ${outcome.stopped}`);
       for (const o of outcome.overridden ?? []) lines.push(`         overridden: ${o}`);
       return lines;

@@ -2,6 +2,7 @@ import type { GateVerdict } from "../dbt/gate.ts";
 import type { RejectedKey } from "../eligible/rows.ts";
 import type { FailedOutcome } from "../engine/send.ts";
 import type { PlanCounts, PlannedRecord } from "../plan/diff.ts";
+import type { GuardSkip } from "../plan/guards.ts";
 
 interface OutcomeBase {
   contract: string;
@@ -50,7 +51,9 @@ export interface PlannedOutcome extends OutcomeBase {
 export interface SyncedOutcome extends OutcomeBase {
   status: "synced";
   runId: string;
-  counts: { eligible: number; created: number; updated: number; unchanged: number; removed: number; failed: number; rejected: number; notSent: number };
+  counts: { eligible: number; created: number; updated: number; unchanged: number; removed: number; skipped: number; failed: number; rejected: number; notSent: number };
+  /** Rows the guards did not send (mode, late-arriving protection, overwrite policy, several matches), first ones. */
+  skips: GuardSkip[];
   requests: number;
   retries: number;
   failures: FailedOutcome[];

@@ -1,0 +1,65 @@
+/**
+ * How each sync mode reaches the destination. upsert, update and create write records (update and create differ only
+ * in which rows the guards let through: src/plan/guards.ts); audience adds the records to the contract's list, so
+ * the engine's batching, pacing, retries and checkpoints serve it unchanged; removals clear, delete or unlist the
+ * records of rows that left the eligible set.
+ */
+import type { ContractSpec } from "../contract/schema.ts";
+import type { Destination, DestinationRecord, FailedOutcome, RecordOutcome } from "../destinations/types.ts";
+import type { RemovedKey } from "../plan/diff.ts";
+import { retrying, type RetryCounters } from "./retry.ts";
+
+/** The destination as the engine should write to it for this contract's mode. */
+export function writerFor(destination: Destination, spec: ContractSpec): Destination {
+  if (spec.destination.mode !== "audience") return destination;
+  const write = async (records: DestinationRecord[]): Promise<RecordOutcome[]> => {
+    const outcomes = await destination.audience(records.map((r) => r.key), []);
+    return outcomes.map((o): RecordOutcome => (o.status === "failed" ? o : { key: o.key, status: o.status === "added" ? "created" : "updated", recordId: o.recordId }));
+  };
+  const overrides: Partial<Record<keyof Destination, unknown>> = {
+    description: `${destination.description} (audience ${spec.destination.list_id})`,
+    bulk: undefined,
+    write,
+  };
+  // Every other member is the destination's own, bound to it (its methods use private fields).
+  return new Proxy(destination, {
+    get(target, property) {
+      if (property in overrides) return overrides[property as keyof Destination];
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+export interface RemovalSummary {
+  removed: number;
+  failed: FailedOutcome[];
+}
+
+/** Applies the contract's on_removed (or audience removal) to keys that left the eligible set, chunk by chunk. */
+export async function applyRemovals(
+  destination: Destination,
+  spec: ContractSpec,
+  keys: AsyncIterable<RemovedKey[]>,
+  counters: RetryCounters,
+  onDone: (removedKeys: string[], failed: FailedOutcome[]) => Promise<void>,
+): Promise<RemovalSummary> {
+  const summary: RemovalSummary = { removed: 0, failed: [] };
+  const how = spec.destination.on_removed === "delete" ? "delete" : "clear";
+  const fields = Object.values(spec.fields).map((f) => (typeof f === "string" ? f : f.to));
+  for await (const chunk of keys) {
+    for (let start = 0; start < chunk.length; start += destination.maxBatchSize) {
+      const batch = chunk.slice(start, start + destination.maxBatchSize).map((k) => k.key);
+      const outcomes =
+        spec.destination.mode === "audience"
+          ? await retrying(() => destination.audience([], batch), {}, counters)
+          : await retrying(() => destination.remove(batch, how, fields), {}, counters);
+      const failed = outcomes.filter((o): o is FailedOutcome => o.status === "failed");
+      const done = outcomes.filter((o) => o.status !== "failed").map((o) => o.key);
+      summary.removed += done.length;
+      summary.failed.push(...failed);
+      await onDone(done, failed);
+    }
+  }
+  return summary;
+}
