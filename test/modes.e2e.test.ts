@@ -7,7 +7,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../src/emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
-import { copyArtifacts, freshDuckdb, integrationBuild, runCli, syncArgs } from "./support/cli.ts";
+import { copyArtifacts, freshDuckdb, runCli, syncArgs } from "./support/cli.ts";
 
 const TOKEN = "modes-token";
 const CONTRACT = "contact_engagement_to_hubspot";
@@ -30,6 +30,7 @@ async function start(options: HubSpotEmulatorOptions = {}): Promise<HubSpotEmula
 }
 
 /** The integration contract with `edit` applied to it in a copy of the build's manifest. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests rewrite the contract JSON freely
 async function target(edit: (contract: Record<string, any>) => void): Promise<string> {
   return copyArtifacts({ manifest: (m) => edit(m.nodes[NODE].config.meta.activation[0]) });
 }
