@@ -1,5 +1,7 @@
 import { BadInputError } from "../errors.ts";
 import type { ProfileTarget } from "../dbt/profiles.ts";
+import { BigQueryWarehouse } from "./bigquery/adapter.ts";
+import { bigqueryTarget } from "./bigquery/driver.ts";
 import { DuckDBWarehouse } from "./duckdb/adapter.ts";
 import { openDuckDB } from "./duckdb/driver.ts";
 import { PostgresWarehouse } from "./postgres/adapter.ts";
@@ -11,7 +13,7 @@ import type { ConnectOptions, Warehouse } from "./types.ts";
 
 export type { SqlParam, Warehouse, WarehouseRow, WarehouseValue } from "./types.ts";
 
-export const SUPPORTED_WAREHOUSES = ["duckdb", "postgres", "snowflake"] as const;
+export const SUPPORTED_WAREHOUSES = ["duckdb", "postgres", "snowflake", "bigquery"] as const;
 
 /** Connects to the warehouse a dbt profile target describes. */
 export async function connectWarehouse(target: ProfileTarget, options: ConnectOptions = {}): Promise<Warehouse> {
@@ -25,6 +27,10 @@ export async function connectWarehouse(target: ProfileTarget, options: ConnectOp
       return new PostgresWarehouse(await openPostgres(config, options), stringField(config, "schema") ?? "public");
     case "snowflake":
       return new SnowflakeWarehouse(await openSnowflake(config, options), stringField(config, "schema") ?? "public");
+    case "bigquery": {
+      const { client, dataset, location } = bigqueryTarget(config, options);
+      return new BigQueryWarehouse(client, dataset, location);
+    }
     default:
       throw new BadInputError(
         `profile ${target.profile}, target ${target.target}: warehouse type "${config.type}" is not supported (supported: ${SUPPORTED_WAREHOUSES.join(", ")})`,
