@@ -1,6 +1,5 @@
 /** The BigQuery warehouse through @google-cloud/bigquery against the loopback fake (test/support/bigquery-fake.ts). */
 import { describe, expect, it } from "vitest";
-import { BadInputError } from "../../src/errors.ts";
 import { connectWarehouse } from "../../src/warehouse/index.ts";
 import type { Warehouse } from "../../src/warehouse/types.ts";
 import { startBigQueryFake, translate, type BigQueryFake } from "../support/bigquery-fake.ts";
