@@ -2,6 +2,7 @@
  * Operations through the real CLI on the integration build: plan (dry run), pause / resume / status, rollback,
  * replay, and two syncers on one contract.
  */
+import { Client } from "@hubspot/api-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
@@ -119,6 +120,32 @@ describe("rollback and replay", () => {
     } finally {
       await narrow.close();
     }
+  });
+});
+
+describe("reconcile", () => {
+  it("writes the destination snapshot and classifies what drifted", async () => {
+    expect((await runCli(sync(), env())).exitCode).toBe(0);
+    const client = new Client({ accessToken: TOKEN, basePath: emulator.url });
+    // A person edits one record, another is archived in HubSpot, and one eligible row changes in the warehouse.
+    await client.crm.contacts.batchApi.upsert({ inputs: [{ id: "amara.singh@fathomrobotics.ai", idProperty: "email", properties: { firstname: "Amy" } }] });
+    const grace = emulator.findByProperty("contacts", "email", "grace.obi@juniperschools.edu")!;
+    await client.crm.contacts.batchApi.archive({ inputs: [{ id: grace.id }] });
+    await runDuckDB(`update "integration_tests"."main"."contact_engagement_to_hubspot" set job_title = 'CTO', _activation_row_hash = md5('x') where email = 'zoe.kim@harborcoffee.com'`);
+
+    const run = await runCli(["reconcile", ...connection, "--target-dir", integrationBuild().targetPath, "--contract", CONTRACT, "--json"], env());
+    expect(run.exitCode, run.stderr).toBe(4);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ checked: 16, snapshotRows: 15, counts: { missing_in_destination: 1, value_mismatch: 1, stale: 1, suppressed_but_present: 0, in_dead_letters: 0 } });
+    expect(result.samples).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: "amara.singh@fathomrobotics.ai", discrepancy: "value_mismatch", detail: "destination differs from what was sent on firstname" }),
+        expect.objectContaining({ key: "grace.obi@juniperschools.edu", discrepancy: "missing_in_destination" }),
+        expect.objectContaining({ key: "zoe.kim@harborcoffee.com", discrepancy: "stale" }),
+      ]),
+    );
+    const [snapshot] = await queryDuckDB(duckdbPath, `select count(*) as n from "integration_tests"."main"."activation_destination_snapshot" where contract_name = '${CONTRACT}'`);
+    expect(snapshot).toEqual({ n: 15n });
   });
 });
 

@@ -1,6 +1,7 @@
-/** `rollback` and `replay`. */
+/** `rollback`, `reconcile` and `replay`. */
 import type { Command } from "commander";
 import type { SendSummary } from "../../engine/send.ts";
+import { runReconcile } from "../../pipeline/reconcile.ts";
 import { runReplay, runRollback } from "../../pipeline/recover.ts";
 import { EXIT } from "../../report/exit-codes.ts";
 import type { CommandContext } from "../io.ts";
@@ -43,6 +44,20 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
               `${result.notRestorable} created by that run have no earlier values; the contract is paused until \`dbt-activation resume\`\n`,
       );
       setExit(result.summary.failed + result.summary.notSent > 0 ? EXIT.rowsFailed : EXIT.ok);
+    });
+
+  withFlags(program.command("reconcile").description("Read the destination back for every key the ledger knows, write the destination snapshot, and classify discrepancies"))
+    .action(async (opts: Flags) => {
+      setJson(Boolean(opts.json));
+      const result = await runReconcile({ ...opts, env: io.env, cwd: io.cwd });
+      const total = Object.values(result.counts).reduce((a, b) => a + b, 0);
+      if (opts.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+      else {
+        io.stdout(`${result.contract}: ${result.checked} keys read back, ${result.snapshotRows} rows in the destination snapshot, ${total} discrepancies\n`);
+        for (const [kind, n] of Object.entries(result.counts)) if (n > 0) io.stdout(`  ${kind}: ${n}\n`);
+        for (const s of result.samples.slice(0, 10)) io.stdout(`  ${s.discrepancy} ${s.key}: ${s.detail}\n`);
+      }
+      setExit(total > 0 ? EXIT.rowsFailed : EXIT.ok);
     });
 
   withFlags(program.command("replay").description("Resend the dead letters of a contract (after a fix), marking those that land"))
