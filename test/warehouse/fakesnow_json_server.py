@@ -3,18 +3,19 @@
 fakesnow (PyPI, `fakesnow[server]`) emulates Snowflake on DuckDB: it parses Snowflake SQL with sqlglot, runs it,
 and answers the driver protocol (login, query-request, session). It sends every SELECT result as an Arrow IPC
 `rowsetBase64`, which the Python, JDBC and Go drivers read, but `snowflake-sdk` (Node.js) reads only the JSON
-`rowset` that real Snowflake sends it (the Node driver has no Arrow reader). This wrapper changes nothing but that
-encoding, plus three answers where fakesnow 0.11.18 departs from Snowflake (each marked below: DDL inside a
-transaction, the result of BEGIN, an unmapped exception as HTTP 500). The SQL, the bindings, the transactions and
-the errors are otherwise fakesnow's own. The JSON encoding follows what
-snowflake-sdk's result/column.js parses: every value a string, FIXED as decimal text, BOOLEAN as 1/0, DATE as days
-since the epoch, TIMESTAMP_* as seconds.nanoseconds (TIMESTAMP_TZ followed by the zone index, result version 1).
+`rowset` that real Snowflake sends it (the Node driver has no Arrow reader). This wrapper re-encodes results,
+serves one statement at a time, and fixes three answers where fakesnow 0.11.18 departs from Snowflake (each marked
+below: DDL inside a transaction, the result of BEGIN, an unmapped exception as HTTP 500). The SQL, the bindings,
+the transactions and the errors are otherwise fakesnow's own. The JSON encoding follows what snowflake-sdk's
+result/column.js parses: every value a string, FIXED as decimal text, BOOLEAN as 1/0, DATE as days since the epoch,
+TIMESTAMP_* as seconds.nanoseconds (TIMESTAMP_TZ followed by the zone index, result version 1).
 
     python fakesnow_json_server.py PORT
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import datetime
@@ -65,7 +66,18 @@ DDL = re.compile(r"^\s*(create|drop|alter)\b", re.IGNORECASE)
 BEGIN = re.compile(r"^\s*(begin|start)(\s+(transaction|work))?\s*;?\s*$", re.IGNORECASE)
 
 
+# Snowflake runs several statements of one session at once (the Node driver sends them concurrently, e.g. the
+# planner's per-shard counts); fakesnow runs them on one DuckDB connection, which is not safe to share between
+# threads, so statements are served one at a time (a valid schedule of concurrent statements).
+LOCK = asyncio.Lock()
+
+
 async def query_request(request: Request) -> Response:
+    async with LOCK:
+        return await serve_query(request)
+
+
+async def serve_query(request: Request) -> Response:
     raw = await request.body()
     sql_text = str(json.loads(gzip.decompress(raw) if request.headers.get("Content-Encoding") == "gzip" else raw).get("sqlText", ""))
     if DDL.match(sql_text):
