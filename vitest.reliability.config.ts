@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+// The slow reliability suites (`npm run test:reliability`): crash-resume, faults and concurrency on 50,000-row syncs.
+// Same global setup as `npm test` (pinned dbt, the integration build, loopback PostgreSQL).
+export default defineConfig({
+  test: {
+    include: ["test/reliability-slow/**/*.test.ts"],
+    globalSetup: ["test/setup/global.ts"],
+    testTimeout: 900_000,
+    hookTimeout: 600_000,
+    pool: "forks",
+  },
+});
