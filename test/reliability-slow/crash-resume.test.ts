@@ -57,7 +57,7 @@ describe("crash-resume", () => {
       if (round === 1) await execDuckDB(duckdbPath, `update ${BULK_TABLE} set first_name = first_name || '-v2'`);
       const roundStart = emulator.calls().filter((c) => c.endpoint === UPSERT).length;
       // Kill points: 2 by time since spawn (startup, migrations, planning, first batches), 8 by upsert calls seen in the round.
-      const byTime = [0, 1].map(() => 100 + Math.floor(dice() * 2400));
+      const byTime = [0, 1].map(() => 200 + Math.floor(dice() * 6000));
       const byCalls = Array.from({ length: KILLS_PER_ROUND - byTime.length }, () => Math.floor(dice() * 480)).sort((a, b) => a - b);
       const points = [...byTime.map((ms) => ({ ms })), ...byCalls.map((calls) => ({ calls }))];
       let sentBefore = 0;

@@ -6,9 +6,10 @@
  */
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, type ExpectStatic } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import { startSalesforceEmulator } from "../../src/emulators/salesforce/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { repoRoot } from "../../scripts/dbt.ts";
 import { copyArtifacts, freshDuckdb, integrationBuild, runCli, syncArgs } from "../support/cli.ts";
@@ -45,7 +46,7 @@ interface Case {
   /** What the message must say (stdout + stderr). */
   says: RegExp;
   /** Default "nothing": no destination call but reads, no record. "rows": only the listed keys must not land. */
-  writes?: { nothing: true } | { not: string[]; landed: number };
+  writes?: { nothing: true } | { not: string[]; landed?: number };
   then?: (ctx: { duckdbPath: string; emulator: HubSpotEmulator; output: string }) => Promise<void>;
 }
 
@@ -146,8 +147,8 @@ const CASES: Case[] = [
     warehouse: `update ${ACTIVATION_TABLE} set first_name = repeat('x', 34000000) where email = '${AMARA}'`,
     exit: 4,
     says: /row amara\.singh@fathomrobotics\.ai: .*413/,
-    // Finding: a 413 is not split like a 400, so the whole batch fails with it (here: every row).
-    writes: { not: [AMARA], landed: 0 },
+    // The other rows of its batch fail with it today: see KNOWN_BUGS.
+    writes: { not: [AMARA] },
     then: async ({ duckdbPath }) => {
       const letters = await queryDuckDB(duckdbPath, `select sync_key, message from ${DEAD_LETTERS} where sync_key = '${AMARA}'`);
       expect(String(letters[0]?.message)).toMatch(/413/);
@@ -170,49 +171,83 @@ const CASES: Case[] = [
   { name: "validate: injection in identifiers", args: () => ["validate", "--project-dir", RELIABILITY_YAML], exit: 2, says: /models\/schema\.yml:\d+:\d+: .*field key: must be a plain identifier/ },
 ];
 
+/**
+ * Bugs these suites found, in files other sessions own: each case states the right behaviour and is marked
+ * `it.fails` until it is fixed (then vitest reports it, and the case moves to CASES).
+ */
+const KNOWN_BUGS: Case[] = [
+  {
+    name: "Salesforce refuses the client credentials: exit 2 like a HubSpot 401 (today: exit 1, an internal error with a stack trace)",
+    contract: (c) => {
+      c.destination = { type: "salesforce", object: "Contact", match: { field: "Email" }, mode: "upsert", on_removed: "keep" };
+      c.fields = { first_name: "FirstName", last_name: "LastName", engagement_band: "Description" };
+    },
+    env: { SALESFORCE_CLIENT_ID: "sf-client", SALESFORCE_CLIENT_SECRET: "not-the-secret" },
+    exit: 2,
+    says: /invalid client credentials/,
+  },
+  {
+    name: "a 34 MB value fails its own row only (today: the 413 is not split like a 400, so its whole batch fails)",
+    warehouse: `update ${ACTIVATION_TABLE} set first_name = repeat('x', 34000000) where email = '${AMARA}'`,
+    exit: 4,
+    says: /row amara\.singh@fathomrobotics\.ai: .*413/,
+    writes: { not: [AMARA], landed: 15 },
+  },
+];
+
+async function runCase(c: Case, expect: ExpectStatic): Promise<void> {
+  const emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
+  const salesforce = await startSalesforceEmulator({ clientId: "sf-client", clientSecret: "the-secret" });
+  try {
+    const duckdbPath = await freshDuckdb();
+    if (c.warehouse) await execDuckDB(duckdbPath, c.warehouse);
+    const needsCopy = c.contract || c.manifest || c.runResults || c.files;
+    const target = needsCopy
+      ? await copyArtifacts({
+          manifest: (m) => {
+            c.manifest?.(m);
+            if (c.contract) c.contract(contractOf(m));
+          },
+          ...(c.runResults ? { runResults: c.runResults } : {}),
+        })
+      : integrationBuild().targetPath;
+    if (c.files) await c.files(target);
+    const args = c.args ? c.args(target) : sync(target);
+    const env = { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, SALESFORCE_LOGIN_URL: salesforce.url, ACTIVATION_DUCKDB_PATH: duckdbPath, ...c.env };
+    const run = await runCli(args, env);
+    const output = `${run.stdout}\n${run.stderr}`;
+    expect(run.exitCode, output).toBe(c.exit);
+    expect(output).toMatch(c.says);
+    // A bug is exit 1 with a stack trace; bad input never is.
+    expect(output).not.toMatch(/\n\s+at .*\.ts:\d+:\d+/);
+    const writes = c.writes ?? nothing;
+    if ("nothing" in writes) {
+      expect(emulator.calls().filter((call) => call.method !== "GET")).toEqual([]);
+      expect(emulator.records("contacts")).toEqual([]);
+      expect(salesforce.records("Contact")).toEqual([]);
+    } else {
+      for (const key of writes.not) expect(emulator.findByProperty("contacts", "email", key)).toBeUndefined();
+      if (writes.landed !== undefined) expect(emulator.records("contacts")).toHaveLength(writes.landed);
+    }
+    await c.then?.({ duckdbPath, emulator, output });
+  } finally {
+    await emulator.close();
+    await salesforce.close();
+  }
+}
+
 describe("bad input: a clear error, the right exit code, no write of what was refused", () => {
   it("has at least 30 cases", () => {
     expect(CASES.length).toBeGreaterThanOrEqual(30);
     expect(new Set(CASES.map((c) => c.name)).size).toBe(CASES.length);
   });
 
-  // Each case has its own emulator, DuckDB copy and artifacts, so they run side by side.
-  it.concurrent.for(CASES.map((c) => [c.name, c] as const))("%s", async ([, c], { expect }) => {
-    const emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-    try {
-      const duckdbPath = await freshDuckdb();
-      if (c.warehouse) await execDuckDB(duckdbPath, c.warehouse);
-      const needsCopy = c.contract || c.manifest || c.runResults || c.files;
-      const target = needsCopy
-        ? await copyArtifacts({
-            manifest: (m) => {
-              c.manifest?.(m);
-              if (c.contract) c.contract(contractOf(m));
-            },
-            ...(c.runResults ? { runResults: c.runResults } : {}),
-          })
-        : integrationBuild().targetPath;
-      if (c.files) await c.files(target);
-      const args = c.args ? c.args(target) : sync(target);
-      const run = await runCli(args, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ACTIVATION_DUCKDB_PATH: duckdbPath, ...c.env });
-      const output = `${run.stdout}\n${run.stderr}`;
-      expect(run.exitCode, output).toBe(c.exit);
-      expect(output).toMatch(c.says);
-      // A bug is exit 1 with a stack trace; bad input never is.
-      expect(output).not.toMatch(/\n\s+at .*\.ts:\d+:\d+/);
-      const writes = c.writes ?? nothing;
-      if ("nothing" in writes) {
-        expect(emulator.calls().filter((call) => call.method !== "GET")).toEqual([]);
-        expect(emulator.records("contacts")).toEqual([]);
-      } else {
-        for (const key of writes.not) expect(emulator.findByProperty("contacts", "email", key)).toBeUndefined();
-        expect(emulator.records("contacts")).toHaveLength(writes.landed);
-      }
-      await c.then?.({ duckdbPath, emulator, output });
-    } finally {
-      await emulator.close();
-    }
-  });
+  // Each case has its own emulators, DuckDB copy and artifacts, so they run side by side.
+  it.concurrent.for(CASES.map((c) => [c.name, c] as const))("%s", async ([, c], { expect }) => runCase(c, expect));
+});
+
+describe("known bugs (it.fails until fixed)", () => {
+  for (const c of KNOWN_BUGS) it.fails(c.name, async ({ expect }) => runCase(c, expect));
 });
 
 async function execDuckDB(path: string, sql: string): Promise<void> {
