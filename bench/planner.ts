@@ -1,0 +1,139 @@
+/**
+ * 3. Planner: the diff of N eligible rows against the ledger on DuckDB (tables generated with `range()`; the ledger
+ * holds 90 % of the keys, 5 % of all keys with a stale hash, 10 % new keys), our streaming path against a naive
+ * in-memory diff in Node, each case in a fresh child process: time and peak RSS (the process's maxRSS).
+ */
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import type { Contract } from "../src/contract/load.ts";
+import { contractSchema } from "../src/contract/schema.ts";
+import { ledgerTables, migrate } from "../src/ledger/migrations.ts";
+import { connectWarehouse } from "../src/warehouse/index.ts";
+import type { PlannerInput, PlannerResult } from "./planner-child.ts";
+import { BENCH_DIR, DATA_DIR, QUICK, log, mb, median, round, runChild, writeResult } from "./lib.ts";
+
+export const PLANNER_CONTRACT = "bench_people";
+export const PLANNER_COLUMNS = ["first_name", "last_name", "tier"];
+
+export function plannerContract(relation: string): Contract {
+  return {
+    spec: contractSchema.parse({
+      name: PLANNER_CONTRACT,
+      key: "email",
+      destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
+      fields: { first_name: "firstname", last_name: "lastname", tier: "lifecyclestage" },
+    }),
+    model: { uniqueId: "model.bench.people", name: "people", relation, file: "models/people.yml" },
+  };
+}
+
+const DATA_VERSION = 1;
+/** DuckDB's memory_limit in the capped mode (its default is 80 % of the machine's RAM). */
+const MEMORY_LIMIT = "1GB";
+
+/** The DuckDB file for N rows (built once, reused by later runs: generation is not what is measured). */
+async function dataset(rows: number): Promise<string> {
+  mkdirSync(DATA_DIR, { recursive: true });
+  const name = `planner-v${DATA_VERSION}-${rows}`;
+  const path = join(DATA_DIR, `${name}.duckdb`);
+  if (existsSync(path)) return path;
+  log(`planner: generating ${rows} rows and the ledger in ${path}`);
+  const building = join(DATA_DIR, `${name}.building.duckdb`);
+  rmSync(building, { force: true });
+  rmSync(`${building}.wal`, { force: true });
+  const row = (i: string): string =>
+    `'p' || lpad(${i}::varchar, 9, '0') || '@example.com' as email, 'First' || ${i} as first_name, 'Last' || (${i} % 997) as last_name, ` +
+    `case when ${i} % 3 = 0 then 'lead' else 'customer' end as tier`;
+  const instance = await DuckDBInstance.create(building);
+  const connection = await instance.connect();
+  await connection.run(`create table people as select ${row("i")} from range(${rows}) t(i)`);
+  connection.closeSync();
+  instance.closeSync();
+  const warehouse = await connectWarehouse({ profile: "bench", target: "bench", profilesPath: "profiles.yml", config: { type: "duckdb", path: building } });
+  try {
+    const tables = ledgerTables(warehouse.dialect, warehouse.defaultSchema);
+    await migrate(warehouse, tables);
+    const d = warehouse.dialect;
+    const hash = d.rowHash(PLANNER_COLUMNS.map((c) => d.quoteIdentifier(c)));
+    // 90 % of the keys are in the ledger; of those, keys with i % 100 < 5 carry a stale hash (5 % of all rows change).
+    await warehouse.execute(
+      `insert into ${tables.ledger} (contract_name, sync_key, row_hash, destination_record_id, synced_at, run_id, status)
+       select '${PLANNER_CONTRACT}', email, case when i % 100 < 5 then md5('stale' || i) else ${hash} end, 'id-' || i, now(), 'seed', 'synced'
+       from (select i, ${row("i")} from range(${rows}) t(i)) as p where i % 100 < 90`,
+    );
+  } finally {
+    await warehouse.close();
+  }
+  renameSync(building, path);
+  return path;
+}
+
+async function catalogRelation(path: string): Promise<string> {
+  const instance = await DuckDBInstance.create(path);
+  const connection = await instance.connect();
+  const reader = await connection.runAndReadAll("select current_database() as db");
+  const db = String(reader.getRowObjectsJS()[0]?.db);
+  connection.closeSync();
+  instance.closeSync();
+  return `"${db}"."main"."people"`;
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const sizes = QUICK ? [100_000, 1_000_000] : [1_000_000, 10_000_000];
+  const child = join(BENCH_DIR, "planner-child.ts");
+  const cases: Record<string, unknown>[] = [];
+  for (const rows of sizes) {
+    const path = await dataset(rows);
+    // DuckDB names the catalog after the file it opened.
+    const relation = await catalogRelation(path);
+    // 10M rows take minutes per trial on 2 cores: one trial per mode there (the 20-minute budget), five at 1M.
+    const reps = rows >= 10_000_000 ? 1 : 5;
+    const byMode: Record<string, Record<string, unknown>> = {};
+    for (const mode of ["streaming", "streaming-capped", "naive"] as const) {
+      const trials: { elapsedMs: number; maxRssMB: number; peakHeapMB: number; streamed: number }[] = [];
+      let counts: PlannerResult["counts"] | undefined;
+      for (let rep = 0; rep < reps; rep += 1) {
+        const input: PlannerInput = { path, relation, mode, memoryLimit: MEMORY_LIMIT };
+        const { result, maxRssBytes } = await runChild<PlannerResult>(child, input, { timeoutMs: 30 * 60_000 });
+        counts = result.counts;
+        trials.push({ elapsedMs: round(result.elapsedMs, 1), maxRssMB: mb(maxRssBytes), peakHeapMB: mb(result.peakHeapBytes), streamed: result.streamed });
+        log(`planner ${rows} ${mode} rep ${rep + 1}: ${Math.round(result.elapsedMs)} ms, max RSS ${mb(maxRssBytes)} MB, ${result.streamed} to send`);
+      }
+      byMode[mode] = {
+        repetitions: reps,
+        elapsedMs: median(trials.map((t) => t.elapsedMs)),
+        maxRssMB: median(trials.map((t) => t.maxRssMB)),
+        peakHeapMB: median(trials.map((t) => t.peakHeapMB)),
+        counts,
+        trials,
+      };
+    }
+    const s = byMode.streaming as { elapsedMs: number; maxRssMB: number; counts: unknown };
+    const n = byMode.naive as { elapsedMs: number; maxRssMB: number; counts: unknown };
+    cases.push({
+      rows,
+      streaming: byMode.streaming,
+      streamingCapped: byMode["streaming-capped"],
+      naive: byMode.naive,
+      countsAgree: JSON.stringify(s.counts) === JSON.stringify(n.counts),
+      timeRatioStreamingToNaive: round(s.elapsedMs / n.elapsedMs),
+      rssRatioStreamingToNaive: round(s.maxRssMB / n.maxRssMB),
+    });
+  }
+  const [small, large] = cases as { streaming: { maxRssMB: number; peakHeapMB: number }; streamingCapped: { maxRssMB: number }; naive: { maxRssMB: number } }[];
+  const result = {
+    description:
+      "Streaming: planCounts + every planned record streamed (DuckDB hash join and sort in the warehouse, one chunk in Node); streaming-capped: the same with DuckDB's memory_limit set (it spills to disk beyond it). Naive: model and ledger read whole into Node Maps, " +
+      "hashed in Node (md5, the same formula), compared, changed rows sorted. Each trial in a fresh process; maxRSS from process.resourceUsage() at its end (DuckDB's native memory included); " +
+      "peakHeap sampled every 50 ms (V8 heap + external). Ledger: 90 % of keys, 5 % of all keys with a stale hash; 10 % new keys.",
+    memoryLimitCapped: MEMORY_LIMIT,
+    rssGrowthStreaming: small && large ? round(large.streaming.maxRssMB / small.streaming.maxRssMB, 2) : null,
+    rssGrowthStreamingCapped: small && large ? round(large.streamingCapped.maxRssMB / small.streamingCapped.maxRssMB, 2) : null,
+    heapGrowthStreaming: small && large ? round(large.streaming.peakHeapMB / small.streaming.peakHeapMB, 2) : null,
+    rssGrowthNaive: small && large ? round(large.naive.maxRssMB / small.naive.maxRssMB, 2) : null,
+    cases,
+  };
+  writeResult("planner", result);
+  return result;
+}

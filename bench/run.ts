@@ -1,0 +1,44 @@
+/**
+ * `npm run bench [-- --only NAME[,NAME]]`: runs the benchmarks in order and writes bench/results/<name>.json and
+ * bench/results/summary.md (the table for the README). `BENCH_QUICK=1` runs smaller cases for a smoke run.
+ * Never part of `npm test`: figures are measured and reported, never asserted on time.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { run as manifest } from "./manifest.ts";
+import { run as noop } from "./noop.ts";
+import { run as planner } from "./planner.ts";
+import { run as salesforce } from "./salesforce.ts";
+import { summarize } from "./summary.ts";
+import { run as throughput } from "./throughput.ts";
+import { QUICK, RESULTS_DIR, log } from "./lib.ts";
+
+const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = { throughput, salesforce, planner, noop, manifest };
+
+function selected(): string[] {
+  const args = process.argv.slice(2);
+  const at = args.findIndex((a) => a === "--only" || a.startsWith("--only="));
+  if (at < 0) return Object.keys(BENCHMARKS);
+  const value = args[at]!.includes("=") ? args[at]!.split("=")[1] : args[at + 1];
+  const names = (value ?? "").split(",").filter(Boolean);
+  const unknown = names.filter((n) => !(n in BENCHMARKS));
+  if (names.length === 0 || unknown.length > 0) {
+    console.error(`--only takes one or more of ${Object.keys(BENCHMARKS).join(", ")} (comma separated)${unknown.length ? `; unknown: ${unknown.join(", ")}` : ""}`);
+    process.exit(2);
+  }
+  return names;
+}
+
+const names = selected();
+const started = Date.now();
+log(`running ${names.join(", ")}${QUICK ? " (BENCH_QUICK=1: smaller cases)" : ""}`);
+for (const name of names) {
+  const at = Date.now();
+  await BENCHMARKS[name]!();
+  log(`${name} done in ${Math.round((Date.now() - at) / 1000)} s`);
+}
+const minutes = (Date.now() - started) / 60_000;
+log(`all done in ${minutes.toFixed(1)} min`);
+const table = summarize();
+writeFileSync(join(RESULTS_DIR, "summary.md"), table);
+console.log(table);

@@ -1,0 +1,62 @@
+/**
+ * One Salesforce run in its own process: N rows through our engine and jsforce to the Salesforce emulator, forced
+ * onto sObject Collections (threshold above N) or Bulk API 2.0 (threshold 1), with the mapping preflight first.
+ */
+import type { Contract } from "../src/contract/load.ts";
+import { contractSchema } from "../src/contract/schema.ts";
+import { createDestination } from "../src/destinations/index.ts";
+import type { DestinationRecord } from "../src/destinations/types.ts";
+import { retrying } from "../src/engine/retry.ts";
+import { sendRecords } from "../src/engine/send.ts";
+import { runAsChild } from "./lib.ts";
+
+export interface SalesforceInput {
+  url: string;
+  token: string;
+  rows: number;
+  path: "collections" | "bulk";
+}
+
+export interface SalesforceResult {
+  elapsedMs: number;
+  written: number;
+  lost: number;
+  bulk: boolean;
+  cpuMs: number;
+}
+
+const contract: Contract = {
+  spec: contractSchema.parse({
+    name: "bench_accounts",
+    key: "billing_customer_id",
+    destination: { type: "salesforce", object: "Account", match: { field: "Billing_Customer_Id__c" } },
+    fields: { band: { to: "Churn_Risk_Band__c", allowed: ["low", "medium", "high"] }, reason: "Risk_Reason_Code__c" },
+  }),
+  model: { uniqueId: "model.bench.accounts", name: "accounts", relation: '"accounts"', file: "models/accounts.yml" },
+};
+
+const BANDS = ["low", "medium", "high"];
+
+async function* accounts(count: number, chunk = 2000): AsyncIterable<DestinationRecord[]> {
+  for (let start = 0; start < count; start += chunk) {
+    const rows: DestinationRecord[] = [];
+    for (let i = start; i < Math.min(count, start + chunk); i += 1) rows.push({ key: `b-${i}`, fields: { Churn_Risk_Band__c: BANDS[i % 3]!, Risk_Reason_Code__c: `reason-${i % 101}` } });
+    yield rows;
+  }
+}
+
+runAsChild<SalesforceInput, SalesforceResult>(async (input) => {
+  const cpu = process.cpuUsage();
+  const destination = createDestination(contract, {
+    SALESFORCE_INSTANCE_URL: input.url,
+    SALESFORCE_ACCESS_TOKEN: input.token,
+    SALESFORCE_BULK_THRESHOLD: input.path === "bulk" ? "1" : String(Number.MAX_SAFE_INTEGER),
+  });
+  const started = performance.now();
+  const problems = await retrying(() => destination.preflight(), {}, { requests: 0, retries: 0 });
+  if (problems.length > 0) throw new Error(problems.join("; "));
+  const summary = await sendRecords(destination, accounts(input.rows));
+  const elapsedMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { elapsedMs, written: summary.created + summary.updated, lost: summary.failed + summary.notSent, bulk: summary.bulk, cpuMs: (used.user + used.system) / 1000 };
+});

@@ -1,0 +1,67 @@
+/** Builds the README's benchmark table from bench/results/*.json (whatever results exist). */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { RESULTS_DIR } from "./lib.ts";
+
+// Results are this benchmark's own JSON: read loosely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+function load(name: string): Json | undefined {
+  const path = join(RESULTS_DIR, `${name}.json`);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Json) : undefined;
+}
+
+const fmt = (n: number | null | undefined, digits = 2): string => (n === null || n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(digits));
+const int = (n: number | null | undefined): string => (n === null || n === undefined ? "–" : Math.round(n).toLocaleString("en-US"));
+
+export function summarize(): string {
+  const lines: string[] = [];
+  const t = load("throughput");
+  if (t) {
+    lines.push(`**1. Throughput at the limit** (${int(t.rows)} rows, HubSpot emulator; median of ${t.cases[0]?.repetitions ?? "?"}; fraction of ideal = records/s ÷ (100 × allowed requests/s))`, "");
+    lines.push("| limit | client | fraction of ideal | records/s | 429s (median / max) | API calls per record | rows lost |", "|---|---|---|---|---|---|---|");
+    for (const c of t.cases) {
+      const m = c.median;
+      const ideal = c.perWindow >= 100_000 ? "– (no limit)" : fmt(m.fractionOfIdeal);
+      lines.push(`| ${c.limit} | ${c.variant} | ${ideal} | ${int(m.recordsPerSecond)} | ${int(m.status429)} / ${int(c.max429)} | ${fmt(m.apiCallsPerRecord, 4)} | ${int(m.lost)} |`);
+    }
+    lines.push("");
+  }
+  const s = load("salesforce");
+  if (s) {
+    lines.push(`**2. Salesforce: API calls per record** (median polls per Bulk job: ${s.medianPollsPerBulkJob}; calls break even at about ${int(s.callsCrossoverRows)} rows)`, "");
+    lines.push("| rows | Collections calls / record | Bulk 2.0 calls / record | calls ratio bulk ÷ collections | time ratio bulk ÷ collections (emulator) |", "|---|---|---|---|---|");
+    for (const c of s.cases) {
+      const extrapolated = c.collections.extrapolated ? " (computed)" : "";
+      lines.push(`| ${int(c.rows)} | ${fmt(c.collections.apiCallsPerRecord, 5)}${extrapolated} | ${fmt(c.bulk.apiCallsPerRecord, 6)} | ${fmt(c.callsRatioBulkToCollections, 4)} | ${fmt(c.timeRatioBulkToCollections)} |`);
+    }
+    lines.push("");
+  }
+  const p = load("planner");
+  if (p) {
+    lines.push(`**3. Planner on DuckDB** (streaming diff in SQL vs a naive diff in Node Maps; peak RSS of the whole process, DuckDB included; capped: DuckDB memory_limit ${p.memoryLimitCapped})`, "");
+    lines.push("| rows | trials | streaming time ÷ naive | streaming max RSS | capped max RSS | naive max RSS | streaming Node heap peak | counts agree |", "|---|---|---|---|---|---|---|---|");
+    for (const c of p.cases) {
+      lines.push(
+        `| ${int(c.rows)} | ${c.streaming.repetitions} | ${fmt(c.timeRatioStreamingToNaive)} (${fmt(c.streaming.elapsedMs / 1000, 1)} s vs ${fmt(c.naive.elapsedMs / 1000, 1)} s) | ${int(c.streaming.maxRssMB)} MB | ${int(c.streamingCapped.maxRssMB)} MB | ${int(c.naive.maxRssMB)} MB | ${int(c.streaming.peakHeapMB)} MB | ${c.countsAgree ? "yes" : "NO"} |`,
+      );
+    }
+    lines.push("", `RSS growth 1M → 10M: streaming ×${fmt(p.rssGrowthStreaming)}, capped ×${fmt(p.rssGrowthStreamingCapped)}, naive ×${fmt(p.rssGrowthNaive)}; streaming Node heap ×${fmt(p.heapGrowthStreaming)}.`, "");
+  }
+  const n = load("noop");
+  if (n) {
+    lines.push(`**4. No-op rerun** (${int(n.rows)} rows, median of ${n.repetitions}): ${n.noopApiCalls} API calls; rerun time ÷ full run = ${fmt(n.median.noopFractionOfFull, 3)} (${int(n.median.noopMs)} ms vs ${int(n.median.fullMs)} ms). Full run at ${fmt(n.median.fullFractionOfIdeal)} of the rate limit's ideal; ledger checkpoints ${fmt((n.median.checkpointShareOfFull ?? 0) * 100, 0)} % of it. runSync probe on an empty ledger: ${int(n.runSyncProbe?.created)} of ${int(n.rows)} rows created.`, "");
+  }
+  const m = load("manifest");
+  if (m) {
+    const phases = Object.entries(m.parseAndGate.phasesMs as Record<string, number>).map(([k, v]) => `${k} ${int(v)} ms`).join(", ");
+    lines.push(
+      `**5. Manifest scale** (${int(m.models)} models, ${int(m.tests)} tests, ${int(m.contracts)} contracts; manifest ${m.manifestMB} MB, run_results ${m.runResultsMB} MB; median of ${m.parseAndGate.repetitions}): parse + gate ${fmt(m.parseAndGate.elapsedMs / 1000, 1)} s = ×${fmt(m.timeRatioToJsonParse)} of read + JSON.parse; peak RSS ${int(m.parseAndGate.maxRssMB)} MB = ×${fmt(m.rssRatioToJsonParse)} of JSON.parse's. Phases: ${phases}.`,
+      "",
+    );
+  }
+  const machine = (t ?? s ?? p ?? n ?? m)?.machine;
+  if (machine) lines.push(`Machine: ${machine.cpus} × ${machine.cpuModel}, ${int(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, ${machine.date.slice(0, 10)}, load average at the end ${machine.loadAverageAtEnd?.join(" / ")}.`, "");
+  return lines.join("\n");
+}

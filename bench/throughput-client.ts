@@ -1,0 +1,128 @@
+/**
+ * One client run of the throughput benchmark, in its own process (the SDK's decorators are a process-wide singleton,
+ * so our client and the hand-written baselines must not share a process): N rows to the HubSpot emulator, either
+ * through our engine (destination + pacer + send) or the way users write it by hand with the official SDK.
+ */
+import { Client } from "@hubspot/api-client";
+import * as retryModule from "@hubspot/api-client/lib/src/services/decorators/RetryDecorator.js";
+import type { Contract } from "../src/contract/load.ts";
+import { contractSchema } from "../src/contract/schema.ts";
+import { createDestination } from "../src/destinations/index.ts";
+import type { DestinationRecord } from "../src/destinations/types.ts";
+import { retrying } from "../src/engine/retry.ts";
+import { sendRecords } from "../src/engine/send.ts";
+import { runAsChild } from "./lib.ts";
+
+export type Variant = "ours" | "sdk-default-limiter" | "sdk-mintime-limiter" | "sdk-reservoir-limiter";
+
+export interface ClientInput {
+  variant: Variant;
+  url: string;
+  token: string;
+  rows: number;
+  perWindow: number;
+  windowMs: number;
+}
+
+export interface ClientResult {
+  elapsedMs: number;
+  written: number;
+  /** Rows not written: failed at the destination, or (baseline) in a batch the SDK gave up on after its retries. */
+  lost: number;
+  /** Requests the client made for the writes (ours: the pacer's count; baseline: calls to upsert, retries included by the SDK). */
+  clientRequests?: number;
+  /** The SDK's own retry messages printed while it slept (baseline only). */
+  sdkRetries?: number;
+  /** CPU time the client process spent (user + system), ms. */
+  cpuMs?: number;
+}
+
+const contract: Contract = {
+  spec: contractSchema.parse({
+    name: "bench_contacts",
+    key: "email",
+    destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
+    fields: { first_name: "firstname", last_name: "lastname" },
+  }),
+  model: { uniqueId: "model.bench.people", name: "people", relation: '"people"', file: "models/people.yml" },
+};
+
+function record(i: number): DestinationRecord {
+  return { key: `p${String(i).padStart(8, "0")}@example.com`, fields: { firstname: `First${i}`, lastname: `Last${i % 997}` } };
+}
+
+async function* people(count: number, chunk = 2000): AsyncIterable<DestinationRecord[]> {
+  for (let start = 0; start < count; start += chunk) {
+    const rows: DestinationRecord[] = [];
+    for (let i = start; i < Math.min(count, start + chunk); i += 1) rows.push(record(i));
+    yield rows;
+  }
+}
+
+async function ours(input: ClientInput): Promise<ClientResult> {
+  const destination = createDestination(contract, { HUBSPOT_ACCESS_TOKEN: input.token, HUBSPOT_BASE_PATH: input.url });
+  // As `sync` does: the mapping is checked once before the first write (one GET, not timed).
+  const problems = await retrying(() => destination.preflight(), {}, { requests: 0, retries: 0 });
+  if (problems.length > 0) throw new Error(problems.join("; "));
+  const started = performance.now();
+  const summary = await sendRecords(destination, people(input.rows));
+  const elapsedMs = performance.now() - started;
+  return { elapsedMs, written: summary.created + summary.updated, lost: summary.failed + summary.notSent, clientRequests: summary.requests };
+}
+
+/** The SDK's retry sleeps a fixed 10 s × attempt after a TEN_SECONDLY_ROLLING 429: time-scaled like the window. */
+function scaleSdkRetry(windowMs: number, onRetry: () => void): void {
+  const mod = retryModule as unknown as { default: { default?: unknown } | undefined };
+  const RetryDecorator = (mod.default?.default ?? mod.default) as { prototype: { _waitAfterRequestFailure: (s: number, n: number, t: number) => Promise<unknown> } };
+  RetryDecorator.prototype._waitAfterRequestFailure = (_status: number, retryNumber: number, retryTimeout: number) => {
+    onRetry();
+    return new Promise((resolve) => setTimeout(resolve, (retryTimeout * retryNumber * windowMs) / 10_000));
+  };
+}
+
+async function baseline(input: ClientInput): Promise<ClientResult> {
+  let sdkRetries = 0;
+  scaleSdkRetry(input.windowMs, () => (sdkRetries += 1));
+  const scale = input.windowMs / 10_000;
+  // What a user writes: the SDK's documented options. The default limiter (9 requests/s, 6 concurrent) is the
+  // SDK's DEFAULT_LIMITER_OPTIONS; "mintime" spaces requests at the portal's limit; "reservoir" is Bottleneck's
+  // documented fixed-window recipe (refill the whole allowance every window).
+  const limiterOptions =
+    input.variant === "sdk-default-limiter"
+      ? { minTime: (1000 / 9) * scale, maxConcurrent: 6 }
+      : input.variant === "sdk-mintime-limiter"
+        ? { minTime: input.windowMs / input.perWindow, maxConcurrent: 6 }
+        : { reservoir: input.perWindow, reservoirRefreshAmount: input.perWindow, reservoirRefreshInterval: input.windowMs, maxConcurrent: 6 };
+  const client = new Client({ accessToken: input.token, basePath: input.url, numberOfApiCallRetries: 3, limiterOptions });
+  let written = 0;
+  let lost = 0;
+  let clientRequests = 0;
+  const started = performance.now();
+  for await (const chunk of people(input.rows)) {
+    for (let i = 0; i < chunk.length; i += 100) {
+      const batch = chunk.slice(i, i + 100);
+      clientRequests += 1;
+      try {
+        const answer = await client.crm.contacts.batchApi.upsert({
+          inputs: batch.map((r) => ({ id: r.key, idProperty: "email", properties: r.fields as Record<string, string> })),
+        });
+        written += answer.results.length;
+        lost += batch.length - answer.results.length;
+      } catch {
+        // The SDK gave up after its retries: a plain loop loses the batch (or crashes); we count it and go on.
+        lost += batch.length;
+      }
+    }
+  }
+  const elapsedMs = performance.now() - started;
+  return { elapsedMs, written, lost, clientRequests, sdkRetries };
+}
+
+runAsChild<ClientInput, ClientResult>(async (input) => {
+  // The SDK prints a line per retry; the count is what matters here.
+  console.error = () => undefined;
+  const before = process.cpuUsage();
+  const result = await (input.variant === "ours" ? ours(input) : baseline(input));
+  const cpu = process.cpuUsage(before);
+  return { ...result, cpuMs: (cpu.user + cpu.system) / 1000 };
+});
