@@ -196,3 +196,18 @@ describe("controls", () => {
     expect(await controls.acquireLease("c1", "runner-c", 60_000)).toEqual({ acquired: true });
   });
 });
+
+describe("streaming while the ledger checkpoints", () => {
+  it("sends every changed row of a plan larger than one DuckDB chunk (2,048 rows)", async () => {
+    const big: Contract = { ...contract, spec: { ...contract.spec, name: "big_people" }, model: { ...contract.model, relation: '"plan"."main"."big_people"' } };
+    await warehouse.execute(`create table big_people as select 'b' || i || '@example.com' as email, 'B' || i as first_name, 'lead' as tier from range(5000) t(i)`);
+    const destination = createDestination(big, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url });
+    const summary = await sendRecords(destination, plannedRecords(warehouse, big, tables), {
+      baseDelayMs: 1,
+      onAcknowledged: (records, outcomes) => ledger.checkpoint(big.spec.name, "run-big", records as PlannedRecord[], outcomes),
+    });
+    expect(summary).toMatchObject({ created: 5000, failed: 0, notSent: 0 });
+    const [row] = await warehouse.query(`select count(*) as n from ${tables.ledger} where contract_name = 'big_people'`);
+    expect(row).toEqual({ n: 5000n });
+  });
+});

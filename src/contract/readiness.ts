@@ -14,15 +14,23 @@ export interface Readiness {
 
 const KEY_TESTS = { unique: ["unique", "unique_key"], notNull: ["not_null", "unique_key"] };
 
-/** The names of tests on one column of a model (dbt's own and `activation.*`). */
+/** Per model and column (lower case), the names of the tests on it; indexed once per manifest. */
+const testIndex = new WeakMap<Manifest, Map<string, Set<string>>>();
+
 function columnTests(manifest: Manifest, modelId: string, column: string): Set<string> {
-  const names = new Set<string>();
-  for (const node of Object.values(manifest.nodes)) {
-    if (node.resource_type !== "test" || node.attached_node !== modelId || !node.test_metadata) continue;
-    const testColumn = (node as { column_name?: unknown }).column_name ?? (node.test_metadata as { kwargs?: { column_name?: unknown } }).kwargs?.column_name;
-    if (typeof testColumn === "string" && testColumn.toLowerCase() === column.toLowerCase()) names.add(node.test_metadata.name);
+  let index = testIndex.get(manifest);
+  if (!index) {
+    index = new Map();
+    for (const node of Object.values(manifest.nodes)) {
+      if (node.resource_type !== "test" || !node.attached_node || !node.test_metadata) continue;
+      const testColumn = (node as { column_name?: unknown }).column_name ?? (node.test_metadata as { kwargs?: { column_name?: unknown } }).kwargs?.column_name;
+      if (typeof testColumn !== "string") continue;
+      const id = `${node.attached_node}\u0000${testColumn.toLowerCase()}`;
+      index.set(id, (index.get(id) ?? new Set()).add(node.test_metadata.name));
+    }
+    testIndex.set(manifest, index);
   }
-  return names;
+  return index.get(`${modelId}\u0000${column.toLowerCase()}`) ?? new Set();
 }
 
 export function launchReadiness(contract: Contract, manifest?: Manifest): Readiness {

@@ -12,7 +12,7 @@ import { statusProblems } from "../validate/status.ts";
 import { BadInputError } from "../errors.ts";
 import { readManifest, readRunResults, type Manifest } from "../dbt/artifacts.ts";
 import { checkInvocation, createGate } from "../dbt/gate.ts";
-import { createDestination, type Destination } from "../destinations/index.ts";
+import { createDestination, DestinationRequestError, type Destination } from "../destinations/index.ts";
 import { checkColumns, hasModelHash, rejectedKeys, type Shard } from "../eligible/rows.ts";
 import { retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
@@ -235,11 +235,19 @@ async function syncLeased(
   let removal: RemovalSummary | undefined;
   // Nothing changed: no destination call at all, not even the preflight.
   if (plan.create + plan.update + removals > 0) {
-    const problems = await retrying(() => destination.preflight(), {}, counters);
+    // The pacer first: the mapping check's requests count against the same rate limit as the writes.
+    pacerFor(destination);
+    let problems: string[];
+    try {
+      problems = await retrying(() => destination.preflight(), {}, counters);
+    } catch (error) {
+      // Refused credentials, a revoked token, an exhausted quota: the contract fails before any write.
+      if (!(error instanceof DestinationRequestError) || error.retryable) throw error;
+      problems = [`${destination.description}: ${error.message}`];
+    }
     if (problems.length > 0) return { ...base, status: "failed", reasons: problems };
     let records = plannedRecords(warehouse, contract, ledger.tables, planOptions);
     if (needsReadBack(contract.spec)) {
-      pacerFor(destination);
       records = guardRecords(contract.spec, records, (keys, fields) => retrying(() => destination.readBack(keys, fields), {}, counters), (found) => {
         skipped += found.length;
         skips.push(...found.slice(0, Math.max(0, SAMPLE_ROWS * 4 - skips.length)));
@@ -255,7 +263,6 @@ async function syncLeased(
       shouldStop: () => controls.pausedReason(contract.spec.name, env),
     });
     if (removals > 0 && !summary.stopped) {
-      pacerFor(destination);
       removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed) => {
         await ledger.markRemoved(contract.spec.name, run.runId, done);
         await ledger.deadLetters(contract.spec.name, run.runId, failed);

@@ -32,7 +32,8 @@ export function toRequestError(error: unknown): DestinationRequestError {
   if (code >= 500) return new DestinationRequestError(message, { status: code, code: "SERVER_ERROR", retryable: true, retryAfterMs: retryAfterMs(headers) });
   if (code === 401 || code === 403) return new DestinationRequestError(message, { status: code, code: "UNAUTHORIZED", exhausted: true });
   // 400s: a whole batch refused for what some record in it carries (duplicate ids, an invalid option).
-  return new DestinationRequestError(message, { status: code, code: body.category ?? "BAD_REQUEST", splittable: code === 400 });
+  // 413: the request is too large for what one of its records carries; splitting isolates it like a 400.
+  return new DestinationRequestError(message, { status: code, code: body.category ?? (code === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST"), splittable: code === 400 || code === 413 });
 }
 
 function safeJson(text: string): unknown {

@@ -12,6 +12,9 @@ export function toRequestError(error: unknown, answer: HttpAnswer | undefined): 
   const errorCode = (error as { errorCode?: unknown }).errorCode;
   const text = error instanceof Error ? error.message : String(error);
   const status = answer?.statusCode;
+  // jsforce's OAuth2 throws the token endpoint's `error` (invalid_client, invalid_grant): credentials, not the network.
+  const oauth = /^(invalid_client|invalid_grant|unauthorized_client|unsupported_grant_type)\b/.exec(`${(error as { name?: unknown }).name ?? ""}`) ?? /^(invalid_client|invalid_grant|unauthorized_client)\b/.exec(text);
+  if (oauth) return new DestinationRequestError(`Salesforce refused the credentials: ${text}`, { code: "UNAUTHORIZED", exhausted: true, cause: error });
   if (status === undefined && typeof errorCode !== "string") {
     // No answer at all: connection refused or reset, timeout.
     return new DestinationRequestError(`Salesforce request failed: ${text}`, { code: "NETWORK", retryable: true, cause: error });
@@ -38,6 +41,6 @@ export function toRequestError(error: unknown, answer: HttpAnswer | undefined): 
   if ((status !== undefined && status >= 500) || code === "SERVER_UNAVAILABLE" || code === "UNKNOWN_EXCEPTION") {
     return new DestinationRequestError(message, { ...base, retryable: true });
   }
-  // A 400 refuses the whole request for something in it: splitting isolates the culprit.
-  return new DestinationRequestError(message, { ...base, splittable: status === 400 });
+  // A 400 (or 413, too large) refuses the whole request for something in it: splitting isolates the culprit.
+  return new DestinationRequestError(message, { ...base, splittable: status === 400 || status === 413 });
 }

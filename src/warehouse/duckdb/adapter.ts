@@ -26,9 +26,16 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async *stream(sql: string, params?: SqlParam[]): AsyncIterable<WarehouseRow[]> {
-    const result = await this.#connection.stream(sql, bind(params));
-    // Chunks of ~2048 rows: memory stays bounded by one chunk however large the relation is.
-    for await (const rows of result.yieldRowObjectJs()) yield rows;
+    // A streaming result ends silently when another statement runs on its connection, and the ledger checkpoints
+    // while the plan streams: each stream gets a connection of its own (a snapshot of the data as it began).
+    const connection = await this.#instance.connect();
+    try {
+      const result = await connection.stream(sql, bind(params));
+      // Chunks of ~2048 rows: memory stays bounded by one chunk however large the relation is.
+      for await (const rows of result.yieldRowObjectJs()) yield rows;
+    } finally {
+      connection.closeSync();
+    }
   }
 
   async query(sql: string, params?: SqlParam[]): Promise<WarehouseRow[]> {

@@ -16,7 +16,9 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
     throw new BadInputError(`DuckDB database ${path} does not exist: run \`dbt build\` with this profile target first`, { where: path });
   }
   try {
-    return await DuckDBInstance.create(path, options.readOnly ? { access_mode: "READ_ONLY" } : {});
+    // dbt-duckdb's `settings:` (memory_limit, threads, …) apply here too: the planner's join runs in this process.
+    const settings = Object.fromEntries(Object.entries((config.settings as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]));
+    return await DuckDBInstance.create(path, { ...settings, ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}) });
   } catch (error) {
     // DuckDB lets one process at a time open a file for writing: another sync (or dbt) has it open now.
     if (/Could not set lock on file/i.test(errorMessage(error))) {
