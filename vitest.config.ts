@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The slow reliability suites run in `npm run test:reliability` (vitest.reliability.config.ts).
+    exclude: ["test/reliability-slow/**", "**/node_modules/**"],
     globalSetup: ["test/setup/global.ts"],
     // dbt builds and emulator runs are real processes: give them room, and keep files in separate workers.
     testTimeout: 120_000,

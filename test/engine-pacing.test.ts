@@ -36,14 +36,14 @@ async function* people(count: number, chunk = 1000): AsyncIterable<DestinationRe
 const throttled = (emulator: HubSpotEmulator): number => emulator.calls().filter((c) => c.status === 429).length;
 
 describe("pacing at the rate limit", () => {
-  it("syncs 20,000 rows at 40 requests per (scaled) window with no lost row, no burst of 429s, near the ideal time", async () => {
+  // Throughput against the ideal is measured by `npm run bench` (a ratio, repeated), never asserted here: a loaded
+  // machine would make a timed assertion fail for reasons that are not the pacer's.
+  it("syncs 20,000 rows at 40 requests per (scaled) window with no lost row, no burst of 429s, never over the limit", async () => {
     const perWindow = 40;
     const windowMs = 1000;
     const rows = 20_000;
     const { emulator, destination } = await setup({ limits: { perTenSeconds: perWindow, windowMs } });
-    const started = Date.now();
     const summary = await sendRecords(destination, people(rows), { baseDelayMs: 50 });
-    const elapsed = Date.now() - started;
 
     // Zero lost rows: every row written, once.
     expect(summary).toMatchObject({ created: rows, updated: 0, failed: 0, notSent: 0 });
@@ -51,13 +51,7 @@ describe("pacing at the rate limit", () => {
     // No burst of 429s.
     expect(throttled(emulator)).toBeLessThanOrEqual(3);
     expect(summary.throttled).toBe(throttled(emulator));
-    // Ideal throughput is the limit itself: perWindow requests of 100 rows per window.
-    const requests = Math.ceil(rows / 100);
-    const idealRowsPerSecond = (perWindow * 100 * 1000) / windowMs;
-    const rowsPerSecond = (rows * 1000) / elapsed;
-    const ratio = rowsPerSecond / idealRowsPerSecond;
-    console.log(`20k rows at ${perWindow} requests/${windowMs} ms: ${elapsed} ms, ${requests} requests, ${Math.round(rowsPerSecond)} rows/s of ${idealRowsPerSecond} ideal (${ratio.toFixed(2)}), 429s: ${throttled(emulator)}`);
-    expect(ratio).toBeGreaterThanOrEqual(0.8);
+    expect(summary.requests).toBe(Math.ceil(rows / 100) + summary.throttled);
     // Never more than the limit in any window, measured at the emulator.
     const stamps = emulator.calls().filter((c) => c.status !== 429 && c.endpoint.endsWith("batch/upsert")).map((c) => c.at);
     const busiest = Math.max(...stamps.map((t) => stamps.filter((u) => u >= t && u < t + windowMs).length));

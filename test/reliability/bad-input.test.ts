@@ -147,8 +147,8 @@ const CASES: Case[] = [
     warehouse: `update ${ACTIVATION_TABLE} set first_name = repeat('x', 34000000) where email = '${AMARA}'`,
     exit: 4,
     says: /row amara\.singh@fathomrobotics\.ai: .*413/,
-    // The other rows of its batch fail with it today: see KNOWN_BUGS.
-    writes: { not: [AMARA] },
+    // Only its own row fails: the 413 is split like a 400 until the oversized row stands alone.
+    writes: { not: [AMARA], landed: 15 },
     then: async ({ duckdbPath }) => {
       const letters = await queryDuckDB(duckdbPath, `select sync_key, message from ${DEAD_LETTERS} where sync_key = '${AMARA}'`);
       expect(String(letters[0]?.message)).toMatch(/413/);
@@ -171,13 +171,10 @@ const CASES: Case[] = [
   { name: "validate: injection in identifiers", args: () => ["validate", "--project-dir", RELIABILITY_YAML], exit: 2, says: /models\/schema\.yml:\d+:\d+: .*field key: must be a plain identifier/ },
 ];
 
-/**
- * Bugs these suites found, in files other sessions own: each case states the right behaviour and is marked
- * `it.fails` until it is fixed (then vitest reports it, and the case moves to CASES).
- */
-const KNOWN_BUGS: Case[] = [
+/** Bugs these suites found, fixed since: kept as regression cases. */
+const FOUND_BUGS: Case[] = [
   {
-    name: "Salesforce refuses the client credentials: exit 2 like a HubSpot 401 (today: exit 1, an internal error with a stack trace)",
+    name: "Salesforce refuses the client credentials: exit 2 like a HubSpot 401 (was: exit 1, an internal error)",
     contract: (c) => {
       c.destination = { type: "salesforce", object: "Contact", match: { field: "Email" }, mode: "upsert", on_removed: "keep" };
       c.fields = { first_name: "FirstName", last_name: "LastName", engagement_band: "Description" };
@@ -187,7 +184,7 @@ const KNOWN_BUGS: Case[] = [
     says: /invalid client credentials/,
   },
   {
-    name: "a 34 MB value fails its own row only (today: the 413 is not split like a 400, so its whole batch fails)",
+    name: "a 34 MB value fails its own row only (was: the 413 failed its whole batch)",
     warehouse: `update ${ACTIVATION_TABLE} set first_name = repeat('x', 34000000) where email = '${AMARA}'`,
     exit: 4,
     says: /row amara\.singh@fathomrobotics\.ai: .*413/,
@@ -246,8 +243,8 @@ describe("bad input: a clear error, the right exit code, no write of what was re
   it.concurrent.for(CASES.map((c) => [c.name, c] as const))("%s", async ([, c], { expect }) => runCase(c, expect));
 });
 
-describe("known bugs (it.fails until fixed)", () => {
-  for (const c of KNOWN_BUGS) it.fails(c.name, async ({ expect }) => runCase(c, expect));
+describe("regressions: bugs this suite found", () => {
+  for (const c of FOUND_BUGS) it(c.name, async ({ expect }) => runCase(c, expect));
 });
 
 async function execDuckDB(path: string, sql: string): Promise<void> {
