@@ -129,14 +129,15 @@ describe("sync after dbt build", () => {
     }
   });
 
-  it("paces through the rate limit: 429s are waited out and every row lands", async () => {
+  it("paces through a tight rate limit: every row lands, no burst of 429s", async () => {
     const tight = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, limits: { perTenSeconds: 1, windowMs: 300 } });
     try {
       const run = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot", "--json"), env({ HUBSPOT_BASE_PATH: tight.url }));
       expect(run.exitCode, run.stderr).toBe(0);
       const [outcome] = JSON.parse(run.stdout).contracts;
-      expect(tight.calls().some((c) => c.status === 429)).toBe(true);
-      expect(outcome.retries).toBeGreaterThan(0);
+      // The pacer keeps to the limit from the first request (the mapping check included): at most one 429.
+      expect(tight.calls().filter((c) => c.status === 429).length).toBeLessThanOrEqual(1);
+      expect(tight.calls().filter((c) => c.status === 200).length).toBeGreaterThanOrEqual(2);
       expect(tight.records("contacts")).toHaveLength(outcome.counts.eligible);
     } finally {
       await tight.close();
