@@ -3,6 +3,7 @@
  * launch-ready contract to HubSpot contacts) built once per suite with the pinned dbt, a private DuckDB copy per
  * scenario, the CLI as a child process that can be killed, and the checks every scenario ends with.
  */
+import { mulberry32 } from "../../src/emulators/random.ts";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { execa, type ResultPromise } from "execa";
 import { copyFile, mkdir, mkdtemp } from "node:fs/promises";
@@ -93,17 +94,8 @@ export async function tableExists(path: string, table: string): Promise<boolean>
   return Number(rows[0]?.n ?? 0) > 0;
 }
 
-/** mulberry32: the suites' seeded dice. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The suites' seeded dice: the emulators' PRNG. */
+export const seeded = mulberry32;
 
 export interface Landed {
   id: string;

@@ -1,4 +1,5 @@
 // Fault injection driven by a seeded PRNG, so a failing run can be replayed exactly.
+import { mulberry32 } from "../random.ts";
 
 export interface FaultOptions {
   serverErrorRate?: number;
@@ -16,17 +17,6 @@ export interface FaultOptions {
 
 export const INJECTED_REJECTION = "Injected rejection";
 
-/** mulberry32: tiny, fast and good enough for test dice. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class FaultInjector {
   private options: FaultOptions = {};

@@ -1,17 +1,7 @@
 // Deterministic fault injection: one seeded PRNG, so a given seed replays the same failures in the same order.
+import { mulberry32 } from "../random.ts";
 import type { FaultOptions, SaveError } from "./types.ts";
 
-/** mulberry32: tiny, fast, good enough for test-time coin flips. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type RequestFault =
   | { kind: "timeout"; holdMs: number }
