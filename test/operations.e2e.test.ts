@@ -1,25 +1,18 @@
 /**
- * Operations through the real CLI on the integration build: plan (dry run), pause / resume / status, rollback,
- * replay, and two syncers on one contract.
+ * Operations through the real CLI on the integration build, on DuckDB and on PostgreSQL: plan (dry run), pause /
+ * resume / status, rollback, replay, reconcile, and two syncers on one contract.
  */
 import { Client } from "@hubspot/api-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";
-import { copyArtifacts, freshDuckdb, integrationBuild, runCli, syncArgs } from "./support/cli.ts";
-import { queryDuckDB } from "./support/warehouse.ts";
+import { runCli, syncArgs } from "./support/cli.ts";
+import { ENGINES, integrationEngine } from "./support/engines.ts";
 
 const TOKEN = "ops-token";
 const CONTRACT = "contact_engagement_to_hubspot";
 let emulator: HubSpotEmulator;
-let duckdbPath: string;
-
-function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ACTIVATION_DUCKDB_PATH: duckdbPath, USER: "ops-tester", ...extra };
-}
-const connection = ["--project-dir", integrationProject, "--profiles-dir", integrationProject];
-const sync = (...extra: string[]) => syncArgs(integrationBuild().targetPath, "--select", CONTRACT, ...extra);
 
 beforeAll(async () => {
   emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
@@ -27,145 +20,147 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulator.close();
 });
-beforeEach(async () => {
+beforeEach(() => {
   emulator.reset();
-  duckdbPath = await freshDuckdb();
 });
 
-describe("plan", () => {
-  it("shows rows per class and samples, needs no credentials, and writes nothing", async () => {
-    const run = await runCli(["plan", ...syncArgs(integrationBuild().targetPath).slice(1), "--json"], env({ HUBSPOT_ACCESS_TOKEN: "" }));
-    expect(run.exitCode, run.stderr).toBe(3);
-    const [health, engagement] = JSON.parse(run.stdout).contracts;
-    expect(health.status).toBe("skipped");
-    expect(engagement).toMatchObject({ status: "planned", wouldStop: [] });
-    expect(engagement.plan).toMatchObject({ create: 16, update: 0, unchanged: 0, removed: 0, eligible: 16 });
-    expect(engagement.samples).toHaveLength(5);
-    expect(engagement.samples[0]).toMatchObject({ change: "create", key: "amara.singh@fathomrobotics.ai", fields: { firstname: "Amara", engagement_band: "high" } });
-    expect(emulator.calls()).toEqual([]);
-    expect(await queryDuckDB(duckdbPath, `select count(*) as n from "integration_tests"."main"."activation_run_log"`)).toEqual([{ n: 0n }]);
-  });
+describe.each(ENGINES)("on %s", (engineName) => {
+  const engine = integrationEngine(engineName, { mutable: [CONTRACT] });
+  function env(extra: Record<string, string> = {}): Record<string, string> {
+    return { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env(), USER: "ops-tester", ...extra };
+  }
+  const connection = ["--project-dir", integrationProject, "--profiles-dir", integrationProject, ...engine.args];
+  const sync = (...extra: string[]) => syncArgs(engine.targetPath(), "--select", CONTRACT, ...extra, ...engine.args);
 
-  it("says what would stop the sync", async () => {
-    const target = await copyArtifacts({
-      manifest: (m) => (m.nodes["model.activation_integration_tests.contact_engagement"].config.meta.activation[0].gates.min_rows = 1000),
+  describe("plan", () => {
+    it("shows rows per class and samples, needs no credentials, and writes nothing", async () => {
+      const run = await runCli(["plan", ...syncArgs(engine.targetPath()).slice(1), "--json", ...engine.args], env({ HUBSPOT_ACCESS_TOKEN: "" }));
+      expect(run.exitCode, run.stderr).toBe(3);
+      const [health, engagement] = JSON.parse(run.stdout).contracts;
+      expect(health.status).toBe("skipped");
+      expect(engagement).toMatchObject({ status: "planned", wouldStop: [] });
+      expect(engagement.plan).toMatchObject({ create: 16, update: 0, unchanged: 0, removed: 0, eligible: 16 });
+      expect(engagement.samples).toHaveLength(5);
+      expect(engagement.samples[0]).toMatchObject({ change: "create", key: "amara.singh@fathomrobotics.ai", fields: { firstname: "Amara", engagement_band: "high" } });
+      expect(emulator.calls()).toEqual([]);
+      expect(await engine.query(`select count(*) as n from ${engine.ledgerTable("activation_run_log")}`)).toEqual([{ n: 0n }]);
     });
-    const run = await runCli(["plan", ...syncArgs(target, "--select", CONTRACT).slice(1)], env());
-    expect(run.exitCode).toBe(6);
-    expect(run.stdout).toContain("would stop: gates.min_rows: 16 eligible rows, fewer than 1000");
-    const real = await runCli(syncArgs(target, "--select", CONTRACT), env());
-    expect(real.exitCode).toBe(6);
-    expect(real.stdout).toContain("STOPPED  contact_engagement_to_hubspot");
-    expect(emulator.calls()).toEqual([]);
-    const [log] = await queryDuckDB(duckdbPath, `select status, stop_reason from "integration_tests"."main"."activation_run_log"`);
-    expect(log).toEqual({ status: "stopped", stop_reason: "gates.min_rows: 16 eligible rows, fewer than 1000" });
+
+    it("says what would stop the sync", async () => {
+      const target = await engine.copyArtifacts({
+        manifest: (m) => (m.nodes["model.activation_integration_tests.contact_engagement"].config.meta.activation[0].gates.min_rows = 1000),
+      });
+      const run = await runCli(["plan", ...syncArgs(target, "--select", CONTRACT).slice(1), ...engine.args], env());
+      expect(run.exitCode).toBe(6);
+      expect(run.stdout).toContain("would stop: gates.min_rows: 16 eligible rows, fewer than 1000");
+      const real = await runCli(syncArgs(target, "--select", CONTRACT, ...engine.args), env());
+      expect(real.exitCode).toBe(6);
+      expect(real.stdout).toContain("STOPPED  contact_engagement_to_hubspot");
+      expect(emulator.calls()).toEqual([]);
+      const [log] = await engine.query(`select status, stop_reason from ${engine.ledgerTable("activation_run_log")}`);
+      expect(log).toEqual({ status: "stopped", stop_reason: "gates.min_rows: 16 eligible rows, fewer than 1000" });
+    });
+  });
+
+  describe("kill switch and status", () => {
+    it("pause stops the contract (zero calls) until resume, and status reports it", async () => {
+      expect((await runCli(["pause", ...connection, "--contract", CONTRACT], env())).exitCode).toBe(2); // a reason is required
+      expect((await runCli(["pause", ...connection, "--contract", CONTRACT, "--reason", "scores look wrong"], env())).exitCode).toBe(0);
+      const paused = await runCli(sync(), env());
+      expect(paused.exitCode).toBe(3);
+      expect(paused.stdout).toContain("paused by ops-tester: scores look wrong (dbt-activation resume)");
+      expect(emulator.calls()).toEqual([]);
+      const status = await runCli(["status", ...connection, "--json"], env());
+      expect(JSON.parse(status.stdout).paused).toEqual([expect.objectContaining({ contract: CONTRACT, reason: "scores look wrong", actor: "ops-tester" })]);
+
+      expect((await runCli(["resume", ...connection, "--contract", CONTRACT], env())).exitCode).toBe(0);
+      expect((await runCli(sync(), env())).exitCode).toBe(0);
+      expect(emulator.records("contacts")).toHaveLength(16);
+      const after = await runCli(["status", ...connection], env());
+      expect(after.stdout).toMatch(/contact_engagement_to_hubspot: active; last run success at .* \(16 created, 0 updated, 0 unchanged, 0 failed\); 16 rows in the ledger; 0 dead letters to replay/);
+    });
+
+    it("the environment variable pauses without touching the warehouse", async () => {
+      const run = await runCli(sync(), env({ DBT_ACTIVATION_PAUSE: CONTRACT }));
+      expect([run.exitCode, run.stdout.includes("paused by DBT_ACTIVATION_PAUSE")]).toEqual([3, true]);
+      expect(emulator.calls()).toEqual([]);
+    });
+  });
+
+  describe("rollback and replay", () => {
+    it("rollback restores the values sent before a run, and pauses the contract", async () => {
+      expect((await runCli(sync(), env())).exitCode).toBe(0);
+      // A later run changes every row (a bad model change): simulated by editing the built activation model.
+      await engine.mutate(`update ${engine.model(CONTRACT)} set engagement_band = 'low', _activation_row_hash = md5(email || 'bad')`);
+      const bad = await runCli(sync("--json", "--allow-large-change", "--reason", "test"), env());
+      expect(bad.exitCode, bad.stderr).toBe(0);
+      const badRun = JSON.parse(bad.stdout).contracts[0].runId as string;
+      expect(emulator.findByProperty("contacts", "email", "amara.singh@fathomrobotics.ai")?.properties.engagement_band).toBe("low");
+
+      const rollback = await runCli(["rollback", ...connection, "--target-dir", engine.targetPath(), "--contract", CONTRACT, "--run", badRun], env());
+      expect(rollback.exitCode, rollback.stderr).toBe(0);
+      expect(rollback.stdout).toContain("restored 16 records of run");
+      expect(emulator.findByProperty("contacts", "email", "amara.singh@fathomrobotics.ai")?.properties.engagement_band).toBe("high");
+      const next = await runCli(sync(), env());
+      expect([next.exitCode, next.stdout.includes("rolled back run")]).toEqual([3, true]);
+    });
+
+    it("replay resends dead letters after the destination is fixed", async () => {
+      const narrow = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, faults: { recordRejectRate: 1, seed: 1 } });
+      try {
+        const failed = await runCli(sync(), env({ HUBSPOT_BASE_PATH: narrow.url }));
+        expect(failed.exitCode).toBe(4);
+        narrow.setFaults({});
+        const replay = await runCli(["replay", ...connection, "--target-dir", engine.targetPath(), "--contract", CONTRACT], env({ HUBSPOT_BASE_PATH: narrow.url }));
+        expect(replay.exitCode, replay.stderr).toBe(0);
+        expect(replay.stdout).toContain("replayed 16 dead letters: 16 written, 0 failed");
+        expect(narrow.records("contacts")).toHaveLength(16);
+        const [pending] = await engine.query(`select count(*) as n from ${engine.ledgerTable("activation_dead_letters")} where replayed_at is null`);
+        expect(pending).toEqual({ n: 0n });
+      } finally {
+        await narrow.close();
+      }
+    });
+  });
+
+  describe("reconcile", () => {
+    it("writes the destination snapshot and classifies what drifted", async () => {
+      expect((await runCli(sync(), env())).exitCode).toBe(0);
+      const client = new Client({ accessToken: TOKEN, basePath: emulator.url });
+      // A person edits one record, another is archived in HubSpot, and one eligible row changes in the warehouse.
+      await client.crm.contacts.batchApi.upsert({ inputs: [{ id: "amara.singh@fathomrobotics.ai", idProperty: "email", properties: { firstname: "Amy" } }] });
+      const grace = emulator.findByProperty("contacts", "email", "grace.obi@juniperschools.edu")!;
+      await client.crm.contacts.batchApi.archive({ inputs: [{ id: grace.id }] });
+      await engine.mutate(`update ${engine.model(CONTRACT)} set job_title = 'CTO', _activation_row_hash = md5('x') where email = 'zoe.kim@harborcoffee.com'`);
+
+      const run = await runCli(["reconcile", ...connection, "--target-dir", engine.targetPath(), "--contract", CONTRACT, "--json"], env());
+      expect(run.exitCode, run.stderr).toBe(4);
+      const result = JSON.parse(run.stdout);
+      expect(result).toMatchObject({ checked: 16, snapshotRows: 15, counts: { missing_in_destination: 1, value_mismatch: 1, stale: 1, suppressed_but_present: 0, in_dead_letters: 0 } });
+      expect(result.samples).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ key: "amara.singh@fathomrobotics.ai", discrepancy: "value_mismatch", detail: "destination differs from what was sent on firstname" }),
+          expect.objectContaining({ key: "grace.obi@juniperschools.edu", discrepancy: "missing_in_destination" }),
+          expect.objectContaining({ key: "zoe.kim@harborcoffee.com", discrepancy: "stale" }),
+        ]),
+      );
+      const [snapshot] = await engine.query(`select count(*) as n from ${engine.ledgerTable("activation_destination_snapshot")} where contract_name = '${CONTRACT}'`);
+      expect(snapshot).toEqual({ n: 15n });
+    });
+  });
+
+  describe("two syncers on one contract", () => {
+    it("exactly one writes; the other finds it busy or nothing left to do", async () => {
+      const [a, b] = await Promise.all([runCli(sync("--json"), env()), runCli(sync("--json"), env())]);
+      const codes = [a.exitCode, b.exitCode].sort();
+      expect([[0, 0], [0, 7]]).toContainEqual(codes);
+      const busy = [a, b].find((r) => r.exitCode === 7);
+      // DuckDB: the database file's lock turns the second process away before it reads anything (stderr). PostgreSQL
+      // has no such lock: the contract's lease decides, and the busy contract's outcome says who holds it.
+      if (busy && engineName === "duckdb") expect(busy.stderr).toMatch(/is open in another process \(another sync, or dbt, is running\); nothing was done/);
+      if (busy && engineName === "postgres") expect(busy.stdout).toMatch(/another runner .* has been syncing this contract since/);
+      expect(emulator.calls().filter((c) => c.endpoint.endsWith("batch/upsert"))).toHaveLength(1);
+      expect(emulator.records("contacts")).toHaveLength(16);
+    });
   });
 });
-
-describe("kill switch and status", () => {
-  it("pause stops the contract (zero calls) until resume, and status reports it", async () => {
-    expect((await runCli(["pause", ...connection, "--contract", CONTRACT], env())).exitCode).toBe(2); // a reason is required
-    expect((await runCli(["pause", ...connection, "--contract", CONTRACT, "--reason", "scores look wrong"], env())).exitCode).toBe(0);
-    const paused = await runCli(sync(), env());
-    expect(paused.exitCode).toBe(3);
-    expect(paused.stdout).toContain("paused by ops-tester: scores look wrong (dbt-activation resume)");
-    expect(emulator.calls()).toEqual([]);
-    const status = await runCli(["status", ...connection, "--json"], env());
-    expect(JSON.parse(status.stdout).paused).toEqual([expect.objectContaining({ contract: CONTRACT, reason: "scores look wrong", actor: "ops-tester" })]);
-
-    expect((await runCli(["resume", ...connection, "--contract", CONTRACT], env())).exitCode).toBe(0);
-    expect((await runCli(sync(), env())).exitCode).toBe(0);
-    expect(emulator.records("contacts")).toHaveLength(16);
-    const after = await runCli(["status", ...connection], env());
-    expect(after.stdout).toMatch(/contact_engagement_to_hubspot: active; last run success at .* \(16 created, 0 updated, 0 unchanged, 0 failed\); 16 rows in the ledger; 0 dead letters to replay/);
-  });
-
-  it("the environment variable pauses without touching the warehouse", async () => {
-    const run = await runCli(sync(), env({ DBT_ACTIVATION_PAUSE: CONTRACT }));
-    expect([run.exitCode, run.stdout.includes("paused by DBT_ACTIVATION_PAUSE")]).toEqual([3, true]);
-    expect(emulator.calls()).toEqual([]);
-  });
-});
-
-describe("rollback and replay", () => {
-  it("rollback restores the values sent before a run, and pauses the contract", async () => {
-    expect((await runCli(sync(), env())).exitCode).toBe(0);
-    // A later run changes every row (a bad model change): simulated by editing the built activation model.
-    await runDuckDB(`update "integration_tests"."main"."contact_engagement_to_hubspot" set engagement_band = 'low', _activation_row_hash = md5(email || 'bad')`);
-    const bad = await runCli(sync("--json", "--allow-large-change", "--reason", "test"), env());
-    expect(bad.exitCode, bad.stderr).toBe(0);
-    const badRun = JSON.parse(bad.stdout).contracts[0].runId as string;
-    expect(emulator.findByProperty("contacts", "email", "amara.singh@fathomrobotics.ai")?.properties.engagement_band).toBe("low");
-
-    const rollback = await runCli(["rollback", ...connection, "--target-dir", integrationBuild().targetPath, "--contract", CONTRACT, "--run", badRun], env());
-    expect(rollback.exitCode, rollback.stderr).toBe(0);
-    expect(rollback.stdout).toContain("restored 16 records of run");
-    expect(emulator.findByProperty("contacts", "email", "amara.singh@fathomrobotics.ai")?.properties.engagement_band).toBe("high");
-    const next = await runCli(sync(), env());
-    expect([next.exitCode, next.stdout.includes("rolled back run")]).toEqual([3, true]);
-  });
-
-  it("replay resends dead letters after the destination is fixed", async () => {
-    const narrow = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, faults: { recordRejectRate: 1, seed: 1 } });
-    try {
-      const failed = await runCli(sync(), env({ HUBSPOT_BASE_PATH: narrow.url }));
-      expect(failed.exitCode).toBe(4);
-      narrow.setFaults({});
-      const replay = await runCli(["replay", ...connection, "--target-dir", integrationBuild().targetPath, "--contract", CONTRACT], env({ HUBSPOT_BASE_PATH: narrow.url }));
-      expect(replay.exitCode, replay.stderr).toBe(0);
-      expect(replay.stdout).toContain("replayed 16 dead letters: 16 written, 0 failed");
-      expect(narrow.records("contacts")).toHaveLength(16);
-      const [pending] = await queryDuckDB(duckdbPath, `select count(*) as n from "integration_tests"."main"."activation_dead_letters" where replayed_at is null`);
-      expect(pending).toEqual({ n: 0n });
-    } finally {
-      await narrow.close();
-    }
-  });
-});
-
-describe("reconcile", () => {
-  it("writes the destination snapshot and classifies what drifted", async () => {
-    expect((await runCli(sync(), env())).exitCode).toBe(0);
-    const client = new Client({ accessToken: TOKEN, basePath: emulator.url });
-    // A person edits one record, another is archived in HubSpot, and one eligible row changes in the warehouse.
-    await client.crm.contacts.batchApi.upsert({ inputs: [{ id: "amara.singh@fathomrobotics.ai", idProperty: "email", properties: { firstname: "Amy" } }] });
-    const grace = emulator.findByProperty("contacts", "email", "grace.obi@juniperschools.edu")!;
-    await client.crm.contacts.batchApi.archive({ inputs: [{ id: grace.id }] });
-    await runDuckDB(`update "integration_tests"."main"."contact_engagement_to_hubspot" set job_title = 'CTO', _activation_row_hash = md5('x') where email = 'zoe.kim@harborcoffee.com'`);
-
-    const run = await runCli(["reconcile", ...connection, "--target-dir", integrationBuild().targetPath, "--contract", CONTRACT, "--json"], env());
-    expect(run.exitCode, run.stderr).toBe(4);
-    const result = JSON.parse(run.stdout);
-    expect(result).toMatchObject({ checked: 16, snapshotRows: 15, counts: { missing_in_destination: 1, value_mismatch: 1, stale: 1, suppressed_but_present: 0, in_dead_letters: 0 } });
-    expect(result.samples).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ key: "amara.singh@fathomrobotics.ai", discrepancy: "value_mismatch", detail: "destination differs from what was sent on firstname" }),
-        expect.objectContaining({ key: "grace.obi@juniperschools.edu", discrepancy: "missing_in_destination" }),
-        expect.objectContaining({ key: "zoe.kim@harborcoffee.com", discrepancy: "stale" }),
-      ]),
-    );
-    const [snapshot] = await queryDuckDB(duckdbPath, `select count(*) as n from "integration_tests"."main"."activation_destination_snapshot" where contract_name = '${CONTRACT}'`);
-    expect(snapshot).toEqual({ n: 15n });
-  });
-});
-
-describe("two syncers on one contract", () => {
-  it("exactly one writes; the other finds it busy or nothing left to do", async () => {
-    const [a, b] = await Promise.all([runCli(sync("--json"), env()), runCli(sync("--json"), env())]);
-    const codes = [a.exitCode, b.exitCode].sort();
-    expect([[0, 0], [0, 7]]).toContainEqual(codes);
-    const busy = [a, b].find((r) => r.exitCode === 7);
-    if (busy) expect(busy.stderr).toMatch(/is open in another process \(another sync, or dbt, is running\); nothing was done/);
-    expect(emulator.calls().filter((c) => c.endpoint.endsWith("batch/upsert"))).toHaveLength(1);
-    expect(emulator.records("contacts")).toHaveLength(16);
-  });
-});
-
-async function runDuckDB(sql: string): Promise<void> {
-  const { DuckDBInstance } = await import("@duckdb/node-api");
-  const instance = await DuckDBInstance.create(duckdbPath);
-  const c = await instance.connect();
-  await c.run(sql);
-  c.closeSync();
-  instance.closeSync();
-}

@@ -43,11 +43,17 @@ export async function freshDuckdb(): Promise<string> {
   return path;
 }
 
-/** Copies the shared build's artifacts to a fresh folder, optionally rewriting them, for tests of bad artifacts. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests rewrite arbitrary artifact JSON
-export async function copyArtifacts(edit?: { manifest?: (m: any) => void; runResults?: (r: any) => void }): Promise<string> {
+/**
+ * Copies a build's artifacts (default: the shared build's) to a fresh folder, optionally rewriting them, for tests of
+ * bad artifacts or changed contracts.
+ */
+export async function copyArtifacts(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests rewrite arbitrary artifact JSON
+  edit?: { manifest?: (m: any) => void; runResults?: (r: any) => void },
+  from: string = integrationBuild().targetPath,
+): Promise<string> {
   const dir = await mkdtemp(join(inject("scratchRoot"), "artifacts-"));
-  await cp(integrationBuild().targetPath, dir, { recursive: true });
+  await cp(from, dir, { recursive: true });
   for (const [file, fn] of [["manifest.json", edit?.manifest], ["run_results.json", edit?.runResults]] as const) {
     if (!fn) continue;
     const json = JSON.parse(await readFile(join(dir, file), "utf8"));
