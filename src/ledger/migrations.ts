@@ -59,8 +59,21 @@ const MIGRATIONS: Migration[] = [
 
 export const LEDGER_VERSION = MIGRATIONS.length;
 
-/** Brings the syncer's tables to the newest version; each migration runs once, in its own transaction. */
+/**
+ * Brings the syncer's tables to the newest version; each migration runs once, in its own transaction. Where the
+ * engine has a lock for it (PostgreSQL's advisory lock), the whole upgrade runs under that lock, so two first runs
+ * started at once take turns instead of racing in `create … if not exists` (which PostgreSQL does not make atomic).
+ */
 export async function migrate(warehouse: Warehouse, tables: LedgerTables): Promise<number> {
+  const lock = warehouse.dialect.migrationLock;
+  if (!lock) return upgrade(warehouse, tables);
+  return warehouse.transaction(async () => {
+    await warehouse.execute(lock);
+    return upgrade(warehouse, tables);
+  });
+}
+
+async function upgrade(warehouse: Warehouse, tables: LedgerTables): Promise<number> {
   const d = warehouse.dialect;
   await warehouse.execute(`create schema if not exists ${d.quoteIdentifier(tables.schema)}`);
   await warehouse.execute(`create table if not exists ${tables.migrations} (version ${d.types.integer} not null, applied_at ${d.types.timestamp})`);

@@ -28,6 +28,11 @@ export interface Dialect {
    * integer, modulo `modulus`. The same on every engine and in every run (shards, rollouts).
    */
   hashBucket(textExpression: string, modulus: number): string;
+  /**
+   * A statement that, run first in a transaction, holds off every other syncer's ledger migration until that
+   * transaction ends. Absent where the engine has none (DuckDB's file lock already admits one writer).
+   */
+  migrationLock?: string;
 }
 
 export interface Warehouse {

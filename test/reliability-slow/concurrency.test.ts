@@ -97,7 +97,7 @@ describe("two syncers on one sync: PostgreSQL (the lease decides)", () => {
     await mkdir(build.targetPath, { recursive: true });
     const run = await dbt(["build", "--target", "postgres", "--vars", JSON.stringify({ rows: ROWS })], { projectDir: bulkProject, ...build, env });
     if (run.exitCode !== 0) throw new Error(`dbt build --target postgres failed:\n${run.stdout}\n${run.stderr}`);
-    // Create the ledger tables first: two first runs at once race in the migrations (see the todo below).
+    // Create the ledger tables first, so each scenario below can start from an empty ledger by deleting its rows.
     const status = await startCli(["status", "--project-dir", bulkProject, "--profiles-dir", bulkProject, "--target", "postgres"], env);
     if (status.exitCode !== 0) throw new Error(`status (migrations) failed:\n${String(status.stdout)}\n${String(status.stderr)}`);
   });
@@ -106,12 +106,21 @@ describe("two syncers on one sync: PostgreSQL (the lease decides)", () => {
     const client = new pg.Client({ host: server.host, port: server.port, user: server.user, database: server.database });
     await client.connect();
     await client.query(`drop schema if exists "${schema}" cascade`);
+    await client.query(`drop schema if exists "${schema}_fresh" cascade`);
     await client.end();
   });
 
-  // Found by this suite: on a fresh ledger, two first runs at once race in `create table if not exists` and the
-  // loser exits 1 (duplicate key value violates unique constraint "pg_type_typname_nsp_index", src/ledger/migrations.ts).
-  it.todo("two first runs at once on a fresh PostgreSQL ledger: the loser exits cleanly (today: sometimes exit 1 in the migrations)");
+  // Found by this suite: on a fresh ledger, two first runs at once raced in `create table if not exists` and the loser
+  // exited 1 (duplicate key value violates unique constraint "pg_type_typname_nsp_index"). The migrations now run
+  // under an advisory lock (src/ledger/migrations.ts).
+  it("two first runs at once on a fresh ledger: both migrate, exactly one writes", async () => {
+    emulator.reset();
+    const runEnv = { ...env, HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url };
+    const args = bulkSyncArgs(build, "--target", "postgres", "--ledger-schema", `${schema}_fresh`, "--json");
+    const runs = await Promise.all([run(args, runEnv), run(args, runEnv)]);
+    expectOneWriter(runs, /another runner .* has been syncing this contract since/);
+    expect(emulator.records("contacts")).toHaveLength(ROWS);
+  });
 
   it.each(["at once", "one while the other sends"] as const)("%s", async (when) => {
     emulator.reset();

@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, inject, it } from "vitest";
 import { BadInputError } from "../../src/errors.ts";
+import { LEDGER_VERSION, ledgerTables, migrate } from "../../src/ledger/migrations.ts";
 import { connectWarehouse } from "../../src/warehouse/index.ts";
 import { warehouseSuite } from "./suite.ts";
 
@@ -35,6 +36,23 @@ describe("postgres: profile target", () => {
       await expect(w.execute(`create table ${schema}_ro (a int)`)).rejects.toThrow(/read-only/);
     } finally {
       await w.close();
+    }
+  });
+
+  // Found by the reliability suite: two first runs at once raced in `create table if not exists` (PostgreSQL checks
+  // the name before it takes any lock) and the loser failed. The advisory lock around the upgrade serialises them.
+  it("migrates a fresh ledger from several runners at once: every one succeeds, each version is applied once", async () => {
+    const runners = await Promise.all(Array.from({ length: 4 }, () => connectWarehouse({ profile: "p", target: "pg", profilesPath: "profiles.yml", config: profile })));
+    try {
+      for (let round = 0; round < 5; round += 1) {
+        const tables = ledgerTables(runners[0]!.dialect, `${schema}_race_${round}`);
+        expect(await Promise.all(runners.map((w) => migrate(w, tables)))).toEqual(runners.map(() => LEDGER_VERSION));
+        const versions = await runners[0]!.query(`select version from ${tables.migrations} order by version`);
+        expect(versions.map((r) => Number(r.version))).toEqual(Array.from({ length: LEDGER_VERSION }, (_, i) => i + 1));
+        await runners[0]!.execute(`drop schema "${tables.schema}" cascade`);
+      }
+    } finally {
+      await Promise.all(runners.map((w) => w.close()));
     }
   });
 });

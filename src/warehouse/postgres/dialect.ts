@@ -10,6 +10,8 @@ export const postgresDialect: Dialect = {
   primaryKey: (columns) => `primary key (${columns.join(", ")})`,
   // The dbt macro activation.hex8_to_int (postgres): 'x' || 8 hex digits as bit(32), read as an unsigned bigint.
   hashBucket: (expression, modulus) => `mod((('x' || substr(md5(${expression}), 1, 8))::bit(32)::bigint), ${Math.trunc(modulus)})`,
+  // A transaction-level advisory lock on one fixed key: released at commit or rollback, even if the process dies.
+  migrationLock: "select pg_advisory_xact_lock(3701240917)",
   // The dbt macro activation.row_hash: chr(31) between values, chr(30) for null (PostgreSQL text cannot hold chr(0)).
   rowHash: (expressions) => `md5(${expressions.map((e) => `coalesce(cast(${e} as ${text}), chr(30))`).join(" || chr(31) || ")})`,
 };
