@@ -63,9 +63,9 @@ async function syncOnce(runId: string, fullResync = false) {
 
 describe("ledger migrations", () => {
   it("creates the tables once and records the version", async () => {
-    expect(await migrate(warehouse, tables)).toBe(2);
-    expect(await migrate(warehouse, tables)).toBe(2);
-    expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => r.version)).toEqual([1n, 2n]);
+    expect(await migrate(warehouse, tables)).toBe(3);
+    expect(await migrate(warehouse, tables)).toBe(3);
+    expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => r.version)).toEqual([1n, 2n, 3n]);
     ledger = new Ledger(warehouse, tables);
   });
 });

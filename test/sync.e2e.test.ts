@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
+import { integrationProject } from "../scripts/dbt.ts";
 import { copyArtifacts, freshDuckdb, integrationBuild, runCli, syncArgs } from "./support/cli.ts";
 import { queryDuckDB } from "./support/warehouse.ts";
 
@@ -86,7 +87,7 @@ describe("sync after dbt build", () => {
     expect(emulator.calls()).toEqual([]);
   });
 
-  it("maps per-record rejections (207) back to their rows into dead letters, exits 4, and resends only those next run", async () => {
+  it("maps per-record rejections (207) back to their rows into dead letters, exits 4, pauses past the pause rule, and resends only those after resume", async () => {
     const flaky = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, faults: { recordRejectRate: 0.3, seed: 3 } });
     try {
       const args = syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot", "--json");
@@ -100,7 +101,19 @@ describe("sync after dbt build", () => {
       expect(letters.map((l) => l.sync_key)).toEqual(outcome.failures.map((f: { key: string }) => f.key).sort());
       expect(letters.every((l) => l.error_code === "INJECTED_REJECTION" && String(l.message).includes("Injected rejection"))).toBe(true);
 
+      // Far past the contract's pause rule (5 % of rows): the contract paused itself, and the run log says why.
+      expect(outcome.paused).toMatch(new RegExp(`^monitoring.pause_if: ${outcome.counts.failed} of ${outcome.counts.eligible} rows failed \\(.* %; the rule pauses at 5 %\\)$`));
+      const runLog = await queryDuckDB(duckdbPath, `select status, stop_reason, rows_failed, finished_at from "integration_tests"."main"."activation_run_log"`);
+      expect(runLog).toEqual([expect.objectContaining({ status: "paused", stop_reason: outcome.paused, rows_failed: BigInt(outcome.counts.failed) })]);
       flaky.setFaults({});
+      const callsBefore = flaky.calls().length;
+      const held = await runCli(args, env({ HUBSPOT_BASE_PATH: flaky.url }));
+      expect(held.exitCode).toBe(3);
+      expect(JSON.parse(held.stdout).contracts[0].reasons[0]).toMatch(/^paused by dbt-activation: monitoring.pause_if: /);
+      expect(flaky.calls()).toHaveLength(callsBefore);
+      const connection = ["--project-dir", integrationProject, "--profiles-dir", integrationProject];
+      expect((await runCli(["resume", ...connection, "--contract", "contact_engagement_to_hubspot"], env())).exitCode).toBe(0);
+
       // Resending the rejected rows is a large share of this small ledger: the blast radius stops it unless allowed.
       const stopped = await runCli(args, env({ HUBSPOT_BASE_PATH: flaky.url }));
       expect(stopped.exitCode).toBe(6);
@@ -207,6 +220,10 @@ describe("bad input: clear error, exit 2, zero writes", () => {
       expect(run.stdout).toContain("fields: plan_tier is not a field of HubSpot contacts");
       expect(bare.calls().filter((c) => c.method !== "GET")).toEqual([]);
       expect(bare.records("contacts")).toEqual([]);
+      // The run log closes the run as failed, with the reason (no row left `running`).
+      const runLog = await queryDuckDB(duckdbPath, `select status, stop_reason, rows_created, finished_at from "integration_tests"."main"."activation_run_log"`);
+      expect(runLog).toEqual([expect.objectContaining({ status: "failed", stop_reason: expect.stringContaining("plan_tier is not a field of HubSpot contacts"), rows_created: 0n })]);
+      expect(runLog[0]!.finished_at).not.toBeNull();
     } finally {
       await bare.close();
     }

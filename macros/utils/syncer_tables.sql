@@ -17,7 +17,8 @@
       ('run_id', text), ('contract_name', text), ('invocation_id', text), ('started_at', ts), ('finished_at', ts),
       ('status', text), ('mode', text), ('rows_eligible', int), ('rows_created', int), ('rows_updated', int),
       ('rows_unchanged', int), ('rows_removed', int), ('rows_failed', int), ('rows_rejected', int),
-      ('gate_passed', bool), ('gate_reasons', text), ('stop_reason', text), ('override_reason', text), ('actor', text)],
+      ('gate_passed', bool), ('gate_reasons', text), ('stop_reason', text), ('override_reason', text), ('actor', text),
+      ('rows_skipped', int), ('rows_not_sent', int)],
     'activation_dead_letters': [
       ('run_id', text), ('contract_name', text), ('sync_key', text), ('error_class', text), ('error_code', text),
       ('message', text), ('payload', text), ('created_at', ts), ('replayed_at', ts)],

@@ -93,6 +93,13 @@ export class Controls {
     return { acquired: true };
   }
 
+  /** The runs holding a lease now (any contract or shard): their run-log rows are not abandoned. */
+  async liveRunIds(): Promise<string[]> {
+    const rows = await this.#w.query(`select holder from ${this.#t.leases} where expires_at >= ${this.#w.dialect.param(1)}`, [new Date()]);
+    // A holder is `host:pid:runId` (src/pipeline/sync.ts).
+    return rows.map((r) => String(r.holder).split(":").at(-1) ?? "");
+  }
+
   async renewLease(contract: string, holder: string, ttlMs: number): Promise<void> {
     const p = this.#w.dialect.param;
     await this.#w.execute(`update ${this.#t.leases} set expires_at = ${p(1)} where contract_name = ${p(2)} and holder = ${p(3)}`, [new Date(Date.now() + ttlMs), contract, holder]);

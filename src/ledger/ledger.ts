@@ -12,20 +12,37 @@ export function toJsonText(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
 }
 
-export interface RunLogEntry {
+export interface RunStart {
   runId: string;
   contract: string;
   invocationId: string;
   startedAt: Date;
-  finishedAt: Date;
-  status: string;
   mode: string;
-  counts: { eligible: number; created: number; updated: number; unchanged: number; removed: number; failed: number; rejected: number };
-  gatePassed: boolean;
-  gateReasons: string[];
+  actor?: string | undefined;
+}
+
+/** Rows per class, as the run log keeps them. */
+export interface RunCounts {
+  eligible: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  removed: number;
+  failed: number;
+  rejected: number;
+  skipped?: number;
+  notSent?: number;
+}
+
+export interface RunEnd {
+  runId: string;
+  contract: string;
+  finishedAt: Date;
+  /** success | partial | interrupted | paused | stopped | error */
+  status: string;
+  counts: RunCounts;
   stopReason?: string | undefined;
   overrideReason?: string | undefined;
-  actor?: string | undefined;
 }
 
 export class Ledger {
@@ -108,18 +125,49 @@ export class Ledger {
     );
   }
 
-  async recordRun(entry: RunLogEntry): Promise<void> {
-    const c = entry.counts;
-    const values: SqlParam[] = [
-      entry.runId, entry.contract, entry.invocationId, entry.startedAt, entry.finishedAt, entry.status, entry.mode,
-      c.eligible, c.created, c.updated, c.unchanged, c.removed, c.failed, c.rejected,
-      entry.gatePassed, toJsonText(entry.gateReasons), entry.stopReason ?? null, entry.overrideReason ?? null, entry.actor ?? null,
-    ];
+  /**
+   * The run's row in the run log, written before anything is planned or sent: a run killed at any point leaves its
+   * row behind with status `running` and no finish time (the next runner marks it `abandoned`).
+   */
+  async startRun(run: RunStart): Promise<void> {
+    const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, "running", run.mode, true, "[]", run.actor ?? null];
     await this.#warehouse.execute(
-      `insert into ${this.tables.runLog} (run_id, contract_name, invocation_id, started_at, finished_at, status, mode, rows_eligible, rows_created,
-        rows_updated, rows_unchanged, rows_removed, rows_failed, rows_rejected, gate_passed, gate_reasons, stop_reason, override_reason, actor)
+      `insert into ${this.tables.runLog} (run_id, contract_name, invocation_id, started_at, status, mode, gate_passed, gate_reasons, actor)
         values ${this.#placeholders(1, values.length)}`,
       values,
     );
+  }
+
+  /** Completes the run's row: how it ended, the rows per class, why it stopped and what was overridden. */
+  async finishRun(entry: RunEnd): Promise<void> {
+    const c = entry.counts;
+    const p = this.#warehouse.dialect.param;
+    const values: SqlParam[] = [
+      entry.finishedAt, entry.status, c.eligible, c.created, c.updated, c.unchanged, c.removed, c.failed, c.rejected, c.skipped ?? 0, c.notSent ?? 0,
+      entry.stopReason ?? null, entry.overrideReason ?? null, entry.runId, entry.contract,
+    ];
+    await this.#warehouse.execute(
+      `update ${this.tables.runLog} set finished_at = ${p(1)}, status = ${p(2)}, rows_eligible = ${p(3)}, rows_created = ${p(4)}, rows_updated = ${p(5)},
+        rows_unchanged = ${p(6)}, rows_removed = ${p(7)}, rows_failed = ${p(8)}, rows_rejected = ${p(9)}, rows_skipped = ${p(10)}, rows_not_sent = ${p(11)},
+        stop_reason = ${p(12)}, override_reason = ${p(13)}
+        where run_id = ${p(14)} and contract_name = ${p(15)}`,
+      values,
+    );
+  }
+
+  /**
+   * Marks the contract's runs still `running` whose runner is gone (it holds no lease) as `abandoned`: killed, or
+   * its machine lost. Called by the runner that has just taken the contract's lease.
+   */
+  async abandonRuns(contract: string, liveRunIds: string[]): Promise<number> {
+    const p = this.#warehouse.dialect.param;
+    const running = await this.#warehouse.query(`select run_id from ${this.tables.runLog} where contract_name = ${p(1)} and status = 'running'`, [contract]);
+    const dead = running.map((r) => String(r.run_id)).filter((id) => !liveRunIds.includes(id));
+    if (dead.length === 0) return 0;
+    await this.#warehouse.execute(
+      `update ${this.tables.runLog} set status = 'abandoned', stop_reason = ${p(1)} where contract_name = ${p(2)} and status = 'running' and run_id in (${dead.map((_, i) => p(i + 3)).join(", ")})`,
+      ["the runner stopped without finishing (killed?); the next run resent what its ledger did not record", contract, ...dead],
+    );
+    return dead.length;
   }
 }

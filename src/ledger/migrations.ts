@@ -55,6 +55,8 @@ const MIGRATIONS: Migration[] = [
     `create table if not exists ${t.leases} (contract_name ${x.text} not null, holder ${x.text} not null,
       acquired_at ${x.timestamp}, expires_at ${x.timestamp}, ${primaryKey(["contract_name"])})`,
   ],
+  // 3: the run log counts every class: rows the guards skipped and rows never sent (the run ended early).
+  (t, { types: x }) => [`alter table ${t.runLog} add column rows_skipped ${x.integer}`, `alter table ${t.runLog} add column rows_not_sent ${x.integer}`],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;

@@ -17,12 +17,13 @@ import { checkColumns, hasModelHash, rejectedKeys, type Shard } from "../eligibl
 import { retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
-import type { Ledger, RunLogEntry } from "../ledger/ledger.ts";
+import type { Ledger, RunCounts } from "../ledger/ledger.ts";
 import { actsOnRemoved, stopChecks, type Overrides } from "../plan/checks.ts";
 import { planCounts, plannedRecords, removedKeys, type PlannedRecord } from "../plan/diff.ts";
 import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
 import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
 import { pacerFor } from "../engine/pacing.ts";
+import { pauseRuleTripped } from "../engine/pause-rule.ts";
 import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
 import type { Warehouse } from "../warehouse/index.ts";
@@ -159,7 +160,7 @@ async function syncContract(
     return { ...base, status: "busy", reasons: [`another runner (${lease.holder}) has been syncing this contract since ${lease.since?.toISOString() ?? "?"}`] };
   }
   try {
-    return await syncLeased(contract, destination!, warehouse, ledger, controls, run, options, { name: leaseName, holder });
+    return await syncLeased({ contract, destination: destination!, warehouse, ledger, controls, run, options, lease: { name: leaseName, holder } });
   } finally {
     await controls.releaseLease(leaseName, holder);
   }
@@ -185,19 +186,42 @@ const SAMPLE_ROWS = 5;
 /** How long a runner holds a contract without a checkpoint before another runner may take over (it died). */
 const LEASE_TTL_MS = 15 * 60_000;
 
-async function syncLeased(
-  contract: Contract,
-  destination: Destination,
-  warehouse: Warehouse,
-  ledger: Ledger,
-  controls: Controls,
-  run: { runId: string; invocationId: string },
-  options: SyncOptions,
-  lease: { name: string; holder: string },
-): Promise<ContractOutcome> {
+/** One contract's run, once its lease is held: everything the stages after the gate need. */
+interface ContractRun {
+  contract: Contract;
+  destination: Destination;
+  warehouse: Warehouse;
+  ledger: Ledger;
+  controls: Controls;
+  run: { runId: string; invocationId: string };
+  options: SyncOptions;
+  lease: { name: string; holder: string };
+  started: Date;
+}
+
+async function syncLeased(leased: Omit<ContractRun, "started">): Promise<ContractOutcome> {
+  const { contract, ledger, controls, run, options } = leased;
+  const started = new Date();
+  await ledger.startRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: started, mode: contract.spec.destination.mode, actor: options.actor });
+  await ledger.abandonRuns(contract.spec.name, await controls.liveRunIds());
+  const finishRun: FinishRun = (status, counts, stopReason, overrideReason) =>
+    ledger.finishRun({ runId: run.runId, contract: contract.spec.name, finishedAt: new Date(), status, counts, stopReason, overrideReason });
+  try {
+    return await planAndSend({ ...leased, started }, finishRun);
+  } catch (error) {
+    // The run log says the run ended in an error; the messages we write ourselves name no secret, others may.
+    const known = error instanceof BadInputError || error instanceof DestinationRequestError;
+    const reason = known ? `error: ${error.message.slice(0, 500)}` : "internal error (the runner's stderr has the details)";
+    await finishRun("error", { eligible: 0, created: 0, updated: 0, unchanged: 0, removed: 0, failed: 0, rejected: 0 }, reason).catch(() => undefined);
+    throw error;
+  }
+}
+
+type FinishRun = (status: string, counts: RunCounts, stopReason?: string, overrideReason?: string) => Promise<void>;
+
+async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, lease, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
-  const started = new Date();
   const planOptions = { modelHash: await hasModelHash(warehouse, contract), fullResync: options.fullResync ?? false, shard: options.shard };
   const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
   // Rejected keys are reported by one shard only, so the shards' reports add up.
@@ -205,27 +229,12 @@ async function syncLeased(
   const counters = { requests: 0, retries: 0 };
   let summary: SendSummary | undefined;
   const checks = stopChecks(contract.spec, plan, options.overrides);
-  const logRun = (status: string, counts: RunLogEntry["counts"], stopReason?: string): Promise<void> =>
-    ledger.recordRun({
-      runId: run.runId,
-      contract: contract.spec.name,
-      invocationId: run.invocationId,
-      startedAt: started,
-      finishedAt: new Date(),
-      status,
-      mode: contract.spec.destination.mode,
-      counts,
-      gatePassed: true,
-      gateReasons: [],
-      stopReason,
-      overrideReason: checks.overridden.length > 0 ? checks.overridden.join("; ") : undefined,
-      actor: options.actor,
-    });
+  const overrideReason = checks.overridden.length > 0 ? checks.overridden.join("; ") : undefined;
   const rejectedRows = rejected.reduce((n, r) => n + r.rows, 0);
 
   if (checks.stops.length > 0) {
     const planned = { eligible: plan.eligible, created: 0, updated: 0, unchanged: plan.unchanged, removed: 0, failed: 0, rejected: rejectedRows };
-    await logRun("stopped", planned, checks.stops.join("; "));
+    await finishRun("stopped", planned, checks.stops.join("; "), overrideReason);
     return { ...base, status: "stopped", runId: run.runId, reasons: checks.stops, plan };
   }
 
@@ -245,7 +254,11 @@ async function syncLeased(
       if (!(error instanceof DestinationRequestError) || error.retryable) throw error;
       problems = [`${destination.description}: ${error.message}`];
     }
-    if (problems.length > 0) return { ...base, status: "failed", reasons: problems };
+    if (problems.length > 0) {
+      const planned = { eligible: plan.eligible, created: 0, updated: 0, unchanged: plan.unchanged, removed: 0, failed: 0, rejected: rejectedRows };
+      await finishRun("failed", planned, problems.join("; ").slice(0, 2000), overrideReason);
+      return { ...base, status: "failed", reasons: problems };
+    }
     let records = plannedRecords(warehouse, contract, ledger.tables, planOptions);
     if (needsReadBack(contract.spec)) {
       records = guardRecords(contract.spec, records, (keys, fields) => retrying(() => destination.readBack(keys, fields), {}, counters), (found) => {
@@ -253,14 +266,21 @@ async function syncLeased(
         skips.push(...found.slice(0, Math.max(0, SAMPLE_ROWS * 4 - skips.length)));
       });
     }
+    let sending: SendSummary | undefined;
     summary = await sendRecords(writerFor(destination, contract.spec), records, {
-      onProgress: (s) => options.onProgress?.(contract.spec.name, s),
+      onProgress: (s) => {
+        sending = s;
+        options.onProgress?.(contract.spec.name, s);
+      },
       onAcknowledged: async (sent, outcomes) => {
         await ledger.checkpoint(contract.spec.name, run.runId, sent as PlannedRecord[], outcomes);
         await controls.renewLease(lease.name, lease.holder, LEASE_TTL_MS);
       },
-      // The kill switch is read between batches: pausing stops a running sync after the batch in flight.
-      shouldStop: () => controls.pausedReason(contract.spec.name, env),
+      // The kill switch is read between batches: pausing stops a running sync after the batch in flight. So is the
+      // pause rule: a run failing rows past it stops now rather than at the end.
+      shouldStop: async () =>
+        (sending && pauseRuleTripped(contract.spec, { attempted: sending.created + sending.updated + sending.failed, failed: sending.failed }, false)) ??
+        controls.pausedReason(contract.spec.name, env),
     });
     if (removals > 0 && !summary.stopped) {
       removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed) => {
@@ -280,7 +300,10 @@ async function syncLeased(
     rejected: rejectedRows,
     notSent: summary?.notSent ?? 0,
   };
-  await logRun(summary?.stopped ? "interrupted" : counts.failed + counts.notSent > 0 ? "partial" : "success", counts, summary?.stopped);
+  const pausedBy = pauseRuleTripped(contract.spec, { attempted: counts.created + counts.updated + counts.failed, failed: counts.failed }, true);
+  if (pausedBy) await controls.setPaused(contract.spec.name, true, pausedBy, "dbt-activation");
+  const status = pausedBy ? "paused" : summary?.stopped ? "interrupted" : counts.failed + counts.notSent > 0 ? "partial" : "success";
+  await finishRun(status, counts, summary?.stopped ?? pausedBy, overrideReason);
   return {
     ...base,
     status: "synced",
@@ -293,6 +316,7 @@ async function syncLeased(
     rejected,
     ...(summary?.stopped ? { stopped: summary.stopped } : {}),
     ...(checks.overridden.length > 0 ? { overridden: checks.overridden } : {}),
+    ...(pausedBy ? { paused: pausedBy } : {}),
     durationMs: Date.now() - started.getTime(),
   };
 }

@@ -53,6 +53,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       }
       for (const k of outcome.skips.slice(0, 5)) lines.push(`         skipped ${k.key}: ${k.reason}`);
       if (outcome.stopped) lines.push(`         stopped early: ${outcome.stopped}`);
+      if (outcome.paused) lines.push(`         PAUSED by its pause rule: ${outcome.paused}; fix the cause, replay the dead letters, then \`dbt-activation resume --contract ${outcome.contract}\``);
       for (const o of outcome.overridden ?? []) lines.push(`         overridden: ${o}`);
       return lines;
     }

@@ -61,6 +61,8 @@ export interface SyncedOutcome extends OutcomeBase {
   stopped?: string;
   /** Stop checks overridden on the command line, with the reason given. */
   overridden?: string[];
+  /** The pause rule (monitoring.pause_if) tripped: the contract is paused until `dbt-activation resume`. */
+  paused?: string;
   durationMs: number;
 }
 

@@ -52,6 +52,7 @@ describe("crash-resume", () => {
     const dice = seeded(20260707);
     const log: string[] = [];
     let sawBusy = false;
+    let kills = 0;
 
     for (let round = 0; round < 2; round++) {
       if (round === 1) await execDuckDB(duckdbPath, `update ${BULK_TABLE} set first_name = first_name || '-v2'`);
@@ -74,6 +75,7 @@ describe("crash-resume", () => {
         child.kill("SIGKILL");
         const result = await child;
         const killed = result.signal === "SIGKILL";
+        if (killed) kills += 1;
         log.push(`round ${round}: ${JSON.stringify(point)} → ${killed ? "killed" : `exited ${result.exitCode}`} after ${upserts() - callsAtSpawn} upserts`);
         if (!killed) expect(result.exitCode, result.stderr).toBe(0);
 
@@ -128,6 +130,11 @@ describe("crash-resume", () => {
     const runs = await queryDuckDB(duckdbPath, `select status, count(*) as n from ${RUN_LOG} group by status order by status`);
     log.push(`run log: ${JSON.stringify(runs, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v))}`);
     expect(sawBusy).toBe(true);
+    // Every killed run that had started left its run-log row, closed as abandoned by the next runner; none is running.
+    const byStatus = Object.fromEntries(runs.map((r) => [String(r.status), Number(r.n)]));
+    expect(byStatus.running).toBeUndefined();
+    expect(byStatus.abandoned).toBeGreaterThan(0);
+    expect(byStatus.abandoned).toBeLessThanOrEqual(kills);
     console.log(log.join("\n"));
   }, 900_000);
 });

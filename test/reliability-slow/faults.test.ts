@@ -90,4 +90,33 @@ describe("faults", () => {
         `${outcome.retries} retries, ${lettered.size} rejected (${landedAnyway.length} landed through a lost answer), ${outcome.durationMs} ms`,
     );
   }, 600_000);
+
+  it("a run failing rows past its pause rule stops mid-run, dead-letters what failed, and pauses the contract", async () => {
+    const rejecting = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, faults: { recordRejectRate: 0.8, seed: 7 } });
+    try {
+      const rows = 10_000;
+      const duckdbPath = await bulkCopy(build, rows);
+      const env = { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: rejecting.url, ACTIVATION_DUCKDB_PATH: duckdbPath };
+      const run = await startCli(bulkSyncArgs(build, "--json"), env);
+      expect(run.exitCode, run.stderr).toBe(4);
+      const [outcome] = JSON.parse(run.stdout).contracts;
+      // The bulk contract pauses at 50 % failed rows; the share is judged once 1,000 rows were attempted.
+      expect(outcome.stopped).toMatch(/^monitoring.pause_if: \d+ of \d+ rows failed \(.* %; the rule pauses at 50 %\)$/);
+      expect(outcome.paused).toMatch(/^monitoring.pause_if: /);
+      const { created, updated, failed, notSent } = outcome.counts;
+      expect(created + updated + failed).toBeGreaterThanOrEqual(1_000);
+      expect(created + updated + failed).toBeLessThan(2_000); // stopped within the batches in flight
+      expect(created + updated + failed + notSent).toBe(rows);
+      const letters = await queryDuckDB(duckdbPath, `select count(*) as n from ${DEAD_LETTERS}`);
+      expect(Number(letters[0]!.n)).toBe(failed);
+      // Paused in the warehouse: the next run sends nothing.
+      const calls = rejecting.calls().length;
+      const next = await startCli(bulkSyncArgs(build, "--json"), env);
+      expect(next.exitCode).toBe(3);
+      expect(JSON.parse(next.stdout).contracts[0].reasons[0]).toMatch(/^paused by dbt-activation: monitoring.pause_if: /);
+      expect(rejecting.calls().length).toBe(calls);
+    } finally {
+      await rejecting.close();
+    }
+  }, 300_000);
 });

@@ -77,10 +77,13 @@ describe("no credential in any output", () => {
 
     // Success with per-record rejections (dead letters), as text and JSON; then status and plan.
     expect((await run("sync --json (rejections)", syncArgs(target, ...select, "--json"), baseEnv())).exitCode).toBe(4);
+    // The rejections trip the contract's pause rule (its reason is in the run log and the controls table).
+    expect((await run("resume after the pause rule", ["resume", ...connection, "--contract", CONTRACT], baseEnv())).exitCode).toBe(0);
     expect((await run("sync text", syncArgs(target, ...select, "--full-resync", "--allow-large-change", "--reason", "resend"), baseEnv())).exitCode).toBe(4);
     expect((await run("status --json", ["status", ...connection, "--json"], baseEnv())).exitCode).toBe(0);
     expect((await run("status", ["status", ...connection], baseEnv())).exitCode).toBe(0);
-    expect((await run("plan --json", ["plan", ...syncArgs(target, ...select, "--json").slice(1)], baseEnv())).exitCode).toBe(0);
+    // Paused again by its rule after the second run: the plan says it would stop (exit 6).
+    expect((await run("plan --json", ["plan", ...syncArgs(target, ...select, "--json").slice(1)], baseEnv())).exitCode).toBe(6);
     expect((await run("pause", ["pause", ...connection, "--contract", CONTRACT, "--reason", "secrets test"], baseEnv())).exitCode).toBe(0);
     expect((await run("resume", ["resume", ...connection, "--contract", CONTRACT], baseEnv())).exitCode).toBe(0);
 

@@ -14,7 +14,7 @@ import { contractSchema } from "../../src/contract/schema.ts";
 import { rejectedKeys } from "../../src/eligible/rows.ts";
 import { Controls } from "../../src/ledger/controls.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
-import { ledgerTables, migrate, type LedgerTables } from "../../src/ledger/migrations.ts";
+import { LEDGER_VERSION, ledgerTables, migrate, type LedgerTables } from "../../src/ledger/migrations.ts";
 import { planCounts, plannedRecords, type PlannedRecord } from "../../src/plan/diff.ts";
 import { connectWarehouse } from "../../src/warehouse/index.ts";
 import type { SqlParam, Warehouse, WarehouseRow } from "../../src/warehouse/types.ts";
@@ -176,9 +176,30 @@ export function warehouseSuite(engine: EngineUnderTest): void {
 
   describe(`${engine.name}: the syncer's SQL`, () => {
     it("migrates once (idempotent) and records the versions", async () => {
-      expect(await migrate(warehouse, tables)).toBe(2);
-      expect(await migrate(warehouse, tables)).toBe(2);
-      expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => num(lower(r).version))).toEqual([1, 2]);
+      expect(await migrate(warehouse, tables)).toBe(LEDGER_VERSION);
+      expect(await migrate(warehouse, tables)).toBe(LEDGER_VERSION);
+      expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => num(lower(r).version))).toEqual([1, 2, 3]);
+    });
+
+    it("keeps a run-log row from the start of a run; a runner that died is marked abandoned by the next", async () => {
+      const ledger = new Ledger(warehouse, tables);
+      const controls = new Controls(warehouse, tables);
+      const start = { contract: "runlog_c", invocationId: "inv", startedAt: new Date(), mode: "upsert", actor: "maya" };
+      await ledger.startRun({ ...start, runId: "r-killed" });
+      const row = async (runId: string): Promise<Record<string, unknown>> =>
+        lower((await warehouse.query(`select status, finished_at, rows_created, rows_skipped, rows_not_sent, stop_reason from ${tables.runLog} where run_id = ${d().param(1)}`, [runId]))[0]!);
+      expect(await row("r-killed")).toMatchObject({ status: "running", finished_at: null });
+      // The next runner holds the lease: r-killed holds none, so its row is abandoned; r-next's own row is not.
+      await ledger.startRun({ ...start, runId: "r-next" });
+      expect(await controls.acquireLease("runlog_c", "host:1:r-next", 60_000)).toEqual({ acquired: true });
+      expect(await ledger.abandonRuns("runlog_c", await controls.liveRunIds())).toBe(1);
+      expect(await row("r-killed")).toMatchObject({ status: "abandoned", stop_reason: expect.stringMatching(/stopped without finishing/) });
+      expect(await row("r-next")).toMatchObject({ status: "running" });
+      const counts = { eligible: 10, created: 4, updated: 1, unchanged: 2, removed: 0, failed: 1, rejected: 0, skipped: 1, notSent: 1 };
+      await ledger.finishRun({ runId: "r-next", contract: "runlog_c", finishedAt: new Date(), status: "partial", counts });
+      const done = await row("r-next");
+      expect([done.status, num(done.rows_created), num(done.rows_skipped), num(done.rows_not_sent), done.finished_at instanceof Date]).toEqual(["partial", 4, 1, 1, true]);
+      await controls.releaseLease("runlog_c", "host:1:r-next");
     });
 
     it("reports null and shared keys as rejected", async () => {

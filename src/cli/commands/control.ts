@@ -63,9 +63,10 @@ export function registerControl(program: Command, context: CommandContext): void
       try {
         const { warehouse, tables } = session;
         const lastRuns = await warehouse.query(
-          `select r.contract_name, r.run_id, r.status, r.finished_at, r.rows_created, r.rows_updated, r.rows_unchanged, r.rows_failed, r.stop_reason
+          // The latest run by start: a run still going (or killed) has no finish time yet.
+          `select r.contract_name, r.run_id, r.status, r.started_at, r.finished_at, r.rows_created, r.rows_updated, r.rows_unchanged, r.rows_failed, r.stop_reason
            from ${tables.runLog} as r
-           where r.finished_at = (select max(finished_at) from ${tables.runLog} as x where x.contract_name = r.contract_name)
+           where r.started_at = (select max(started_at) from ${tables.runLog} as x where x.contract_name = r.contract_name)
            order by r.contract_name`,
         );
         const ledgerRows = await warehouse.query(`select contract_name, count(*) as n from ${tables.ledger} where status = 'synced' group by contract_name`);
@@ -79,7 +80,7 @@ export function registerControl(program: Command, context: CommandContext): void
             contract,
             paused: paused.find((p) => p.contract === contract || p.contract === ALL_CONTRACTS) ?? null,
             lastRun: run
-              ? { runId: run.run_id, status: run.status, finishedAt: run.finished_at, created: Number(run.rows_created), updated: Number(run.rows_updated), unchanged: Number(run.rows_unchanged), failed: Number(run.rows_failed), stopReason: run.stop_reason }
+              ? { runId: run.run_id, status: run.status, startedAt: run.started_at, finishedAt: run.finished_at, created: Number(run.rows_created), updated: Number(run.rows_updated), unchanged: Number(run.rows_unchanged), failed: Number(run.rows_failed), stopReason: run.stop_reason }
               : null,
             ledgerRows: count(ledgerRows, contract),
             deadLettersPending: count(pending, contract),
@@ -90,7 +91,12 @@ export function registerControl(program: Command, context: CommandContext): void
           if (contracts.length === 0) io.stdout("no runs recorded yet\n");
           for (const c of contracts) {
             const r = c.lastRun;
-            const last = r ? `last run ${String(r.status)} at ${r.finishedAt instanceof Date ? r.finishedAt.toISOString() : String(r.finishedAt)} (${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed)` : "never run";
+            const at = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
+            const last = !r
+              ? "never run"
+              : r.status === "running"
+                ? `a run has been going since ${at(r.startedAt)} (or its runner died: the next run marks it abandoned)`
+                : `last run ${String(r.status)} at ${at(r.finishedAt ?? r.startedAt)} (${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed)`;
             io.stdout(`${c.contract}: ${c.paused ? "PAUSED" : "active"}; ${last}; ${c.ledgerRows} rows in the ledger; ${c.deadLettersPending} dead letters to replay\n`);
           }
           for (const p of paused.filter((x) => x.contract === ALL_CONTRACTS)) io.stdout(`every contract is paused${p.reason ? `: ${p.reason}` : ""}\n`);
