@@ -26,8 +26,8 @@ async function emulator(options: HubSpotEmulatorOptions = {}): Promise<HubSpotEm
   return e;
 }
 
-function destination(e: HubSpotEmulator, target: Partial<HubSpotTarget> = {}): HubSpotDestination {
-  const connection = { accessToken: TOKEN, basePath: e.url };
+function destination(e: HubSpotEmulator, target: Partial<HubSpotTarget> = {}, requestTimeoutMs?: number): HubSpotDestination {
+  const connection = { accessToken: TOKEN, basePath: e.url, requestTimeoutMs };
   return new HubSpotDestination(createHubSpotClient(connection), { objectType: "contacts", idProperty: "email", fields: [{ to: "firstname" }], ...target }, connection);
 }
 
@@ -88,6 +88,17 @@ describe("writes", () => {
     expect(summary.failures.every((f) => f.code === "INJECTED_REJECTION")).toBe(true);
     expect(e.records("contacts")).toHaveLength(summary.created);
   });
+
+  // The SDK has no timeout of its own: without ours, a call HubSpot never answers holds the run for 10 minutes.
+  it("abandons a request with no answer after the request timeout, and the resend lands (no duplicate)", async () => {
+    const e = await emulator({ faults: { timeoutRate: 0.2, timeoutMs: 600_000, seed: 5 } });
+    const rows = Array.from({ length: 500 }, (_, i) => ({ key: `t${i}@x.com`, fields: { firstname: `T${i}` } }));
+    const summary = await sendRecords(destination(e, {}, 300), once(rows), { baseDelayMs: 10 });
+    expect(e.calls().filter((c) => c.timedOut).length).toBeGreaterThan(0);
+    expect(summary.retries).toBeGreaterThan(0);
+    expect([summary.created + summary.updated, summary.failed, summary.notSent]).toEqual([500, 0, 0]);
+    expect(e.records("contacts")).toHaveLength(500);
+  }, 60_000);
 });
 
 describe("mapping check and drift (properties API)", () => {
@@ -224,6 +235,7 @@ describe("credentials from the environment", () => {
   it("refuses half an OAuth configuration, and no credentials at all, before any call", () => {
     expect(() => createDestination(contract(spec), { HUBSPOT_CLIENT_ID: "cid" })).toThrow(/HUBSPOT_CLIENT_SECRET and HUBSPOT_REFRESH_TOKEN/);
     expect(() => createDestination(contract(spec), {})).toThrow(/HUBSPOT_ACCESS_TOKEN/);
+    expect(() => createDestination(contract(spec), { HUBSPOT_ACCESS_TOKEN: "t", HUBSPOT_REQUEST_TIMEOUT_MS: "soon" })).toThrow(/HUBSPOT_REQUEST_TIMEOUT_MS must be a positive whole number of milliseconds \(got soon\)/);
   });
 
   it("feeds each answer's X-HubSpot-RateLimit-* headers to the pacer (tier and daily quota found at run time)", async () => {

@@ -3,6 +3,9 @@
  * private-app token or OAuth (a refresh token exchanged for access tokens, again whenever HubSpot answers 401).
  */
 import { Client } from "@hubspot/api-client";
+import http from "node:http";
+import https from "node:https";
+import type { Socket } from "node:net";
 import { z } from "zod";
 import { BadInputError } from "../../errors.ts";
 
@@ -18,10 +21,16 @@ export interface HubSpotConnection {
   oauth?: HubSpotOAuth | undefined;
   /** Defaults to HubSpot's API; tests and demos point it at the loopback emulator. */
   basePath?: string | undefined;
+  /** A request with no byte of answer for this long is abandoned (and retried by the engine). Default 60 s. */
+  requestTimeoutMs?: number | undefined;
 }
+
+const HUBSPOT_API = "https://api.hubapi.com";
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export const HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN";
 export const HUBSPOT_BASE_PATH_ENV = "HUBSPOT_BASE_PATH";
+export const HUBSPOT_TIMEOUT_ENV = "HUBSPOT_REQUEST_TIMEOUT_MS";
 export const HUBSPOT_OAUTH_ENV = { clientId: "HUBSPOT_CLIENT_ID", clientSecret: "HUBSPOT_CLIENT_SECRET", refreshToken: "HUBSPOT_REFRESH_TOKEN" } as const;
 
 export function hubspotConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: string): HubSpotConnection {
@@ -41,16 +50,39 @@ export function hubspotConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: s
       `contract ${contractName}: set ${HUBSPOT_TOKEN_ENV} to a HubSpot private-app access token, or ${HUBSPOT_OAUTH_ENV.clientId}, ${HUBSPOT_OAUTH_ENV.clientSecret} and ${HUBSPOT_OAUTH_ENV.refreshToken} for OAuth`,
     );
   }
-  return { accessToken, oauth, basePath: env[HUBSPOT_BASE_PATH_ENV] || undefined };
+  const timeout = env[HUBSPOT_TIMEOUT_ENV]?.trim();
+  const requestTimeoutMs = timeout ? Number(timeout) : undefined;
+  if (requestTimeoutMs !== undefined && (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1)) {
+    throw new BadInputError(`contract ${contractName}: ${HUBSPOT_TIMEOUT_ENV} must be a positive whole number of milliseconds (got ${timeout})`);
+  }
+  return { accessToken, oauth, basePath: env[HUBSPOT_BASE_PATH_ENV] || undefined, requestTimeoutMs };
+}
+
+/**
+ * An agent whose connections give up after `ms` without a byte of answer. The SDK has no request timeout (it calls
+ * fetch without a signal, so a hung call would wait for the OS), but it sends through `httpAgent` when given one.
+ */
+function timeoutAgent(basePath: string, ms: number): http.Agent {
+  const agent = new URL(basePath).protocol === "http:" ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true });
+  const connect = agent.createConnection.bind(agent);
+  agent.createConnection = (options, callback) => {
+    // A net.Socket (tls.TLSSocket for https). Idle pooled sockets time out too: the agent would close them anyway.
+    const socket = connect(options, callback) as Socket | null | undefined;
+    socket?.setTimeout(ms, () => socket.destroy(new Error(`no answer from HubSpot within ${ms} ms (request timeout)`)));
+    return socket;
+  };
+  return agent;
 }
 
 export function createHubSpotClient(connection: HubSpotConnection): Client {
   // The SDK's retry sleeps 10 s per attempt on a 429 and ignores Retry-After, and its limiter is a process-wide
   // singleton: both stay off (0 retries, no limiterOptions) so the engine alone decides when to wait and resend.
+  const basePath = connection.basePath?.replace(/\/+$/, "");
   return new Client({
     ...(connection.accessToken ? { accessToken: connection.accessToken } : {}),
     numberOfApiCallRetries: 0,
-    ...(connection.basePath ? { basePath: connection.basePath.replace(/\/+$/, "") } : {}),
+    ...(basePath ? { basePath } : {}),
+    httpAgent: timeoutAgent(basePath ?? HUBSPOT_API, connection.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
   });
 }
 
