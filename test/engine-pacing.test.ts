@@ -94,7 +94,7 @@ describe("failure handling", () => {
     expect(emulator.records("contacts")).toHaveLength(summary.created);
   });
 
-  it("awaits the checkpoint per acknowledged batch, one at a time, even with 4 batches in flight", async () => {
+  it("awaits the checkpoint of acknowledged batches one call at a time, grouping the batches acknowledged meanwhile", async () => {
     const { destination } = await setup({ limits: { perTenSeconds: 1000 } });
     let active = 0;
     let maxActive = 0;
@@ -104,14 +104,16 @@ describe("failure handling", () => {
       onAcknowledged: async (records: DestinationRecord[], outcomes: RecordOutcome[]) => {
         active += 1;
         maxActive = Math.max(maxActive, active);
-        await new Promise((r) => setTimeout(r, 5));
+        // A slow checkpoint: batches acknowledged while it runs go into the next call together.
+        await new Promise((r) => setTimeout(r, 40));
         seen.push({ records: records.length, outcomes: outcomes.length });
         active -= 1;
       },
     });
     expect(summary.created).toBe(1500);
     expect(maxActive).toBe(1);
-    expect(seen).toHaveLength(15);
+    expect(seen.length).toBeLessThan(15);
+    expect(Math.max(...seen.map((s) => s.records))).toBeGreaterThan(100);
     expect(seen.every((s) => s.records === s.outcomes)).toBe(true);
     expect(seen.reduce((n, s) => n + s.records, 0)).toBe(1500);
   });

@@ -44,9 +44,9 @@ export interface SendOptions extends Omit<RetryPolicy, "budget"> {
   maxFailureSamples?: number;
   onProgress?: (summary: SendSummary) => void;
   /**
-   * Called with each acknowledged request's records and outcomes, and awaited before that batch counts as done: the
+   * Called with acknowledged requests' records and outcomes, and awaited before those batches count as done: the
    * ledger checkpoints here, so a run killed at any point loses at most the batches in flight (≤ `concurrency`).
-   * Calls never overlap: each waits for the previous one to finish.
+   * Calls never overlap; each covers every batch acknowledged since the previous call began (group commit).
    */
   onAcknowledged?: (records: DestinationRecord[], outcomes: RecordOutcome[]) => Promise<void>;
   /** Asked before each batch: a reason to stop (the kill switch was thrown) ends the run cleanly, the rest not sent. */
@@ -75,12 +75,31 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
     } else summary[outcome.status] += 1;
   };
 
-  let acknowledged: Promise<void> = Promise.resolve();
+  // Group commit: one onAcknowledged call at a time, each covering every batch acknowledged while the previous one ran.
+  // A slow checkpoint (a warehouse commit per call) then takes several batches at once instead of throttling the run.
+  let pending: { records: DestinationRecord[]; outcomes: RecordOutcome[]; done: PromiseWithResolvers<void> }[] = [];
+  let draining = false;
+  const drain = async (): Promise<void> => {
+    draining = true;
+    while (pending.length > 0) {
+      const group = pending;
+      pending = [];
+      try {
+        await options.onAcknowledged?.(group.flatMap((g) => g.records), group.flatMap((g) => g.outcomes));
+        for (const g of group) g.done.resolve();
+      } catch (error) {
+        for (const g of group) g.done.reject(error);
+      }
+    }
+    draining = false;
+  };
   const acknowledge = (batch: DestinationRecord[], outcomes: RecordOutcome[]): Promise<void> => {
     for (const outcome of outcomes) record(outcome);
-    const next = acknowledged.then(() => options.onAcknowledged?.(batch, outcomes));
-    acknowledged = next.catch(() => undefined);
-    return next;
+    if (!options.onAcknowledged) return Promise.resolve();
+    const done = Promise.withResolvers<void>();
+    pending.push({ records: batch, outcomes, done });
+    if (!draining) void drain();
+    return done.promise;
   };
 
   const stop = (reason: string): void => {

@@ -1,6 +1,7 @@
 /**
- * Writes the ledger, dead letters and run log. The ledger is checkpointed after every acknowledged batch, in one
- * transaction per batch, so a run killed at any point and rerun resends at most the batch that was in flight.
+ * Writes the ledger, dead letters and run log. The ledger is checkpointed as batches are acknowledged, in one
+ * transaction per group of batches (src/engine/send.ts), so a run killed at any point and rerun resends at most the
+ * batches that were in flight.
  */
 import type { RecordOutcome } from "../destinations/types.ts";
 import type { PlannedRecord } from "../plan/diff.ts";
@@ -45,6 +46,16 @@ export interface RunEnd {
   overrideReason?: string | undefined;
 }
 
+const DEAD_LETTER_COLUMNS = ["run_id", "contract_name", "sync_key", "error_class", "error_code", "message", "payload", "created_at"];
+
+/** A Date as the warehouse's timestamp text: UTC, no zone suffix (the ledger's timestamps are UTC instants). */
+function utcTimestampText(date: Date): string {
+  return date.toISOString().replace("T", " ").replace("Z", "");
+}
+
+/** Rows per statement in a checkpoint: 500 × 9 parameters stays far inside PostgreSQL's 65,535 and BigQuery's limits. */
+const CHECKPOINT_SLICE = 500;
+
 export class Ledger {
   readonly tables: LedgerTables;
   readonly #warehouse: Warehouse;
@@ -59,70 +70,100 @@ export class Ledger {
     return Array.from({ length: rows }, (_, r) => `(${Array.from({ length: columns }, (_, c) => p(offset + r * columns + c + 1)).join(", ")})`).join(", ");
   }
 
-  /** Records one acknowledged batch: written rows into the ledger, failed rows into dead letters. */
+  /**
+   * Records acknowledged batches in one transaction: written rows into the ledger, failed rows into dead letters.
+   * Statements go in slices of CHECKPOINT_SLICE rows, inside the bind-parameter limits of every engine.
+   */
   async checkpoint(contract: string, runId: string, records: PlannedRecord[], outcomes: RecordOutcome[]): Promise<void> {
     const w = this.#warehouse;
-    const p = w.dialect.param;
     const now = new Date();
     const byKey = new Map(records.map((r) => [r.key, r]));
-    const written = outcomes.filter((o): o is Extract<RecordOutcome, { recordId: string }> => o.status !== "failed");
-    const failed = outcomes.filter((o): o is Extract<RecordOutcome, { status: "failed" }> => o.status === "failed");
+    // One outcome per key (the last): a key is never in two batches in flight, but a slice must not hold it twice.
+    const latest = [...new Map(outcomes.map((o) => [o.key, o])).values()];
+    const written = latest.filter((o): o is Extract<RecordOutcome, { recordId: string }> => o.status !== "failed");
+    const failed = latest.filter((o): o is Extract<RecordOutcome, { status: "failed" }> => o.status === "failed");
     await w.transaction(async () => {
-      if (written.length > 0) {
-        const keys = written.map((o) => o.key);
-        const keyList = keys.map((_, i) => p(i + 2)).join(", ");
-        // What we sent before this write becomes previous_values: `rollback` restores it.
-        const previous = new Map(
-          (await w.query(`select sync_key, last_sent_values from ${this.tables.ledger} where contract_name = ${p(1)} and sync_key in (${keyList})`, [contract, ...keys])).map(
-            (r) => [String(r.sync_key), (r.last_sent_values as string | null) ?? null],
-          ),
-        );
-        await w.execute(`delete from ${this.tables.ledger} where contract_name = ${p(1)} and sync_key in (${keyList})`, [contract, ...keys]);
-        const params: SqlParam[] = written.flatMap((o) => [
-          contract,
-          o.key,
-          byKey.get(o.key)?.hash ?? null,
-          o.recordId,
-          toJsonText(byKey.get(o.key)?.fields ?? {}),
-          previous.get(o.key) ?? null,
-          now,
-          runId,
-          "synced",
-        ]);
-        await w.execute(
-          `insert into ${this.tables.ledger} (contract_name, sync_key, row_hash, destination_record_id, last_sent_values, previous_values, synced_at, run_id, status) values ${this.#placeholders(written.length, 9)}`,
-          params,
-        );
-      }
-      if (failed.length > 0) {
-        const params: SqlParam[] = failed.flatMap((o) => [runId, contract, o.key, "rejected", o.code, o.message, toJsonText(byKey.get(o.key)?.fields ?? {}), now]);
-        await w.execute(
-          `insert into ${this.tables.deadLetters} (run_id, contract_name, sync_key, error_class, error_code, message, payload, created_at) values ${this.#placeholders(failed.length, 8)}`,
-          params,
-        );
+      for (let i = 0; i < written.length; i += CHECKPOINT_SLICE) await this.#writeLedgerRows(contract, runId, written.slice(i, i + CHECKPOINT_SLICE), byKey, now);
+      for (let i = 0; i < failed.length; i += CHECKPOINT_SLICE) {
+        const slice = failed.slice(i, i + CHECKPOINT_SLICE);
+        const rows = slice.map((o): SqlParam[] => [runId, contract, o.key, "rejected", o.code, o.message, toJsonText(byKey.get(o.key)?.fields ?? {}), now]);
+        await this.#insert(this.tables.deadLetters, DEAD_LETTER_COLUMNS, rows);
       }
     });
   }
 
+  async #writeLedgerRows(contract: string, runId: string, written: Extract<RecordOutcome, { recordId: string }>[], byKey: Map<string, PlannedRecord>, now: Date): Promise<void> {
+    const w = this.#warehouse;
+    const p = w.dialect.param;
+    const keys = this.#keySet(written.map((o) => o.key), 2);
+    // What we sent before this write becomes previous_values: `rollback` restores it.
+    const previous = new Map(
+      (await w.query(`select sync_key, last_sent_values from ${this.tables.ledger} where contract_name = ${p(1)} and sync_key in (${keys.sql})`, [contract, ...keys.params])).map(
+        (r) => [String(r.sync_key), (r.last_sent_values as string | null) ?? null],
+      ),
+    );
+    await w.execute(`delete from ${this.tables.ledger} where contract_name = ${p(1)} and sync_key in (${keys.sql})`, [contract, ...keys.params]);
+    const rows = written.map((o): SqlParam[] => [
+      contract,
+      o.key,
+      byKey.get(o.key)?.hash ?? null,
+      o.recordId,
+      toJsonText(byKey.get(o.key)?.fields ?? {}),
+      previous.get(o.key) ?? null,
+      now,
+      runId,
+      "synced",
+    ]);
+    await this.#insert(this.tables.ledger, ["contract_name", "sync_key", "row_hash", "destination_record_id", "last_sent_values", "previous_values", "synced_at", "run_id", "status"], rows);
+  }
+
+  /** `in (…)` over keys: one JSON parameter where the dialect reads one, else a parameter per key from `first`. */
+  #keySet(keys: string[], first: number): { sql: string; params: SqlParam[] } {
+    const d = this.#warehouse.dialect;
+    if (d.jsonTextRows) return { sql: `select c1 from ${d.jsonTextRows(d.param(first), 1)}`, params: [JSON.stringify(keys.map((k) => [k]))] };
+    return { sql: keys.map((_, i) => d.param(first + i)).join(", "), params: keys };
+  }
+
+  /** Inserts rows; values that are Dates go into timestamp columns. One JSON parameter where the dialect reads one. */
+  async #insert(table: string, columns: string[], rows: SqlParam[][]): Promise<void> {
+    const d = this.#warehouse.dialect;
+    if (!d.jsonTextRows) {
+      await this.#warehouse.execute(`insert into ${table} (${columns.join(", ")}) values ${this.#placeholders(rows.length, columns.length)}`, rows.flat());
+      return;
+    }
+    // Every value travels as text; the columns that hold Dates, booleans or numbers are cast back.
+    const sample = rows[0] ?? [];
+    const select = columns.map((_, i) => {
+      const v = sample[i];
+      if (v instanceof Date) return `cast(c${i + 1} as ${d.types.timestamp})`;
+      if (typeof v === "number") return `cast(c${i + 1} as ${d.types.integer})`;
+      if (typeof v === "boolean") return `cast(c${i + 1} as ${d.types.boolean})`;
+      return `c${i + 1}`;
+    });
+    const text = rows.map((row) => row.map((v) => (v === null ? null : v instanceof Date ? utcTimestampText(v) : String(v))));
+    await this.#warehouse.execute(`insert into ${table} (${columns.join(", ")}) select ${select.join(", ")} from ${d.jsonTextRows(d.param(1), columns.length)}`, [JSON.stringify(text)]);
+  }
+
   /** Records keys whose destination records were cleared, deleted or left a list: their ledger rows become `removed`. */
   async markRemoved(contract: string, runId: string, keys: string[]): Promise<void> {
-    if (keys.length === 0) return;
     const p = this.#warehouse.dialect.param;
-    await this.#warehouse.execute(
-      `update ${this.tables.ledger} set status = 'removed', run_id = ${p(1)}, synced_at = ${p(2)} where contract_name = ${p(3)} and sync_key in (${keys.map((_, i) => p(i + 4)).join(", ")})`,
-      [runId, new Date(), contract, ...keys],
-    );
+    for (let i = 0; i < keys.length; i += CHECKPOINT_SLICE) {
+      const slice = this.#keySet(keys.slice(i, i + CHECKPOINT_SLICE), 4);
+      await this.#warehouse.execute(
+        `update ${this.tables.ledger} set status = 'removed', run_id = ${p(1)}, synced_at = ${p(2)} where contract_name = ${p(3)} and sync_key in (${slice.sql})`,
+        [runId, new Date(), contract, ...slice.params],
+      );
+    }
   }
 
   /** Dead letters for requests that failed outside a write batch (removals, audience membership). */
   async deadLetters(contract: string, runId: string, failures: { key: string; code: string; message: string }[], errorClass = "rejected"): Promise<void> {
     if (failures.length === 0) return;
     const now = new Date();
-    const params: SqlParam[] = failures.flatMap((f) => [runId, contract, f.key, errorClass, f.code, f.message, "{}", now]);
-    await this.#warehouse.execute(
-      `insert into ${this.tables.deadLetters} (run_id, contract_name, sync_key, error_class, error_code, message, payload, created_at) values ${this.#placeholders(failures.length, 8)}`,
-      params,
-    );
+    for (let i = 0; i < failures.length; i += CHECKPOINT_SLICE) {
+      const rows = failures.slice(i, i + CHECKPOINT_SLICE).map((f): SqlParam[] => [runId, contract, f.key, errorClass, f.code, f.message, "{}", now]);
+      await this.#insert(this.tables.deadLetters, DEAD_LETTER_COLUMNS, rows);
+    }
   }
 
   /**

@@ -33,6 +33,12 @@ export interface Dialect {
    * transaction ends. Absent where the engine has none (DuckDB's file lock already admits one writer).
    */
   migrationLock?: string;
+  /**
+   * Optional: a relation (for FROM) with text columns c1 … c`width` read from one bound parameter holding a JSON array
+   * of row arrays (strings or nulls). Where binding thousands of parameters is slow (DuckDB binds each one at
+   * about 20 µs), the ledger's checkpoints bind this one parameter instead.
+   */
+  jsonTextRows?(param: string, width: number): string;
 }
 
 export interface Warehouse {

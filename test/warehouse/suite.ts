@@ -181,6 +181,17 @@ export function warehouseSuite(engine: EngineUnderTest): void {
       expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => num(lower(r).version))).toEqual([1, 2, 3]);
     });
 
+    it("checkpoints a group of batches larger than one statement slice in one call", async () => {
+      const ledger = new Ledger(warehouse, tables);
+      const records: PlannedRecord[] = Array.from({ length: 1_200 }, (_, i) => ({ key: `g${i}@example.com`, hash: `h${i}`, change: "create", fields: { firstname: `G${i}` } }));
+      const outcomes = records.map((r, i) =>
+        i % 24 === 0 ? { key: r.key, status: "failed" as const, code: "INVALID_EMAIL", message: "invalid" } : { key: r.key, status: "created" as const, recordId: `id-${i}` },
+      );
+      await ledger.checkpoint("slice_c", "run-slices", records, outcomes);
+      const count = async (table: string): Promise<number> => num(lower((await warehouse.query(`select count(*) as n from ${table} where contract_name = ${d().param(1)}`, ["slice_c"]))[0]!).n);
+      expect([await count(tables.ledger), await count(tables.deadLetters)]).toEqual([1_150, 50]);
+    });
+
     it("keeps a run-log row from the start of a run; a runner that died is marked abandoned by the next", async () => {
       const ledger = new Ledger(warehouse, tables);
       const controls = new Controls(warehouse, tables);

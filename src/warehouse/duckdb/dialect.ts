@@ -11,5 +11,7 @@ export const duckdbDialect: Dialect = {
   hashBucket: (expression, modulus) => `mod(cast('0x' || substr(md5(${expression}), 1, 8) as bigint), ${Math.trunc(modulus)})`,
   // The dbt macro activation.row_hash: chr(31) (unit separator) between values and chr(30) (record separator) for
   // null, so the ledger's hash equals the activation model's `_activation_row_hash` for the same values.
+  jsonTextRows: (param, width) =>
+    `(select ${Array.from({ length: width }, (_, i) => `r[${i + 1}] as c${i + 1}`).join(", ")} from (select unnest(from_json(${param}, '["VARCHAR[]"]')) as r))`,
   rowHash: (expressions) => `md5(${expressions.map((e) => `coalesce(cast(${e} as ${text}), chr(30))`).join(" || chr(31) || ")})`,
 };
