@@ -79,9 +79,10 @@ async function naive(warehouse: Warehouse, input: PlannerInput): Promise<{ count
 }
 
 runAsChild<PlannerInput, PlannerResult>(async (input) => {
-  const warehouse = await connectWarehouse({ profile: "bench", target: "bench", profilesPath: "profiles.yml", config: { type: "duckdb", path: input.path } });
+  // The capped mode sets memory_limit as a user would: the dbt-duckdb profile's `settings:`, which the syncer applies.
+  const settings = input.mode === "streaming-capped" ? { settings: { memory_limit: input.memoryLimit ?? "1GB" } } : {};
+  const warehouse = await connectWarehouse({ profile: "bench", target: "bench", profilesPath: "profiles.yml", config: { type: "duckdb", path: input.path, ...settings } });
   try {
-    if (input.mode === "streaming-capped") await warehouse.execute(`set memory_limit = '${input.memoryLimit ?? "256MB"}'`);
     const started = performance.now();
     const { value, peakHeapBytes } = await sampled(() => (input.mode === "naive" ? naive(warehouse, input) : streaming(warehouse, input)));
     return { elapsedMs: performance.now() - started, ...value, peakHeapBytes };

@@ -28,7 +28,8 @@ export function plannerContract(relation: string): Contract {
   };
 }
 
-const DATA_VERSION = 1;
+// 2: the ledger carries last_sent_values (the JSON a checkpoint writes), as a real ledger does.
+const DATA_VERSION = 2;
 /** DuckDB's memory_limit in the capped mode (its default is 80 % of the machine's RAM). */
 const MEMORY_LIMIT = "1GB";
 
@@ -58,8 +59,9 @@ async function dataset(rows: number): Promise<string> {
     const hash = d.rowHash(PLANNER_COLUMNS.map((c) => d.quoteIdentifier(c)));
     // 90 % of the keys are in the ledger; of those, keys with i % 100 < 5 carry a stale hash (5 % of all rows change).
     await warehouse.execute(
-      `insert into ${tables.ledger} (contract_name, sync_key, row_hash, destination_record_id, synced_at, run_id, status)
-       select '${PLANNER_CONTRACT}', email, case when i % 100 < 5 then md5('stale' || i) else ${hash} end, 'id-' || i, now(), 'seed', 'synced'
+      `insert into ${tables.ledger} (contract_name, sync_key, row_hash, destination_record_id, last_sent_values, synced_at, run_id, status)
+       select '${PLANNER_CONTRACT}', email, case when i % 100 < 5 then md5('stale' || i) else ${hash} end, 'id-' || i,
+         to_json({email: email, firstname: first_name, lastname: last_name, tier: tier})::varchar, now(), 'seed', 'synced'
        from (select i, ${row("i")} from range(${rows}) t(i)) as p where i % 100 < 90`,
     );
   } finally {

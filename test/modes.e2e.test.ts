@@ -1,7 +1,7 @@
 /**
  * Sync modes and destination-state guards through the real CLI, on DuckDB and on PostgreSQL: update (existing only),
  * create (new only), mirror with on_removed clear / delete, audience membership, late-arriving protection and the
- * if_empty overwrite policy.
+ * if_empty and unless_edited overwrite policies.
  */
 import { Client } from "@hubspot/api-client";
 import { afterEach, describe, expect, it } from "vitest";
@@ -134,6 +134,24 @@ describe.each(ENGINES)("on %s", (engineName) => {
       await sync(await target((c) => (c.fields.job_title = { to: "jobtitle", overwrite: "if_empty" })));
       expect(emulator!.findByProperty("contacts", "email", SOME[0]!)?.properties).toMatchObject({ jobtitle: "Chief Everything Officer", firstname: "Amara" });
       expect(emulator!.findByProperty("contacts", "email", SOME[1]!)?.properties.jobtitle).toBe("IT Director");
+    });
+
+    it("unless_edited keeps a value a person changed since our last write, and updates the others", async () => {
+      await start();
+      const edited = await target((c) => (c.fields.job_title = { to: "jobtitle", overwrite: "unless_edited" }));
+      expect((await sync(edited)).exitCode).toBe(0);
+      // A sales rep corrects one title in HubSpot after our write (its last-modified time moves past our sync).
+      await new Promise((r) => setTimeout(r, 20));
+      const client = new Client({ accessToken: TOKEN, basePath: emulator!.url });
+      await client.crm.contacts.batchApi.upsert({ inputs: [{ id: SOME[0]!, idProperty: "email", properties: { jobtitle: "Edited By Rep" } }] });
+      // Then both rows change in the warehouse.
+      const two = SOME.slice(0, 2).map((e) => `'${e}'`).join(", ");
+      await engine.mutate(`update ${engine.model(CONTRACT)} set job_title = job_title || ' II', _activation_row_hash = md5(email || 'v2') where email in (${two})`);
+      const { exitCode, outcome } = await sync(edited);
+      expect(exitCode).toBe(0);
+      expect(outcome.counts).toMatchObject({ updated: 2, unchanged: 14 });
+      expect(emulator!.findByProperty("contacts", "email", SOME[0]!)?.properties).toMatchObject({ jobtitle: "Edited By Rep", firstname: "Amara" });
+      expect(emulator!.findByProperty("contacts", "email", SOME[1]!)?.properties.jobtitle).toBe("IT Director II");
     });
   });
 });

@@ -56,14 +56,27 @@ function asDate(value: unknown): Date | null {
   return null;
 }
 
+function needsLastSent(contract: Contract): boolean {
+  return fieldMappings(contract.spec).some((m) => m.overwrite === "unless_edited");
+}
+
 function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PlanOptions): string {
   const d = warehouse.dialect;
   const q = d.quoteIdentifier;
   const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)}`;
   return [
     `with eligible as (${eligibleRowsSql(contract, d, options)}),`,
-    `ledger as (select sync_key, row_hash, synced_at, last_sent_values from ${tables.ledger} where contract_name = ${d.param(1)} and status = 'synced')`,
-    `select e.*, l.synced_at as ${q(LEDGER_SYNCED_AT)}, l.last_sent_values as ${q(LEDGER_LAST_SENT)},`,
+    // What we last sent rides along only for the `unless_edited` guard: otherwise the join would carry every
+    // ledger row's JSON for nothing.
+    ...(needsLastSent(contract)
+      ? [
+          `ledger as (select sync_key, row_hash, synced_at, last_sent_values from ${tables.ledger} where contract_name = ${d.param(1)} and status = 'synced')`,
+          `select e.*, l.synced_at as ${q(LEDGER_SYNCED_AT)}, l.last_sent_values as ${q(LEDGER_LAST_SENT)},`,
+        ]
+      : [
+          `ledger as (select sync_key, row_hash from ${tables.ledger} where contract_name = ${d.param(1)} and status = 'synced')`,
+          `select e.*, cast(null as ${d.types.timestamp}) as ${q(LEDGER_SYNCED_AT)}, cast(null as ${d.types.text}) as ${q(LEDGER_LAST_SENT)},`,
+        ]),
     `  case when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged' end as ${q(CHANGE)}`,
     `from eligible as e left join ledger as l on l.sync_key = e.${q(KEY_COLUMN)}`,
   ].join("\n");
