@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";
-import { runCli, syncArgs } from "./support/cli.ts";
+import { runCli, startCli, syncArgs } from "./support/cli.ts";
 import { ENGINES, integrationEngine } from "./support/engines.ts";
 
 const TOKEN = "ops-token";
@@ -23,6 +23,14 @@ afterAll(async () => {
 beforeEach(() => {
   emulator.reset();
 });
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT] });
@@ -147,6 +155,39 @@ describe.each(ENGINES)("on %s", (engineName) => {
       const [snapshot] = await engine.query(`select count(*) as n from ${engine.ledgerTable("activation_destination_snapshot")} where contract_name = '${CONTRACT}'`);
       expect(snapshot).toEqual({ n: 15n });
     });
+  });
+
+  describe("the lease of a runner that dies", () => {
+    // A slow destination (each answer takes 6 s) keeps the first runner busy, holding the contract's lease.
+    it("is renewed by a heartbeat while the runner lives, and frees the contract one TTL after it is killed", async () => {
+      const slow = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, latencyMs: 6_000 });
+      try {
+        const ttl = { DBT_ACTIVATION_LEASE_TTL_MS: "2000" };
+        const first = startCli(sync("--json"), env({ HUBSPOT_BASE_PATH: slow.url, ...ttl }));
+        await until(() => slow.calls().length > 0, 60_000); // the first runner holds the lease and waits on HubSpot
+        await new Promise((r) => setTimeout(r, 3_000)); // longer than the TTL: only the heartbeat keeps the lease
+        if (engineName === "postgres") {
+          // DuckDB's file lock already turns a second process away; on PostgreSQL the renewed lease does.
+          const second = await runCli(sync("--json"), env({ HUBSPOT_BASE_PATH: slow.url, ...ttl }));
+          expect(second.exitCode, second.stderr).toBe(7);
+          expect(second.stdout).toMatch(/another runner .* has been syncing this contract since/);
+        }
+        first.kill("SIGKILL");
+        await first;
+        const [lease] = await engine.query(`select acquired_at, expires_at from ${engine.ledgerTable("activation_leases")}`);
+        const acquired = (lease!.acquired_at as Date).getTime();
+        const expires = (lease!.expires_at as Date).getTime();
+        expect(expires - acquired).toBeGreaterThan(2_000); // renewed after it was taken
+        // Once the dead runner's lease has expired, the next run takes the contract and marks the dead run abandoned.
+        await new Promise((r) => setTimeout(r, Math.max(0, expires - Date.now()) + 500));
+        const next = await runCli(sync("--json"), env(ttl));
+        expect(next.exitCode, next.stdout + next.stderr).toBe(0);
+        const runs = await engine.query(`select status from ${engine.ledgerTable("activation_run_log")} order by started_at`);
+        expect(runs.map((r) => r.status)).toEqual(["abandoned", "success"]);
+      } finally {
+        await slow.close();
+      }
+    }, 120_000);
   });
 
   describe("two syncers on one contract", () => {

@@ -155,15 +155,30 @@ async function syncContract(
   const holder = `${hostname()}:${process.pid}:${run.runId}`;
   // Shards of one contract run side by side: each holds its own lease.
   const leaseName = options.shard ? `${contract.spec.name}#${options.shard.index}/${options.shard.count}` : contract.spec.name;
-  const lease = await controls.acquireLease(leaseName, holder, LEASE_TTL_MS);
+  const ttlMs = leaseTtlMs(env);
+  const lease = await controls.acquireLease(leaseName, holder, ttlMs);
   if (!lease.acquired) {
     return { ...base, status: "busy", reasons: [`another runner (${lease.holder}) has been syncing this contract since ${lease.since?.toISOString() ?? "?"}`] };
   }
+  // The heartbeat keeps the lease while this runner lives, through long plans and slow batches alike; a runner that
+  // dies stops renewing, and the contract is free again one TTL later.
+  const heartbeat = setInterval(() => void controls.renewLease(leaseName, holder, ttlMs).catch(() => undefined), Math.min(LEASE_HEARTBEAT_MS, ttlMs / 4));
+  heartbeat.unref();
   try {
-    return await syncLeased({ contract, destination: destination!, warehouse, ledger, controls, run, options, lease: { name: leaseName, holder } });
+    return await syncLeased({ contract, destination: destination!, warehouse, ledger, controls, run, options });
   } finally {
+    clearInterval(heartbeat);
     await controls.releaseLease(leaseName, holder);
   }
+}
+
+/** `DBT_ACTIVATION_LEASE_TTL_MS` (default 3 minutes): how long a dead runner's lease blocks its contract. */
+function leaseTtlMs(env: NodeJS.ProcessEnv): number {
+  const raw = env[LEASE_TTL_ENV]?.trim();
+  if (!raw) return LEASE_TTL_MS;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1_000) throw new BadInputError(`${LEASE_TTL_ENV} must be a whole number of milliseconds, at least 1000 (got ${raw})`);
+  return ms;
 }
 
 /** `plan`: what a sync would do, with nothing written anywhere: counts per class, sample rows, what would stop it. */
@@ -183,8 +198,10 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
 
 const SAMPLE_ROWS = 5;
 
-/** How long a runner holds a contract without a checkpoint before another runner may take over (it died). */
-const LEASE_TTL_MS = 15 * 60_000;
+/** How long a runner's lease outlives its last heartbeat: then another runner may take over (this one died). */
+const LEASE_TTL_MS = 3 * 60_000;
+const LEASE_HEARTBEAT_MS = 30_000;
+export const LEASE_TTL_ENV = "DBT_ACTIVATION_LEASE_TTL_MS";
 
 /** One contract's run, once its lease is held: everything the stages after the gate need. */
 interface ContractRun {
@@ -195,7 +212,6 @@ interface ContractRun {
   controls: Controls;
   run: { runId: string; invocationId: string };
   options: SyncOptions;
-  lease: { name: string; holder: string };
   started: Date;
 }
 
@@ -219,7 +235,7 @@ async function syncLeased(leased: Omit<ContractRun, "started">): Promise<Contrac
 
 type FinishRun = (status: string, counts: RunCounts, stopReason?: string, overrideReason?: string) => Promise<void>;
 
-async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, lease, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
+async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
   const planOptions = { modelHash: await hasModelHash(warehouse, contract), fullResync: options.fullResync ?? false, shard: options.shard };
@@ -274,7 +290,6 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       },
       onAcknowledged: async (sent, outcomes) => {
         await ledger.checkpoint(contract.spec.name, run.runId, sent as PlannedRecord[], outcomes);
-        await controls.renewLease(lease.name, lease.holder, LEASE_TTL_MS);
       },
       // The kill switch is read between batches: pausing stops a running sync after the batch in flight. So is the
       // pause rule: a run failing rows past it stops now rather than at the end.

@@ -4,11 +4,14 @@
  * scenario, the CLI as a child process that can be killed, and the checks every scenario ends with.
  */
 import { mulberry32 } from "../../src/emulators/random.ts";
-import { DuckDBInstance } from "@duckdb/node-api";
-import { execa, type ResultPromise } from "execa";
 import { copyFile, mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { inject } from "vitest";
+import { execDuckDB, queryDuckDB } from "../support/warehouse.ts";
+
+import { startCli } from "../support/cli.ts";
+
+export { execDuckDB, queryDuckDB, startCli };
 import { dbt, repoRoot } from "../../scripts/dbt.ts";
 import type { HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
 
@@ -52,42 +55,6 @@ export function bulkSyncArgs(build: BulkBuild, ...extra: string[]): string[] {
   return ["sync", "--project-dir", bulkProject, "--profiles-dir", bulkProject, "--target-dir", build.targetPath, ...extra];
 }
 
-/** The CLI from source as a child process the test can SIGKILL. */
-export function startCli(args: string[], env: Record<string, string>): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }> {
-  return execa(process.execPath, [join(repoRoot, "src", "cli", "run.ts"), ...args], {
-    reject: false,
-    cwd: repoRoot,
-    env: { HUBSPOT_ACCESS_TOKEN: "", HUBSPOT_BASE_PATH: "", ...env },
-  });
-}
-
-export async function queryDuckDB(path: string, sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(path, { access_mode: "READ_ONLY" });
-  try {
-    const connection = await instance.connect();
-    try {
-      return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-    } finally {
-      connection.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
-}
-
-export async function execDuckDB(path: string, sql: string): Promise<void> {
-  const instance = await DuckDBInstance.create(path);
-  try {
-    const connection = await instance.connect();
-    try {
-      await connection.run(sql);
-    } finally {
-      connection.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
-}
 
 export async function tableExists(path: string, table: string): Promise<boolean> {
   const rows = await queryDuckDB(path, `select count(*) as n from information_schema.tables where table_name = '${table}'`);

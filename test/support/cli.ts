@@ -1,5 +1,5 @@
 /** Runs the real CLI from source in a child process, as an orchestrator would. */
-import { execa } from "execa";
+import { execa, type ResultPromise } from "execa";
 import { copyFile, cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { inject } from "vitest";
@@ -12,13 +12,17 @@ export interface CliRun {
 }
 
 export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const result = await execa(process.execPath, [join(repoRoot, "src", "cli", "run.ts"), ...args], {
+  const result = await startCli(args, env);
+  return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** The CLI from source as a child process the test can SIGKILL. */
+export function startCli(args: string[], env: Record<string, string> = {}): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }> {
+  return execa(process.execPath, [join(repoRoot, "src", "cli", "run.ts"), ...args], {
     reject: false,
     cwd: repoRoot,
     env: { HUBSPOT_ACCESS_TOKEN: "", HUBSPOT_BASE_PATH: "", ...env },
-    extendEnv: true,
   });
-  return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
 /** The shared integration build (made once by test/setup/global.ts). */
