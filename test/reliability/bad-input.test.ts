@@ -7,13 +7,12 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, type ExpectStatic } from "vitest";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
 import { startSalesforceEmulator } from "../../src/emulators/salesforce/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { repoRoot } from "../../scripts/dbt.ts";
 import { copyArtifacts, freshDuckdb, integrationBuild, runCli, syncArgs } from "../support/cli.ts";
-import { queryDuckDB } from "../support/warehouse.ts";
+import { execDuckDB, queryDuckDB } from "../support/warehouse.ts";
 
 const TOKEN = "bad-input-token";
 const CONTRACT = "contact_engagement_to_hubspot";
@@ -247,13 +246,3 @@ describe("regressions: bugs this suite found", () => {
   for (const c of FOUND_BUGS) it(c.name, async ({ expect }) => runCase(c, expect));
 });
 
-async function execDuckDB(path: string, sql: string): Promise<void> {
-  const instance = await DuckDBInstance.create(path);
-  try {
-    const connection = await instance.connect();
-    await connection.run(sql);
-    connection.closeSync();
-  } finally {
-    instance.closeSync();
-  }
-}

@@ -10,12 +10,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from "vitest";
 import { dbt } from "../../scripts/dbt.ts";
 import { copyArtifacts, freshDuckdb, integrationBuild } from "./cli.ts";
-import { queryDuckDB } from "./warehouse.ts";
+import { execDuckDB, queryDuckDB } from "./warehouse.ts";
 
 export const ENGINES = ["duckdb", "postgres"] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -68,16 +67,7 @@ function duckdbEngine(): IntegrationEngine {
     ledgerTable: relation,
     schema: (name) => name,
     query: (sql) => queryDuckDB(duckdbPath, sql),
-    async mutate(sql) {
-      const instance = await DuckDBInstance.create(duckdbPath);
-      try {
-        const connection = await instance.connect();
-        await connection.run(sql);
-        connection.closeSync();
-      } finally {
-        instance.closeSync();
-      }
-    },
+    mutate: (sql) => execDuckDB(duckdbPath, sql),
     copyArtifacts: (edit) => copyArtifacts(edit),
   };
 }

@@ -1,14 +1,29 @@
-/** Reads the integration build's DuckDB file directly, to compare what landed with what the warehouse holds. */
+/** Reads and changes a DuckDB file directly (the syncer is not running on it), to check or set up what tests need. */
 import { DuckDBInstance } from "@duckdb/node-api";
 
 export async function queryDuckDB(path: string, sql: string): Promise<Record<string, unknown>[]> {
   const instance = await DuckDBInstance.create(path, { access_mode: "READ_ONLY" });
   try {
     const connection = await instance.connect();
-    const reader = await connection.runAndReadAll(sql);
-    const rows = reader.getRowObjectsJS() as Record<string, unknown>[];
-    connection.closeSync();
-    return rows;
+    try {
+      return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+export async function execDuckDB(path: string, sql: string): Promise<void> {
+  const instance = await DuckDBInstance.create(path);
+  try {
+    const connection = await instance.connect();
+    try {
+      await connection.run(sql);
+    } finally {
+      connection.closeSync();
+    }
   } finally {
     instance.closeSync();
   }
