@@ -350,6 +350,14 @@ describe("HubSpot emulator: auth, limits and faults", () => {
     expect(emu.calls().map((c) => c.status)).toEqual([err.code, 429, 207, 200]);
   });
 
+  it("holds each answer for latencyMs (a real API's round trip)", async () => {
+    const { emu, client } = await setup({ latencyMs: 150 });
+    const started = performance.now();
+    await client.crm.contacts.batchApi.upsert({ inputs: [contact("slow@x.com")] });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    expect(emu.findByProperty("contacts", "email", "slow@x.com")).toBeDefined();
+  });
+
   it("replays the same faults for the same seed", async () => {
     const outcome = async (): Promise<number[]> => {
       const { emu, client } = await setup({ faults: { serverErrorRate: 0.5, seed: 42 } });

@@ -33,6 +33,11 @@ export interface HubSpotEmulatorOptions {
   lists?: HubSpotListDefinition[];
   /** Also accept OAuth: POST /oauth/v1/token exchanges this refresh token for access tokens. */
   oauth?: OAuthOptions;
+  /**
+   * Each answer leaves this long after its call was handled, as a real API's round trip does (HubSpot's batch
+   * upserts take a few hundred ms); default 0. The rate limit counts a call when it arrives.
+   */
+  latencyMs?: number;
 }
 
 export interface HubSpotEmulator {
@@ -70,7 +75,7 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
   const oauth = opts.oauth ? new OAuthIssuer(opts.oauth) : undefined;
   const ctx: HandlerContext = { schemas, store, faults, schemaStamp: new Date().toISOString(), invalidValues: opts.invalidValues ?? "per-record", lists };
   const calls: EmulatorCall[] = [];
-  const server = createEmulatorServer({ ctx, limiter, faults, accessToken: opts.accessToken ?? "emulator-token", calls, oauth });
+  const server = createEmulatorServer({ ctx, limiter, faults, accessToken: opts.accessToken ?? "emulator-token", calls, oauth, latencyMs: opts.latencyMs });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -80,6 +80,8 @@ export interface ServerDeps {
   calls: EmulatorCall[];
   /** Present when the portal also takes OAuth access tokens (POST /oauth/v1/token). */
   oauth?: OAuthIssuer | undefined;
+  /** Each answer leaves this long after its call was handled (a real API's round trip); default 0. */
+  latencyMs?: number | undefined;
 }
 
 const MAX_BODY = 32 * 1024 * 1024;
@@ -185,7 +187,8 @@ export function createEmulatorServer(deps: ServerDeps): Server {
         ...(Array.isArray(inputs) ? { inputs: inputs.length } : {}),
         at,
       });
-      send(res, reply);
+      if (deps.latencyMs) setTimeout(() => send(res, reply), deps.latencyMs).unref();
+      else send(res, reply);
     };
     if (method === "POST" && url.pathname === "/oauth/v1/token") {
       // The token endpoint needs no bearer token and does not count against the portal's limits.
