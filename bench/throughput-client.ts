@@ -10,6 +10,7 @@ import { contractSchema } from "../src/contract/schema.ts";
 import { createDestination } from "../src/destinations/index.ts";
 import type { DestinationRecord } from "../src/destinations/types.ts";
 import { retrying } from "../src/engine/retry.ts";
+import { pacerFor } from "../src/engine/pacing.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { runAsChild } from "./lib.ts";
 
@@ -61,7 +62,9 @@ async function* people(count: number, chunk = 2000): AsyncIterable<DestinationRe
 
 async function ours(input: ClientInput): Promise<ClientResult> {
   const destination = createDestination(contract, { HUBSPOT_ACCESS_TOKEN: input.token, HUBSPOT_BASE_PATH: input.url });
-  // As `sync` does: the mapping is checked once before the first write (one GET, not timed).
+  // As `sync` does: the pacer first (the mapping check counts against the same limit), then the mapping is checked
+  // once before the first write (one GET, not timed).
+  pacerFor(destination);
   const problems = await retrying(() => destination.preflight(), {}, { requests: 0, retries: 0 });
   if (problems.length > 0) throw new Error(problems.join("; "));
   const started = performance.now();

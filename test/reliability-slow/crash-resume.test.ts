@@ -5,6 +5,7 @@
  * destination equals the eligible rows, one record per key, and every ledger row matches its destination record.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HUBSPOT_DOCUMENTED_LIMITS } from "../../src/destinations/hubspot/limits.ts";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import {
@@ -29,8 +30,8 @@ import {
 const TOKEN = "crash-token";
 const ROWS = 50_000;
 const KILLS_PER_ROUND = 10;
-/** 4 batches in flight and up to 4 acknowledged awaiting their checkpoint, of 100 rows each. */
-const IN_FLIGHT_ROWS = 800;
+/** Up to `concurrency` batches of 100 in flight or awaiting their checkpoint, counted twice for a margin. */
+const IN_FLIGHT_ROWS = 2 * HUBSPOT_DOCUMENTED_LIMITS.concurrency * 100;
 
 let build: BulkBuild;
 let emulator: HubSpotEmulator;
