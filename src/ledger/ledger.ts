@@ -131,7 +131,8 @@ export class Ledger {
       await this.#warehouse.execute(`insert into ${table} (${columns.join(", ")}) values ${this.#placeholders(rows.length, columns.length)}`, rows.flat());
       return;
     }
-    // Every value travels as text; the columns that hold Dates, booleans or numbers are cast back.
+    // Every value travels as text; a column is cast back to timestamp, integer or boolean by the kind of value the
+    // first row holds there (every caller passes one kind per column, never a null where another row has a Date).
     const sample = rows[0] ?? [];
     const select = columns.map((_, i) => {
       const v = sample[i];
