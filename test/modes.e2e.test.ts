@@ -43,8 +43,12 @@ describe.each(ENGINES)("on %s", (engineName) => {
   }
 
   async function sync(targetDir: string, ...extra: string[]) {
-    const run = await runCli(syncArgs(targetDir, "--select", CONTRACT, "--json", ...extra, ...engine.args), { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator!.url, ...engine.env() });
-    return { exitCode: run.exitCode, stderr: run.stderr, outcome: run.stdout.startsWith("{") ? JSON.parse(run.stdout).contracts[0] : undefined };
+    return syncWith({}, targetDir, ...extra);
+  }
+
+  async function syncWith(env: NodeJS.ProcessEnv, targetDir: string, ...extra: string[]) {
+    const run = await runCli(syncArgs(targetDir, "--select", CONTRACT, "--json", ...extra, ...engine.args), { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator!.url, ...engine.env(), ...env });
+    return { exitCode: run.exitCode, stderr: run.stderr, stdout: run.stdout, outcome: run.stdout.startsWith("{") ? JSON.parse(run.stdout).contracts?.[0] : undefined };
   }
 
   async function dropRows(emails: string[]): Promise<void> {
@@ -88,6 +92,25 @@ describe.each(ENGINES)("on %s", (engineName) => {
       const calls = emulator!.calls().length;
       expect((await sync(mirror)).outcome.counts.removed).toBe(0);
       expect(emulator!.calls().length).toBe(calls);
+    });
+
+    it("a plan run in partitions creates, keeps and clears the same rows, each once", async () => {
+      await start();
+      // 16 rows, 3 keys per partition: 6 partitions, as a table of 6 million rows would run on DuckDB by default.
+      const partitioned = { DBT_ACTIVATION_PLAN_PARTITION_ROWS: "3" };
+      const mirror = await target((c) => Object.assign(c.destination, { mode: "mirror", on_removed: "clear" }));
+      const first = await syncWith(partitioned, mirror);
+      expect(first.exitCode, first.stderr).toBe(0);
+      expect(first.outcome.counts).toMatchObject({ eligible: 16, created: 16, updated: 0 });
+      expect(new Set(emulator!.records("contacts").map((r) => r.properties.email)).size).toBe(16);
+      expect(emulator!.records("contacts")).toHaveLength(16);
+      await dropRows(SOME.slice(0, 2));
+      const second = await syncWith(partitioned, mirror);
+      expect(second.outcome.counts).toMatchObject({ eligible: 14, removed: 2, unchanged: 14, created: 0, updated: 0 });
+      expect(emulator!.findByProperty("contacts", "email", SOME[0]!)!.properties.firstname ?? "").toBe("");
+      const bad = await syncWith({ DBT_ACTIVATION_PLAN_PARTITION_ROWS: "0" }, mirror);
+      expect(bad.exitCode).not.toBe(0);
+      expect(bad.stdout + bad.stderr).toMatch(/DBT_ACTIVATION_PLAN_PARTITION_ROWS must be a whole number/);
     });
 
     it("on_removed delete archives the records of rows that left", async () => {

@@ -1,8 +1,11 @@
-/** The warehouse connection comes from the user's dbt profiles.yml, rendered like dbt renders it. */
+/** The warehouse connection comes from the user's dbt profiles.yml, rendered like dbt renders it, settings included. */
+import { existsSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, inject } from "vitest";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { renderTemplate, resolveProfileTarget } from "../src/dbt/profiles.ts";
+import { connectWarehouse } from "../src/warehouse/index.ts";
 
 let project: string;
 let elsewhere: string;
@@ -51,5 +54,28 @@ describe("profiles", () => {
     );
     expect(() => renderTemplate("{{ var('x') }}", {}, "profiles.yml: x")).toThrow(/unsupported template \{\{ var\('x'\) \}\}/);
     expect(() => renderTemplate("{{ env_var('N') | as_number }}", { N: "abc" }, "here")).toThrow(/"abc" is not a number/);
+  });
+});
+
+describe("the syncer's DuckDB connection", () => {
+  const setting = async (settings: Record<string, unknown> | undefined, readOnly = false): Promise<string> => {
+    const path = join(project, "settings.duckdb");
+    if (!existsSync(path)) (await DuckDBInstance.create(path)).closeSync();
+    const warehouse = await connectWarehouse({ profile: "shop_profile", target: "dev", profilesPath: "profiles.yml", config: { type: "duckdb", path, ...(settings ? { settings } : {}) } }, { readOnly });
+    try {
+      const [row] = await warehouse.query("select current_setting('memory_limit') as m, current_setting('threads') as t");
+      return `${String(row?.m)} / ${String(row?.t)} threads`;
+    } finally {
+      await warehouse.close();
+    }
+  };
+
+  it("caps DuckDB's memory at 256MB unless the profile's settings say otherwise (the plan runs in partitions that fit)", async () => {
+    // DuckDB reports 256MB (decimal) as 244.1 MiB; its own default would be 80 % of this machine's memory.
+    expect(await setting(undefined)).toMatch(/^244\.1 MiB \//);
+    expect(await setting(undefined, true)).toMatch(/^244\.1 MiB \//);
+    expect(await setting({ threads: 1 })).toBe("244.1 MiB / 1 threads");
+    expect(await setting({ memory_limit: "1GB" })).toMatch(/^953\.6 MiB \//);
+    expect(await setting({ MAX_MEMORY: "2GB" })).toMatch(/^1\.8 GiB \//);
   });
 });

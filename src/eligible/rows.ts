@@ -47,22 +47,38 @@ export const HASH_COLUMN = "__activation_hash";
 /** The row hash the generated activation model computes (the `activation.row_hash` macro), used when present. */
 export const MODEL_HASH_COLUMN = "_activation_row_hash";
 
-export interface Shard {
-  /** 0-based. */
+/** One of `count` stable buckets of the keys (0-based `index`). */
+export interface KeyBucket {
   index: number;
   count: number;
 }
+
+export type Shard = KeyBucket;
 
 export interface EligibleSqlOptions {
   /** Read the activation model's own `_activation_row_hash` instead of hashing the mapped columns here. */
   modelHash?: boolean;
   /** Only the keys of one shard: workers with shards 0/n … n-1/n together cover every key exactly once. */
   shard?: Shard | undefined;
+  /** Only the keys of one of the plan's partitions (see src/plan/partitions.ts): salted apart from shards. */
+  partition?: KeyBucket | undefined;
 }
 
 /** The SQL condition that a text key belongs to the shard (true without a shard). */
 export function shardCondition(textKey: string, dialect: Dialect, shard: Shard | undefined): string {
   return shard && shard.count > 1 ? `${dialect.hashBucket(`'shard:' || ${textKey}`, shard.count)} = ${Math.trunc(shard.index)}` : "true";
+}
+
+/** The SQL condition that a text key belongs to the plan partition (true without one): salted apart from shards. */
+function partitionCondition(textKey: string, dialect: Dialect, partition: KeyBucket | undefined): string {
+  if (!partition || partition.count <= 1) return "true";
+  const bucket = dialect.partitionBucket ?? dialect.hashBucket;
+  return `${bucket(`'part:' || ${textKey}`, partition.count)} = ${Math.trunc(partition.index)}`;
+}
+
+/** The SQL condition that a text key belongs to the shard and the plan partition the options name. */
+export function keyCondition(textKey: string, dialect: Dialect, options: EligibleSqlOptions): string {
+  return [shardCondition(textKey, dialect, options.shard), partitionCondition(textKey, dialect, options.partition)].filter((c) => c !== "true").join(" and ") || "true";
 }
 
 /**
@@ -77,13 +93,16 @@ export function eligibleRowsSql(contract: Contract, dialect: Dialect, options: E
   const source = contract.spec.late_arriving?.source;
   const carried = source && !fieldMappings(contract.spec).some((m) => m.column === source) ? [...mapped, q(source)] : mapped;
   const hash = options.modelHash ? q(MODEL_HASH_COLUMN) : dialect.rowHash(mapped);
+  const textKey = `cast(${key} as ${dialect.types.text})`;
+  // The shard and partition filters go before the window: rows sharing a key share its buckets, so this is exact,
+  // and the window (and everything after it) holds only the bucket's rows.
   return [
     `select ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${q(HASH_COLUMN)} from (`,
-    `  select cast(${key} as ${dialect.types.text}) as ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
+    `  select ${textKey} as ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
     `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}`,
     `  from ${relationOf(contract)}`,
-    `  where ${key} is not null`,
-    `) as keyed where ${q(COUNT_ALIAS)} = 1 and ${shardCondition(q(KEY_ALIAS), dialect, options.shard)}`,
+    `  where ${key} is not null and ${keyCondition(textKey, dialect, options)}`,
+    `) as keyed where ${q(COUNT_ALIAS)} = 1`,
   ].join("\n");
 }
 
@@ -92,24 +111,38 @@ export async function hasModelHash(warehouse: Warehouse, contract: Contract): Pr
   return (await warehouse.columns(relationOf(contract))).some((c) => c.toLowerCase() === MODEL_HASH_COLUMN);
 }
 
-export function rejectedKeysSql(contract: Contract, dialect: Dialect): string {
+/** How many rows the relation a contract reads holds, eligible or not. */
+export async function relationRows(warehouse: Warehouse, contract: Contract): Promise<number> {
+  const [row] = await warehouse.query(`select count(*) as ${warehouse.dialect.quoteIdentifier("rows")} from ${relationOf(contract)}`);
+  return Number(row?.rows ?? 0);
+}
+
+export function rejectedKeysSql(contract: Contract, dialect: Dialect, partition?: KeyBucket): string {
   const q = dialect.quoteIdentifier;
   const key = q(contract.spec.key);
+  // Null keys all fall in the bucket of '' (so exactly one partition counts them).
+  const where = partition ? `where ${keyCondition(`coalesce(cast(${key} as ${dialect.types.text}), '')`, dialect, { partition })}` : undefined;
   return [
     `select cast(${key} as ${dialect.types.text}) as ${q("key")}, count(*) as ${q("rows")}`,
     `from ${relationOf(contract)}`,
+    ...(where ? [where] : []),
     `group by ${key}`,
     `having ${key} is null or count(*) > 1`,
     `order by 1`,
   ].join("\n");
 }
 
-export async function rejectedKeys(warehouse: Warehouse, contract: Contract): Promise<RejectedKey[]> {
+/** Null and shared keys with their row counts, in key order (within each partition, when there are several). */
+export async function rejectedKeys(warehouse: Warehouse, contract: Contract, options: { partitions?: number | undefined } = {}): Promise<RejectedKey[]> {
   const rejected: RejectedKey[] = [];
-  for await (const chunk of warehouse.stream(rejectedKeysSql(contract, warehouse.dialect))) {
-    for (const row of chunk) {
-      const key = row.key === null || row.key === undefined ? null : String(row.key);
-      rejected.push({ key, reason: key === null ? "null_key" : "duplicate_key", rows: Number(row.rows) });
+  const count = Math.max(1, Math.trunc(options.partitions ?? 1));
+  for (let index = 0; index < count; index += 1) {
+    const sql = rejectedKeysSql(contract, warehouse.dialect, count > 1 ? { index, count } : undefined);
+    for await (const chunk of warehouse.stream(sql)) {
+      for (const row of chunk) {
+        const key = row.key === null || row.key === undefined ? null : String(row.key);
+        rejected.push({ key, reason: key === null ? "null_key" : "duplicate_key", rows: Number(row.rows) });
+      }
     }
   }
   return rejected;

@@ -10,11 +10,11 @@ import { fieldMappings } from "../contract/schema.ts";
 import { readManifest } from "../dbt/artifacts.ts";
 import { createDestination } from "../destinations/index.ts";
 import type { CurrentRecord } from "../destinations/types.ts";
-import { hasModelHash } from "../eligible/rows.ts";
 import { pacerFor } from "../engine/pacing.ts";
 import { retrying } from "../engine/retry.ts";
 import { toJsonText } from "../ledger/ledger.ts";
 import { plannedRecords } from "../plan/diff.ts";
+import { planOptionsFor } from "../plan/partitions.ts";
 import { join, resolve } from "node:path";
 import type { SqlParam } from "../warehouse/types.ts";
 import type { RecoverOptions } from "./recover.ts";
@@ -88,7 +88,7 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
       }
     }
     // Stale: eligible rows whose values changed since they were last sent (the next sync sends them).
-    for await (const chunk of plannedRecords(warehouse, contract!, tables, { modelHash: await hasModelHash(warehouse, contract!) })) {
+    for await (const chunk of plannedRecords(warehouse, contract!, tables, await planOptionsFor(warehouse, contract!, tables, { env: options.env }))) {
       for (const record of chunk) if (record.change === "update") note(record.key, "stale", "the eligible row changed since it was sent");
     }
     const letters = await warehouse.query(`select distinct sync_key from ${tables.deadLetters} where contract_name = ${p(1)} and replayed_at is null order by sync_key`, [name]);

@@ -13,13 +13,14 @@ import { BadInputError } from "../errors.ts";
 import { readManifest, readRunResults, type Manifest } from "../dbt/artifacts.ts";
 import { checkInvocation, createGate } from "../dbt/gate.ts";
 import { createDestination, DestinationRequestError, type Destination } from "../destinations/index.ts";
-import { checkColumns, hasModelHash, rejectedKeys, type Shard } from "../eligible/rows.ts";
+import { checkColumns, rejectedKeys, type Shard } from "../eligible/rows.ts";
 import { retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
 import type { Ledger, RunCounts } from "../ledger/ledger.ts";
 import { actsOnRemoved, stopChecks, type Overrides } from "../plan/checks.ts";
 import { planCounts, plannedRecords, removedKeys, type PlannedRecord } from "../plan/diff.ts";
+import { planOptionsFor } from "../plan/partitions.ts";
 import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
 import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
 import { pacerFor } from "../engine/pacing.ts";
@@ -184,7 +185,7 @@ function leaseTtlMs(env: NodeJS.ProcessEnv): number {
 /** `plan`: what a sync would do, with nothing written anywhere: counts per class, sample rows, what would stop it. */
 async function planContract(contract: Contract, warehouse: Warehouse, ledger: Ledger, options: SyncOptions, paused: string | undefined): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
-  const planOptions = { modelHash: await hasModelHash(warehouse, contract), fullResync: options.fullResync ?? false, shard: options.shard };
+  const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env });
   const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
   const checks = stopChecks(contract.spec, plan, options.overrides);
   const samples: PlannedRecord[] = [];
@@ -192,7 +193,7 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
     samples.push(...chunk.slice(0, SAMPLE_ROWS - samples.length));
     if (samples.length >= SAMPLE_ROWS) break;
   }
-  const rejected = await rejectedKeys(warehouse, contract);
+  const rejected = await rejectedKeys(warehouse, contract, planOptions);
   return { ...base, status: "planned", plan, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: checks.overridden, samples, rejected };
 }
 
@@ -238,10 +239,10 @@ type FinishRun = (status: string, counts: RunCounts, stopReason?: string, overri
 async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
-  const planOptions = { modelHash: await hasModelHash(warehouse, contract), fullResync: options.fullResync ?? false, shard: options.shard };
+  const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env });
   const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
   // Rejected keys are reported by one shard only, so the shards' reports add up.
-  const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract) : [];
+  const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract, planOptions) : [];
   const counters = { requests: 0, retries: 0 };
   let summary: SendSummary | undefined;
   const checks = stopChecks(contract.spec, plan, options.overrides);

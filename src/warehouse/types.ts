@@ -39,6 +39,17 @@ export interface Dialect {
    * about 20 µs), the ledger's checkpoints bind this one parameter instead.
    */
   jsonTextRows?(param: string, width: number): string;
+  /**
+   * Optional: about how many rows one plan query should hold where the engine runs inside the syncer's process
+   * (DuckDB): larger diffs run in partitions of about this many keys, so the process's memory stays flat as tables
+   * grow. Absent for server engines, whose memory is not ours and which spill to their own disk.
+   */
+  planPartitionRows?: number;
+  /**
+   * Optional: a cheaper bucket 0 … modulus-1 of a text expression for the plan's partitions, which live for one run
+   * and need not match any other engine (`hashBucket` is used where absent).
+   */
+  partitionBucket?(textExpression: string, modulus: number): string;
 }
 
 export interface Warehouse {

@@ -17,6 +17,7 @@ import { Ledger } from "../../src/ledger/ledger.ts";
 import { LEDGER_VERSION, ledgerTables, migrate, type LedgerTables } from "../../src/ledger/migrations.ts";
 import { planCounts, plannedRecords, type PlannedRecord } from "../../src/plan/diff.ts";
 import { connectWarehouse } from "../../src/warehouse/index.ts";
+import { expectPartitionCount, expectPartitionedPlanEqual } from "../support/partitions.ts";
 import type { SqlParam, Warehouse, WarehouseRow } from "../../src/warehouse/types.ts";
 
 export interface EngineUnderTest {
@@ -281,6 +282,12 @@ export function warehouseSuite(engine: EngineUnderTest): void {
       const counts = await Promise.all([0, 1, 2, 3].map((index) => planCounts(warehouse, contract, tables, { shard: { index, count: 4 } })));
       const total = await planCounts(warehouse, contract, tables);
       for (const k of ["eligible", "create", "update", "unchanged", "removed"] as const) expect(counts.reduce((n, c) => n + c[k], 0)).toBe(total[k]);
+    });
+
+    it("runs the plan in partitions that give the plan of one query, and counts them from the larger side", async () => {
+      await expectPartitionedPlanEqual(warehouse, contract, tables);
+      // 153 rows in the model (a null and a shared key among them), 151 synced in the ledger.
+      await expectPartitionCount(warehouse, contract, tables, 153);
     });
 
     it("pauses and resumes one contract or all", async () => {

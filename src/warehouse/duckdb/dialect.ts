@@ -13,5 +13,9 @@ export const duckdbDialect: Dialect = {
   // null, so the ledger's hash equals the activation model's `_activation_row_hash` for the same values.
   jsonTextRows: (param, width) =>
     `(select ${Array.from({ length: width }, (_, i) => `r[${i + 1}] as c${i + 1}`).join(", ")} from (select unnest(from_json(${param}, '["VARCHAR[]"]')) as r))`,
+  // The planner's join, window and sort run in our process: partitions keep them to about this many rows.
+  planPartitionRows: 1_000_000,
+  // DuckDB's own 64-bit hash: each partition's query buckets every key again, and md5 made that the largest cost.
+  partitionBucket: (expression, modulus) => `(hash(${expression}) % ${Math.trunc(modulus)})`,
   rowHash: (expressions) => `md5(${expressions.map((e) => `coalesce(cast(${e} as ${text}), chr(30))`).join(" || chr(31) || ")})`,
 };

@@ -5,6 +5,14 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { BadInputError, BusyError, errorMessage } from "../../errors.ts";
 import type { ConnectOptions } from "../types.ts";
 
+/**
+ * DuckDB's memory_limit for the syncer's own connection when the profile's `settings:` name none. DuckDB's default
+ * (80 % of the machine) lets its cache of table blocks grow with the tables; the plan runs in partitions of about
+ * a million rows (src/plan/partitions.ts), which fit in this and spill to disk beyond it (bench/planner.ts measures
+ * peak RSS at 1M and 10M rows under it).
+ */
+export const SYNCER_MEMORY_LIMIT = "256MB";
+
 export async function openDuckDB(config: Record<string, unknown>, options: ConnectOptions): Promise<DuckDBInstance> {
   const raw = config.path ?? config.database;
   if (typeof raw !== "string" || raw === "" || raw === ":memory:") {
@@ -18,7 +26,8 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
   try {
     // dbt-duckdb's `settings:` (memory_limit, threads, …) apply here too: the planner's join runs in this process.
     const settings = Object.fromEntries(Object.entries((config.settings as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]));
-    return await DuckDBInstance.create(path, { ...settings, ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}) });
+    const memory: Record<string, string> = Object.keys(settings).some((k) => ["memory_limit", "max_memory"].includes(k.toLowerCase())) ? {} : { memory_limit: SYNCER_MEMORY_LIMIT };
+    return await DuckDBInstance.create(path, { ...memory, ...settings, ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}) });
   } catch (error) {
     // DuckDB lets one process at a time open a file for writing: another sync (or dbt) has it open now.
     if (/Could not set lock on file/i.test(errorMessage(error))) {

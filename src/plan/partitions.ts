@@ -1,0 +1,59 @@
+/**
+ * Plan partitions. On an engine that runs inside the syncer's process (DuckDB), the diff's hash join, the window
+ * that drops shared keys and the sort by key hold every row at once, so the process grows with the table. Split
+ * into k stable key buckets run one after another, each query holds about one bucket, whatever the table's size,
+ * for the price of k scans. Rows sharing a key share its bucket, so each bucket's diff is exact on its own.
+ */
+import type { Contract } from "../contract/load.ts";
+import { BadInputError } from "../errors.ts";
+import { hasModelHash, relationRows, type Shard } from "../eligible/rows.ts";
+import type { LedgerTables } from "../ledger/migrations.ts";
+import type { Warehouse } from "../warehouse/types.ts";
+import type { PlanOptions } from "./diff.ts";
+
+/** Overrides the engine's rows per partition (any engine; tests use it to run partitioned plans on small tables). */
+export const PARTITION_ROWS_ENV = "DBT_ACTIVATION_PLAN_PARTITION_ROWS";
+
+function partitionRows(warehouse: Warehouse, env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env[PARTITION_ROWS_ENV]?.trim();
+  if (!raw) return warehouse.dialect.planPartitionRows;
+  const rows = Number(raw);
+  if (!Number.isInteger(rows) || rows < 1) throw new BadInputError(`${PARTITION_ROWS_ENV} must be a whole number of rows, at least 1 (got ${raw})`);
+  return rows;
+}
+
+/**
+ * How many partitions a contract's plan runs in: the larger of its relation and its ledger, over the rows per
+ * partition (a shard already holds 1/n of the keys).
+ */
+export async function planPartitions(
+  warehouse: Warehouse,
+  contract: Contract,
+  tables: LedgerTables,
+  shard: Shard | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const perPartition = partitionRows(warehouse, env);
+  if (perPartition === undefined) return 1;
+  const [ledger] = await warehouse.query(
+    `select count(*) as ${warehouse.dialect.quoteIdentifier("rows")} from ${tables.ledger} where contract_name = ${warehouse.dialect.param(1)} and status = 'synced'`,
+    [contract.spec.name],
+  );
+  const rows = Math.max(await relationRows(warehouse, contract), Number(ledger?.rows ?? 0));
+  return Math.max(1, Math.ceil(rows / Math.max(1, shard?.count ?? 1) / perPartition));
+}
+
+/** The plan options a run uses: the model's own row hash when it has one, the shard, and the partitions. */
+export async function planOptionsFor(
+  warehouse: Warehouse,
+  contract: Contract,
+  tables: LedgerTables,
+  options: { fullResync?: boolean | undefined; shard?: Shard | undefined; env?: NodeJS.ProcessEnv | undefined } = {},
+): Promise<PlanOptions> {
+  return {
+    modelHash: await hasModelHash(warehouse, contract),
+    fullResync: options.fullResync ?? false,
+    shard: options.shard,
+    partitions: await planPartitions(warehouse, contract, tables, options.shard, options.env),
+  };
+}
