@@ -1,37 +1,57 @@
 /**
  * One planner case in its own process, so its peak RSS is its own: either our streaming diff in the warehouse
- * (`planCounts` + every planned record streamed, as `sync` does), or a naive diff in Node (both sides loaded into
- * Maps, hashed in Node the same way, compared in memory).
+ * (`planCounts`, every planned record streamed and the rejected keys, as `sync` does: partitioned as the engine
+ * asks, or in one query for comparison), or a naive diff in Node (both sides loaded into Maps, hashed in Node the
+ * same way, compared in memory).
  */
 import { createHash } from "node:crypto";
+import { rejectedKeys } from "../src/eligible/rows.ts";
 import { ledgerTables } from "../src/ledger/migrations.ts";
 import { planCounts, plannedRecords, type PlanCounts } from "../src/plan/diff.ts";
+import { planPartitions } from "../src/plan/partitions.ts";
 import { connectWarehouse, type Warehouse } from "../src/warehouse/index.ts";
 import { runAsChild, sampled } from "./lib.ts";
 import { PLANNER_COLUMNS, PLANNER_CONTRACT, plannerContract } from "./planner.ts";
 
+/**
+ * streaming: what sync does, with the syncer's DuckDB defaults (partitions, memory_limit 256MB); streaming-uncapped:
+ * the same partitions under DuckDB's own memory_limit (80 % of RAM); single-query: the diff in one query per step
+ * (no partitions) under DuckDB's own limit, as before partitions; naive: a diff in Node.
+ */
+export const PLANNER_MODES = ["streaming", "streaming-uncapped", "single-query", "naive"] as const;
+export type PlannerMode = (typeof PLANNER_MODES)[number];
+
 export interface PlannerInput {
   path: string;
   relation: string;
-  mode: "streaming" | "streaming-capped" | "naive";
-  /** DuckDB's memory_limit for the capped mode (it spills joins and sorts to disk beyond it). */
-  memoryLimit?: string;
+  mode: PlannerMode;
+  /** DuckDB's memory_limit, set as a user would in the profile's `settings:` (absent: the syncer's default). */
+  memoryLimit?: string | undefined;
 }
 
 export interface PlannerResult {
   elapsedMs: number;
   counts: PlanCounts;
   streamed: number;
+  /** Null or shared keys found (the naive diff drops them too). */
+  rejectedKeys: number;
+  /** How many partitions the diff ran in (1 for single-query and naive). */
+  partitions: number;
   peakHeapBytes: number;
 }
 
-async function streaming(warehouse: Warehouse, input: PlannerInput): Promise<{ counts: PlanCounts; streamed: number }> {
+type Diffed = Omit<PlannerResult, "elapsedMs" | "peakHeapBytes">;
+
+async function streaming(warehouse: Warehouse, input: PlannerInput): Promise<Diffed> {
   const tables = ledgerTables(warehouse.dialect, warehouse.defaultSchema);
   const contract = plannerContract(input.relation);
-  const counts = await planCounts(warehouse, contract, tables);
+  // As sync does: the partitions come from the table sizes and the engine (counting them is part of the time).
+  const partitions = input.mode === "single-query" ? 1 : await planPartitions(warehouse, contract, tables, undefined, process.env);
+  const counts = await planCounts(warehouse, contract, tables, { partitions });
   let streamed = 0;
-  for await (const chunk of plannedRecords(warehouse, contract, tables)) streamed += chunk.length;
-  return { counts, streamed };
+  for await (const chunk of plannedRecords(warehouse, contract, tables, { partitions })) streamed += chunk.length;
+  const rejected = await rejectedKeys(warehouse, contract, { partitions });
+  return { counts, streamed, rejectedKeys: rejected.length, partitions };
 }
 
 /** activation.row_hash in Node: md5 of the values joined by chr(31), chr(30) for null. */
@@ -41,14 +61,19 @@ function rowHash(values: unknown[]): string {
     .digest("hex");
 }
 
-async function naive(warehouse: Warehouse, input: PlannerInput): Promise<{ counts: PlanCounts; streamed: number }> {
+async function naive(warehouse: Warehouse, input: PlannerInput): Promise<Diffed> {
   const tables = ledgerTables(warehouse.dialect, warehouse.defaultSchema);
   // What a hand-written diff does: read the model and the ledger whole, hash and compare in memory.
   const rows = new Map<string, { fields: Record<string, unknown>; hash: string }>();
   const seen = new Map<string, number>();
+  // rejectedKeys reports every null key as one entry.
+  let nullKeys = 0;
   for await (const chunk of warehouse.stream(`select email, ${PLANNER_COLUMNS.join(", ")} from ${input.relation}`)) {
     for (const row of chunk) {
-      if (row.email === null || row.email === undefined) continue;
+      if (row.email === null || row.email === undefined) {
+        nullKeys = 1;
+        continue;
+      }
       const key = String(row.email);
       seen.set(key, (seen.get(key) ?? 0) + 1);
       const fields: Record<string, unknown> = {};
@@ -56,7 +81,13 @@ async function naive(warehouse: Warehouse, input: PlannerInput): Promise<{ count
       rows.set(key, { fields, hash: rowHash(PLANNER_COLUMNS.map((c) => row[c])) });
     }
   }
-  for (const [key, n] of seen) if (n > 1) rows.delete(key);
+  let rejected = nullKeys;
+  for (const [key, n] of seen) {
+    if (n > 1) {
+      rows.delete(key);
+      rejected += 1;
+    }
+  }
   const ledger = new Map<string, string>();
   for await (const chunk of warehouse.stream(`select sync_key, row_hash from ${tables.ledger} where contract_name = $1 and status = 'synced'`, [PLANNER_CONTRACT])) {
     for (const row of chunk) ledger.set(String(row.sync_key), String(row.row_hash));
@@ -75,12 +106,12 @@ async function naive(warehouse: Warehouse, input: PlannerInput): Promise<{ count
   }
   for (const key of ledger.keys()) if (!rows.has(key)) counts.removed += 1;
   changed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { counts, streamed: changed.length };
+  return { counts, streamed: changed.length, rejectedKeys: rejected, partitions: 1 };
 }
 
 runAsChild<PlannerInput, PlannerResult>(async (input) => {
-  // The capped mode sets memory_limit as a user would: the dbt-duckdb profile's `settings:`, which the syncer applies.
-  const settings = input.mode === "streaming-capped" ? { settings: { memory_limit: input.memoryLimit ?? "1GB" } } : {};
+  // memory_limit as a user sets it: the dbt-duckdb profile's `settings:`, which the syncer applies.
+  const settings = input.memoryLimit ? { settings: { memory_limit: input.memoryLimit } } : {};
   const warehouse = await connectWarehouse({ profile: "bench", target: "bench", profilesPath: "profiles.yml", config: { type: "duckdb", path: input.path, ...settings } });
   try {
     const started = performance.now();

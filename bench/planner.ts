@@ -4,13 +4,14 @@
  * in-memory diff in Node, each case in a fresh child process: time and peak RSS (the process's maxRSS).
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { Contract } from "../src/contract/load.ts";
 import { contractSchema } from "../src/contract/schema.ts";
 import { ledgerTables, migrate } from "../src/ledger/migrations.ts";
 import { connectWarehouse } from "../src/warehouse/index.ts";
-import type { PlannerInput, PlannerResult } from "./planner-child.ts";
+import { PLANNER_MODES, type PlannerInput, type PlannerResult } from "./planner-child.ts";
 import { BENCH_DIR, DATA_DIR, QUICK, log, mb, median, round, runChild, writeResult } from "./lib.ts";
 
 export const PLANNER_CONTRACT = "bench_people";
@@ -30,8 +31,8 @@ export function plannerContract(relation: string): Contract {
 
 // 2: the ledger carries last_sent_values (the JSON a checkpoint writes), as a real ledger does.
 const DATA_VERSION = 2;
-/** DuckDB's memory_limit in the capped mode (its default is 80 % of the machine's RAM). */
-const MEMORY_LIMIT = "1GB";
+/** DuckDB's own default memory_limit (80 % of the machine's RAM), spelt out: the syncer sets a lower one by default. */
+const DUCKDB_DEFAULT_LIMIT = `${Math.floor((totalmem() * 0.8) / 1024 / 1024)}MB`;
 
 /** The DuckDB file for N rows (built once, reused by later runs: generation is not what is measured). */
 async function dataset(rows: number): Promise<string> {
@@ -92,18 +93,22 @@ export async function run(): Promise<Record<string, unknown>> {
     // 10M rows take minutes per trial on 2 cores: one trial per mode there (the 20-minute budget), five at 1M.
     const reps = rows >= 10_000_000 ? 1 : 5;
     const byMode: Record<string, Record<string, unknown>> = {};
-    for (const mode of ["streaming", "streaming-capped", "naive"] as const) {
+    for (const mode of PLANNER_MODES) {
       const trials: { elapsedMs: number; maxRssMB: number; peakHeapMB: number; streamed: number }[] = [];
       let counts: PlannerResult["counts"] | undefined;
+      let partitions = 1;
       for (let rep = 0; rep < reps; rep += 1) {
-        const input: PlannerInput = { path, relation, mode, memoryLimit: MEMORY_LIMIT };
+        const memoryLimit = mode === "streaming-uncapped" || mode === "single-query" ? DUCKDB_DEFAULT_LIMIT : undefined;
+        const input: PlannerInput = { path, relation, mode, memoryLimit };
         const { result, maxRssBytes } = await runChild<PlannerResult>(child, input, { timeoutMs: 30 * 60_000 });
         counts = result.counts;
+        partitions = result.partitions;
         trials.push({ elapsedMs: round(result.elapsedMs, 1), maxRssMB: mb(maxRssBytes), peakHeapMB: mb(result.peakHeapBytes), streamed: result.streamed });
-        log(`planner ${rows} ${mode} rep ${rep + 1}: ${Math.round(result.elapsedMs)} ms, max RSS ${mb(maxRssBytes)} MB, ${result.streamed} to send`);
+        log(`planner ${rows} ${mode} rep ${rep + 1}: ${Math.round(result.elapsedMs)} ms, max RSS ${mb(maxRssBytes)} MB, ${result.streamed} to send, ${result.partitions} partition(s)`);
       }
       byMode[mode] = {
         repetitions: reps,
+        partitions,
         elapsedMs: median(trials.map((t) => t.elapsedMs)),
         maxRssMB: median(trials.map((t) => t.maxRssMB)),
         peakHeapMB: median(trials.map((t) => t.peakHeapMB)),
@@ -111,29 +116,35 @@ export async function run(): Promise<Record<string, unknown>> {
         trials,
       };
     }
-    const s = byMode.streaming as { elapsedMs: number; maxRssMB: number; counts: unknown };
-    const n = byMode.naive as { elapsedMs: number; maxRssMB: number; counts: unknown };
+    const [s, u, one, n] = PLANNER_MODES.map((m) => byMode[m] as { elapsedMs: number; maxRssMB: number; counts: unknown });
     cases.push({
       rows,
-      streaming: byMode.streaming,
-      streamingCapped: byMode["streaming-capped"],
-      naive: byMode.naive,
-      countsAgree: JSON.stringify(s.counts) === JSON.stringify(n.counts),
-      timeRatioStreamingToNaive: round(s.elapsedMs / n.elapsedMs),
-      rssRatioStreamingToNaive: round(s.maxRssMB / n.maxRssMB),
+      streaming: s,
+      streamingUncapped: u,
+      singleQuery: one,
+      naive: n,
+      countsAgree: [u, one].every((m) => JSON.stringify(m!.counts) === JSON.stringify(s!.counts)) && JSON.stringify(s!.counts) === JSON.stringify(n!.counts),
+      timeRatioStreamingToNaive: round(s!.elapsedMs / n!.elapsedMs),
+      timeRatioStreamingToSingleQuery: round(s!.elapsedMs / one!.elapsedMs),
+      rssRatioStreamingToNaive: round(s!.maxRssMB / n!.maxRssMB),
     });
   }
-  const [small, large] = cases as { streaming: { maxRssMB: number; peakHeapMB: number }; streamingCapped: { maxRssMB: number }; naive: { maxRssMB: number } }[];
+  type Case = Record<"streaming" | "streamingUncapped" | "singleQuery" | "naive", { maxRssMB: number; peakHeapMB: number }>;
+  const [small, large] = cases as unknown as Case[];
+  const growth = (mode: keyof Case): number | null => (small && large ? round(large[mode].maxRssMB / small[mode].maxRssMB, 2) : null);
   const result = {
     description:
-      "Streaming: planCounts + every planned record streamed (DuckDB hash join and sort in the warehouse, one chunk in Node); streaming-capped: the same with DuckDB's memory_limit set (it spills to disk beyond it). Naive: model and ledger read whole into Node Maps, " +
+      "Streaming: what sync does with the syncer's defaults: planCounts, every planned record streamed and the rejected keys, in partitions of about 1M keys (DuckDB hash join, window and sort in the warehouse, one chunk in Node), " +
+      "memory_limit 256MB (the syncer's default when the profile sets none). Streaming-uncapped: the same under DuckDB's own default memory_limit (80 % of RAM). " +
+      "Single-query: no partitions, DuckDB's own limit (the planner before partitions). Naive: model and ledger read whole into Node Maps, " +
       "hashed in Node (md5, the same formula), compared, changed rows sorted. Each trial in a fresh process; maxRSS from process.resourceUsage() at its end (DuckDB's native memory included); " +
       "peakHeap sampled every 50 ms (V8 heap + external). Ledger: 90 % of keys, 5 % of all keys with a stale hash; 10 % new keys.",
-    memoryLimitCapped: MEMORY_LIMIT,
-    rssGrowthStreaming: small && large ? round(large.streaming.maxRssMB / small.streaming.maxRssMB, 2) : null,
-    rssGrowthStreamingCapped: small && large ? round(large.streamingCapped.maxRssMB / small.streamingCapped.maxRssMB, 2) : null,
+    duckdbDefaultLimit: DUCKDB_DEFAULT_LIMIT,
+    rssGrowthStreaming: growth("streaming"),
+    rssGrowthStreamingUncapped: growth("streamingUncapped"),
+    rssGrowthSingleQuery: growth("singleQuery"),
+    rssGrowthNaive: growth("naive"),
     heapGrowthStreaming: small && large ? round(large.streaming.peakHeapMB / small.streaming.peakHeapMB, 2) : null,
-    rssGrowthNaive: small && large ? round(large.naive.maxRssMB / small.naive.maxRssMB, 2) : null,
     cases,
   };
   writeResult("planner", result);
