@@ -7,10 +7,9 @@ import { Client } from "@hubspot/api-client";
 import * as retryModule from "@hubspot/api-client/lib/src/services/decorators/RetryDecorator.js";
 import type { Contract } from "../src/contract/load.ts";
 import { contractSchema } from "../src/contract/schema.ts";
-import { createDestination } from "../src/destinations/index.ts";
 import type { DestinationRecord } from "../src/destinations/types.ts";
 import { retrying } from "../src/engine/retry.ts";
-import { pacerFor } from "../src/engine/pacing.ts";
+import { pacedDestination } from "../src/engine/pacing.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { runAsChild } from "./lib.ts";
 
@@ -61,10 +60,9 @@ async function* people(count: number, chunk = 2000): AsyncIterable<DestinationRe
 }
 
 async function ours(input: ClientInput): Promise<ClientResult> {
-  const destination = createDestination(contract, { HUBSPOT_ACCESS_TOKEN: input.token, HUBSPOT_BASE_PATH: input.url });
-  // As `sync` does: the pacer first (the mapping check counts against the same limit), then the mapping is checked
-  // once before the first write (one GET, not timed).
-  pacerFor(destination);
+  // As `sync` does: the destination comes with its pacer (the mapping check counts against the same limit), and the
+  // mapping is checked once before the first write (one GET, not timed).
+  const destination = pacedDestination(contract, { HUBSPOT_ACCESS_TOKEN: input.token, HUBSPOT_BASE_PATH: input.url });
   const problems = await retrying(() => destination.preflight(), {}, { requests: 0, retries: 0 });
   if (problems.length > 0) throw new Error(problems.join("; "));
   const started = performance.now();

@@ -9,7 +9,8 @@ import { HubSpotDestination } from "../src/destinations/hubspot/destination.ts";
 import { HUBSPOT_DOCUMENTED_LIMITS } from "../src/destinations/hubspot/limits.ts";
 import type { DestinationRecord, RecordOutcome } from "../src/destinations/types.ts";
 import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../src/emulators/hubspot/index.ts";
-import { Pacer, pacerFor } from "../src/engine/pacing.ts";
+import { contractSchema } from "../src/contract/schema.ts";
+import { Pacer, pacedDestination, pacerFor } from "../src/engine/pacing.ts";
 import { sendRecords } from "../src/engine/send.ts";
 
 const TOKEN = "pacing-token";
@@ -47,6 +48,23 @@ describe("the pacer's tokens", () => {
     await Promise.all([slow(), slow(), pacer.request(async () => answered.push(Date.now() - started))]);
     // The third left only once a slow answer (at 300 ms) was a window old: not at 100 ms, when both had left a window ago.
     expect(answered[0]).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe("a run's destination", () => {
+  it("is paced from its first request: the mapping check counts against the same budget as the writes", async () => {
+    const emulator = await startHubSpotEmulator({ accessToken: TOKEN });
+    running.push(emulator);
+    const contract = {
+      spec: contractSchema.parse({ name: "paced", key: "email", destination: { type: "hubspot", object: "contacts", match: { field: "email" } }, fields: { first_name: "firstname" } }),
+      model: { uniqueId: "model.t.people", name: "people", relation: "people", file: "models/people.yml" },
+    };
+    const destination = pacedDestination(contract, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url });
+    expect(await destination.preflight()).toEqual([]);
+    const calls = emulator.calls().length;
+    expect(calls).toBeGreaterThan(0);
+    // Every request the emulator saw went through the pacer: none before it was attached.
+    expect(pacerFor(destination).stats.requests).toBe(calls);
   });
 });
 

@@ -12,7 +12,7 @@ import { statusProblems } from "../validate/status.ts";
 import { BadInputError } from "../errors.ts";
 import { readManifest, readRunResults, type Manifest } from "../dbt/artifacts.ts";
 import { checkInvocation, createGate } from "../dbt/gate.ts";
-import { createDestination, DestinationRequestError, type Destination } from "../destinations/index.ts";
+import { DestinationRequestError, type Destination } from "../destinations/index.ts";
 import { checkColumns, rejectedKeys, type Shard } from "../eligible/rows.ts";
 import { retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
@@ -23,7 +23,7 @@ import { planCounts, plannedRecords, removedKeys, type PlannedRecord } from "../
 import { planOptionsFor } from "../plan/partitions.ts";
 import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
 import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
-import { pacerFor } from "../engine/pacing.ts";
+import { pacedDestination } from "../engine/pacing.ts";
 import { pauseRuleTripped } from "../engine/pause-rule.ts";
 import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
@@ -117,7 +117,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       for (const contract of passed) {
         await checkColumns(warehouse, contract);
         // A dry run talks to no destination, so it needs no credentials.
-        if (!options.dryRun) destinations.set(contract.spec.name, createDestination(contract, env));
+        if (!options.dryRun) destinations.set(contract.spec.name, pacedDestination(contract, env));
       }
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
       for (const contract of passed) {
@@ -261,8 +261,6 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   let removal: RemovalSummary | undefined;
   // Nothing changed: no destination call at all, not even the preflight.
   if (plan.create + plan.update + removals > 0) {
-    // The pacer first: the mapping check's requests count against the same rate limit as the writes.
-    pacerFor(destination);
     let problems: string[];
     try {
       problems = await retrying(() => destination.preflight(), {}, counters);
