@@ -210,6 +210,19 @@ describe("controls", () => {
     // runner-b's lease has already expired (ttl -1 ms): it died, so runner-c takes over.
     expect(await controls.acquireLease("c1", "runner-c", 60_000)).toEqual({ acquired: true });
   });
+
+  it("holds a lease past its TTL while the holder lives (heartbeat), and frees it on release", async () => {
+    const controls = new Controls(warehouse, tables);
+    const held = await controls.holdLease("c2", "runner-a", 400);
+    expect(held.acquired).toBe(true);
+    // Three TTLs later the lease would have expired without the heartbeat (every 100 ms here).
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(await controls.holdLease("c2", "runner-b", 400)).toMatchObject({ acquired: false, holder: "runner-a" });
+    if (held.acquired) await held.release();
+    const next = await controls.holdLease("c2", "runner-b", 60_000);
+    expect(next.acquired).toBe(true);
+    if (next.acquired) await next.release();
+  });
 });
 
 describe("streaming while the ledger checkpoints", () => {

@@ -16,6 +16,15 @@ export interface PauseState {
   updatedAt: Date | null;
 }
 
+/** How often a held lease is renewed (at most; a TTL under 2 minutes renews every quarter TTL). */
+const LEASE_HEARTBEAT_MS = 30_000;
+
+export interface HeldLease {
+  acquired: true;
+  /** Stops the heartbeat and releases the lease. */
+  release(): Promise<void>;
+}
+
 export class Controls {
   readonly #w: Warehouse;
   readonly #t: LedgerTables;
@@ -91,6 +100,26 @@ export class Controls {
       return { acquired: false, holder: String(first.holder), since: (first.acquired_at as Date | null) ?? null };
     }
     return { acquired: true };
+  }
+
+  /**
+   * Takes the contract's lease and keeps it while this runner lives: a heartbeat renews it every min(30 s, ttl / 4),
+   * through long plans and slow batches alike. A runner that dies stops renewing, and the contract is free again
+   * one TTL later. `release` stops the heartbeat and gives the lease back.
+   */
+  async holdLease(contract: string, holder: string, ttlMs: number): Promise<HeldLease | { acquired: false; holder: string; since: Date | null }> {
+    const lease = await this.acquireLease(contract, holder, ttlMs);
+    if (!lease.acquired) return lease;
+    const heartbeat = setInterval(() => void this.renewLease(contract, holder, ttlMs).catch(() => undefined), Math.min(LEASE_HEARTBEAT_MS, ttlMs / 4));
+    // The heartbeat alone never keeps the process alive.
+    heartbeat.unref();
+    return {
+      acquired: true,
+      release: async () => {
+        clearInterval(heartbeat);
+        await this.releaseLease(contract, holder);
+      },
+    };
   }
 
   /** The runs holding a lease now (any contract or shard): their run-log rows are not abandoned. */

@@ -157,19 +157,15 @@ async function syncContract(
   // Shards of one contract run side by side: each holds its own lease.
   const leaseName = options.shard ? `${contract.spec.name}#${options.shard.index}/${options.shard.count}` : contract.spec.name;
   const ttlMs = leaseTtlMs(env);
-  const lease = await controls.acquireLease(leaseName, holder, ttlMs);
+  // Held (renewed by a heartbeat) until released: a runner that dies frees the contract one TTL later.
+  const lease = await controls.holdLease(leaseName, holder, ttlMs);
   if (!lease.acquired) {
     return { ...base, status: "busy", reasons: [`another runner (${lease.holder}) has been syncing this contract since ${lease.since?.toISOString() ?? "?"}`] };
   }
-  // The heartbeat keeps the lease while this runner lives, through long plans and slow batches alike; a runner that
-  // dies stops renewing, and the contract is free again one TTL later.
-  const heartbeat = setInterval(() => void controls.renewLease(leaseName, holder, ttlMs).catch(() => undefined), Math.min(LEASE_HEARTBEAT_MS, ttlMs / 4));
-  heartbeat.unref();
   try {
     return await syncLeased({ contract, destination: destination!, warehouse, ledger, controls, run, options });
   } finally {
-    clearInterval(heartbeat);
-    await controls.releaseLease(leaseName, holder);
+    await lease.release();
   }
 }
 
@@ -201,7 +197,6 @@ const SAMPLE_ROWS = 5;
 
 /** How long a runner's lease outlives its last heartbeat: then another runner may take over (this one died). */
 const LEASE_TTL_MS = 3 * 60_000;
-const LEASE_HEARTBEAT_MS = 30_000;
 export const LEASE_TTL_ENV = "DBT_ACTIVATION_LEASE_TTL_MS";
 
 /** One contract's run, once its lease is held: everything the stages after the gate need. */
