@@ -46,7 +46,21 @@ export interface RunEnd {
   overrideReason?: string | undefined;
 }
 
-const DEAD_LETTER_COLUMNS = ["run_id", "contract_name", "sync_key", "error_class", "error_code", "message", "payload", "created_at"];
+/** A column the ledger inserts into, with the kind of value it holds (what an insert casts its text back to). */
+interface InsertColumn {
+  name: string;
+  kind: "text" | "timestamp";
+}
+
+const text = (name: string): InsertColumn => ({ name, kind: "text" });
+const timestamp = (name: string): InsertColumn => ({ name, kind: "timestamp" });
+
+const DEAD_LETTER_COLUMNS = [...["run_id", "contract_name", "sync_key", "error_class", "error_code", "message", "payload"].map(text), timestamp("created_at")];
+const LEDGER_COLUMNS = [
+  ...["contract_name", "sync_key", "row_hash", "destination_record_id", "last_sent_values", "previous_values"].map(text),
+  timestamp("synced_at"),
+  ...["run_id", "status"].map(text),
+];
 
 /** A Date as the warehouse's timestamp text: UTC, no zone suffix (the ledger's timestamps are UTC instants). */
 function utcTimestampText(date: Date): string {
@@ -114,7 +128,7 @@ export class Ledger {
       runId,
       "synced",
     ]);
-    await this.#insert(this.tables.ledger, ["contract_name", "sync_key", "row_hash", "destination_record_id", "last_sent_values", "previous_values", "synced_at", "run_id", "status"], rows);
+    await this.#insert(this.tables.ledger, LEDGER_COLUMNS, rows);
   }
 
   /** `in (…)` over keys: one JSON parameter where the dialect reads one, else a parameter per key from `first`. */
@@ -124,25 +138,18 @@ export class Ledger {
     return { sql: keys.map((_, i) => d.param(first + i)).join(", "), params: keys };
   }
 
-  /** Inserts rows; values that are Dates go into timestamp columns. One JSON parameter where the dialect reads one. */
-  async #insert(table: string, columns: string[], rows: SqlParam[][]): Promise<void> {
+  /** Inserts rows (values in column order). One JSON parameter where the dialect reads one. */
+  async #insert(table: string, columns: InsertColumn[], rows: SqlParam[][]): Promise<void> {
     const d = this.#warehouse.dialect;
+    const names = columns.map((c) => c.name).join(", ");
     if (!d.jsonTextRows) {
-      await this.#warehouse.execute(`insert into ${table} (${columns.join(", ")}) values ${this.#placeholders(rows.length, columns.length)}`, rows.flat());
+      await this.#warehouse.execute(`insert into ${table} (${names}) values ${this.#placeholders(rows.length, columns.length)}`, rows.flat());
       return;
     }
-    // Every value travels as text; a column is cast back to timestamp, integer or boolean by the kind of value the
-    // first row holds there (every caller passes one kind per column, never a null where another row has a Date).
-    const sample = rows[0] ?? [];
-    const select = columns.map((_, i) => {
-      const v = sample[i];
-      if (v instanceof Date) return `cast(c${i + 1} as ${d.types.timestamp})`;
-      if (typeof v === "number") return `cast(c${i + 1} as ${d.types.integer})`;
-      if (typeof v === "boolean") return `cast(c${i + 1} as ${d.types.boolean})`;
-      return `c${i + 1}`;
-    });
-    const text = rows.map((row) => row.map((v) => (v === null ? null : v instanceof Date ? utcTimestampText(v) : String(v))));
-    await this.#warehouse.execute(`insert into ${table} (${columns.join(", ")}) select ${select.join(", ")} from ${d.jsonTextRows(d.param(1), columns.length)}`, [JSON.stringify(text)]);
+    // Every value travels as text; each column is cast back by its declared kind.
+    const select = columns.map((c, i) => (c.kind === "timestamp" ? `cast(c${i + 1} as ${d.types.timestamp})` : `c${i + 1}`));
+    const texts = rows.map((row) => row.map((v) => (v === null ? null : v instanceof Date ? utcTimestampText(v) : String(v))));
+    await this.#warehouse.execute(`insert into ${table} (${names}) select ${select.join(", ")} from ${d.jsonTextRows(d.param(1), columns.length)}`, [JSON.stringify(texts)]);
   }
 
   /** Records keys whose destination records were cleared, deleted or left a list: their ledger rows become `removed`. */
