@@ -235,5 +235,9 @@ describe("bad input: clear error, exit 2, zero writes", () => {
     const help = await runCli(["sync", "--help"]);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toContain("Exit codes:");
+    // Every variable the sync reads is named, tuning as well as credentials.
+    for (const name of ["HUBSPOT_ACCESS_TOKEN", "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_BULK_THRESHOLD", "DBT_ACTIVATION_PAUSE", "DBT_ACTIVATION_LEASE_TTL_MS", "DBT_ACTIVATION_PLAN_PARTITION_ROWS"]) {
+      expect(help.stdout).toContain(name);
+    }
   });
 });

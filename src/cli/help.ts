@@ -9,3 +9,16 @@ Exit codes:
   5  generate --check: generated files are missing, stale or left over
   6  a contract was stopped before sending (blast radius, minimum rows)
   7  another runner holds a contract (or the DuckDB file): nothing was done for it`;
+
+/** The environment a sync reads, as printed by `sync --help` and `plan --help` (and documented in the README). */
+export const SYNC_ENVIRONMENT_HELP = `
+Environment (credentials are read from it only, never from a contract or a flag):
+  HubSpot     HUBSPOT_ACCESS_TOKEN, or HUBSPOT_CLIENT_ID + HUBSPOT_CLIENT_SECRET + HUBSPOT_REFRESH_TOKEN;
+              HUBSPOT_BASE_PATH (an emulator or proxy), HUBSPOT_REQUEST_TIMEOUT_MS (default 60000)
+  Salesforce  SALESFORCE_ACCESS_TOKEN + SALESFORCE_INSTANCE_URL, or SALESFORCE_CLIENT_ID with SALESFORCE_CLIENT_SECRET
+              (client credentials) or with SALESFORCE_USERNAME + SALESFORCE_JWT_PRIVATE_KEY (JWT bearer);
+              SALESFORCE_LOGIN_URL (default https://login.salesforce.com);
+              SALESFORCE_BULK_THRESHOLD (rows from which Bulk API 2.0 is used, default 10000)
+  DBT_ACTIVATION_PAUSE                contracts to hold back (comma separated; * or 1 for all)
+  DBT_ACTIVATION_LEASE_TTL_MS         how long a dead runner's lease blocks its contract (default 180000)
+  DBT_ACTIVATION_PLAN_PARTITION_ROWS  keys per plan query (default on DuckDB 1000000; one query elsewhere)`;

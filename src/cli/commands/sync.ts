@@ -3,7 +3,7 @@ import { BadInputError } from "../../errors.ts";
 import type { Shard } from "../../eligible/rows.ts";
 import { runSync } from "../../pipeline/sync.ts";
 import { formatText, toJson } from "../../report/format.ts";
-import { EXIT_CODES_HELP } from "../help.ts";
+import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
 import type { CommandContext } from "../io.ts";
 import { progressPrinter } from "../progress.ts";
 
@@ -49,7 +49,7 @@ function syncCommand(program: Command, { io, setExit, setJson }: CommandContext,
     .option("--ledger-schema <schema>", "where the ledger, run log and dead letters live (default: the profile target's schema)")
     .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out", parseShard)
     .option("--json", "print the report as JSON on stdout")
-    .addHelpText("after", `${EXIT_CODES_HELP}\n\nCredentials: HUBSPOT_ACCESS_TOKEN (and HUBSPOT_BASE_PATH for an emulator or proxy).`)
+    .addHelpText("after", `${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}`)
     .action(async (opts: SyncFlags) => {
       setJson(Boolean(opts.json));
       if (opts.allowLargeChange && !opts.reason?.trim()) throw new BadInputError("--allow-large-change needs --reason \"why this change is intended\" (it goes into the run log)");
