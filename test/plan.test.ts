@@ -16,7 +16,7 @@ import { ledgerTables, migrate, type LedgerTables } from "../src/ledger/migratio
 import { stopChecks } from "../src/plan/checks.ts";
 import { planCounts, plannedRecords, type PlannedRecord } from "../src/plan/diff.ts";
 import { Controls } from "../src/ledger/controls.ts";
-import { connectWarehouse, type Warehouse } from "../src/warehouse/index.ts";
+import { connectWarehouse, type SqlParam, type Warehouse } from "../src/warehouse/index.ts";
 import { expectPartitionCount, expectPartitionedPlanEqual } from "./support/partitions.ts";
 
 const TOKEN = "plan-token";
@@ -209,6 +209,30 @@ describe("controls", () => {
     expect(await controls.acquireLease("c1", "runner-b", -1)).toEqual({ acquired: true });
     // runner-b's lease has already expired (ttl -1 ms): it died, so runner-c takes over.
     expect(await controls.acquireLease("c1", "runner-c", 60_000)).toEqual({ acquired: true });
+  });
+
+  it("takes the lease when its holder releases it between a refused insert and the look at who holds it", async () => {
+    const controls = new Controls(warehouse, tables);
+    expect(await controls.acquireLease("c3", "runner-a", 60_000)).toEqual({ acquired: true });
+    // runner-a finishes in the gap: the first look after runner-b's refused insert finds the lease already released.
+    let released = false;
+    const racing = new Proxy(warehouse, {
+      get(target, name) {
+        // Bound to the real warehouse: its methods read private fields.
+        const member = Reflect.get(target, name) as unknown;
+        if (name !== "query") return typeof member === "function" ? (member as (...args: unknown[]) => unknown).bind(target) : member;
+        return async (sql: string, params?: SqlParam[]) => {
+          if (!released && sql.includes(tables.leases)) {
+            released = true;
+            await controls.releaseLease("c3", "runner-a");
+          }
+          return target.query(sql, params);
+        };
+      },
+    });
+    expect(await new Controls(racing, tables).acquireLease("c3", "runner-b", 60_000)).toEqual({ acquired: true });
+    expect(released).toBe(true);
+    expect(await controls.acquireLease("c3", "runner-c", 60_000)).toMatchObject({ acquired: false, holder: "runner-b" });
   });
 
   it("holds a lease past its TTL while the holder lives (heartbeat), and frees it on release", async () => {

@@ -79,19 +79,24 @@ export class Controls {
    */
   async acquireLease(contract: string, holder: string, ttlMs: number): Promise<{ acquired: true } | { acquired: false; holder: string; since: Date | null }> {
     const p = this.#w.dialect.param;
-    const now = new Date();
-    await this.#w.execute(`delete from ${this.#t.leases} where contract_name = ${p(1)} and expires_at < ${p(2)}`, [contract, now]);
-    try {
-      await this.#w.execute(`insert into ${this.#t.leases} (contract_name, holder, acquired_at, expires_at) values (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)})`, [
-        contract,
-        holder,
-        now,
-        new Date(now.getTime() + ttlMs),
-      ]);
-    } catch (error) {
-      const [row] = await this.#w.query(`select holder, acquired_at from ${this.#t.leases} where contract_name = ${p(1)}`, [contract]);
-      if (!row) throw error;
-      return { acquired: false, holder: String(row.holder), since: (row.acquired_at as Date | null) ?? null };
+    // The holder may release between our refused insert and our look at who holds it: then the lease is free, try
+    // again (a second time is enough unless runners keep racing for it; the last refusal is thrown).
+    for (let attempt = 1; ; attempt += 1) {
+      const now = new Date();
+      await this.#w.execute(`delete from ${this.#t.leases} where contract_name = ${p(1)} and expires_at < ${p(2)}`, [contract, now]);
+      try {
+        await this.#w.execute(`insert into ${this.#t.leases} (contract_name, holder, acquired_at, expires_at) values (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)})`, [
+          contract,
+          holder,
+          now,
+          new Date(now.getTime() + ttlMs),
+        ]);
+        break;
+      } catch (error) {
+        const [row] = await this.#w.query(`select holder, acquired_at from ${this.#t.leases} where contract_name = ${p(1)}`, [contract]);
+        if (row) return { acquired: false, holder: String(row.holder), since: (row.acquired_at as Date | null) ?? null };
+        if (attempt >= 3) throw error;
+      }
     }
     const holders = await this.#w.query(`select holder, acquired_at from ${this.#t.leases} where contract_name = ${p(1)} order by acquired_at, holder`, [contract]);
     const first = holders[0];
