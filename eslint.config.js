@@ -1,6 +1,64 @@
-// Lint: the recommended JS and type-aware TypeScript rules over source, tests, scripts and benchmarks.
+// Lint: the recommended JS and type-aware TypeScript rules over source, tests, scripts and benchmarks, and the
+// direction of the data: each folder of src/ imports only the folders listed for it below.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+
+/**
+ * What each folder of src/ may import, besides itself and the shared modules (files directly in src/, and src/config/).
+ * The stages run contract → gate → eligible rows → plan → engine → destination → ledger → report, and only
+ * `pipeline/` wires them together. Below the stages sit the lower floors every stage may stand on: `dbt/` (reading
+ * dbt's files), `warehouse/` and `destinations/` (one folder per engine or destination behind one interface), and
+ * `ledger/` (the syncer's tables in the warehouse, which the plan diffs against and the engine's checkpoints write).
+ * `validate/`, `generate/` and `export/` are the contract's read-only commands. `cli/` parses flags and prints: it calls
+ * `pipeline/` (and those read-only commands), and may name any stage's types. `emulators/` stands apart: it imports
+ * nothing of the syncer. A folder not listed here is an error (test/architecture.test.ts), so a new stage is placed
+ * on purpose.
+ */
+export const STAGE_IMPORTS = {
+  dbt: [],
+  contract: ["dbt"],
+  warehouse: ["dbt"],
+  destinations: ["contract", "warehouse"],
+  gate: ["dbt", "contract"],
+  eligible: ["dbt", "contract", "warehouse"],
+  ledger: ["contract", "warehouse", "destinations"],
+  plan: ["dbt", "contract", "warehouse", "destinations", "eligible", "ledger"],
+  engine: ["contract", "destinations", "plan"],
+  report: ["dbt", "contract", "gate", "eligible", "plan", "engine", "ledger", "destinations", "warehouse"],
+  validate: ["dbt", "contract", "warehouse", "destinations"],
+  generate: ["dbt", "contract"],
+  export: ["dbt", "contract", "validate"],
+  pipeline: ["dbt", "contract", "warehouse", "destinations", "gate", "eligible", "ledger", "plan", "engine", "report", "validate", "generate", "export"],
+  cli: ["pipeline", "report", "validate", "export", "emulators"],
+  emulators: [],
+};
+
+/** Modules every folder may import. */
+const SHARED = ["config"];
+
+const folders = Object.keys(STAGE_IMPORTS);
+
+/** An import of src/<folder>/… written relative to a file anywhere under src/ (`../plan/diff.ts`, `../../plan/x.ts`). */
+const importOf = (names) => `^(\\.\\./)+(${names.join("|")})/`;
+
+function directionRules(folder) {
+  const allowed = new Set([folder, ...STAGE_IMPORTS[folder], ...SHARED]);
+  const forbidden = folders.filter((f) => !allowed.has(f));
+  if (forbidden.length === 0) return [];
+  const why = `src/${folder}/ may import only ${[...STAGE_IMPORTS[folder], ...SHARED].join(", ") || "shared modules"} (see STAGE_IMPORTS in eslint.config.js)`;
+  return [
+    {
+      files: [`src/${folder}/**/*.ts`],
+      rules: {
+        "@typescript-eslint/no-restricted-imports": [
+          "error",
+          // The CLI may name any stage's types (a summary it prints), never call a stage: that is the pipeline's job.
+          { patterns: [{ regex: importOf(forbidden), message: why, allowTypeImports: folder === "cli" }] },
+        ],
+      },
+    },
+  ];
+}
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", ".venv/", ".tmp/", ".pg/", "integration_tests/", "**/target/", "**/dbt_packages/"] },
@@ -12,5 +70,11 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-console": "off",
     },
+  },
+  ...folders.flatMap(directionRules),
+  {
+    // The shared modules directly in src/ stand below every folder.
+    files: ["src/*.ts", "src/config/**/*.ts"],
+    rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [{ regex: `^\\.\\./(${folders.join("|")})/|^\\./(${folders.join("|")})/`, message: "shared modules import no stage" }] }] },
   },
 );

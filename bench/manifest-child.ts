@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { loadContracts } from "../src/contract/load.ts";
 import { launchReadiness } from "../src/contract/readiness.ts";
 import { readManifest, readRunResults } from "../src/dbt/artifacts.ts";
-import { checkInvocation, createGate } from "../src/dbt/gate.ts";
+import { checkInvocation, createGate } from "../src/gate/gate.ts";
 import { runAsChild } from "./lib.ts";
 
 export interface ManifestInput {

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { loadContracts } from "../src/contract/load.ts";
 import { readManifest } from "../src/dbt/artifacts.ts";
-import { pacedDestination } from "../src/engine/pacing.ts";
+import { openDestination } from "../src/pipeline/destination.ts";
 import { retrying } from "../src/engine/retry.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { Ledger } from "../src/ledger/ledger.ts";
@@ -55,7 +55,7 @@ async function engine(input: NoopInput): Promise<Omit<NoopResult, "elapsedMs">> 
     let requests = 0;
     let checkpointMs = 0;
     if (plan.create + plan.update > 0) {
-      const destination = pacedDestination(contract, input.env);
+      const destination = openDestination(contract, input.env);
       const counters = { requests: 0, retries: 0 };
       const problems = await retrying(() => destination.preflight(), {}, counters);
       if (problems.length > 0) throw new Error(problems.join("; "));

@@ -4,7 +4,7 @@
  */
 import type { Contract } from "../src/contract/load.ts";
 import { contractSchema } from "../src/contract/schema.ts";
-import { pacedDestination } from "../src/engine/pacing.ts";
+import { openDestination } from "../src/pipeline/destination.ts";
 import type { DestinationRecord } from "../src/destinations/types.ts";
 import { retrying } from "../src/engine/retry.ts";
 import { sendRecords } from "../src/engine/send.ts";
@@ -47,7 +47,7 @@ async function* accounts(count: number, chunk = 2000): AsyncIterable<Destination
 
 runAsChild<SalesforceInput, SalesforceResult>(async (input) => {
   const cpu = process.cpuUsage();
-  const destination = pacedDestination(contract, {
+  const destination = openDestination(contract, {
     SALESFORCE_INSTANCE_URL: input.url,
     SALESFORCE_ACCESS_TOKEN: input.token,
     SALESFORCE_BULK_THRESHOLD: input.path === "bulk" ? "1" : String(Number.MAX_SAFE_INTEGER),

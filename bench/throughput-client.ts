@@ -9,7 +9,7 @@ import type { Contract } from "../src/contract/load.ts";
 import { contractSchema } from "../src/contract/schema.ts";
 import type { DestinationRecord } from "../src/destinations/types.ts";
 import { retrying } from "../src/engine/retry.ts";
-import { pacedDestination } from "../src/engine/pacing.ts";
+import { openDestination } from "../src/pipeline/destination.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { runAsChild } from "./lib.ts";
 
@@ -62,7 +62,7 @@ async function* people(count: number, chunk = 2000): AsyncIterable<DestinationRe
 async function ours(input: ClientInput): Promise<ClientResult> {
   // As `sync` does: the destination comes with its pacer (the mapping check counts against the same limit), and the
   // mapping is checked once before the first write (one GET, not timed).
-  const destination = pacedDestination(contract, { HUBSPOT_ACCESS_TOKEN: input.token, HUBSPOT_BASE_PATH: input.url });
+  const destination = openDestination(contract, { HUBSPOT_ACCESS_TOKEN: input.token, HUBSPOT_BASE_PATH: input.url });
   const problems = await retrying(() => destination.preflight(), {}, { requests: 0, retries: 0 });
   if (problems.length > 0) throw new Error(problems.join("; "));
   const started = performance.now();

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { main } from "../src/cli/main.ts";
 import { startHubSpotEmulator } from "../src/emulators/hubspot/index.ts";
-import { EXIT } from "../src/report/exit-codes.ts";
+import { EXIT } from "../src/exit-codes.ts";
 import { dbt, integrationProject, repoRoot } from "./dbt.ts";
 import { integrationPortalProperties } from "./hubspot-portal.ts";
 

@@ -10,7 +10,8 @@ import { HUBSPOT_DOCUMENTED_LIMITS } from "../src/destinations/hubspot/limits.ts
 import type { DestinationRecord, RecordOutcome } from "../src/destinations/types.ts";
 import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../src/emulators/hubspot/index.ts";
 import { contractSchema } from "../src/contract/schema.ts";
-import { Pacer, pacedDestination, pacerFor } from "../src/engine/pacing.ts";
+import { Pacer, pacerFor } from "../src/engine/pacing.ts";
+import { openDestination } from "../src/pipeline/destination.ts";
 import { sendRecords } from "../src/engine/send.ts";
 
 const TOKEN = "pacing-token";
@@ -59,7 +60,7 @@ describe("a run's destination", () => {
       spec: contractSchema.parse({ name: "paced", key: "email", destination: { type: "hubspot", object: "contacts", match: { field: "email" } }, fields: { first_name: "firstname" } }),
       model: { uniqueId: "model.t.people", name: "people", relation: "people", file: "models/people.yml" },
     };
-    const destination = pacedDestination(contract, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url });
+    const destination = openDestination(contract, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url });
     expect(await destination.preflight()).toEqual([]);
     const calls = emulator.calls().length;
     expect(calls).toBeGreaterThan(0);

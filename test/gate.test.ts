@@ -3,7 +3,7 @@ import { copyFile, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, inject } from "vitest";
 import { readManifest, readRunResults, type Manifest, type RunResults } from "../src/dbt/artifacts.ts";
-import { checkInvocation, createGate } from "../src/dbt/gate.ts";
+import { checkInvocation, createGate } from "../src/gate/gate.ts";
 import { BadInputError } from "../src/errors.ts";
 import { dbt } from "../scripts/dbt.ts";
 import { integrationBuild } from "./support/cli.ts";

@@ -1,7 +1,7 @@
 /** The pause rule (monitoring.pause_if): when a run's failed rows trip it, mid-run and at the end. */
 import { describe, expect, it } from "vitest";
 import { contractSchema } from "../src/contract/schema.ts";
-import { PAUSE_RULE_MIN_SAMPLE, pauseRuleTripped } from "../src/engine/pause-rule.ts";
+import { PAUSE_RULE_MIN_SAMPLE, pauseRuleTripped } from "../src/contract/pause-rule.ts";
 
 function spec(pauseIf: Record<string, number> | undefined) {
   return contractSchema.parse({

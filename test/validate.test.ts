@@ -8,7 +8,7 @@ import { describe, expect, inject, it } from "vitest";
 import { integrationProject, repoRoot } from "../scripts/dbt.ts";
 import { BadInputError } from "../src/errors.ts";
 import { closest, editDistance } from "../src/validate/suggest.ts";
-import { statusProblems } from "../src/validate/status.ts";
+import { statusProblems } from "../src/contract/status.ts";
 import { formatProblem, type Problem } from "../src/validate/types.ts";
 import { runValidate } from "../src/validate/validate.ts";
 import { contractSchema } from "../src/contract/schema.ts";

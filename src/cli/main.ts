@@ -1,7 +1,7 @@
 /** The `dbt-activation` command line: one binary, one file per subcommand in commands/. */
 import { Command, CommanderError } from "commander";
 import { BadInputError, BusyError } from "../errors.ts";
-import { EXIT } from "../report/exit-codes.ts";
+import { EXIT } from "../exit-codes.ts";
 import { registerEmulate } from "./commands/emulate.ts";
 import { registerExport } from "./commands/export.ts";
 import { registerControl } from "./commands/control.ts";

@@ -21,8 +21,6 @@
  * Retries are not here (retry.ts): the pacer decides *when* a request may go, the retry policy *whether* to resend.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import type { Contract } from "../contract/load.ts";
-import { createDestination } from "../destinations/index.ts";
 import { DestinationRequestError, type Destination, type DestinationLimits, type RateLimitInfo, type RequestPacer } from "../destinations/types.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit.ts";
 
@@ -179,16 +177,4 @@ export function pacerFor(destination: Destination, options: Omit<PacerOptions, "
     destination.usePacer(pacer);
   }
   return pacer;
-}
-
-/**
- * A contract's destination with its pacer attached before its first request, so the mapping check, read-backs,
- * writes and removals of a run all count against one budget (a request made before the pacer is attached is not
- * counted, and could make one too many in a window). Every run builds its destination here; `createDestination`
- * alone is for one-off calls and tests of a destination.
- */
-export function pacedDestination(contract: Contract, env: NodeJS.ProcessEnv, options: Omit<PacerOptions, "limits"> = {}): Destination {
-  const destination = createDestination(contract, env);
-  pacerFor(destination, options);
-  return destination;
 }

@@ -3,14 +3,18 @@
  * transaction per group of batches (src/engine/send.ts), so a run killed at any point and rerun resends at most the
  * batches that were in flight.
  */
-import type { RecordOutcome } from "../destinations/types.ts";
-import type { PlannedRecord } from "../plan/diff.ts";
+import type { DestinationRecord, RecordOutcome } from "../destinations/types.ts";
 import type { SqlParam, Warehouse } from "../warehouse/types.ts";
 import type { LedgerTables } from "./migrations.ts";
 
 /** JSON text for the warehouse: Dates as ISO strings, bigints as strings. */
 export function toJsonText(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+/** A record as the ledger keeps it once written: what was sent and the row hash it was sent for (the plan's records are these). */
+export interface LedgerRecord extends DestinationRecord {
+  hash: string;
 }
 
 export interface RunStart {
@@ -88,7 +92,7 @@ export class Ledger {
    * Records acknowledged batches in one transaction: written rows into the ledger, failed rows into dead letters.
    * Statements go in slices of CHECKPOINT_SLICE rows, inside the bind-parameter limits of every engine.
    */
-  async checkpoint(contract: string, runId: string, records: PlannedRecord[], outcomes: RecordOutcome[]): Promise<void> {
+  async checkpoint(contract: string, runId: string, records: LedgerRecord[], outcomes: RecordOutcome[]): Promise<void> {
     const w = this.#warehouse;
     const now = new Date();
     const byKey = new Map(records.map((r) => [r.key, r]));
@@ -106,7 +110,7 @@ export class Ledger {
     });
   }
 
-  async #writeLedgerRows(contract: string, runId: string, written: Extract<RecordOutcome, { recordId: string }>[], byKey: Map<string, PlannedRecord>, now: Date): Promise<void> {
+  async #writeLedgerRows(contract: string, runId: string, written: Extract<RecordOutcome, { recordId: string }>[], byKey: Map<string, LedgerRecord>, now: Date): Promise<void> {
     const w = this.#warehouse;
     const p = w.dialect.param;
     const keys = this.#keySet(written.map((o) => o.key), 2);

@@ -9,7 +9,7 @@ import { loadContracts, selectContracts } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { readManifest } from "../dbt/artifacts.ts";
 import type { CurrentRecord } from "../destinations/types.ts";
-import { pacedDestination } from "../engine/pacing.ts";
+import { openDestination } from "./destination.ts";
 import { retrying } from "../engine/retry.ts";
 import { toJsonText } from "../ledger/ledger.ts";
 import { plannedRecords } from "../plan/diff.ts";
@@ -43,7 +43,7 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
     const p = warehouse.dialect.param;
     const name = contract!.spec.name;
     const fields = fieldMappings(contract!.spec).map((f) => f.to);
-    const destination = pacedDestination(contract!, options.env ?? process.env);
+    const destination = openDestination(contract!, options.env ?? process.env);
     const counters = { requests: 0, retries: 0 };
     const result: ReconcileResult = { contract: name, checked: 0, snapshotRows: 0, counts: Object.fromEntries(DISCREPANCIES.map((d) => [d, 0])) as Record<Discrepancy, number>, samples: [] };
     const note = (key: string, discrepancy: Discrepancy, detail: string): void => {

@@ -6,7 +6,7 @@
 import { join, resolve } from "node:path";
 import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
 import { readManifest } from "../dbt/artifacts.ts";
-import { pacedDestination } from "../engine/pacing.ts";
+import { openDestination } from "./destination.ts";
 import type { DestinationRecord, RecordOutcome } from "../destinations/types.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import { BadInputError } from "../errors.ts";
@@ -72,7 +72,7 @@ export async function runRollback(options: RecoverOptions & { runId: string }): 
     }));
     const actor = options.env?.USER ?? options.env?.LOGNAME;
     await controls.setPaused(contract.spec.name, true, `rolled back run ${options.runId}`, actor);
-    const destination = pacedDestination(contract, options.env ?? process.env);
+    const destination = openDestination(contract, options.env ?? process.env);
     const summary = await sendRecords(destination, once(records), {
       onAcknowledged: async (sent: DestinationRecord[], outcomes: RecordOutcome[]) => {
         // An empty hash never equals a real one: the next sync (after resume) plans these rows as updates again.
@@ -95,7 +95,7 @@ export async function runReplay(options: RecoverOptions): Promise<RecoverResult>
       [contract.spec.name],
     );
     const records: PlannedRecord[] = rows.map((r) => ({ key: String(r.sync_key), fields: parseValues(r.payload, `dead letter ${String(r.sync_key)}`), hash: "", change: "update" }));
-    const destination = pacedDestination(contract, options.env ?? process.env);
+    const destination = openDestination(contract, options.env ?? process.env);
     const runId = `replay:${new Date().toISOString()}`;
     const summary = await sendRecords(destination, once(records), {
       onAcknowledged: async (sent, outcomes) => {

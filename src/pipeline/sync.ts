@@ -8,23 +8,24 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
 import { launchReadiness } from "../contract/readiness.ts";
-import { statusProblems } from "../validate/status.ts";
+import { statusProblems } from "../contract/status.ts";
 import { BadInputError } from "../errors.ts";
 import { readManifest, readRunResults, type Manifest } from "../dbt/artifacts.ts";
-import { checkInvocation, createGate } from "../dbt/gate.ts";
+import { checkInvocation, createGate } from "../gate/gate.ts";
 import { DestinationRequestError, type Destination } from "../destinations/index.ts";
 import { checkColumns, rejectedKeys, type Shard } from "../eligible/rows.ts";
 import { retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
 import type { Ledger, RunCounts } from "../ledger/ledger.ts";
-import { actsOnRemoved, stopChecks, type Overrides } from "../plan/checks.ts";
+import { actsOnRemoved } from "../contract/removal.ts";
+import { stopChecks, type Overrides } from "../plan/checks.ts";
 import { planCounts, plannedRecords, removedKeys, type PlannedRecord } from "../plan/diff.ts";
 import { planOptionsFor } from "../plan/partitions.ts";
 import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
 import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
-import { pacedDestination } from "../engine/pacing.ts";
-import { pauseRuleTripped } from "../engine/pause-rule.ts";
+import { openDestination } from "./destination.ts";
+import { pauseRuleTripped } from "../contract/pause-rule.ts";
 import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
 import type { Warehouse } from "../warehouse/index.ts";
@@ -117,7 +118,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       for (const contract of passed) {
         await checkColumns(warehouse, contract);
         // A dry run talks to no destination, so it needs no credentials.
-        if (!options.dryRun) destinations.set(contract.spec.name, pacedDestination(contract, env));
+        if (!options.dryRun) destinations.set(contract.spec.name, openDestination(contract, env));
       }
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
       for (const contract of passed) {

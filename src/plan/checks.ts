@@ -3,6 +3,7 @@
  * and a run-log entry. Blast radius (`gates.max_change`) may be overridden, but only with a stated reason.
  */
 import type { ContractSpec } from "../contract/schema.ts";
+import { actsOnRemoved } from "../contract/removal.ts";
 import type { PlanCounts } from "./diff.ts";
 
 export interface Overrides {
@@ -13,11 +14,6 @@ export interface StopCheck {
   stops: string[];
   /** Checks that would have stopped the run but were overridden, with the reason given. */
   overridden: string[];
-}
-
-/** Whether the sync acts on rows that left the eligible set (mirror, audience, or an on_removed other than keep). */
-export function actsOnRemoved(spec: ContractSpec): boolean {
-  return spec.destination.mode === "mirror" || spec.destination.mode === "audience" || spec.destination.on_removed !== "keep";
 }
 
 export function stopChecks(spec: ContractSpec, plan: PlanCounts, overrides: Overrides = {}): StopCheck {

@@ -6,16 +6,15 @@
  */
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
-import type { DestinationRecord } from "../destinations/types.ts";
 import { eligibleRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
+import type { LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
 import type { Warehouse } from "../warehouse/types.ts";
 
 export type ChangeClass = "create" | "update" | "unchanged" | "removed";
 
-export interface PlannedRecord extends DestinationRecord {
+export interface PlannedRecord extends LedgerRecord {
   change: "create" | "update";
-  hash: string;
   /** The row's `late_arriving.source` timestamp, when the contract declares one. */
   sourceTimestamp?: Date | null;
   /** What the ledger says we last sent for this key (absent for creates). */
@@ -133,7 +132,7 @@ export async function* plannedRecords(warehouse: Warehouse, contract: Contract, 
   const mappings = fieldMappings(contract.spec);
   const source = contract.spec.late_arriving?.source;
   const toRecord = (row: Record<string, unknown>): PlannedRecord => {
-    const fields: DestinationRecord["fields"] = {};
+    const fields: PlannedRecord["fields"] = {};
     for (const { column, to } of mappings) {
       const value = row[column];
       if (value !== null && value !== undefined) fields[to] = value;

@@ -1,5 +1,5 @@
 /** The run's report: one block per contract for people, or one JSON document for orchestrators. */
-import { EXIT, type ExitCode } from "./exit-codes.ts";
+import { EXIT, type ExitCode } from "../exit-codes.ts";
 import type { ContractOutcome, SyncReport } from "./types.ts";
 
 export function exitCodeOf(contracts: ContractOutcome[]): ExitCode {

@@ -1,4 +1,4 @@
-import type { GateVerdict } from "../dbt/gate.ts";
+import type { GateVerdict } from "../gate/gate.ts";
 import type { RejectedKey } from "../eligible/rows.ts";
 import type { FailedOutcome } from "../engine/send.ts";
 import type { PlanCounts, PlannedRecord } from "../plan/diff.ts";

@@ -10,12 +10,12 @@ import { launchReadiness, type Readiness } from "../contract/readiness.ts";
 import { contractSchema } from "../contract/schema.ts";
 import { readManifest, type Manifest, type ManifestNode } from "../dbt/artifacts.ts";
 import { BadInputError } from "../errors.ts";
-import { EXIT } from "../report/exit-codes.ts";
+import { EXIT } from "../exit-codes.ts";
 import { findModelNode, hasColumn, modelColumns, readCatalog, referencedColumns, type Catalog, type ModelColumns } from "./columns.ts";
 import { contractProblems } from "./issues.ts";
 import { readDbtProject, type DbtProject } from "./project.ts";
 import { nodeLocation, readProjectSources, resolvePath, type ProjectSources, type SourceContract } from "./source.ts";
-import { statusProblems } from "./status.ts";
+import { statusProblems } from "../contract/status.ts";
 import { didYouMean } from "./suggest.ts";
 import type { ContractVerdict, Problem, ValidateReport } from "./types.ts";
 

@@ -2,7 +2,7 @@ import { Argument, type Command } from "commander";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { EXPORT_FORMATS, runExport, type ExportFormat } from "../../export/export.ts";
-import { EXIT } from "../../report/exit-codes.ts";
+import { EXIT } from "../../exit-codes.ts";
 import type { CommandContext } from "../io.ts";
 
 export function registerExport(program: Command, { io, setExit }: CommandContext): void {

@@ -1,9 +1,7 @@
 import { Option, type Command } from "commander";
-import { join, resolve } from "node:path";
-import { loadContracts, selectContracts } from "../../contract/load.ts";
-import { readManifest } from "../../dbt/artifacts.ts";
-import { generate } from "../../generate/generate.ts";
-import { EXIT } from "../../report/exit-codes.ts";
+import { join } from "node:path";
+import { runGenerate } from "../../pipeline/generate.ts";
+import { EXIT } from "../../exit-codes.ts";
 import type { CommandContext } from "../io.ts";
 import { splitList } from "./sync.ts";
 
@@ -19,16 +17,13 @@ export function registerGenerate(program: Command, { io, setExit, setJson }: Com
     .option("--json", "print the result as JSON")
     .action(async (opts: { projectDir: string; targetDir?: string; outDir: string; select: string[]; check?: boolean; json?: boolean }) => {
       setJson(Boolean(opts.json));
-      const projectDir = resolve(io.cwd, opts.projectDir);
-      const manifest = await readManifest(join(resolve(io.cwd, opts.targetDir ?? join(projectDir, "target")), "manifest.json"));
-      const contracts = selectContracts(loadContracts(manifest), splitList(opts.select));
-      const result = await generate(contracts, projectDir, opts.outDir, Boolean(opts.check));
+      const { result, contracts } = await runGenerate({ ...opts, select: splitList(opts.select), check: Boolean(opts.check), cwd: io.cwd });
       if (opts.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
       else {
         for (const path of result.written) io.stdout(`wrote     ${path}\n`);
         for (const path of result.removed) io.stdout(`removed   ${path}\n`);
         for (const line of result.drift) io.stdout(`drift     ${line}\n`);
-        io.stdout(`${contracts.length} contracts: ${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed${opts.check ? `, ${result.drift.length} drifted` : ""}\n`);
+        io.stdout(`${contracts} contracts: ${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed${opts.check ? `, ${result.drift.length} drifted` : ""}\n`);
       }
       setExit(result.drift.length > 0 ? EXIT.drift : EXIT.ok);
     });

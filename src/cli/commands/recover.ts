@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { SendSummary } from "../../engine/send.ts";
 import { runReconcile } from "../../pipeline/reconcile.ts";
 import { runReplay, runRollback } from "../../pipeline/recover.ts";
-import { EXIT } from "../../report/exit-codes.ts";
+import { EXIT } from "../../exit-codes.ts";
 import type { CommandContext } from "../io.ts";
 
 interface Flags {

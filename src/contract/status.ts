@@ -3,8 +3,8 @@
  * alert-only (`monitoring.alert_only: true`) or as a limited rollout (`rollout.percent < 100`); `paused` never runs.
  * The one rule for `validate` and the syncer.
  */
-import type { Readiness } from "../contract/readiness.ts";
-import type { ContractSpec } from "../contract/schema.ts";
+import type { Readiness } from "./readiness.ts";
+import type { ContractSpec } from "./schema.ts";
 
 export interface StatusProblem {
   /** The contract field to add or fix, dotted (`owners.destination`). */

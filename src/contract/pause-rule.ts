@@ -3,7 +3,7 @@
  * contract (the kill switch in the warehouse), so the next scheduled run does not repeat the damage before someone
  * looks. Checked between batches and once at the end of the run.
  */
-import type { ContractSpec } from "../contract/schema.ts";
+import type { ContractSpec } from "./schema.ts";
 
 /** Below this many attempted rows a failure share is noise, so mid-run only the absolute rule applies. */
 export const PAUSE_RULE_MIN_SAMPLE = 1_000;

@@ -7,7 +7,7 @@
  * verified", never a pass. A failing test does not undo the model dbt already built, so the gate must check tests itself.
  */
 import { BadInputError } from "../errors.ts";
-import type { Artifacts, Manifest, RunResult, RunResults } from "./artifacts.ts";
+import type { Artifacts, Manifest, RunResult, RunResults } from "../dbt/artifacts.ts";
 
 /** dbt commands whose run_results can prove a model: `build` runs models and their tests, `test` only the tests. */
 export const ACCEPTED_COMMANDS = ["build", "test"] as const;
