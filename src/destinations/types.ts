@@ -29,6 +29,14 @@ export class DestinationRequestError extends Error {
   readonly exhausted: boolean;
   readonly retryAfterMs: number | undefined;
 
+  /**
+   * The destination refused the request for its rate limit (429, Salesforce's throttling 403): nothing was processed,
+   * so resending is always safe, and waiting, not giving up, is the answer. Not a sign the destination is down.
+   */
+  get throttled(): boolean {
+    return this.retryable && (this.status === 429 || this.code === "RATE_LIMIT" || this.code === "THROTTLED");
+  }
+
   constructor(
     message: string,
     options: { status?: number; code: string; retryable?: boolean; splittable?: boolean; exhausted?: boolean; retryAfterMs?: number; cause?: unknown },

@@ -113,10 +113,12 @@ export class Pacer implements RequestPacer {
       this.breaker.failure(error instanceof Error ? error.message : String(error));
       return;
     }
-    if (error.status === 429 || error.code === "RATE_LIMIT" || error.code === "THROTTLED") {
+    if (error.throttled) {
       this.stats.throttled += 1;
       const pause = Math.min(this.#maxPauseMs, error.retryAfterMs ?? this.#windowMs / Math.max(1, Math.min(this.#capacity, 10)));
       this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + pause);
+      // A throttle is an answer from a destination that is up: it neither opens nor closes the circuit.
+      return;
     }
     if (error.retryable) this.breaker.failure(error.message);
     else if (!error.exhausted) this.breaker.success(); // a 400 is an answer: the destination is up
