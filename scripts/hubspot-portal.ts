@@ -1,6 +1,6 @@
 /**
  * The HubSpot properties the integration_tests contracts map to, beyond HubSpot's defaults: what a portal admin
- * would have created for them. The demo and the tests start the emulator with these.
+ * would have created for them. The tests start the emulator with these (the demo has its own: scripts/demo.ts).
  */
 import type { HubSpotPropertyDefinition } from "../src/emulators/hubspot/index.ts";
 

@@ -43,6 +43,9 @@ describe("profiles", () => {
     expect(fromEnv).toMatchObject({ target: "prod", profilesPath: join(elsewhere, "profiles.yml") });
     const fromFlag = await resolveProfileTarget({ projectDir: project, profilesDir: elsewhere, env: {}, cwd: project });
     expect(fromFlag.config.path).toBe("from-dir.duckdb");
+    // A relative --profiles-dir is relative to the invocation's working directory, as dbt takes it.
+    const relative = await resolveProfileTarget({ projectDir: project, profilesDir: ".", env: {}, cwd: elsewhere });
+    expect(relative).toMatchObject({ profilesPath: join(elsewhere, "profiles.yml"), config: { path: "from-dir.duckdb" } });
   });
 
   it("says which variable, target or template is wrong", async () => {

@@ -92,8 +92,10 @@ export function findProfilesFile(options: ProfileOptions): string {
   const env = options.env ?? process.env;
   const explicit = options.profilesDir ?? env.DBT_PROFILES_DIR;
   if (explicit) {
-    const path = join(resolve(explicit), "profiles.yml");
-    if (!existsSync(path)) throw new BadInputError(`profiles.yml not found in ${resolve(explicit)}`, { where: path });
+    // Relative to the invocation's working directory, as dbt resolves it (not the syncer process's, when they differ).
+    const dir = resolve(options.cwd ?? process.cwd(), explicit);
+    const path = join(dir, "profiles.yml");
+    if (!existsSync(path)) throw new BadInputError(`profiles.yml not found in ${dir}`, { where: path });
     return path;
   }
   const candidates = [options.cwd ?? process.cwd(), options.projectDir, join(homedir(), ".dbt")].map((d) => join(resolve(d), "profiles.yml"));

@@ -1,0 +1,25 @@
+/**
+ * The README's first command: `npm run demo` builds examples/acme_saas with the real dbt, syncs it to the HubSpot
+ * emulator, and syncs again. It must show one contract synced, one held back by its gate, and a second sync with
+ * zero API calls; its generated activation models must be current (`generate --check` inside the demo).
+ */
+import { execa } from "execa";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "../../scripts/dbt.ts";
+
+describe("npm run demo", () => {
+  it("syncs the example project's proven contract, holds back the other, and a rerun makes no call", async () => {
+    const run = await execa(process.execPath, [join(repoRoot, "scripts", "demo.ts")], { cwd: repoRoot, reject: false, env: { DO_NOT_TRACK: "1" } });
+    expect(run.stderr).toBe("");
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toContain("2 contracts: 0 written, 6 unchanged, 0 removed, 0 drifted");
+    expect(run.stdout).toMatch(/SYNCED\s+contact_engagement_to_hubspot .*: 7 eligible rows, 7 created, 0 updated, 0 unchanged, 0 failed/);
+    expect(run.stdout).toMatch(/SKIPPED\s+account_health_to_hubspot[\s\S]*held back by the gate: test not_null_account_health_domain: fail \(1 failing row\)/);
+    // Consent withdrawn (Sofia, Ben) and the internal QA user never reach HubSpot.
+    expect(run.stdout).toContain("contact maya.okafor@northwind.example: Maya Okafor, plan_tier=enterprise, engagement_band=high");
+    expect(run.stdout).not.toMatch(/sofia\.rossi|ben\.osei|qa\.bot/);
+    expect(run.stdout).toContain("API calls made by the second sync: 0");
+    expect(run.stdout).toContain("sync exit codes 3, 3");
+  }, 600_000);
+});
