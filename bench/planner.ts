@@ -8,25 +8,17 @@ import { totalmem } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { Contract } from "../src/contract/load.ts";
-import { contractSchema } from "../src/contract/schema.ts";
 import { ledgerTables, migrate } from "../src/ledger/migrations.ts";
 import { connectWarehouse } from "../src/warehouse/index.ts";
 import { PLANNER_MODES, type PlannerInput, type PlannerResult } from "./planner-child.ts";
 import { BENCH_DIR, DATA_DIR, QUICK, log, mb, median, round, runChild, writeResult } from "./lib.ts";
+import { HUBSPOT_PEOPLE, contractOn } from "../test/support/contracts.ts";
 
 export const PLANNER_CONTRACT = "bench_people";
 export const PLANNER_COLUMNS = ["first_name", "last_name", "tier"];
 
 export function plannerContract(relation: string): Contract {
-  return {
-    spec: contractSchema.parse({
-      name: PLANNER_CONTRACT,
-      key: "email",
-      destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
-      fields: { first_name: "firstname", last_name: "lastname", tier: "lifecyclestage" },
-    }),
-    model: { uniqueId: "model.bench.people", name: "people", relation, file: "models/people.yml" },
-  };
+  return contractOn({ name: "people", relation }, HUBSPOT_PEOPLE, { name: PLANNER_CONTRACT, fields: { first_name: "firstname", last_name: "lastname", tier: "lifecyclestage" } });
 }
 
 // 2: the ledger carries last_sent_values (the JSON a checkpoint writes), as a real ledger does.

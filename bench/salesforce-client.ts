@@ -3,12 +3,12 @@
  * onto sObject Collections (threshold above N) or Bulk API 2.0 (threshold 1), with the mapping preflight first.
  */
 import type { Contract } from "../src/contract/load.ts";
-import { contractSchema } from "../src/contract/schema.ts";
 import { openDestination } from "../src/pipeline/destination.ts";
 import type { DestinationRecord } from "../src/destinations/types.ts";
 import { retrying } from "../src/engine/retry.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { runAsChild } from "./lib.ts";
+import { SALESFORCE_ACCOUNTS, contractOn } from "../test/support/contracts.ts";
 
 export interface SalesforceInput {
   url: string;
@@ -25,15 +25,7 @@ export interface SalesforceResult {
   cpuMs: number;
 }
 
-const contract: Contract = {
-  spec: contractSchema.parse({
-    name: "bench_accounts",
-    key: "billing_customer_id",
-    destination: { type: "salesforce", object: "Account", match: { field: "Billing_Customer_Id__c" } },
-    fields: { band: { to: "Churn_Risk_Band__c", allowed: ["low", "medium", "high"] }, reason: "Risk_Reason_Code__c" },
-  }),
-  model: { uniqueId: "model.bench.accounts", name: "accounts", relation: '"accounts"', file: "models/accounts.yml" },
-};
+const contract: Contract = contractOn({ name: "accounts" }, SALESFORCE_ACCOUNTS, { name: "bench_accounts" });
 
 const BANDS = ["low", "medium", "high"];
 

@@ -6,12 +6,12 @@
 import { Client } from "@hubspot/api-client";
 import * as retryModule from "@hubspot/api-client/lib/src/services/decorators/RetryDecorator.js";
 import type { Contract } from "../src/contract/load.ts";
-import { contractSchema } from "../src/contract/schema.ts";
 import type { DestinationRecord } from "../src/destinations/types.ts";
 import { retrying } from "../src/engine/retry.ts";
 import { openDestination } from "../src/pipeline/destination.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { runAsChild } from "./lib.ts";
+import { HUBSPOT_PEOPLE, contractOn } from "../test/support/contracts.ts";
 
 export type Variant = "ours" | "sdk-default-limiter" | "sdk-mintime-limiter" | "sdk-reservoir-limiter";
 
@@ -37,15 +37,7 @@ export interface ClientResult {
   cpuMs?: number;
 }
 
-const contract: Contract = {
-  spec: contractSchema.parse({
-    name: "bench_contacts",
-    key: "email",
-    destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
-    fields: { first_name: "firstname", last_name: "lastname" },
-  }),
-  model: { uniqueId: "model.bench.people", name: "people", relation: '"people"', file: "models/people.yml" },
-};
+const contract: Contract = contractOn({ name: "people" }, HUBSPOT_PEOPLE, { name: "bench_contacts", fields: { first_name: "firstname", last_name: "lastname" } });
 
 function record(i: number): DestinationRecord {
   return { key: `p${String(i).padStart(8, "0")}@example.com`, fields: { firstname: `First${i}`, lastname: `Last${i % 997}` } };

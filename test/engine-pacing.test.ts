@@ -9,10 +9,10 @@ import { HubSpotDestination } from "../src/destinations/hubspot/destination.ts";
 import { HUBSPOT_DOCUMENTED_LIMITS } from "../src/destinations/hubspot/limits.ts";
 import type { DestinationRecord, RecordOutcome } from "../src/destinations/types.ts";
 import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../src/emulators/hubspot/index.ts";
-import { contractSchema } from "../src/contract/schema.ts";
 import { Pacer, pacerFor } from "../src/engine/pacing.ts";
 import { openDestination } from "../src/pipeline/destination.ts";
 import { sendRecords } from "../src/engine/send.ts";
+import { HUBSPOT_PEOPLE, contractSpec } from "./support/contracts.ts";
 
 const TOKEN = "pacing-token";
 const running: HubSpotEmulator[] = [];
@@ -57,7 +57,7 @@ describe("a run's destination", () => {
     const emulator = await startHubSpotEmulator({ accessToken: TOKEN });
     running.push(emulator);
     const contract = {
-      spec: contractSchema.parse({ name: "paced", key: "email", destination: { type: "hubspot", object: "contacts", match: { field: "email" } }, fields: { first_name: "firstname" } }),
+      spec: contractSpec(HUBSPOT_PEOPLE, { name: "paced", fields: { first_name: "firstname" } }),
       model: { uniqueId: "model.t.people", name: "people", relation: "people", file: "models/people.yml" },
     };
     const destination = openDestination(contract, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url });

@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import type { Contract } from "../src/contract/load.ts";
-import { contractSchema } from "../src/contract/schema.ts";
 import { createDestination } from "../src/destinations/index.ts";
 import { rejectedKeys } from "../src/eligible/rows.ts";
 import { ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";
@@ -16,6 +15,7 @@ import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions
 import { retrying } from "../src/engine/retry.ts";
 import { sendRecords, type SendSummary } from "../src/engine/send.ts";
 import { connectWarehouse, type Warehouse } from "../src/warehouse/index.ts";
+import { HUBSPOT_PEOPLE, contractOn } from "./support/contracts.ts";
 
 const TOKEN = "engine-token";
 const ROWS = 250;
@@ -23,15 +23,7 @@ let warehouse: Warehouse;
 // The ledger stays empty here (no checkpoint hook): every run plans every eligible row as a create.
 let tables: LedgerTables;
 
-const contract: Contract = {
-  spec: contractSchema.parse({
-    name: "people_to_hubspot",
-    key: "email",
-    destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
-    fields: { first_name: "firstname", tier: { to: "lifecyclestage" } },
-  }),
-  model: { uniqueId: "model.t.people", name: "people", relation: '"engine"."main"."people"', file: "models/people.yml" },
-};
+const contract: Contract = contractOn({ name: "people", relation: '"engine"."main"."people"' }, HUBSPOT_PEOPLE);
 
 beforeAll(async () => {
   const dir = await mkdtemp(join(inject("scratchRoot"), "engine-"));

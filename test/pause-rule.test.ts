@@ -1,16 +1,10 @@
 /** The pause rule (monitoring.pause_if): when a run's failed rows trip it, mid-run and at the end. */
 import { describe, expect, it } from "vitest";
-import { contractSchema } from "../src/contract/schema.ts";
 import { PAUSE_RULE_MIN_SAMPLE, pauseRuleTripped } from "../src/contract/pause-rule.ts";
+import { HUBSPOT_PEOPLE, contractSpec } from "./support/contracts.ts";
 
 function spec(pauseIf: Record<string, number> | undefined) {
-  return contractSchema.parse({
-    name: "people_to_hubspot",
-    key: "email",
-    destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
-    fields: { email: "email" },
-    ...(pauseIf ? { monitoring: { pause_if: pauseIf } } : {}),
-  });
+  return contractSpec(HUBSPOT_PEOPLE, pauseIf ? { monitoring: { pause_if: pauseIf } } : {});
 }
 
 describe("pause rule", () => {

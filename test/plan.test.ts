@@ -7,7 +7,6 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Contract } from "../src/contract/load.ts";
-import { contractSchema } from "../src/contract/schema.ts";
 import { createDestination } from "../src/destinations/index.ts";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { sendRecords } from "../src/engine/send.ts";
@@ -18,6 +17,7 @@ import { planCounts, plannedRecords, type PlannedRecord } from "../src/plan/diff
 import { Controls } from "../src/ledger/controls.ts";
 import { connectWarehouse, type SqlParam, type Warehouse } from "../src/warehouse/index.ts";
 import { expectPartitionCount, expectPartitionedPlanEqual } from "./support/partitions.ts";
+import { HUBSPOT_PEOPLE, contractOn, contractSpec } from "./support/contracts.ts";
 
 const TOKEN = "plan-token";
 let warehouse: Warehouse;
@@ -25,15 +25,7 @@ let emulator: HubSpotEmulator;
 let tables: LedgerTables;
 let ledger: Ledger;
 
-const contract: Contract = {
-  spec: contractSchema.parse({
-    name: "people_to_hubspot",
-    key: "email",
-    destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
-    fields: { first_name: "firstname", tier: "lifecyclestage" },
-  }),
-  model: { uniqueId: "model.t.people", name: "people", relation: '"plan"."main"."people"', file: "models/people.yml" },
-};
+const contract: Contract = contractOn({ name: "people", relation: '"plan"."main"."people"' }, HUBSPOT_PEOPLE);
 
 beforeAll(async () => {
   const dir = await mkdtemp(join(inject("scratchRoot"), "plan-"));
@@ -158,13 +150,7 @@ describe("partitions", () => {
 });
 
 describe("stop checks", () => {
-  const spec = contractSchema.parse({
-    name: "c",
-    key: "k",
-    destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
-    fields: { a: "a" },
-    gates: { min_rows: 10, max_change: { percent: 20, rows: 50 } },
-  });
+  const spec = contractSpec(HUBSPOT_PEOPLE, { gates: { min_rows: 10, max_change: { percent: 20, rows: 50 } } });
   const plan = { eligible: 100, create: 5, update: 30, unchanged: 65, removed: 3 };
 
   it("stops on blast radius (percent of synced rows, and rows) and on too few rows", () => {

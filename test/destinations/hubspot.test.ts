@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Contract } from "../../src/contract/load.ts";
-import { contractSchema, type ContractInput } from "../../src/contract/schema.ts";
+import { type ContractInput } from "../../src/contract/schema.ts";
 import { createDestination, schemaDrift } from "../../src/destinations/index.ts";
 import { createHubSpotClient } from "../../src/destinations/hubspot/client.ts";
 import { HubSpotDestination, type HubSpotTarget } from "../../src/destinations/hubspot/destination.ts";
@@ -13,6 +13,7 @@ import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions
 import { pacerFor } from "../../src/engine/pacing.ts";
 import { sendRecords } from "../../src/engine/send.ts";
 import type { DestinationRecord } from "../../src/destinations/types.ts";
+import { contractOn } from "../support/contracts.ts";
 
 const TOKEN = "hubspot-dest-token";
 const running: HubSpotEmulator[] = [];
@@ -32,10 +33,7 @@ function destination(e: HubSpotEmulator, target: Partial<HubSpotTarget> = {}, re
 }
 
 function contract(input: Partial<ContractInput> & Pick<ContractInput, "destination" | "fields">): Contract {
-  return {
-    spec: contractSchema.parse({ name: "c", key: "k", ...input }),
-    model: { uniqueId: "model.t.m", name: "m", relation: '"m"', file: "models/m.yml" },
-  };
+  return contractOn({ name: "m" }, { name: "c", key: "k", ...input });
 }
 
 async function* once(records: DestinationRecord[]): AsyncIterable<DestinationRecord[]> {

@@ -13,6 +13,7 @@ import { SalesforceDestination } from "../../src/destinations/salesforce/destina
 import type { DestinationRecord } from "../../src/destinations/types.ts";
 import { startSalesforceEmulator, type SalesforceEmulator, type SalesforceEmulatorOptions } from "../../src/emulators/salesforce/index.ts";
 import { sendRecords } from "../../src/engine/send.ts";
+import { SALESFORCE_ACCOUNTS, contractOn } from "../support/contracts.ts";
 
 const running: SalesforceEmulator[] = [];
 afterEach(async () => {
@@ -22,15 +23,7 @@ afterEach(async () => {
 const UPSERT = "PATCH /services/data/{v}/composite/sobjects/{sobject}/{field}";
 const BULK_UPLOAD = "PUT /services/data/{v}/jobs/ingest/{id}/batches";
 
-const contract: Contract = {
-  spec: contractSchema.parse({
-    name: "risk_to_salesforce",
-    key: "billing_customer_id",
-    destination: { type: "salesforce", object: "Account", match: { field: "Billing_Customer_Id__c" } },
-    fields: { band: { to: "Churn_Risk_Band__c", allowed: ["low", "medium", "high"] }, reason: "Risk_Reason_Code__c" },
-  }),
-  model: { uniqueId: "model.t.risk", name: "risk", relation: '"risk"', file: "models/risk.yml" },
-};
+const contract: Contract = contractOn({ name: "risk" }, SALESFORCE_ACCOUNTS);
 
 async function start(options: SalesforceEmulatorOptions = {}, env: Record<string, string> = {}): Promise<{ emu: SalesforceEmulator; destination: SalesforceDestination }> {
   const emu = await startSalesforceEmulator({ bulk: { processingDelayMs: 20 }, ...options });

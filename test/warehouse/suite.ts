@@ -10,7 +10,6 @@ import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Contract } from "../../src/contract/load.ts";
-import { contractSchema } from "../../src/contract/schema.ts";
 import { rejectedKeys } from "../../src/eligible/rows.ts";
 import { Controls } from "../../src/ledger/controls.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
@@ -19,6 +18,7 @@ import { planCounts, plannedRecords, type PlannedRecord } from "../../src/plan/d
 import { connectWarehouse } from "../../src/warehouse/index.ts";
 import { expectPartitionCount, expectPartitionedPlanEqual } from "../support/partitions.ts";
 import type { SqlParam, Warehouse, WarehouseRow } from "../../src/warehouse/types.ts";
+import { HUBSPOT_PEOPLE, contractOn } from "../support/contracts.ts";
 
 export interface EngineUnderTest {
   name: string;
@@ -40,16 +40,8 @@ export const bucketOf = (text: string, modulus: number): number => parseInt(md5(
 const num = (v: unknown): number => Number(v);
 const lower = (row: WarehouseRow | undefined): WarehouseRow => Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
 
-function contractOn(relation: string): Contract {
-  return {
-    spec: contractSchema.parse({
-      name: "people_to_hubspot",
-      key: "email",
-      destination: { type: "hubspot", object: "contacts", match: { field: "email" } },
-      fields: { first_name: "firstname", tier: "lifecyclestage" },
-    }),
-    model: { uniqueId: "model.t.people", name: "people", relation, file: "models/people.yml" },
-  };
+function peopleOn(relation: string): Contract {
+  return contractOn({ name: "people", relation }, HUBSPOT_PEOPLE);
 }
 
 async function collect(stream: AsyncIterable<PlannedRecord[]>): Promise<PlannedRecord[]> {
@@ -103,7 +95,7 @@ export function warehouseSuite(engine: EngineUnderTest): void {
     const x = warehouse.dialect.types;
     await warehouse.execute(`create schema if not exists ${warehouse.dialect.quoteIdentifier(warehouse.defaultSchema)}`);
     people = rel("people");
-    contract = contractOn(people);
+    contract = peopleOn(people);
     await warehouse.execute(`create table ${people} (email ${x.text}, first_name ${x.text}, tier ${x.text})`);
     const p = warehouse.dialect.param;
     const rows = Array.from({ length: 150 }, (_, i) => [`p${i}@example.com`, `First${i}`, "lead"]);
