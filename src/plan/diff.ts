@@ -5,6 +5,7 @@
  * `partitions`, each query runs once per stable key bucket, one after another (see partitions.ts).
  */
 import type { Contract } from "../contract/load.ts";
+import { nullOutcome } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import type { DestinationRecord } from "../destinations/types.ts";
 import { eligibleRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
@@ -18,6 +19,8 @@ export interface PlannedRecord extends DestinationRecord {
   hash: string;
   /** The row's `late_arriving.source` timestamp, when the contract declares one. */
   sourceTimestamp?: Date | null;
+  /** Why the row may not be sent at all (an `on_null: fail` field is null): it is dead-lettered instead. */
+  failure?: string;
   /** What the ledger says we last sent for this key (absent for creates). */
   ledger?: { syncedAt: Date | null; lastSent: Record<string, unknown> | null };
 }
@@ -127,18 +130,24 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
   return total;
 }
 
-/** The rows to send (create and update), in key order within each partition, mapped to destination fields. Nulls are left out. */
+/**
+ * The rows to send (create and update), in key order within each partition, mapped to destination fields. A null
+ * follows its field's `on_null` (see contract/rules.ts): left out, sent as null (clear), or the row carries a failure.
+ */
 export async function* plannedRecords(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<PlannedRecord[]> {
   const q = warehouse.dialect.quoteIdentifier;
   const mappings = fieldMappings(contract.spec);
   const source = contract.spec.late_arriving?.source;
   const toRecord = (row: Record<string, unknown>): PlannedRecord => {
     const fields: DestinationRecord["fields"] = {};
-    for (const { column, to } of mappings) {
-      const value = row[column];
-      if (value !== null && value !== undefined) fields[to] = value;
+    const failures: string[] = [];
+    for (const mapping of mappings) {
+      const outcome = nullOutcome(mapping, row[mapping.column]);
+      if ("fail" in outcome) failures.push(outcome.fail);
+      else if (outcome.send) fields[mapping.to] = outcome.value as DestinationRecord["fields"][string];
     }
     const record: PlannedRecord = { key: String(row[KEY_COLUMN]), fields, hash: String(row[HASH_COLUMN]), change: row[CHANGE] as PlannedRecord["change"] };
+    if (failures.length > 0) record.failure = failures.join("; ");
     if (source) record.sourceTimestamp = asDate(row[source]);
     if (record.change === "update") record.ledger = { syncedAt: asDate(row[LEDGER_SYNCED_AT]), lastSent: parseJson(row[LEDGER_LAST_SENT]) };
     return record;
@@ -168,5 +177,15 @@ export async function* removedKeys(warehouse: Warehouse, contract: Contract, tab
     for await (const rows of warehouse.stream(sql, [contract.spec.name])) {
       yield rows.map((r) => ({ key: String(r.sync_key), recordId: r.destination_record_id === null ? null : String(r.destination_record_id) }));
     }
+  }
+}
+
+/** The records without a failure; those with one go to `onFailed` (awaited, chunk by chunk) and are not yielded. */
+export async function* withoutFailedRows(records: AsyncIterable<PlannedRecord[]>, onFailed: (failed: PlannedRecord[]) => Promise<void>): AsyncIterable<PlannedRecord[]> {
+  for await (const chunk of records) {
+    const failed = chunk.filter((r) => r.failure !== undefined);
+    if (failed.length > 0) await onFailed(failed);
+    const sendable = failed.length > 0 ? chunk.filter((r) => r.failure === undefined) : chunk;
+    if (sendable.length > 0) yield sendable;
   }
 }

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Contract } from "../contract/load.ts";
 import { launchReadiness, type Readiness } from "../contract/readiness.ts";
+import { alertWarning } from "../contract/rules.ts";
 import { contractSchema } from "../contract/schema.ts";
 import { readManifest, type Manifest, type ManifestNode } from "../dbt/artifacts.ts";
 import { BadInputError } from "../errors.ts";
@@ -95,6 +96,9 @@ export async function analyzeProject(options: ValidateOptions): Promise<Analysis
     for (const p of statusProblems(spec, readiness)) {
       own.push({ severity: "error", kind: "status", ...base, ...locateField(p.path.split(".")), path: p.path, message: p.message });
     }
+
+    const alerts = alertWarning(spec);
+    if (alerts) own.push({ severity: "warning", kind: "unsupported", ...base, ...locateField(["monitoring", "alert"], true), path: "monitoring.alert", message: alerts });
 
     const columns = modelColumns(modelNode, catalog);
     if (columns && columns.columns.length > 0) {
