@@ -33,6 +33,17 @@ export function nullOutcome(mapping: FieldMapping, value: unknown): NullOutcome 
 /** The code dead letters of `on_null: fail` rows carry. */
 export const NULL_FIELD_CODE = "NULL_FIELD";
 
+/**
+ * `freshness.expire_after`: a row whose freshness column is older than this at sync time is not sent (a null is not
+ * older than anything: it is sent). What the destination holds for such a row follows `destination.on_removed`, like
+ * any row that left the eligible set. Undefined when the contract declares no expiry.
+ */
+export function expiryCutoff(spec: ContractSpec, now: Date): { column: string; before: Date } | undefined {
+  const freshness = spec.freshness;
+  if (!freshness?.expire_after) return undefined;
+  return { column: freshness.column, before: new Date(now.getTime() - durationSeconds(freshness.expire_after) * 1000) };
+}
+
 /** The contract's `monitoring.retry_budget` as the engine's limits: retries (and waiting time) for the whole run. */
 export function retryBudgetOf(spec: ContractSpec): { maxRetries?: number; maxDurationMs?: number } {
   const budget = spec.monitoring?.retry_budget;
@@ -74,6 +85,25 @@ export function unwritableReason(spec: ContractSpec): string | undefined {
   const type = spec.destination.type;
   if ((WRITABLE_DESTINATION_TYPES as readonly string[]).includes(type)) return undefined;
   return `destination.type: sync cannot write ${type} yet (it writes ${WRITABLE_DESTINATION_TYPES.join(", ")})`;
+}
+
+/**
+ * Why a contract declared on this dbt node can never be synced, or undefined when it can: the syncer reads the
+ * relation of a model (or its generated activation model) that the gate proved in the invocation. A seed or a
+ * snapshot is not a model the package generates an activation model for; an ephemeral model has no relation and no
+ * result in run_results; a disabled one is not built at all.
+ */
+export function unsyncableNodeReason(node: { resource_type: string; name: string; config?: { enabled?: boolean | undefined; materialized?: unknown } | undefined }, disabled = false): string | undefined {
+  const kind = node.resource_type;
+  if (kind === "seed" || kind === "snapshot") {
+    return `${node.name} is a ${kind}: contracts are synced from models only (declare the contract on a model that selects from the ${kind})`;
+  }
+  if (kind !== "model") return `${node.name} is a ${kind}: contracts are synced from models only`;
+  if (disabled || node.config?.enabled === false) return `model ${node.name} is disabled (enabled: false): dbt builds nothing to sync`;
+  if (node.config?.materialized === "ephemeral") {
+    return `model ${node.name} is ephemeral: dbt builds no relation for it and records no result the gate could check (materialize it as a view or table)`;
+  }
+  return undefined;
 }
 
 /** Alerts are not sent yet: validate says so for every contract that declares `monitoring.alert`. */

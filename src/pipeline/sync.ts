@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
+import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import { launchReadiness } from "../contract/readiness.ts";
 import { NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses, unwritableReason } from "../contract/rules.ts";
 import { statusProblems } from "../validate/status.ts";
@@ -90,8 +90,15 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const [manifest, runResults] = await Promise.all([readManifest(manifestPath), readRunResults(runResultsPath)]);
   checkInvocation({ manifest, runResults, manifestPath, runResultsPath });
 
-  const contracts = selectContracts(loadContracts(manifest), options.select ?? []);
+  // Contracts on seeds, snapshots, ephemeral or disabled models fail alone, each with why.
+  const select = options.select ?? [];
+  const unsyncable = unsyncableContracts(manifest).filter((u) => select.length === 0 || select.includes(u.name));
+  const selected = select.filter((name) => !unsyncable.some((u) => u.name === name));
+  const contracts = select.length > 0 && selected.length === 0 ? [] : selectContracts(loadContracts(manifest), selected);
   const outcomes = new Map<string, ContractOutcome>();
+  for (const u of unsyncable) {
+    outcomes.set(u.name, { contract: u.name, model: u.node, destination: "-", status: "failed", reasons: [`${u.file}: ${u.reason}`] });
+  }
   // A contract on a destination sync cannot write fails alone: the others of the run go on.
   const writable: Contract[] = [];
   for (const contract of contracts) {
@@ -151,7 +158,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
     }
   }
 
-  const ordered = contracts.map((c) => outcomes.get(c.spec.name)!);
+  const ordered = [...contracts.map((c) => outcomes.get(c.spec.name)!), ...unsyncable.map((u) => outcomes.get(u.name)!)];
   return {
     invocationId: manifest.metadata.invocation_id ?? "",
     command: runResults.args.which ?? "",

@@ -8,7 +8,7 @@ import type { Contract } from "../contract/load.ts";
 import { nullOutcome } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import type { DestinationRecord } from "../destinations/types.ts";
-import { eligibleRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
+import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
 import type { Warehouse } from "../warehouse/types.ts";
 
@@ -31,6 +31,12 @@ export interface PlanCounts {
   update: number;
   unchanged: number;
   removed: number;
+  /**
+   * Rows left out because their value is older than `freshness.expire_after` (not sent, not in `eligible`); those the
+   * ledger holds as synced are in `removed` too, where the contract's removal rule applies to them. Present only
+   * when the contract declares an expiry.
+   */
+  expired?: number;
 }
 
 export interface PlanOptions extends Omit<EligibleSqlOptions, "partition"> {
@@ -108,6 +114,7 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
   const q = warehouse.dialect.quoteIdentifier;
   const total: PlanCounts = { eligible: 0, create: 0, update: 0, unchanged: 0, removed: 0 };
   for (const part of partitioned(options)) {
+    const expired = expiredRowsSql(contract, warehouse.dialect, part);
     const [row] = await warehouse.query(
       [
         `with diff as (${diffSql(contract, warehouse, tables, part)})`,
@@ -116,7 +123,8 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
         ` sum(case when ${q(CHANGE)} = 'update' then 1 else 0 end) as ${q("update")},`,
         ` sum(case when ${q(CHANGE)} = 'unchanged' then 1 else 0 end) as unchanged,`,
         ` (select count(*) from ${tables.ledger} as l where ${ledgerRowsWhere(warehouse, part, "l")}`,
-        `   and not exists (select 1 from diff where diff.${q(KEY_COLUMN)} = l.sync_key)) as removed`,
+        `   and not exists (select 1 from diff where diff.${q(KEY_COLUMN)} = l.sync_key)) as removed,`,
+        `  ${expired ? `(select count(*) from (${expired}) as x)` : "0"} as expired`,
         `from diff`,
       ].join("\n"),
       [contract.spec.name],
@@ -126,6 +134,7 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
     total.update += Number(row?.update ?? 0);
     total.unchanged += Number(row?.unchanged ?? 0);
     total.removed += Number(row?.removed ?? 0);
+    if (expired) total.expired = (total.expired ?? 0) + Number(row?.expired ?? 0);
   }
   return total;
 }
