@@ -3,7 +3,8 @@
  * older dbt) and validates it. Errors name the file, the model, the contract and the field.
  */
 import { contractSchema, type ContractSpec } from "./schema.ts";
-import type { Manifest, ManifestNode } from "../dbt/artifacts.ts";
+import { manifestNodeSchema, type Manifest, type ManifestNode } from "../dbt/artifacts.ts";
+import { unsyncableNodeReason } from "./rules.ts";
 import { BadInputError } from "../errors.ts";
 
 export interface ModelRef {
@@ -48,7 +49,7 @@ export function loadContracts(manifest: Manifest): Contract[] {
   for (const node of Object.values(manifest.nodes)) if (node.resource_type === "model") models.set(`${node.package_name ?? ""}.${node.name}`, node);
 
   for (const node of Object.values(manifest.nodes)) {
-    if (node.resource_type !== "model") continue;
+    if (node.resource_type !== "model" || unsyncableNodeReason(node)) continue;
     const raw = rawActivation(node);
     if (raw === undefined || raw === null) continue;
     const model = modelRef(node);
@@ -96,4 +97,37 @@ export function selectContracts(contracts: Contract[], names: string[]): Contrac
     });
   }
   return contracts.filter((c) => names.includes(c.spec.name));
+}
+
+/** A contract declared on a node the syncer can never read (see `unsyncableNodeReason`), with the reason. */
+export interface UnsyncableContract {
+  /** The contract's name, else `#<position>`. */
+  name: string;
+  node: string;
+  file: string;
+  reason: string;
+}
+
+/** Contracts on seeds, snapshots, ephemeral or disabled models: each named with why it cannot sync. */
+export function unsyncableContracts(manifest: Manifest): UnsyncableContract[] {
+  const found: UnsyncableContract[] = [];
+  const visit = (node: ManifestNode, disabled: boolean): void => {
+    const raw = rawActivation(node);
+    if (raw === undefined || raw === null) return;
+    const reason = unsyncableNodeReason(node, disabled);
+    if (!reason) return;
+    const entries: unknown[] = Array.isArray(raw) ? raw : [raw];
+    entries.forEach((entry, index) => {
+      const name = entry && typeof entry === "object" && typeof (entry as { name?: unknown }).name === "string" ? (entry as { name: string }).name : `#${index + 1}`;
+      found.push({ name, node: node.name, file: modelFile(node), reason });
+    });
+  };
+  for (const node of Object.values(manifest.nodes)) visit(node, false);
+  for (const versions of Object.values(manifest.disabled ?? {})) {
+    for (const raw of versions) {
+      const parsed = manifestNodeSchema.safeParse(raw);
+      if (parsed.success) visit(parsed.data, true);
+    }
+  }
+  return found.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -19,6 +19,11 @@ const share = z.number().min(0).max(1);
 const percent = z.number().gt(0).max(100);
 
 export const DESTINATION_TYPES = ["hubspot", "salesforce", "braze", "zendesk"] as const;
+/**
+ * The destination types `createDestination` (src/destinations/index.ts) can write: a contract on any other type is
+ * not launch-ready and fails alone in `sync`. Add a type here when its destination folder lands.
+ */
+export const WRITABLE_DESTINATION_TYPES = ["hubspot", "salesforce"] as const satisfies readonly (typeof DESTINATION_TYPES)[number][];
 export const SYNC_MODES = ["upsert", "update", "create", "mirror", "audience"] as const;
 export const ON_REMOVED = ["keep", "clear", "delete"] as const;
 
@@ -47,7 +52,7 @@ const fieldValue = z.union([z.string(), z.number(), z.boolean()]);
 
 export const fieldSpecSchema = z.strictObject({
   to: z.string().min(1).describe("The destination field."),
-  on_null: z.enum(["skip", "clear", "fail"]).default("skip").describe("skip: leave the destination value; clear: empty it; fail: the row fails."),
+  on_null: z.enum(["skip", "clear", "fail"]).default("skip").describe("When the column is null. skip: the field is not sent, the destination keeps its value; clear: the field is sent empty, the destination's value is removed; fail: the row is dead-lettered with the reason (code NULL_FIELD) and nothing of it is sent."),
   allowed: z.array(fieldValue).min(1).optional().describe("The only values that may be sent (checked by a dbt test and against the destination)."),
   overwrite: z
     .enum(["always", "if_empty", "unless_edited"])
@@ -91,7 +96,7 @@ export const gatesSchema = z.strictObject({
     .describe("Blast radius: more changed rows than this (against the ledger) stops the run before it sends."),
   max_null_rate: z.record(identifier, share).optional().describe("Per column: the largest share of nulls allowed."),
   min_match_rate: share.optional().describe("The smallest share of rows that must match existing destination records."),
-  allow_warn: z.boolean().default(false).describe("Whether a dbt test with status warn counts as passed for the gate."),
+  allow_warn: z.boolean().default(false).describe("Whether a dbt test with status warn counts as passed for the gate (default false: a warn holds the contract back)."),
 });
 
 export const ownersSchema = z.strictObject({
@@ -111,14 +116,21 @@ export const monitoringSchema = z.strictObject({
       webhook_env: z.string().min(1).optional().describe("Environment variable holding a generic webhook URL."),
       email: z.array(z.string().min(3)).optional(),
     })
-    .optional(),
+    .optional()
+    .describe("Where alerts should go. Not sent yet: validate warns; read the run log or `dbt-activation status`."),
   pause_if: z
     .strictObject({ failed_rows_percent: percent.optional(), failed_rows: z.number().int().min(1).optional() })
     .refine((p) => p.failed_rows_percent !== undefined || p.failed_rows !== undefined, "give failed_rows_percent, failed_rows or both")
     .optional()
     .describe("The pause rule: the sync pauses itself when a run fails this many rows."),
-  retry_budget: z.strictObject({ max_retries: z.number().int().min(0).optional(), max_duration: durationSchema.optional() }).optional(),
-  rollback: z.enum(ROLLBACK_STRATEGIES).optional().describe("The rollback path: restore the values the ledger saved, clear the fields, or a manual runbook."),
+  retry_budget: z
+    .strictObject({
+      max_retries: z.number().int().min(0).optional().describe("Retries one run of the contract may spend, over all its calls (default 1,000)."),
+      max_duration: durationSchema.optional().describe("Time one run may spend waiting before retries."),
+    })
+    .optional()
+    .describe("Spent: the run ends cleanly, the rest is not sent and goes next run."),
+  rollback: z.enum(ROLLBACK_STRATEGIES).optional().describe("What `rollback` does with a run: restore_previous (the values the ledger saved; records the run created are left), clear_fields (empty the mapped fields of every record it wrote), manual (refused: a runbook for people)."),
   alert_only: z.boolean().default(false).describe("Plan and alert, never write (allowed for status caveats)."),
 });
 
@@ -137,7 +149,7 @@ export const contractSchema = z
     freshness: z
       .strictObject({ column: identifier, max_age: durationSchema, expire_after: durationSchema.optional() })
       .optional()
-      .describe("The newest value must be younger than max_age; values older than expire_after are not sent."),
+      .describe("The newest value must be younger than max_age (a dbt test); rows whose column is older than expire_after at sync time are not sent, and what the destination holds for them follows destination.on_removed."),
     late_arriving: z
       .strictObject({ source: identifier, destination: z.string().min(1) })
       .optional()

@@ -29,6 +29,7 @@ const nodeSchema = z.looseObject({
   test_metadata: z.looseObject({ name: z.string(), namespace: z.string().nullish() }).nullish(),
 });
 export type ManifestNode = z.infer<typeof nodeSchema>;
+export const manifestNodeSchema = nodeSchema;
 
 const unitTestSchema = z.looseObject({
   unique_id: z.string(),
@@ -49,6 +50,8 @@ const manifestSchema = z.looseObject({
   }),
   nodes: z.record(z.string(), nodeSchema),
   unit_tests: z.record(z.string(), unitTestSchema).optional(),
+  /** Nodes dbt disabled (`enabled: false`), by unique id; read only to say why a contract on one cannot sync. */
+  disabled: z.record(z.string(), z.array(z.unknown())).optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

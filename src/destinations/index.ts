@@ -1,6 +1,6 @@
 import type { Contract } from "../contract/load.ts";
 import { BadInputError } from "../errors.ts";
-import { fieldMappings } from "../contract/schema.ts";
+import { fieldMappings, WRITABLE_DESTINATION_TYPES } from "../contract/schema.ts";
 import { createHubSpotClient, hubspotConnectionFromEnv } from "./hubspot/client.ts";
 import { HubSpotDestination } from "./hubspot/destination.ts";
 import { SALESFORCE_ENV, SalesforceSession, salesforceCredentialsFromEnv } from "./salesforce/client.ts";
@@ -32,6 +32,8 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, contract: Contrac
   return n;
 }
 
+export { WRITABLE_DESTINATION_TYPES } from "../contract/schema.ts";
+
 /** Builds the destination a contract names, with credentials from the environment (never from the contract). */
 export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): Destination {
   const { destination } = contract.spec;
@@ -55,7 +57,7 @@ export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): D
       });
     }
     default:
-      throw new BadInputError(`${contract.model.file}: contract ${contract.spec.name}, field destination.type: ${destination.type} is not supported yet (supported: hubspot, salesforce)`, {
+      throw new BadInputError(`${contract.model.file}: contract ${contract.spec.name}, field destination.type: ${destination.type} is not supported yet (supported: ${WRITABLE_DESTINATION_TYPES.join(", ")})`, {
         where: contract.model.file,
       });
   }

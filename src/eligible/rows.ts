@@ -4,6 +4,7 @@
  * random or write nothing useful); they are returned separately as rejected rows so every row is accounted for.
  */
 import type { Contract } from "../contract/load.ts";
+import { expiryCutoff } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { BadInputError } from "../errors.ts";
 import type { Dialect, Warehouse } from "../warehouse/types.ts";
@@ -16,6 +17,7 @@ export interface RejectedKey {
 
 const KEY_ALIAS = "__activation_key";
 const COUNT_ALIAS = "__activation_key_rows";
+const EXPIRED_ALIAS = "__activation_expired";
 
 /** Syncs read the generated activation model when there is one (suppression applied), else the model itself. */
 function relationOf(contract: Contract): string {
@@ -62,6 +64,17 @@ export interface EligibleSqlOptions {
   shard?: Shard | undefined;
   /** Only the keys of one of the plan's partitions (see src/plan/partitions.ts): salted apart from shards. */
   partition?: KeyBucket | undefined;
+  /** The run's clock for `freshness.expire_after` (one value per run, so every query of it agrees); default now. */
+  now?: Date | undefined;
+}
+
+/** The SQL condition that a row's value has expired (`freshness.expire_after`), or undefined without an expiry. */
+function expiredCondition(contract: Contract, dialect: Dialect, now: Date | undefined): string | undefined {
+  const cutoff = expiryCutoff(contract.spec, now ?? new Date());
+  if (!cutoff) return undefined;
+  // An explicit UTC offset: timestamptz engines would otherwise read the literal in the session's time zone.
+  const literal = `${cutoff.before.toISOString().replace("T", " ").replace("Z", "")}+00:00`;
+  return `cast(${dialect.quoteIdentifier(cutoff.column)} as ${dialect.types.timestamp}) < cast('${literal}' as ${dialect.types.timestamp})`;
 }
 
 /** The SQL condition that a text key belongs to the shard (true without a shard). */
@@ -86,6 +99,18 @@ export function keyCondition(textKey: string, dialect: Dialect, options: Eligibl
  * planner compares with the ledger. Null and shared keys are left out.
  */
 export function eligibleRowsSql(contract: Contract, dialect: Dialect, options: EligibleSqlOptions = {}): string {
+  return keyedRowsSql(contract, dialect, options, "fresh");
+}
+
+/**
+ * The rows `freshness.expire_after` leaves out (keyed like eligible rows: null and shared keys are rejected, not
+ * expired), or undefined when the contract declares no expiry.
+ */
+export function expiredRowsSql(contract: Contract, dialect: Dialect, options: EligibleSqlOptions = {}): string | undefined {
+  return expiryCutoff(contract.spec, options.now ?? new Date()) ? keyedRowsSql(contract, dialect, options, "expired") : undefined;
+}
+
+function keyedRowsSql(contract: Contract, dialect: Dialect, options: EligibleSqlOptions, which: "fresh" | "expired"): string {
   const q = dialect.quoteIdentifier;
   const key = q(contract.spec.key);
   const mapped = [...new Set(fieldMappings(contract.spec).map((m) => m.column))].map(q);
@@ -94,15 +119,16 @@ export function eligibleRowsSql(contract: Contract, dialect: Dialect, options: E
   const carried = source && !fieldMappings(contract.spec).some((m) => m.column === source) ? [...mapped, q(source)] : mapped;
   const hash = options.modelHash ? q(MODEL_HASH_COLUMN) : dialect.rowHash(mapped);
   const textKey = `cast(${key} as ${dialect.types.text})`;
+  const expired = expiredCondition(contract, dialect, options.now);
   // The shard and partition filters go before the window: rows sharing a key share its buckets, so this is exact,
   // and the window (and everything after it) holds only the bucket's rows.
   return [
     `select ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${q(HASH_COLUMN)} from (`,
     `  select ${textKey} as ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
-    `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}`,
+    `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}${expired ? `, case when ${expired} then 1 else 0 end as ${q(EXPIRED_ALIAS)}` : ""}`,
     `  from ${relationOf(contract)}`,
     `  where ${key} is not null and ${keyCondition(textKey, dialect, options)}`,
-    `) as keyed where ${q(COUNT_ALIAS)} = 1`,
+    `) as keyed where ${q(COUNT_ALIAS)} = 1${expired ? ` and ${q(EXPIRED_ALIAS)} = ${which === "expired" ? 1 : 0}` : ""}`,
   ].join("\n");
 }
 

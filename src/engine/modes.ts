@@ -7,7 +7,7 @@
 import type { ContractSpec } from "../contract/schema.ts";
 import type { Destination, DestinationRecord, FailedOutcome, RecordOutcome } from "../destinations/types.ts";
 import type { RemovedKey } from "../plan/diff.ts";
-import { retrying, type RetryCounters } from "./retry.ts";
+import { retrying, type RetryCounters, type RetryPolicy } from "./retry.ts";
 
 /** The destination as the engine should write to it for this contract's mode. */
 export function writerFor(destination: Destination, spec: ContractSpec): Destination {
@@ -43,6 +43,7 @@ export async function applyRemovals(
   keys: AsyncIterable<RemovedKey[]>,
   counters: RetryCounters,
   onDone: (removedKeys: string[], failed: FailedOutcome[]) => Promise<void>,
+  policy: RetryPolicy = {},
 ): Promise<RemovalSummary> {
   const summary: RemovalSummary = { removed: 0, failed: [] };
   const how = spec.destination.on_removed === "delete" ? "delete" : "clear";
@@ -52,8 +53,8 @@ export async function applyRemovals(
       const batch = chunk.slice(start, start + destination.maxBatchSize).map((k) => k.key);
       const outcomes =
         spec.destination.mode === "audience"
-          ? await retrying(() => destination.audience([], batch), {}, counters)
-          : await retrying(() => destination.remove(batch, how, fields), {}, counters);
+          ? await retrying(() => destination.audience([], batch), policy, counters)
+          : await retrying(() => destination.remove(batch, how, fields), policy, counters);
       const failed = outcomes.filter((o): o is FailedOutcome => o.status === "failed");
       const done = outcomes.filter((o) => o.status !== "failed").map((o) => o.key);
       summary.removed += done.length;

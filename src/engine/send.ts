@@ -53,8 +53,11 @@ export interface SendOptions extends Omit<RetryPolicy, "budget"> {
   shouldStop?: () => Promise<string | undefined>;
   /** Batches in flight at once; default `destination.limits.concurrency`. */
   concurrency?: number;
-  /** The run's retry budget (the contract's `monitoring.retry_budget`); default 1,000 retries. */
-  retryBudget?: RetryBudgetLimits;
+  /**
+   * The run's retry budget (the contract's `monitoring.retry_budget`); default 1,000 retries. Pass a `RetryBudget`
+   * to share it with the run's other calls (preflight, read-back, removals).
+   */
+  retryBudget?: RetryBudgetLimits | RetryBudget;
   /** Default: the destination's shared pacer (`pacerFor`). */
   pacer?: Pacer;
 }
@@ -64,7 +67,8 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
   const summary: SendSummary = { created: 0, updated: 0, failed: 0, notSent: 0, failures: [], requests: 0, retries: 0, throttled: 0, bulk: false };
   const pacer = options.pacer ?? pacerFor(destination, options.maxDelayMs === undefined ? {} : { maxPauseMs: options.maxDelayMs });
   const throttledBefore = pacer.stats.throttled;
-  const policy: RetryPolicy = { ...options, budget: new RetryBudget(options.retryBudget) };
+  const budget = options.retryBudget instanceof RetryBudget ? options.retryBudget : new RetryBudget(options.retryBudget);
+  const policy: RetryPolicy = { ...options, budget };
   const concurrency = Math.max(1, options.concurrency ?? destination.limits.concurrency);
   const normalize = (key: string): string => destination.normalizeKey(key);
 

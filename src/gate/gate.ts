@@ -3,7 +3,8 @@
  *
  * Rule: manifest and run_results come from one invocation of an accepted command (`build`, or `test`); the model
  * built with status `success` (where the command ran models); every test on it (attached in YAML, singular tests that
- * ref it, and unit tests of it) has status `pass`; and at least one such test exists. A missing result is "not
+ * ref it, and unit tests of it) has status `pass` (or `warn`, where the contract's `gates.allow_warn` says so); and at
+ * least one such test exists. A missing result is "not
  * verified", never a pass. A failing test does not undo the model dbt already built, so the gate must check tests itself.
  */
 import { BadInputError } from "../errors.ts";
@@ -20,6 +21,8 @@ export interface GateCheck {
   status: string;
   failures?: number | null;
   message?: string | null;
+  /** The generic test it instantiates (`activation.change_limit`, `not_null`), when it is one. */
+  generic?: string | undefined;
 }
 
 export interface GateVerdict {
@@ -28,6 +31,16 @@ export interface GateVerdict {
   /** Why the gate held the model back, one line per problem, naming the node and its status. */
   reasons: string[];
   checks: GateCheck[];
+  /** Failing tests the run's overrides let through (see `GateOptions.overridable`), described like reasons. */
+  overridden: string[];
+}
+
+/** What the contract being gated says about test results (its rules live in src/contract/rules.ts). */
+export interface GateOptions {
+  /** Whether a test status counts as passed; default: only `pass`. */
+  passes?: (status: string) => boolean;
+  /** A failing test the run may pass anyway (the syncer decides it itself and records the override). */
+  overridable?: (check: GateCheck) => boolean;
 }
 
 /** Refuses artifacts that cannot prove anything: two different invocations, or a command that runs no tests. */
@@ -61,7 +74,7 @@ function describe(check: GateCheck): string {
 }
 
 export interface Gate {
-  verdictFor(modelId: string): GateVerdict;
+  verdictFor(modelId: string, options?: GateOptions): GateVerdict;
 }
 
 /** Indexes tests by the model they prove once, so gating many contracts on a large manifest stays linear. */
@@ -73,16 +86,18 @@ export function createGate(manifest: Manifest, runResults: RunResults): Gate {
     list.push(check);
     testsByModel.set(modelId, list);
   };
-  const checkOf = (uniqueId: string, kind: GateCheck["kind"], name: string): GateCheck => {
+  const checkOf = (uniqueId: string, kind: GateCheck["kind"], name: string, generic?: string): GateCheck => {
     const result = results.get(uniqueId);
-    return { uniqueId, kind, name, status: result?.status ?? "missing", failures: result?.failures, message: result?.message };
+    return { uniqueId, kind, name, status: result?.status ?? "missing", failures: result?.failures, message: result?.message, generic };
   };
 
   for (const node of Object.values(manifest.nodes)) {
     if (node.resource_type !== "test") continue;
     // A YAML test proves the model it is attached to; a singular test (no attachment) proves every model it refs.
     const targets = node.attached_node ? [node.attached_node] : (node.depends_on?.nodes ?? []);
-    for (const target of targets) add(target, checkOf(node.unique_id, "test", node.name));
+    const meta = node.test_metadata as { name?: unknown; namespace?: unknown } | undefined;
+    const generic = typeof meta?.name === "string" ? (typeof meta.namespace === "string" ? `${meta.namespace}.${meta.name}` : meta.name) : undefined;
+    for (const target of targets) add(target, checkOf(node.unique_id, "test", node.name, generic));
   }
   for (const unit of Object.values(manifest.unit_tests ?? {})) {
     for (const target of unit.depends_on?.nodes ?? []) {
@@ -92,7 +107,9 @@ export function createGate(manifest: Manifest, runResults: RunResults): Gate {
 
   const which = runResults.args.which;
   return {
-    verdictFor(modelId: string): GateVerdict {
+    verdictFor(modelId: string, options: GateOptions = {}): GateVerdict {
+      const passes = options.passes ?? ((status: string) => status === "pass");
+      const overridden: string[] = [];
       const node = manifest.nodes[modelId];
       const checks: GateCheck[] = [];
       const reasons: string[] = [];
@@ -110,12 +127,16 @@ export function createGate(manifest: Manifest, runResults: RunResults): Gate {
         reasons.push(`none of the ${tests.length} tests on model ${node?.name ?? modelId} ran in this \`dbt test\` invocation (not verified)`);
       } else {
         const skipped = tests.filter((t) => t.status === "skipped");
-        for (const test of tests) if (test.status !== "pass" && test.status !== "skipped") reasons.push(describe(test));
+        for (const test of tests) {
+          if (passes(test.status) || test.status === "skipped") continue;
+          if (test.status !== "missing" && options.overridable?.(test)) overridden.push(describe(test));
+          else reasons.push(describe(test));
+        }
         // dbt skips every test of a model it did not build: one line says so instead of one per test.
         if (skipped.length === 1) reasons.push(describe(skipped[0]!));
         if (skipped.length > 1) reasons.push(`${skipped.length} tests on model ${node?.name ?? modelId}: skipped`);
       }
-      return { model: modelId, passed: reasons.length === 0, reasons, checks };
+      return { model: modelId, passed: reasons.length === 0, reasons, checks, overridden };
     },
   };
 }

@@ -1,10 +1,13 @@
 /**
- * Recovery operations over the ledger: `rollback` restores, for the records a run changed, the values the ledger saved
- * as sent before that run (and pauses the contract, or the next sync would send the bad values again); `replay`
+ * Recovery operations over the ledger: `rollback` does what the contract's `monitoring.rollback` declares for the
+ * records a run changed (restore the values the ledger saved as sent before that run, or clear the mapped fields, or
+ * refuse for a manual runbook) and pauses the contract, or the next sync would send the bad values again; `replay`
  * resends dead letters after a fix on the destination side, marking those that land.
  */
 import { join, resolve } from "node:path";
 import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
+import { rollbackAction } from "../contract/rules.ts";
+import { fieldMappings } from "../contract/schema.ts";
 import { readManifest } from "../dbt/artifacts.ts";
 import { openDestination } from "./destination.ts";
 import type { DestinationRecord, RecordOutcome } from "../destinations/types.ts";
@@ -54,7 +57,9 @@ async function withSession<T>(options: RecoverOptions, work: (session: LedgerSes
   }
 }
 
-export async function runRollback(options: RecoverOptions & { runId: string }): Promise<RecoverResult & { notRestorable: number }> {
+export async function runRollback(options: RecoverOptions & { runId: string }): Promise<RecoverResult & { strategy: "restore_previous" | "clear_fields"; notRestorable: number }> {
+  const action = rollbackAction((await contractByName(options)).spec);
+  if (action.kind === "refuse") throw new BadInputError(action.message);
   return withSession(options, async ({ warehouse, tables, ledger, controls }, contract) => {
     const p = warehouse.dialect.param;
     const rows = await warehouse.query(
@@ -62,11 +67,13 @@ export async function runRollback(options: RecoverOptions & { runId: string }): 
       [contract.spec.name, options.runId],
     );
     if (rows.length === 0) throw new BadInputError(`run ${options.runId} changed no record of contract ${contract.spec.name} (see dbt-activation status)`);
-    // Records the run created have nothing to restore: the contract's rollback path says what to do with them.
-    const restorable = rows.filter((r) => r.previous_values !== null);
+    // restore_previous: records the run created have nothing to restore and are left as they are. clear_fields:
+    // every record the run wrote gets its mapped fields emptied (never the field it is matched on).
+    const cleared = Object.fromEntries(fieldMappings(contract.spec).filter((m) => m.to !== contract.spec.destination.match.field).map((m) => [m.to, null]));
+    const restorable = action.kind === "clear_fields" ? rows : rows.filter((r) => r.previous_values !== null);
     const records: PlannedRecord[] = restorable.map((r) => ({
       key: String(r.sync_key),
-      fields: parseValues(r.previous_values, `ledger row ${String(r.sync_key)}`),
+      fields: action.kind === "clear_fields" ? cleared : parseValues(r.previous_values, `ledger row ${String(r.sync_key)}`),
       hash: "",
       change: "update",
     }));
@@ -79,7 +86,7 @@ export async function runRollback(options: RecoverOptions & { runId: string }): 
         await ledger.checkpoint(contract.spec.name, `rollback:${options.runId}`, sent as PlannedRecord[], outcomes);
       },
     });
-    return { contract: contract.spec.name, records: records.length, notRestorable: rows.length - restorable.length, summary };
+    return { contract: contract.spec.name, strategy: action.kind, records: records.length, notRestorable: rows.length - restorable.length, summary };
   });
 }
 

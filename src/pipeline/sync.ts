@@ -6,21 +6,23 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
+import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import { launchReadiness } from "../contract/readiness.ts";
+import { NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses, unwritableReason } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
 import { BadInputError } from "../errors.ts";
 import { readManifest, readRunResults, type Manifest } from "../dbt/artifacts.ts";
 import { checkInvocation, createGate } from "../gate/gate.ts";
 import { DestinationRequestError, type Destination } from "../destinations/index.ts";
+import type { FailedOutcome } from "../destinations/types.ts";
 import { checkColumns, rejectedKeys, type Shard } from "../eligible/rows.ts";
-import { retrying } from "../engine/retry.ts";
+import { RetryBudget, retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
 import type { Ledger, RunCounts } from "../ledger/ledger.ts";
 import { actsOnRemoved } from "../contract/removal.ts";
 import { stopChecks, type Overrides } from "../plan/checks.ts";
-import { planCounts, plannedRecords, removedKeys, type PlannedRecord } from "../plan/diff.ts";
+import { planCounts, plannedRecords, removedKeys, withoutFailedRows, type PlannedRecord } from "../plan/diff.ts";
 import { planOptionsFor } from "../plan/partitions.ts";
 import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
 import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
@@ -51,6 +53,8 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** Who ran the sync, for the run log (default: $USER). */
   actor?: string | undefined;
+  /** Set per contract by `runSync`: failing gate tests that --allow-large-change let through, for the run log. */
+  gateOverridden?: string[];
 }
 
 /**
@@ -87,12 +91,27 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const [manifest, runResults] = await Promise.all([readManifest(manifestPath), readRunResults(runResultsPath)]);
   checkInvocation({ manifest, runResults, manifestPath, runResultsPath });
 
-  const contracts = selectContracts(loadContracts(manifest), options.select ?? []);
-  checkRunnable(contracts, manifest);
-  const gate = createGate(manifest, runResults);
+  // Contracts on seeds, snapshots, ephemeral or disabled models fail alone, each with why.
+  const select = options.select ?? [];
+  const unsyncable = unsyncableContracts(manifest).filter((u) => select.length === 0 || select.includes(u.name));
+  const selected = select.filter((name) => !unsyncable.some((u) => u.name === name));
+  const contracts = select.length > 0 && selected.length === 0 ? [] : selectContracts(loadContracts(manifest), selected);
   const outcomes = new Map<string, ContractOutcome>();
-  const passed: Contract[] = [];
+  for (const u of unsyncable) {
+    outcomes.set(u.name, { contract: u.name, model: u.node, destination: "-", status: "failed", reasons: [`${u.file}: ${u.reason}`] });
+  }
+  // A contract on a destination sync cannot write fails alone: the others of the run go on.
+  const writable: Contract[] = [];
   for (const contract of contracts) {
+    const unwritable = contract.spec.status === "paused" ? undefined : unwritableReason(contract.spec);
+    if (!unwritable) writable.push(contract);
+    else outcomes.set(contract.spec.name, { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract), status: "failed", reasons: [unwritable] });
+  }
+  checkRunnable(writable, manifest);
+  const gate = createGate(manifest, runResults);
+  const passed: Contract[] = [];
+  const gateOverrides = new Map<string, string[]>();
+  for (const contract of writable) {
     const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
     if (contract.spec.status === "paused") {
       outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons: ["paused (status: paused in the contract)"] });
@@ -103,10 +122,20 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       continue;
     }
     // The contract's model and its generated activation model must both be proven in this invocation.
-    const verdicts = [contract.model, contract.activationModel].filter((m) => m !== undefined).map((m) => gate.verdictFor(m.uniqueId));
+    // The contract says whether warn passes; --allow-large-change lets the generated change_limit test through, and
+    // the syncer's own blast-radius check (same limits, same ledger) then decides and records the override.
+    const gateOptions = {
+      passes: (status: string) => testStatusPasses(contract.spec, status),
+      overridable: options.overrides?.allowLargeChange ? overridableByLargeChange : undefined,
+    };
+    const verdicts = [contract.model, contract.activationModel].filter((m) => m !== undefined).map((m) => gate.verdictFor(m.uniqueId, gateOptions));
     const reasons = verdicts.flatMap((v) => v.reasons);
+    const overridden = verdicts.flatMap((v) => v.overridden);
+    if (overridden.length > 0 && options.overrides?.allowLargeChange) {
+      gateOverrides.set(contract.spec.name, overridden.map((o) => `gate: ${o} (allowed: ${options.overrides!.allowLargeChange!.reason})`));
+    }
     if (reasons.length === 0) passed.push(contract);
-    else outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons, gate: { passed: false, reasons, checks: verdicts.flatMap((v) => v.checks), model: contract.model.uniqueId } });
+    else outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons, gate: { passed: false, reasons, checks: verdicts.flatMap((v) => v.checks), model: contract.model.uniqueId, overridden } });
   }
 
   if (passed.length > 0) {
@@ -123,14 +152,14 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
       for (const contract of passed) {
         const destination = destinations.get(contract.spec.name);
-        outcomes.set(contract.spec.name, await syncContract(contract, destination, warehouse, ledger, controls, run, options));
+        outcomes.set(contract.spec.name, await syncContract(contract, destination, warehouse, ledger, controls, run, { ...options, gateOverridden: gateOverrides.get(contract.spec.name) ?? [] }));
       }
     } finally {
       await session.close();
     }
   }
 
-  const ordered = contracts.map((c) => outcomes.get(c.spec.name)!);
+  const ordered = [...contracts.map((c) => outcomes.get(c.spec.name)!), ...unsyncable.map((u) => outcomes.get(u.name)!)];
   return {
     invocationId: manifest.metadata.invocation_id ?? "",
     command: runResults.args.which ?? "",
@@ -191,7 +220,7 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
     if (samples.length >= SAMPLE_ROWS) break;
   }
   const rejected = await rejectedKeys(warehouse, contract, planOptions);
-  return { ...base, status: "planned", plan, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: checks.overridden, samples, rejected };
+  return { ...base, status: "planned", plan, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: [...(options.gateOverridden ?? []), ...checks.overridden], samples, rejected };
 }
 
 const SAMPLE_ROWS = 5;
@@ -240,9 +269,12 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   // Rejected keys are reported by one shard only, so the shards' reports add up.
   const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract, planOptions) : [];
   const counters = { requests: 0, retries: 0 };
+  // One budget for every call of this contract's run: preflight, read-back, writes and removals.
+  const retryPolicy = { budget: new RetryBudget(retryBudgetOf(contract.spec)) };
   let summary: SendSummary | undefined;
   const checks = stopChecks(contract.spec, plan, options.overrides);
-  const overrideReason = checks.overridden.length > 0 ? checks.overridden.join("; ") : undefined;
+  const overridden = [...(options.gateOverridden ?? []), ...checks.overridden];
+  const overrideReason = overridden.length > 0 ? overridden.join("; ") : undefined;
   const rejectedRows = rejected.reduce((n, r) => n + r.rows, 0);
 
   if (checks.stops.length > 0) {
@@ -255,11 +287,13 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   const skips: GuardSkip[] = [];
   let skipped = 0;
   let removal: RemovalSummary | undefined;
+  let nullFailed = 0;
+  const nullFailures: FailedOutcome[] = [];
   // Nothing changed: no destination call at all, not even the preflight.
   if (plan.create + plan.update + removals > 0) {
     let problems: string[];
     try {
-      problems = await retrying(() => destination.preflight(), {}, counters);
+      problems = await retrying(() => destination.preflight(), retryPolicy, counters);
     } catch (error) {
       // Refused credentials, a revoked token, an exhausted quota: the contract fails before any write.
       if (!(error instanceof DestinationRequestError) || error.retryable) throw error;
@@ -270,15 +304,22 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       await finishRun("failed", planned, problems.join("; ").slice(0, 2000), overrideReason);
       return { ...base, status: "failed", reasons: problems };
     }
-    let records = plannedRecords(warehouse, contract, ledger.tables, planOptions);
+    // Rows an `on_null: fail` field fails are dead-lettered here, before the engine: nothing of them is sent.
+    let records = withoutFailedRows(plannedRecords(warehouse, contract, ledger.tables, planOptions), async (failed) => {
+      const outcomes = failed.map((r): FailedOutcome => ({ key: r.key, status: "failed", code: NULL_FIELD_CODE, message: r.failure! }));
+      await ledger.checkpoint(contract.spec.name, run.runId, failed, outcomes);
+      nullFailed += failed.length;
+      nullFailures.push(...outcomes.slice(0, Math.max(0, 100 - nullFailures.length)));
+    });
     if (needsReadBack(contract.spec)) {
-      records = guardRecords(contract.spec, records, (keys, fields) => retrying(() => destination.readBack(keys, fields), {}, counters), (found) => {
+      records = guardRecords(contract.spec, records, (keys, fields) => retrying(() => destination.readBack(keys, fields), retryPolicy, counters), (found) => {
         skipped += found.length;
         skips.push(...found.slice(0, Math.max(0, SAMPLE_ROWS * 4 - skips.length)));
       });
     }
     let sending: SendSummary | undefined;
     summary = await sendRecords(writerFor(destination, contract.spec), records, {
+      retryBudget: retryPolicy.budget,
       onProgress: (s) => {
         sending = s;
         options.onProgress?.(contract.spec.name, s);
@@ -296,7 +337,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed) => {
         await ledger.markRemoved(contract.spec.name, run.runId, done);
         await ledger.deadLetters(contract.spec.name, run.runId, failed);
-      });
+      }, retryPolicy);
     }
   }
   const counts = {
@@ -305,7 +346,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     updated: summary?.updated ?? 0,
     unchanged: plan.unchanged,
     removed: removal?.removed ?? 0,
-    failed: (summary?.failed ?? 0) + (removal?.failed.length ?? 0),
+    failed: (summary?.failed ?? 0) + nullFailed + (removal?.failed.length ?? 0),
     skipped,
     rejected: rejectedRows,
     notSent: summary?.notSent ?? 0,
@@ -321,11 +362,11 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     counts,
     requests: counters.requests + (summary?.requests ?? 0),
     retries: counters.retries + (summary?.retries ?? 0),
-    failures: [...(summary?.failures ?? []), ...(removal?.failed ?? [])].slice(0, 100),
+    failures: [...nullFailures, ...(summary?.failures ?? []), ...(removal?.failed ?? [])].slice(0, 100),
     skips,
     rejected,
     ...(summary?.stopped ? { stopped: summary.stopped } : {}),
-    ...(checks.overridden.length > 0 ? { overridden: checks.overridden } : {}),
+    ...(overridden.length > 0 ? { overridden } : {}),
     ...(pausedBy ? { paused: pausedBy } : {}),
     durationMs: Date.now() - started.getTime(),
   };

@@ -5,8 +5,9 @@
  * `partitions`, each query runs once per stable key bucket, one after another (see partitions.ts).
  */
 import type { Contract } from "../contract/load.ts";
+import { nullOutcome } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
-import { eligibleRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
+import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
 import type { LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
 import type { Warehouse } from "../warehouse/types.ts";
@@ -17,6 +18,8 @@ export interface PlannedRecord extends LedgerRecord {
   change: "create" | "update";
   /** The row's `late_arriving.source` timestamp, when the contract declares one. */
   sourceTimestamp?: Date | null;
+  /** Why the row may not be sent at all (an `on_null: fail` field is null): it is dead-lettered instead. */
+  failure?: string;
   /** What the ledger says we last sent for this key (absent for creates). */
   ledger?: { syncedAt: Date | null; lastSent: Record<string, unknown> | null };
 }
@@ -27,6 +30,12 @@ export interface PlanCounts {
   update: number;
   unchanged: number;
   removed: number;
+  /**
+   * Rows left out because their value is older than `freshness.expire_after` (not sent, not in `eligible`); those the
+   * ledger holds as synced are in `removed` too, where the contract's removal rule applies to them. Present only
+   * when the contract declares an expiry.
+   */
+  expired?: number;
 }
 
 export interface PlanOptions extends Omit<EligibleSqlOptions, "partition"> {
@@ -104,6 +113,7 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
   const q = warehouse.dialect.quoteIdentifier;
   const total: PlanCounts = { eligible: 0, create: 0, update: 0, unchanged: 0, removed: 0 };
   for (const part of partitioned(options)) {
+    const expired = expiredRowsSql(contract, warehouse.dialect, part);
     const [row] = await warehouse.query(
       [
         `with diff as (${diffSql(contract, warehouse, tables, part)})`,
@@ -112,7 +122,8 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
         ` sum(case when ${q(CHANGE)} = 'update' then 1 else 0 end) as ${q("update")},`,
         ` sum(case when ${q(CHANGE)} = 'unchanged' then 1 else 0 end) as unchanged,`,
         ` (select count(*) from ${tables.ledger} as l where ${ledgerRowsWhere(warehouse, part, "l")}`,
-        `   and not exists (select 1 from diff where diff.${q(KEY_COLUMN)} = l.sync_key)) as removed`,
+        `   and not exists (select 1 from diff where diff.${q(KEY_COLUMN)} = l.sync_key)) as removed,`,
+        `  ${expired ? `(select count(*) from (${expired}) as x)` : "0"} as expired`,
         `from diff`,
       ].join("\n"),
       [contract.spec.name],
@@ -122,22 +133,29 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
     total.update += Number(row?.update ?? 0);
     total.unchanged += Number(row?.unchanged ?? 0);
     total.removed += Number(row?.removed ?? 0);
+    if (expired) total.expired = (total.expired ?? 0) + Number(row?.expired ?? 0);
   }
   return total;
 }
 
-/** The rows to send (create and update), in key order within each partition, mapped to destination fields. Nulls are left out. */
+/**
+ * The rows to send (create and update), in key order within each partition, mapped to destination fields. A null
+ * follows its field's `on_null` (see contract/rules.ts): left out, sent as null (clear), or the row carries a failure.
+ */
 export async function* plannedRecords(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<PlannedRecord[]> {
   const q = warehouse.dialect.quoteIdentifier;
   const mappings = fieldMappings(contract.spec);
   const source = contract.spec.late_arriving?.source;
   const toRecord = (row: Record<string, unknown>): PlannedRecord => {
     const fields: PlannedRecord["fields"] = {};
-    for (const { column, to } of mappings) {
-      const value = row[column];
-      if (value !== null && value !== undefined) fields[to] = value;
+    const failures: string[] = [];
+    for (const mapping of mappings) {
+      const outcome = nullOutcome(mapping, row[mapping.column]);
+      if ("fail" in outcome) failures.push(outcome.fail);
+      else if (outcome.send) fields[mapping.to] = outcome.value as PlannedRecord["fields"][string];
     }
     const record: PlannedRecord = { key: String(row[KEY_COLUMN]), fields, hash: String(row[HASH_COLUMN]), change: row[CHANGE] as PlannedRecord["change"] };
+    if (failures.length > 0) record.failure = failures.join("; ");
     if (source) record.sourceTimestamp = asDate(row[source]);
     if (record.change === "update") record.ledger = { syncedAt: asDate(row[LEDGER_SYNCED_AT]), lastSent: parseJson(row[LEDGER_LAST_SENT]) };
     return record;
@@ -167,5 +185,15 @@ export async function* removedKeys(warehouse: Warehouse, contract: Contract, tab
     for await (const rows of warehouse.stream(sql, [contract.spec.name])) {
       yield rows.map((r) => ({ key: String(r.sync_key), recordId: r.destination_record_id === null ? null : String(r.destination_record_id) }));
     }
+  }
+}
+
+/** The records without a failure; those with one go to `onFailed` (awaited, chunk by chunk) and are not yielded. */
+export async function* withoutFailedRows(records: AsyncIterable<PlannedRecord[]>, onFailed: (failed: PlannedRecord[]) => Promise<void>): AsyncIterable<PlannedRecord[]> {
+  for await (const chunk of records) {
+    const failed = chunk.filter((r) => r.failure !== undefined);
+    if (failed.length > 0) await onFailed(failed);
+    const sendable = failed.length > 0 ? chunk.filter((r) => r.failure === undefined) : chunk;
+    if (sendable.length > 0) yield sendable;
   }
 }

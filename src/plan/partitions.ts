@@ -55,5 +55,7 @@ export async function planOptionsFor(
     fullResync: options.fullResync ?? false,
     shard: options.shard,
     partitions: await planPartitions(warehouse, contract, tables, options.shard, options.env),
+    // One clock for the run: every query agrees on which rows `freshness.expire_after` leaves out.
+    now: new Date(),
   };
 }

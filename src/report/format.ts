@@ -24,7 +24,8 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       const p = outcome.plan;
       const lines = [
         `PLAN     ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
-          (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : ""),
+          (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : "") +
+          (p.expired !== undefined ? `; ${p.expired} expired (freshness.expire_after: not sent)` : ""),
       ];
       for (const r of outcome.samples) lines.push(`         ${r.change} ${r.key}: ${JSON.stringify(r.fields, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
       for (const w of outcome.wouldStop) lines.push(`         would stop: ${w}`);

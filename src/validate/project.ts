@@ -12,6 +12,11 @@ export interface DbtProject {
   version: string | undefined;
   /** Model paths relative to the project (dbt's `model-paths`, default `models`). */
   modelPaths: string[];
+  /**
+   * Where dbt also reads property YAML: seed and snapshot paths (defaults `seeds`, `snapshots`). Contracts declared
+   * there are found only to say why they cannot sync.
+   */
+  otherPropertyPaths: string[];
   /** dbt's `target-path` (default `target`), relative to the project. */
   targetPath: string;
 }
@@ -20,6 +25,8 @@ const projectFileSchema = z.looseObject({
   name: z.string().min(1),
   version: z.union([z.string(), z.number()]).optional(),
   "model-paths": z.array(z.string()).optional(),
+  "seed-paths": z.array(z.string()).optional(),
+  "snapshot-paths": z.array(z.string()).optional(),
   "target-path": z.string().optional(),
 });
 
@@ -49,6 +56,7 @@ export async function readDbtProject(projectDir: string, cwd: string = process.c
     name: p.name,
     version: p.version === undefined ? undefined : String(p.version),
     modelPaths: p["model-paths"] ?? ["models"],
+    otherPropertyPaths: [...(p["seed-paths"] ?? ["seeds"]), ...(p["snapshot-paths"] ?? ["snapshots"])],
     targetPath: p["target-path"] ?? "target",
   };
 }
@@ -70,10 +78,10 @@ async function walk(dir: string): Promise<string[]> {
   return files;
 }
 
-/** Every `.yml`/`.yaml` under the model paths, relative to the project with `/` separators, sorted. */
+/** Every `.yml`/`.yaml` under the model (and seed, snapshot) paths, relative to the project with `/` separators, sorted. */
 export async function schemaFiles(project: DbtProject): Promise<string[]> {
   const files = new Set<string>();
-  for (const modelPath of project.modelPaths) {
+  for (const modelPath of [...project.modelPaths, ...project.otherPropertyPaths]) {
     for (const file of await walk(join(project.dir, modelPath))) files.add(relative(project.dir, file).split(sep).join("/"));
   }
   return [...files].sort();

@@ -28,6 +28,10 @@ export interface SourceModel {
   columns: SourceColumn[];
   /** dbt's model contract (`config.contract.enforced`): the declared columns are then all the columns. */
   enforced: boolean;
+  /** `seed` or `snapshot` when the contract sits under `seeds:` / `snapshots:` (never synced); else `model`. */
+  resourceType: "model" | "seed" | "snapshot";
+  /** `config.enabled: false` in the YAML. */
+  disabled: boolean;
 }
 
 export interface SourceContract {
@@ -148,30 +152,35 @@ export async function readProjectSources(project: DbtProject): Promise<ProjectSo
     }
     const root = doc.contents as Node | null;
     if (!root) continue;
-    const models = resolvePath(root, ["models"]).node;
-    if (!isSeq(models)) continue;
-    for (const item of models.items) {
-      if (!isMap(item)) continue;
-      const name = scalarString(resolvePath(item, ["name"]).node);
-      if (!name) continue;
-      const enforced = resolvePath(item, ["config", "contract", "enforced"]).node;
-      const model: SourceModel = {
-        name,
-        source,
-        description: scalarString(resolvePath(item, ["description"]).node),
-        columns: readColumns(item),
-        enforced: isScalar(enforced) && enforced.value === true,
-      };
-      result.models.push(model);
-      // config.meta wins over the top-level meta, as in the manifest (dbt ≥ 1.10 moves the latter under config).
-      const meta = mapAt(item, ["config", "meta"]);
-      const activation = (meta && resolvePath(meta, ["activation"]).node) ?? resolvePath(item, ["meta", "activation"]).node;
-      if (!activation) continue;
-      const entries: Node[] = isSeq(activation) ? (activation.items as Node[]) : [activation];
-      entries.forEach((node, index) => {
-        const raw: unknown = node.toJS(doc);
-        result.contracts.push({ source, model, node, raw, label: contractLabel(node, raw, index) });
-      });
+    for (const resourceType of ["models", "seeds", "snapshots"] as const) {
+      const models = resolvePath(root, [resourceType]).node;
+      if (!isSeq(models)) continue;
+      for (const item of models.items) {
+        if (!isMap(item)) continue;
+        const name = scalarString(resolvePath(item, ["name"]).node);
+        if (!name) continue;
+        const enforced = resolvePath(item, ["config", "contract", "enforced"]).node;
+        const enabled = resolvePath(item, ["config", "enabled"]).node;
+        const model: SourceModel = {
+          name,
+          source,
+          description: scalarString(resolvePath(item, ["description"]).node),
+          columns: readColumns(item),
+          enforced: isScalar(enforced) && enforced.value === true,
+          resourceType: resourceType === "models" ? "model" : resourceType === "seeds" ? "seed" : "snapshot",
+          disabled: isScalar(enabled) && enabled.value === false,
+        };
+        if (resourceType === "models") result.models.push(model);
+        // config.meta wins over the top-level meta, as in the manifest (dbt ≥ 1.10 moves the latter under config).
+        const meta = mapAt(item, ["config", "meta"]);
+        const activation = (meta && resolvePath(meta, ["activation"]).node) ?? resolvePath(item, ["meta", "activation"]).node;
+        if (!activation) continue;
+        const entries: Node[] = isSeq(activation) ? (activation.items as Node[]) : [activation];
+        entries.forEach((node, index) => {
+          const raw: unknown = node.toJS(doc);
+          result.contracts.push({ source, model, node, raw, label: contractLabel(node, raw, index) });
+        });
+      }
     }
   }
   return result;

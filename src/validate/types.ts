@@ -3,8 +3,9 @@
 export type Severity = "error" | "warning";
 
 /** yaml: the file does not parse; schema: the contract breaks the zod schema; column: a referenced column the model
- * does not have; status: the contract's status is not allowed (launch while not launch-ready, caveats without limits). */
-export type ProblemKind = "yaml" | "schema" | "column" | "status";
+ * does not have; status: the contract's status is not allowed (launch while not launch-ready, caveats without limits);
+ * unsupported: the contract asks for something no run does yet (alerts), or sits on a node dbt cannot sync. */
+export type ProblemKind = "yaml" | "schema" | "column" | "status" | "unsupported";
 
 export interface Problem {
   severity: Severity;

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Contract } from "../contract/load.ts";
 import { launchReadiness, type Readiness } from "../contract/readiness.ts";
+import { alertWarning, unsyncableNodeReason } from "../contract/rules.ts";
 import { contractSchema } from "../contract/schema.ts";
 import { readManifest, type Manifest, type ManifestNode } from "../dbt/artifacts.ts";
 import { BadInputError } from "../errors.ts";
@@ -92,9 +93,18 @@ export async function analyzeProject(options: ValidateOptions): Promise<Analysis
       model: { uniqueId: modelNode?.unique_id ?? `model.${project.name}.${source.model.name}`, name: source.model.name, relation: modelNode?.relation_name ?? undefined, file: source.source.file },
     };
     const readiness = launchReadiness(contract, modelNode ? manifest : undefined);
+    const unsyncable = unsyncableReason(source, modelNode, manifest);
+    if (unsyncable) {
+      own.push({ severity: "error", kind: "unsupported", ...base, ...at, path: "", message: `cannot be synced: ${unsyncable}` });
+      readiness.ready = false;
+      readiness.reasons.unshift(unsyncable);
+    }
     for (const p of statusProblems(spec, readiness)) {
       own.push({ severity: "error", kind: "status", ...base, ...locateField(p.path.split(".")), path: p.path, message: p.message });
     }
+
+    const alerts = alertWarning(spec);
+    if (alerts) own.push({ severity: "warning", kind: "unsupported", ...base, ...locateField(["monitoring", "alert"], true), path: "monitoring.alert", message: alerts });
 
     const columns = modelColumns(modelNode, catalog);
     if (columns && columns.columns.length > 0) {
@@ -156,6 +166,18 @@ export async function analyzeProject(options: ValidateOptions): Promise<Analysis
     exitCode: errors.length > 0 ? EXIT.badInput : EXIT.ok,
   };
   return { project, sources, manifest, catalog, report, contracts: selected };
+}
+
+/** Why the node a contract sits on can never be synced (YAML section and config, then the manifest), if it cannot. */
+function unsyncableReason(source: SourceContract, modelNode: ManifestNode | undefined, manifest: Manifest | undefined): string | undefined {
+  const { model } = source;
+  const fromYaml = unsyncableNodeReason({ resource_type: model.resourceType, name: model.name }, model.disabled);
+  if (fromYaml) return fromYaml;
+  if (modelNode) return unsyncableNodeReason(modelNode as Parameters<typeof unsyncableNodeReason>[0]);
+  const disabled = Object.values(manifest?.disabled ?? {}).some((versions) =>
+    versions.some((n) => (n as { resource_type?: unknown; name?: unknown }).resource_type === "model" && (n as { name?: unknown }).name === model.name),
+  );
+  return disabled ? unsyncableNodeReason({ resource_type: "model", name: model.name }, true) : undefined;
 }
 
 export async function runValidate(options: ValidateOptions): Promise<ValidateReport> {

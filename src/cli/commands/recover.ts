@@ -32,7 +32,7 @@ function summaryLine(s: SendSummary): string {
 }
 
 export function registerRecover(program: Command, { io, setExit, setJson }: CommandContext): void {
-  withFlags(program.command("rollback").description("Restore the values sent before a run, for the records that run changed; pauses the contract"))
+  withFlags(program.command("rollback").description("Undo a run as the contract's monitoring.rollback declares (restore_previous: the values sent before it; clear_fields: empty the fields it wrote; manual: refused); pauses the contract"))
     .requiredOption("--run <id>", "the run to undo (run_id in the run log; see `status`)")
     .action(async (opts: Flags & { run: string }) => {
       setJson(Boolean(opts.json));
@@ -40,7 +40,10 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
       io.stdout(
         opts.json
           ? `${JSON.stringify(result, null, 2)}\n`
-          : `${result.contract}: restored ${result.records} records of run ${opts.run}: ${summaryLine(result.summary)}; ` +
+          : result.strategy === "clear_fields"
+            ? `${result.contract}: cleared the mapped fields of ${result.records} records of run ${opts.run} (monitoring.rollback: clear_fields): ${summaryLine(result.summary)}; ` +
+              `the contract is paused until \`dbt-activation resume\`\n`
+            : `${result.contract}: restored ${result.records} records of run ${opts.run}: ${summaryLine(result.summary)}; ` +
               `${result.notRestorable} created by that run have no earlier values; the contract is paused until \`dbt-activation resume\`\n`,
       );
       setExit(result.summary.failed + result.summary.notSent > 0 ? EXIT.rowsFailed : EXIT.ok);
