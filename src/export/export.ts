@@ -1,6 +1,5 @@
 /** `dbt-activation export`: one contract (or all) as a Markdown card, DBML, ODCS YAML, or the contracts' JSON Schema. */
 import { exportCards } from "./card.ts";
-import { exportDbml } from "./dbml.ts";
 import { activationJsonSchemaText } from "./jsonschema.ts";
 import { exportOdcs } from "./odcs.ts";
 import { loadExportInput } from "./source.ts";
@@ -24,8 +23,11 @@ export async function runExport(options: ExportOptions): Promise<string> {
   switch (options.format) {
     case "card":
       return exportCards(input.contracts);
-    case "dbml":
+    case "dbml": {
+      // @dbml/core takes seconds and hundreds of MB to load: only the command that needs it pays for it.
+      const { exportDbml } = await import("./dbml.ts");
       return exportDbml(input.contracts);
+    }
     case "odcs":
       return exportOdcs(input.contracts, input.project.version ?? "0.0.0");
   }

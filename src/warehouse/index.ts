@@ -1,33 +1,46 @@
 import { BadInputError } from "../errors.ts";
 import type { ProfileTarget } from "../dbt/profiles.ts";
-import { BigQueryWarehouse } from "./bigquery/adapter.ts";
-import { bigqueryTarget } from "./bigquery/driver.ts";
-import { DuckDBWarehouse } from "./duckdb/adapter.ts";
-import { openDuckDB } from "./duckdb/driver.ts";
-import { PostgresWarehouse } from "./postgres/adapter.ts";
-import { openPostgres } from "./postgres/driver.ts";
 import { stringField } from "./redact.ts";
-import { SnowflakeWarehouse } from "./snowflake/adapter.ts";
-import { openSnowflake } from "./snowflake/driver.ts";
 import type { ConnectOptions, Warehouse } from "./types.ts";
 
 export type { SqlParam, Warehouse, WarehouseRow, WarehouseValue } from "./types.ts";
 
 export const SUPPORTED_WAREHOUSES = ["duckdb", "postgres", "snowflake", "bigquery"] as const;
 
+/**
+ * Loads one engine's modules, and with them its driver package, only when a profile names that engine: a DuckDB run
+ * never loads snowflake-sdk (seconds of start-up) or the BigQuery client. A driver package that is not installed is
+ * a clear error naming the package, not a stack trace.
+ */
+export async function loadEngine<T>(load: () => Promise<T>, driverPackage: string, type: string): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") throw error;
+    throw new BadInputError(`the profile's warehouse type ${type} needs the npm package ${driverPackage}, which is not installed: npm install ${driverPackage}`);
+  }
+}
+
 /** Connects to the warehouse a dbt profile target describes. */
 export async function connectWarehouse(target: ProfileTarget, options: ConnectOptions = {}): Promise<Warehouse> {
   const config = target.config;
   switch (config.type) {
     case "duckdb": {
+      const [{ DuckDBWarehouse }, { openDuckDB }] = await loadEngine(() => Promise.all([import("./duckdb/adapter.ts"), import("./duckdb/driver.ts")]), "@duckdb/node-api", "duckdb");
       const instance = await openDuckDB(config, options);
       return new DuckDBWarehouse(instance, await instance.connect(), stringField(config, "schema") ?? "main");
     }
-    case "postgres":
+    case "postgres": {
+      const [{ PostgresWarehouse }, { openPostgres }] = await loadEngine(() => Promise.all([import("./postgres/adapter.ts"), import("./postgres/driver.ts")]), "pg", "postgres");
       return new PostgresWarehouse(await openPostgres(config, options), stringField(config, "schema") ?? "public");
-    case "snowflake":
+    }
+    case "snowflake": {
+      const [{ SnowflakeWarehouse }, { openSnowflake }] = await loadEngine(() => Promise.all([import("./snowflake/adapter.ts"), import("./snowflake/driver.ts")]), "snowflake-sdk", "snowflake");
       return new SnowflakeWarehouse(await openSnowflake(config, options), stringField(config, "schema") ?? "public");
+    }
     case "bigquery": {
+      const [{ BigQueryWarehouse }, { bigqueryTarget }] = await loadEngine(() => Promise.all([import("./bigquery/adapter.ts"), import("./bigquery/driver.ts")]), "@google-cloud/bigquery", "bigquery");
       const { client, dataset, location } = bigqueryTarget(config, options);
       return new BigQueryWarehouse(client, dataset, location);
     }
