@@ -107,12 +107,18 @@ export function showMany(ctx: HandlerContext, kind: ZendeskObject, query: URLSea
 }
 
 /**
- * GET /api/v2/users/search: `external_id=` (exact), or `query=` in Zendesk's search syntax; the emulator understands
+ * GET /api/v2/users/search (and organizations/search by external_id): `external_id=` (exact), or `query=` in Zendesk's search syntax; the emulator understands
  * `email:<address>` and `external_id:<id>` (exact, case-insensitive) and otherwise matches name or email containing
  * the text. Zendesk's search index lags writes by up to minutes; the emulator's does not [not emulated].
  */
-export function searchUsers(ctx: HandlerContext, query: URLSearchParams): Reply {
+export function search(ctx: HandlerContext, kind: ZendeskObject, query: URLSearchParams): Reply {
   const externalId = query.get("external_id");
+  if (kind === "organizations") {
+    // Organizations: only the exact `external_id=` lookup (GET /api/v2/organizations/search).
+    if (!externalId) return invalid("external_id or name is required");
+    const found = ctx.store.findBy(kind, "external_id", externalId);
+    return { status: 200, body: { organizations: found.map((r) => ctx.store.view(kind, r)), next_page: null, previous_page: null, count: found.length } };
+  }
   const q = (query.get("query") ?? "").trim().replace(/^"|"$/g, "");
   let found;
   if (externalId) found = ctx.store.findBy("users", "external_id", externalId);

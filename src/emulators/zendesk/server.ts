@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { FaultInjector } from "../hubspot/faults.ts";
 import type { ZendeskObject } from "./fields.ts";
-import { createOrUpdateMany, destroyMany, errorReply, jobStatus, listFields, searchUsers, showMany, updateMany, type HandlerContext, type Reply } from "./handlers.ts";
+import { createOrUpdateMany, destroyMany, errorReply, jobStatus, listFields, search, showMany, updateMany, type HandlerContext, type Reply } from "./handlers.ts";
 
 export interface EmulatorCall {
   method: string;
@@ -46,8 +46,8 @@ const ROUTES: Route[] = [
     route(`GET /api/v2/${kind}/show_many`, (c, _p, _b, q) => showMany(c, kind, q)),
     route(`DELETE /api/v2/${kind}/destroy_many`, (c, _p, _b, q) => destroyMany(c, kind, q)),
     route(`PUT /api/v2/${kind}/update_many`, (c, _p, b, q) => updateMany(c, kind, q, b)),
+    route(`GET /api/v2/${kind}/search`, (c, _p, _b, q) => search(c, kind, q)),
   ]),
-  route("GET /api/v2/users/search", (c, _p, _b, q) => searchUsers(c, q)),
   route("GET /api/v2/job_statuses/{id}", (c, p) => jobStatus(c, p.id ?? "")),
   route("GET /api/v2/user_fields", (c) => listFields(c, "users")),
   route("GET /api/v2/organization_fields", (c) => listFields(c, "organizations")),
