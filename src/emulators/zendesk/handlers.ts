@@ -28,6 +28,11 @@ export interface HandlerContext {
   dataImports: boolean;
   baseUrl: () => string;
   schemaStamp: string;
+  /**
+   * Zendesk answers create_or_update_many results in request order, each with its `index`; "reversed" lists them
+   * backwards (still indexed), so tests prove a client maps results by index rather than by position.
+   */
+  resultsOrder: "request" | "reversed";
 }
 
 /** Objects per bulk request, ids per show_many / destroy_many / update_many (Zendesk documents 100 for each). */
@@ -76,13 +81,15 @@ export function createOrUpdateMany(ctx: HandlerContext, kind: ZendeskObject, bod
   const inputs = parsed.data[kind] as Record<string, unknown>[];
   if (inputs.length === 0) return invalid(`${kind}: cannot be empty`);
   if (inputs.length > MAX_BULK) return invalid(`${kind}: too many objects (${inputs.length}); the maximum is ${MAX_BULK}`);
-  const run = (): Record<string, unknown>[] =>
-    inputs.map((input, index) => {
+  const run = (): Record<string, unknown>[] => {
+    const results = inputs.map((input, index) => {
       if (ctx.faults.rejectRecord()) return { index, status: "Failed", success: false, error: "InjectedRejection", details: "Injected rejection" };
       const result = ctx.store.createOrUpdate(kind, input);
       const action = result.status === "Created" ? "create" : "update";
       return { index, action, success: result.status !== "Failed", ...result, ...(typeof input.external_id === "string" ? { external_id: input.external_id } : {}), ...(kind === "users" && typeof input.email === "string" ? { email: input.email } : {}) };
     });
+    return ctx.resultsOrder === "reversed" ? results.reverse() : results;
+  };
   return startJob(ctx, `bulk_create_or_update_${kind}`, inputs.length, run, true);
 }
 

@@ -49,6 +49,8 @@ export interface ZendeskEmulatorOptions {
   dataImports?: boolean;
   /** Each answer leaves this long after the call was handled (ms). */
   latencyMs?: number;
+  /** Order of create_or_update_many results (each carries its `index` either way); default "request". */
+  resultsOrder?: "request" | "reversed";
 }
 
 export interface ZendeskEmulator {
@@ -90,6 +92,7 @@ export async function startZendeskEmulator(opts: ZendeskEmulatorOptions = {}): P
     dataImports: opts.dataImports ?? true,
     baseUrl: () => url,
     schemaStamp: new Date().toISOString(),
+    resultsOrder: opts.resultsOrder ?? "request",
   };
   const limiter = new MinuteLimiter(opts.requestsPerMinute ?? 700);
   const calls: EmulatorCall[] = [];
