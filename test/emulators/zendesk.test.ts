@@ -7,6 +7,9 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { startZendeskEmulator, type ZendeskEmulator, type ZendeskEmulatorOptions } from "../../src/emulators/zendesk/index.ts";
+import { createDestination } from "../../src/destinations/index.ts";
+import { contractSchema } from "../../src/contract/schema.ts";
+import { runCli, startCli } from "../support/cli.ts";
 
 const running: ZendeskEmulator[] = [];
 afterEach(async () => {
@@ -266,4 +269,35 @@ describe("faults", () => {
     e.reset();
     expect(e.callCount()).toBe(0);
   });
+});
+
+describe("dbt-activation emulate zendesk", () => {
+  it("runs with the declared custom fields and prints the variables a sync needs, which work as printed", async () => {
+    const child = startCli(["emulate", "zendesk", "--field", "plan_tier:dropdown=starter|growth", "--field", "seats:integer", "--organization-field", "tier:text"]);
+    try {
+      let out = "";
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes("ZENDESK_OAUTH_TOKEN")) resolve();
+        });
+        child.catch(reject);
+      });
+      const env = Object.fromEntries([...out.matchAll(/export (ZENDESK_\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+      expect(Object.keys(env)).toEqual(["ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_OAUTH_TOKEN"]);
+      const spec = contractSchema.parse({ name: "c", key: "k", destination: { type: "zendesk", object: "users", match: { field: "email" } }, fields: { plan: "user_fields.plan_tier" } });
+      const contract = { spec, model: { uniqueId: "model.t.m", name: "m", relation: '"m"', file: "models/m.yml" } };
+      const { ZENDESK_OAUTH_TOKEN: _oauth, ...tokenEnv } = env;
+      const schema = await createDestination(contract, tokenEnv).describe();
+      expect(schema.get("user_fields.plan_tier")).toMatchObject({ type: "dropdown", allowed: ["starter", "growth"] });
+      expect(schema.get("user_fields.seats")).toMatchObject({ type: "integer" });
+      expect(await createDestination(contract, { ZENDESK_URL: env.ZENDESK_URL, ZENDESK_OAUTH_TOKEN: _oauth }).checkMapping()).toEqual([]);
+    } finally {
+      child.kill("SIGTERM");
+      await child;
+    }
+    const bad = await runCli(["emulate", "zendesk", "--field", "plan_tier:color"]);
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toMatch(/expected key:type or key:dropdown=a\|b with type one of text, textarea, checkbox/);
+  }, 60_000);
 });
