@@ -61,7 +61,7 @@ function contract(input: Partial<ContractInput> & Pick<ContractInput, "destinati
 
 describe("writes (create_or_update_many jobs)", () => {
   it("creates then updates users by external_id (case-insensitively), polling each job to its end", async () => {
-    const e = await emulator({ jobDelayMs: 30 });
+    const e = await emulator({ jobDelayMs: 150 });
     const d = destination(e);
     const first = await d.write([
       { key: "C-1", fields: { name: "Ada", "user_fields.plan_tier": "growth" } },
