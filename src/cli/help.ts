@@ -19,6 +19,9 @@ Environment (credentials are read from it only, never from a contract or a flag)
               (client credentials) or with SALESFORCE_USERNAME + SALESFORCE_JWT_PRIVATE_KEY (JWT bearer);
               SALESFORCE_LOGIN_URL (default https://login.salesforce.com);
               SALESFORCE_BULK_THRESHOLD (rows from which Bulk API 2.0 is used, default 10000)
+  Zendesk     ZENDESK_URL (https://<subdomain>.zendesk.com) with ZENDESK_EMAIL + ZENDESK_API_TOKEN, or ZENDESK_OAUTH_TOKEN;
+              ZENDESK_REQUESTS_PER_MINUTE (this syncer's share of the account's limit; default all of it),
+              ZENDESK_REQUEST_TIMEOUT_MS (default 60000)
   DBT_ACTIVATION_PAUSE                contracts to hold back (comma separated; * or 1 for all)
   DBT_ACTIVATION_LEASE_TTL_MS         how long a dead runner's lease blocks its contract (default 180000)
   DBT_ACTIVATION_PLAN_PARTITION_ROWS  keys per plan query (default on DuckDB 1000000; one query elsewhere)`;

@@ -23,7 +23,7 @@ export const DESTINATION_TYPES = ["hubspot", "salesforce", "braze", "zendesk"] a
  * The destination types `createDestination` (src/destinations/index.ts) can write: a contract on any other type is
  * not launch-ready and fails alone in `sync`. Add a type here when its destination folder lands.
  */
-export const WRITABLE_DESTINATION_TYPES = ["hubspot", "salesforce"] as const satisfies readonly (typeof DESTINATION_TYPES)[number][];
+export const WRITABLE_DESTINATION_TYPES = ["hubspot", "salesforce", "zendesk"] as const satisfies readonly (typeof DESTINATION_TYPES)[number][];
 export const SYNC_MODES = ["upsert", "update", "create", "mirror", "audience"] as const;
 export const ON_REMOVED = ["keep", "clear", "delete"] as const;
 
@@ -44,9 +44,25 @@ export const destinationSchema = z
     if (d.mode === "audience" && !d.list_id) ctx.addIssue({ code: "custom", path: ["list_id"], message: "audience mode needs the list_id to sync membership of" });
     if (d.mode !== "audience" && d.list_id) ctx.addIssue({ code: "custom", path: ["list_id"], message: "list_id applies to mode: audience only" });
     if (d.mode === "create" && d.on_removed !== "keep") ctx.addIssue({ code: "custom", path: ["on_removed"], message: "create mode never touches records it did not create: use on_removed: keep" });
+    if (d.type === "zendesk") zendeskRules(d, ctx);
     if (d.mode === "mirror" && d.on_removed === "keep") ctx.addIssue({ code: "custom", path: ["on_removed"], message: "mirror mode clears or deletes what leaves the eligible set: use on_removed: clear or delete" });
   });
 export type DestinationSpec = z.infer<typeof destinationSchema>;
+
+/** Zendesk: users or organizations, matched by external_id (or email, users only); an audience is a tag. */
+function zendeskRules(d: { object: string; match: { field: string }; list_id?: string | undefined }, ctx: z.RefinementCtx): void {
+  const matchFields: Record<string, string[]> = { users: ["external_id", "email"], organizations: ["external_id"] };
+  const allowed = matchFields[d.object];
+  if (!allowed) ctx.addIssue({ code: "custom", path: ["object"], message: `Zendesk objects are users or organizations (got ${d.object})` });
+  else if (!allowed.includes(d.match.field)) {
+    ctx.addIssue({ code: "custom", path: ["match", "field"], message: `Zendesk ${d.object} match by ${allowed.join(" or ")} (got ${d.match.field})` });
+  }
+  // The audience's tag: Zendesk splits tags on whitespace and stores them lower-cased, so another spelling would
+  // never match what it stored.
+  if (d.list_id !== undefined && !/^[a-z0-9_\-:/.]+$/.test(d.list_id)) {
+    ctx.addIssue({ code: "custom", path: ["list_id"], message: `a Zendesk tag is lower case, without spaces (letters, digits, _ - : / .); got "${d.list_id}"` });
+  }
+}
 
 const fieldValue = z.union([z.string(), z.number(), z.boolean()]);
 

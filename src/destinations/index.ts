@@ -6,6 +6,8 @@ import { HubSpotDestination } from "./hubspot/destination.ts";
 import { SALESFORCE_ENV, SalesforceSession, salesforceCredentialsFromEnv } from "./salesforce/client.ts";
 import { SalesforceDestination } from "./salesforce/destination.ts";
 import type { Destination } from "./types.ts";
+import { ZendeskHttp, zendeskConnectionFromEnv } from "./zendesk/client.ts";
+import { ZendeskDestination } from "./zendesk/destination.ts";
 
 export type {
   CurrentRecord,
@@ -54,6 +56,17 @@ export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): D
         externalIdField: destination.match.field,
         fields,
         ...(bulkThreshold === undefined ? {} : { bulkThreshold }),
+      });
+    }
+    case "zendesk": {
+      // The contract schema allows only users / organizations here (src/contract/schema.ts).
+      const connection = zendeskConnectionFromEnv(env, contract.spec.name);
+      return new ZendeskDestination(new ZendeskHttp(connection), {
+        object: destination.object as "users" | "organizations",
+        matchField: destination.match.field,
+        fields,
+        tag: destination.list_id,
+        requestsPerMinute: connection.requestsPerMinute,
       });
     }
     default:

@@ -1,11 +1,13 @@
 /**
- * `dbt-activation emulate hubspot|salesforce`: a destination emulator on loopback for demos and trials, running
+ * `dbt-activation emulate hubspot|salesforce|zendesk`: a destination emulator on loopback for demos and trials, running
  * until SIGINT/SIGTERM. It prints the URL and the environment variables a sync needs to talk to it.
  */
 import { InvalidArgumentError, type Command } from "commander";
 import { BadInputError } from "../../errors.ts";
 import { startHubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { startSalesforceEmulator } from "../../emulators/salesforce/index.ts";
+import { startZendeskEmulator } from "../../emulators/zendesk/index.ts";
+import { CUSTOM_FIELD_TYPES, type ZendeskFieldDefinition, type ZendeskFieldType } from "../../emulators/zendesk/fields.ts";
 import type { CommandContext } from "../io.ts";
 
 interface EmulateFlags {
@@ -13,6 +15,18 @@ interface EmulateFlags {
   token?: string;
   perTenSeconds?: number;
   daily?: number;
+  field?: ZendeskFieldDefinition[];
+  organizationField?: ZendeskFieldDefinition[];
+  perMinute?: number;
+}
+
+/** Zendesk `--field key:type` or `key:dropdown=a|b|c`, repeatable. */
+function zendeskField(value: string, previous: ZendeskFieldDefinition[] = []): ZendeskFieldDefinition[] {
+  const m = /^([A-Za-z0-9_]+):([a-z]+)(?:=(.+))?$/.exec(value);
+  if (!m || !(CUSTOM_FIELD_TYPES as readonly string[]).includes(m[2]!)) {
+    throw new InvalidArgumentError(`expected key:type or key:dropdown=a|b with type one of ${CUSTOM_FIELD_TYPES.join(", ")}`);
+  }
+  return [...previous, { key: m[1]!, type: m[2] as ZendeskFieldType, ...(m[3] ? { options: m[3].split("|") } : {}) }];
 }
 
 function whole(value: string): number {
@@ -37,12 +51,15 @@ function untilSignal(): Promise<void> {
 export function registerEmulate(program: Command, { io, setExit }: CommandContext, until: () => Promise<void> = untilSignal): void {
   program
     .command("emulate")
-    .description("Run a local HubSpot or Salesforce emulator (loopback only) until interrupted, for demos and trials")
-    .argument("<destination>", "hubspot | salesforce")
+    .description("Run a local HubSpot, Salesforce or Zendesk emulator (loopback only) until interrupted, for demos and trials")
+    .argument("<destination>", "hubspot | salesforce | zendesk")
     .option("--port <n>", "port on 127.0.0.1 (default: a free one)", whole, 0)
     .option("--token <token>", "the access token the emulator accepts (HubSpot: the private-app token; default emulator-token)")
     .option("--per-ten-seconds <n>", "HubSpot: requests allowed per 10 s (default 190); Salesforce: requests per 10 s before throttling", whole)
     .option("--daily <n>", "requests allowed per day (HubSpot default 1,000,000; Salesforce default 100,000)", whole)
+    .option("--field <key:type>", "Zendesk: a custom user field, e.g. plan_tier:text or band:dropdown=high|medium|low (repeatable)", zendeskField)
+    .option("--organization-field <key:type>", "Zendesk: a custom organization field, same form as --field (repeatable)", zendeskField)
+    .option("--per-minute <n>", "Zendesk: requests allowed per minute (default 700)", whole)
     .action(async (which: string, opts: EmulateFlags) => {
       if (which === "hubspot") {
         const token = opts.token ?? "emulator-token";
@@ -68,8 +85,24 @@ export function registerEmulate(program: Command, { io, setExit }: CommandContex
         );
         await until();
         await emulator.close();
+      } else if (which === "zendesk") {
+        const emulator = await startZendeskEmulator({
+          port: opts.port,
+          ...(opts.token === undefined ? {} : { apiToken: opts.token }),
+          ...(opts.perMinute === undefined ? {} : { requestsPerMinute: opts.perMinute }),
+          userFields: opts.field ?? [],
+          organizationFields: opts.organizationField ?? [],
+        });
+        const { email, apiToken, oauthToken } = emulator.credentials;
+        // The emulator's own demo credentials: nothing secret is printed.
+        io.stdout(
+          `Zendesk emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n  export ZENDESK_URL=${emulator.url}\n  export ZENDESK_EMAIL=${email}\n  export ZENDESK_API_TOKEN=${apiToken}\n\n` +
+            `or, for OAuth:\n\n  export ZENDESK_URL=${emulator.url}\n  export ZENDESK_OAUTH_TOKEN=${oauthToken}\n\n`,
+        );
+        await until();
+        await emulator.close();
       } else {
-        throw new BadInputError(`emulate: unknown destination ${which} (hubspot | salesforce)`);
+        throw new BadInputError(`emulate: unknown destination ${which} (hubspot | salesforce | zendesk)`);
       }
       setExit(0);
     });
