@@ -158,14 +158,17 @@ describe.each(ENGINES)("on %s", (engineName) => {
   });
 
   describe("the lease of a runner that dies", () => {
-    // A slow destination (each answer takes 6 s) keeps the first runner busy, holding the contract's lease.
+    // A slow destination (each answer takes 45 s, longer than the test needs it) keeps the first runner busy, holding
+    // the contract's lease until it is killed: with a 6 s answer, a second runner that took longer than that to start
+    // on a loaded machine found the first one finished (exit 0, not 7).
     it("is renewed by a heartbeat while the runner lives, and frees the contract one TTL after it is killed", async () => {
-      const slow = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, latencyMs: 6_000 });
+      const slow = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, latencyMs: 45_000 });
       try {
-        const ttl = { DBT_ACTIVATION_LEASE_TTL_MS: "2000" };
+        // The heartbeat renews every quarter TTL: 5 s leaves room for a busy event loop on a loaded machine.
+        const ttl = { DBT_ACTIVATION_LEASE_TTL_MS: "5000" };
         const first = startCli(sync("--json"), env({ HUBSPOT_BASE_PATH: slow.url, ...ttl }));
         await until(() => slow.calls().length > 0, 60_000); // the first runner holds the lease and waits on HubSpot
-        await new Promise((r) => setTimeout(r, 3_000)); // longer than the TTL: only the heartbeat keeps the lease
+        await new Promise((r) => setTimeout(r, 6_000)); // longer than the TTL: only the heartbeat keeps the lease
         if (engineName === "postgres") {
           // DuckDB's file lock already turns a second process away; on PostgreSQL the renewed lease does.
           const second = await runCli(sync("--json"), env({ HUBSPOT_BASE_PATH: slow.url, ...ttl }));
@@ -177,7 +180,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
         const [lease] = await engine.query(`select acquired_at, expires_at from ${engine.ledgerTable("activation_leases")}`);
         const acquired = (lease!.acquired_at as Date).getTime();
         const expires = (lease!.expires_at as Date).getTime();
-        expect(expires - acquired).toBeGreaterThan(2_000); // renewed after it was taken
+        expect(expires - acquired).toBeGreaterThan(5_000); // renewed after it was taken
         // Once the dead runner's lease has expired, the next run takes the contract and marks the dead run abandoned.
         await new Promise((r) => setTimeout(r, Math.max(0, expires - Date.now()) + 500));
         const next = await runCli(sync("--json"), env(ttl));
@@ -187,7 +190,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
       } finally {
         await slow.close();
       }
-    }, 120_000);
+    }, 180_000);
   });
 
   describe("two syncers on one contract", () => {
