@@ -5,6 +5,8 @@ import { createHubSpotClient, hubspotConnectionFromEnv } from "./hubspot/client.
 import { HubSpotDestination } from "./hubspot/destination.ts";
 import { SALESFORCE_ENV, SalesforceSession, salesforceCredentialsFromEnv } from "./salesforce/client.ts";
 import { SalesforceDestination } from "./salesforce/destination.ts";
+import { BrazeHttp, brazeConnectionFromEnv } from "./braze/client.ts";
+import { BrazeDestination } from "./braze/destination.ts";
 import type { Destination } from "./types.ts";
 
 export type {
@@ -54,8 +56,20 @@ export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): D
         ...(bulkThreshold === undefined ? {} : { bulkThreshold }),
       });
     }
+    case "braze": {
+      const overwrites = fieldMappings(contract.spec).map((m) => ({ to: m.to, allowed: m.allowed, overwrite: m.overwrite }));
+      return new BrazeDestination(new BrazeHttp(brazeConnectionFromEnv(env, contract.spec.name)), {
+        object: destination.object,
+        matchField: destination.match.field,
+        aliasLabel: destination.match.alias_label,
+        fields: overwrites,
+        listId: destination.list_id,
+        createAttributes: destination.create_attributes,
+        updateOnly: destination.mode === "update",
+      });
+    }
     default:
-      throw new BadInputError(`${contract.model.file}: contract ${contract.spec.name}, field destination.type: ${destination.type} is not supported yet (supported: hubspot, salesforce)`, {
+      throw new BadInputError(`${contract.model.file}: contract ${contract.spec.name}, field destination.type: ${destination.type} is not supported yet (supported: hubspot, salesforce, braze)`, {
         where: contract.model.file,
       });
   }
