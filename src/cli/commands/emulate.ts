@@ -1,11 +1,12 @@
 /**
- * `dbt-activation emulate hubspot|salesforce`: a destination emulator on loopback for demos and trials, running
+ * `dbt-activation emulate hubspot|salesforce|braze`: a destination emulator on loopback for demos and trials, running
  * until SIGINT/SIGTERM. It prints the URL and the environment variables a sync needs to talk to it.
  */
 import { InvalidArgumentError, type Command } from "commander";
 import { BadInputError } from "../../errors.ts";
 import { startHubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { startSalesforceEmulator } from "../../emulators/salesforce/index.ts";
+import { ATTRIBUTE_TYPES, startBrazeEmulator, type BrazeAttributeDefinition, type BrazeAttributeType } from "../../emulators/braze/index.ts";
 import type { CommandContext } from "../io.ts";
 
 interface EmulateFlags {
@@ -13,6 +14,15 @@ interface EmulateFlags {
   token?: string;
   perTenSeconds?: number;
   daily?: number;
+  attribute: BrazeAttributeDefinition[];
+}
+
+/** `--attribute name:Type` (Braze), repeatable; the type is one of Braze's (case-insensitive), default String. */
+function brazeAttribute(value: string, previous: BrazeAttributeDefinition[]): BrazeAttributeDefinition[] {
+  const [name = "", rawType = "String"] = value.split(":");
+  const type = ATTRIBUTE_TYPES.find((t) => t.toLowerCase() === rawType.toLowerCase());
+  if (!/^[A-Za-z_][\w.]*$/.test(name) || !type) throw new InvalidArgumentError(`expected name:type with type one of ${ATTRIBUTE_TYPES.join(", ")} (got ${value})`);
+  return [...previous, { name, type: type as BrazeAttributeType }];
 }
 
 function whole(value: string): number {
@@ -37,12 +47,13 @@ function untilSignal(): Promise<void> {
 export function registerEmulate(program: Command, { io, setExit }: CommandContext, until: () => Promise<void> = untilSignal): void {
   program
     .command("emulate")
-    .description("Run a local HubSpot or Salesforce emulator (loopback only) until interrupted, for demos and trials")
-    .argument("<destination>", "hubspot | salesforce")
+    .description("Run a local HubSpot, Salesforce or Braze emulator (loopback only) until interrupted, for demos and trials")
+    .argument("<destination>", "hubspot | salesforce | braze")
     .option("--port <n>", "port on 127.0.0.1 (default: a free one)", whole, 0)
-    .option("--token <token>", "the access token the emulator accepts (HubSpot: the private-app token; default emulator-token)")
+    .option("--token <token>", "the token the emulator accepts (HubSpot: the private-app token, default emulator-token; Braze: the REST API key, default emulator-key)")
     .option("--per-ten-seconds <n>", "HubSpot: requests allowed per 10 s (default 190); Salesforce: requests per 10 s before throttling", whole)
     .option("--daily <n>", "requests allowed per day (HubSpot default 1,000,000; Salesforce default 100,000)", whole)
+    .option("--attribute <name:type>", "Braze: a custom attribute the workspace lists (repeatable; type String, Number, Boolean, Time or Array)", brazeAttribute, [])
     .action(async (which: string, opts: EmulateFlags) => {
       if (which === "hubspot") {
         const token = opts.token ?? "emulator-token";
@@ -68,8 +79,15 @@ export function registerEmulate(program: Command, { io, setExit }: CommandContex
         );
         await until();
         await emulator.close();
+      } else if (which === "braze") {
+        if (opts.perTenSeconds !== undefined || opts.daily !== undefined) throw new BadInputError("--per-ten-seconds and --daily apply to hubspot and salesforce only");
+        const key = opts.token ?? "emulator-key";
+        const emulator = await startBrazeEmulator({ port: opts.port, apiKey: key, attributes: opts.attribute });
+        io.stdout(`Braze emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n  export BRAZE_REST_ENDPOINT=${emulator.url}\n  export BRAZE_API_KEY=${key}\n\n`);
+        await until();
+        await emulator.close();
       } else {
-        throw new BadInputError(`emulate: unknown destination ${which} (hubspot | salesforce)`);
+        throw new BadInputError(`emulate: unknown destination ${which} (hubspot | salesforce | braze)`);
       }
       setExit(0);
     });
