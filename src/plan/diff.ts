@@ -127,16 +127,17 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
   return total;
 }
 
-/** The rows to send (create and update), in key order within each partition, mapped to destination fields. Nulls are left out. */
+/** The rows to send (create and update), in key order within each partition, mapped to destination fields. Nulls are left out, but for on_null: clear (sent as null). */
 export async function* plannedRecords(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<PlannedRecord[]> {
   const q = warehouse.dialect.quoteIdentifier;
   const mappings = fieldMappings(contract.spec);
   const source = contract.spec.late_arriving?.source;
   const toRecord = (row: Record<string, unknown>): PlannedRecord => {
     const fields: DestinationRecord["fields"] = {};
-    for (const { column, to } of mappings) {
+    for (const { column, to, on_null } of mappings) {
       const value = row[column];
       if (value !== null && value !== undefined) fields[to] = value;
+      else if (on_null === "clear") fields[to] = null; // the destination empties its field (skip: left out, untouched)
     }
     const record: PlannedRecord = { key: String(row[KEY_COLUMN]), fields, hash: String(row[HASH_COLUMN]), change: row[CHANGE] as PlannedRecord["change"] };
     if (source) record.sourceTimestamp = asDate(row[source]);

@@ -2,6 +2,7 @@
 import type { WarehouseValue } from "../../warehouse/types.ts";
 
 export function toHubSpotValue(value: WarehouseValue): string {
+  if (value === null || value === undefined) return ""; // HubSpot clears a property set to ""
   if (value instanceof Date) return value.toISOString();
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value);
