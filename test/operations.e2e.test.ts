@@ -44,8 +44,9 @@ describe.each(ENGINES)("on %s", (engineName) => {
     it("shows rows per class and samples, needs no credentials, and writes nothing", async () => {
       const run = await runCli(["plan", ...syncArgs(engine.targetPath()).slice(1), "--json", ...engine.args], env({ HUBSPOT_ACCESS_TOKEN: "" }));
       expect(run.exitCode, run.stderr).toBe(3);
-      const [health, engagement] = JSON.parse(run.stdout).contracts;
+      const [health, braze, engagement] = JSON.parse(run.stdout).contracts;
       expect(health.status).toBe("skipped");
+      expect(braze).toMatchObject({ contract: "contact_engagement_to_braze", status: "skipped" }); // paused in the fixture
       expect(engagement).toMatchObject({ status: "planned", wouldStop: [] });
       expect(engagement.plan).toMatchObject({ create: 16, update: 0, unchanged: 0, removed: 0, eligible: 16 });
       expect(engagement.samples).toHaveLength(5);

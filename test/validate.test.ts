@@ -291,6 +291,7 @@ describe("validate: referenced columns", () => {
     expect(report.exitCode).toBe(0);
     expect(report.contracts.map((c) => [c.name, c.launchReady])).toEqual([
       ["contact_engagement_to_hubspot", true],
+      ["contact_engagement_to_braze", true],
       ["contact_engagement_to_zendesk", true],
       ["account_health_to_hubspot", true],
     ]);

@@ -23,7 +23,7 @@ export const DESTINATION_TYPES = ["hubspot", "salesforce", "braze", "zendesk"] a
  * The destination types `createDestination` (src/destinations/index.ts) can write: a contract on any other type is
  * not launch-ready and fails alone in `sync`. Add a type here when its destination folder lands.
  */
-export const WRITABLE_DESTINATION_TYPES = ["hubspot", "salesforce", "zendesk"] as const satisfies readonly (typeof DESTINATION_TYPES)[number][];
+export const WRITABLE_DESTINATION_TYPES = ["hubspot", "salesforce", "braze", "zendesk"] as const satisfies readonly (typeof DESTINATION_TYPES)[number][];
 export const SYNC_MODES = ["upsert", "update", "create", "mirror", "audience"] as const;
 export const ON_REMOVED = ["keep", "clear", "delete"] as const;
 
@@ -33,12 +33,21 @@ export const destinationSchema = z
     object: z.string().min(1).describe("HubSpot object type (contacts, companies, p_custom), Salesforce sObject (Account), …"),
     match: z
       .strictObject({
-        field: z.string().min(1).describe("The destination's unique field the sync key matches: HubSpot idProperty, Salesforce external id."),
+        field: z.string().min(1).describe("The destination's unique field the sync key matches: HubSpot idProperty, Salesforce external id, Braze external_id | email | user_alias."),
+        alias_label: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Braze with field user_alias: the alias label; the sync key is the alias name."),
       })
       .describe("How rows match destination records: one unique field, no fuzzy fallback."),
     mode: z.enum(SYNC_MODES).default("upsert").describe("upsert | update (existing only) | create (new only) | mirror | audience"),
     on_removed: z.enum(ON_REMOVED).default("keep").describe("What happens to a destination record when its row leaves the eligible set."),
-    list_id: z.string().min(1).optional().describe("Audience mode: the destination list (HubSpot list id) whose membership is synced."),
+    list_id: z.string().min(1).optional().describe("Audience mode: the destination list (HubSpot list id, Braze subscription group id) whose membership is synced."),
+    create_attributes: z
+      .boolean()
+      .optional()
+      .describe("Braze: a mapped custom attribute the workspace does not list yet is created by the first write (default: the run stops before sending)."),
   })
   .superRefine((d, ctx) => {
     if (d.mode === "audience" && !d.list_id) ctx.addIssue({ code: "custom", path: ["list_id"], message: "audience mode needs the list_id to sync membership of" });
@@ -46,7 +55,24 @@ export const destinationSchema = z
     if (d.mode === "create" && d.on_removed !== "keep") ctx.addIssue({ code: "custom", path: ["on_removed"], message: "create mode never touches records it did not create: use on_removed: keep" });
     if (d.type === "zendesk") zendeskRules(d, ctx);
     if (d.mode === "mirror" && d.on_removed === "keep") ctx.addIssue({ code: "custom", path: ["on_removed"], message: "mirror mode clears or deletes what leaves the eligible set: use on_removed: clear or delete" });
+    brazeRules(d, ctx);
   });
+
+export const BRAZE_MATCH_FIELDS = ["external_id", "email", "user_alias"] as const;
+
+/** Braze-only settings, and the identifiers Braze can address a user by. */
+function brazeRules(d: { type: string; match: { field: string; alias_label?: string | undefined }; create_attributes?: boolean | undefined }, ctx: z.RefinementCtx): void {
+  if (d.type !== "braze") {
+    if (d.match.alias_label !== undefined) ctx.addIssue({ code: "custom", path: ["match", "alias_label"], message: "alias_label applies to type: braze with match field user_alias only" });
+    if (d.create_attributes !== undefined) ctx.addIssue({ code: "custom", path: ["create_attributes"], message: "create_attributes applies to type: braze only" });
+    return;
+  }
+  if (!(BRAZE_MATCH_FIELDS as readonly string[]).includes(d.match.field)) {
+    ctx.addIssue({ code: "custom", path: ["match", "field"], message: `Braze matches users by ${BRAZE_MATCH_FIELDS.join(" | ")} (got ${d.match.field})` });
+  }
+  if (d.match.field === "user_alias" && d.match.alias_label === undefined) ctx.addIssue({ code: "custom", path: ["match", "alias_label"], message: "match field user_alias needs the alias_label (the sync key is the alias name)" });
+  if (d.match.field !== "user_alias" && d.match.alias_label !== undefined) ctx.addIssue({ code: "custom", path: ["match", "alias_label"], message: "alias_label applies to match field user_alias only" });
+}
 export type DestinationSpec = z.infer<typeof destinationSchema>;
 
 /** Zendesk: users or organizations, matched by external_id (or email, users only); an audience is a tag. */

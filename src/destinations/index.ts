@@ -5,6 +5,8 @@ import { createHubSpotClient, hubspotConnectionFromEnv } from "./hubspot/client.
 import { HubSpotDestination } from "./hubspot/destination.ts";
 import { SALESFORCE_ENV, SalesforceSession, salesforceCredentialsFromEnv } from "./salesforce/client.ts";
 import { SalesforceDestination } from "./salesforce/destination.ts";
+import { BrazeHttp, brazeConnectionFromEnv } from "./braze/client.ts";
+import { BrazeDestination } from "./braze/destination.ts";
 import type { Destination } from "./types.ts";
 import { ZendeskHttp, zendeskConnectionFromEnv } from "./zendesk/client.ts";
 import { ZendeskDestination } from "./zendesk/destination.ts";
@@ -67,6 +69,18 @@ export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): D
         fields,
         tag: destination.list_id,
         requestsPerMinute: connection.requestsPerMinute,
+      });
+    }
+    case "braze": {
+      const overwrites = fieldMappings(contract.spec).map((m) => ({ to: m.to, allowed: m.allowed, overwrite: m.overwrite }));
+      return new BrazeDestination(new BrazeHttp(brazeConnectionFromEnv(env, contract.spec.name)), {
+        object: destination.object,
+        matchField: destination.match.field,
+        aliasLabel: destination.match.alias_label,
+        fields: overwrites,
+        listId: destination.list_id,
+        createAttributes: destination.create_attributes,
+        updateOnly: destination.mode === "update",
       });
     }
     default:

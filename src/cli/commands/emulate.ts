@@ -1,5 +1,5 @@
 /**
- * `dbt-activation emulate hubspot|salesforce|zendesk`: a destination emulator on loopback for demos and trials, running
+ * `dbt-activation emulate hubspot|salesforce|braze|zendesk`: a destination emulator on loopback for demos and trials, running
  * until SIGINT/SIGTERM. It prints the URL and the environment variables a sync needs to talk to it.
  */
 import { InvalidArgumentError, type Command } from "commander";
@@ -8,6 +8,7 @@ import { startHubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { startSalesforceEmulator } from "../../emulators/salesforce/index.ts";
 import { startZendeskEmulator } from "../../emulators/zendesk/index.ts";
 import { CUSTOM_FIELD_TYPES, type ZendeskFieldDefinition, type ZendeskFieldType } from "../../emulators/zendesk/fields.ts";
+import { ATTRIBUTE_TYPES, startBrazeEmulator, type BrazeAttributeDefinition, type BrazeAttributeType } from "../../emulators/braze/index.ts";
 import type { CommandContext } from "../io.ts";
 
 interface EmulateFlags {
@@ -18,6 +19,7 @@ interface EmulateFlags {
   field?: ZendeskFieldDefinition[];
   organizationField?: ZendeskFieldDefinition[];
   perMinute?: number;
+  attribute: BrazeAttributeDefinition[];
 }
 
 /** Zendesk `--field key:type` or `key:dropdown=a|b|c`, repeatable. */
@@ -27,6 +29,14 @@ function zendeskField(value: string, previous: ZendeskFieldDefinition[] = []): Z
     throw new InvalidArgumentError(`expected key:type or key:dropdown=a|b with type one of ${CUSTOM_FIELD_TYPES.join(", ")}`);
   }
   return [...previous, { key: m[1]!, type: m[2] as ZendeskFieldType, ...(m[3] ? { options: m[3].split("|") } : {}) }];
+}
+
+/** `--attribute name:Type` (Braze), repeatable; the type is one of Braze's (case-insensitive), default String. */
+function brazeAttribute(value: string, previous: BrazeAttributeDefinition[]): BrazeAttributeDefinition[] {
+  const [name = "", rawType = "String"] = value.split(":");
+  const type = ATTRIBUTE_TYPES.find((t) => t.toLowerCase() === rawType.toLowerCase());
+  if (!/^[A-Za-z_][\w.]*$/.test(name) || !type) throw new InvalidArgumentError(`expected name:type with type one of ${ATTRIBUTE_TYPES.join(", ")} (got ${value})`);
+  return [...previous, { name, type: type as BrazeAttributeType }];
 }
 
 function whole(value: string): number {
@@ -51,15 +61,16 @@ function untilSignal(): Promise<void> {
 export function registerEmulate(program: Command, { io, setExit }: CommandContext, until: () => Promise<void> = untilSignal): void {
   program
     .command("emulate")
-    .description("Run a local HubSpot, Salesforce or Zendesk emulator (loopback only) until interrupted, for demos and trials")
-    .argument("<destination>", "hubspot | salesforce | zendesk")
+    .description("Run a local HubSpot, Salesforce, Braze or Zendesk emulator (loopback only) until interrupted, for demos and trials")
+    .argument("<destination>", "hubspot | salesforce | braze | zendesk")
     .option("--port <n>", "port on 127.0.0.1 (default: a free one)", whole, 0)
-    .option("--token <token>", "the access token the emulator accepts (HubSpot: the private-app token; default emulator-token)")
+    .option("--token <token>", "the token the emulator accepts (HubSpot: the private-app token, default emulator-token; Braze: the REST API key, default emulator-key)")
     .option("--per-ten-seconds <n>", "HubSpot: requests allowed per 10 s (default 190); Salesforce: requests per 10 s before throttling", whole)
     .option("--daily <n>", "requests allowed per day (HubSpot default 1,000,000; Salesforce default 100,000)", whole)
     .option("--field <key:type>", "Zendesk: a custom user field, e.g. plan_tier:text or band:dropdown=high|medium|low (repeatable)", zendeskField)
     .option("--organization-field <key:type>", "Zendesk: a custom organization field, same form as --field (repeatable)", zendeskField)
     .option("--per-minute <n>", "Zendesk: requests allowed per minute (default 700)", whole)
+    .option("--attribute <name:type>", "Braze: a custom attribute the workspace lists (repeatable; type String, Number, Boolean, Time or Array)", brazeAttribute, [])
     .action(async (which: string, opts: EmulateFlags) => {
       if (which === "hubspot") {
         const token = opts.token ?? "emulator-token";
@@ -101,8 +112,15 @@ export function registerEmulate(program: Command, { io, setExit }: CommandContex
         );
         await until();
         await emulator.close();
+      } else if (which === "braze") {
+        if (opts.perTenSeconds !== undefined || opts.daily !== undefined) throw new BadInputError("--per-ten-seconds and --daily apply to hubspot and salesforce only");
+        const key = opts.token ?? "emulator-key";
+        const emulator = await startBrazeEmulator({ port: opts.port, apiKey: key, attributes: opts.attribute });
+        io.stdout(`Braze emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n  export BRAZE_REST_ENDPOINT=${emulator.url}\n  export BRAZE_API_KEY=${key}\n\n`);
+        await until();
+        await emulator.close();
       } else {
-        throw new BadInputError(`emulate: unknown destination ${which} (hubspot | salesforce | zendesk)`);
+        throw new BadInputError(`emulate: unknown destination ${which} (hubspot | salesforce | braze | zendesk)`);
       }
       setExit(0);
     });
