@@ -20,7 +20,7 @@ export function actsOnRemoved(spec: ContractSpec): boolean {
   return spec.destination.mode === "mirror" || spec.destination.mode === "audience" || spec.destination.on_removed !== "keep";
 }
 
-export function stopChecks(spec: ContractSpec, plan: PlanCounts, overrides: Overrides = {}): StopCheck {
+export function stopChecks(spec: ContractSpec, plan: Pick<PlanCounts, "eligible" | "create" | "update" | "unchanged" | "removed">, overrides: Overrides = {}): StopCheck {
   // Every synced ledger row is either still eligible (update, unchanged) or removed.
   const ledgerRows = plan.update + plan.unchanged + plan.removed;
   const stops: string[] = [];

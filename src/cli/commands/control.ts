@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { BadInputError } from "../../errors.ts";
 import { ALL_CONTRACTS } from "../../ledger/controls.ts";
 import { openLedgerSession, type SessionOptions } from "../../pipeline/session.ts";
+import { runStatus } from "../../pipeline/status.ts";
 import { EXIT } from "../../report/exit-codes.ts";
 import type { CommandContext } from "../io.ts";
 
@@ -55,55 +56,31 @@ export function registerControl(program: Command, context: CommandContext): void
       });
   }
 
-  connectionOptions(program.command("status").description("Per contract: the last run, the ledger, dead letters waiting for replay, and the kill switch"))
+  connectionOptions(program.command("status").description("Per contract (every contract of the manifest): the last run, the ledger, records waiting in dead letters, and the kill switch"))
+    .option("--target-dir <dir>", "where dbt wrote manifest.json, to list every contract (default: <project-dir>/target)")
     .option("--json", "print as JSON")
-    .action(async (opts: ConnectionFlags & { json?: boolean }) => {
+    .action(async (opts: ConnectionFlags & { targetDir?: string; json?: boolean }) => {
       setJson(Boolean(opts.json));
-      const session = await openLedgerSession(sessionOptions(opts, context));
-      try {
-        const { warehouse, tables } = session;
-        const lastRuns = await warehouse.query(
-          // The latest run by start: a run still going (or killed) has no finish time yet.
-          `select r.contract_name, r.run_id, r.status, r.started_at, r.finished_at, r.rows_created, r.rows_updated, r.rows_unchanged, r.rows_failed, r.stop_reason
-           from ${tables.runLog} as r
-           where r.started_at = (select max(started_at) from ${tables.runLog} as x where x.contract_name = r.contract_name)
-           order by r.contract_name`,
-        );
-        const ledgerRows = await warehouse.query(`select contract_name, count(*) as n from ${tables.ledger} where status = 'synced' group by contract_name`);
-        const pending = await warehouse.query(`select contract_name, count(*) as n from ${tables.deadLetters} where replayed_at is null group by contract_name`);
-        const paused = await session.controls.pausedContracts();
-        const count = (rows: Record<string, unknown>[], contract: string): number => Number(rows.find((r) => r.contract_name === contract)?.n ?? 0);
-        const names = [...new Set([...lastRuns, ...ledgerRows, ...pending].map((r) => String(r.contract_name)))].sort();
-        const contracts = names.map((contract) => {
-          const run = lastRuns.find((r) => r.contract_name === contract);
-          return {
-            contract,
-            paused: paused.find((p) => p.contract === contract || p.contract === ALL_CONTRACTS) ?? null,
-            lastRun: run
-              ? { runId: run.run_id, status: run.status, startedAt: run.started_at, finishedAt: run.finished_at, created: Number(run.rows_created), updated: Number(run.rows_updated), unchanged: Number(run.rows_unchanged), failed: Number(run.rows_failed), stopReason: run.stop_reason }
-              : null,
-            ledgerRows: count(ledgerRows, contract),
-            deadLettersPending: count(pending, contract),
-          };
-        });
-        if (opts.json) io.stdout(`${JSON.stringify({ contracts, paused }, null, 2)}\n`);
-        else {
-          if (contracts.length === 0) io.stdout("no runs recorded yet\n");
-          for (const c of contracts) {
-            const r = c.lastRun;
-            const at = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
-            const last = !r
-              ? "never run"
-              : r.status === "running"
-                ? `a run has been going since ${at(r.startedAt)} (or its runner died: the next run marks it abandoned)`
-                : `last run ${String(r.status)} at ${at(r.finishedAt ?? r.startedAt)} (${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed)`;
-            io.stdout(`${c.contract}: ${c.paused ? "PAUSED" : "active"}; ${last}; ${c.ledgerRows} rows in the ledger; ${c.deadLettersPending} dead letters to replay\n`);
-          }
-          for (const p of paused.filter((x) => x.contract === ALL_CONTRACTS)) io.stdout(`every contract is paused${p.reason ? `: ${p.reason}` : ""}\n`);
+      const { contracts, paused } = await runStatus({ ...sessionOptions(opts, context), targetDir: opts.targetDir });
+      if (opts.json) io.stdout(`${JSON.stringify({ contracts, paused }, null, 2)}\n`);
+      else {
+        if (contracts.length === 0) io.stdout("no contracts declared and no runs recorded yet\n");
+        const at = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
+        for (const c of contracts) {
+          const r = c.lastRun;
+          const held = r && r.failedUnchanged + r.retryLater > 0 ? `, ${r.failedUnchanged + r.retryLater} held by dead letters` : "";
+          const last = !r
+            ? "never run"
+            : r.status === "running"
+              ? `a run has been going since ${at(r.startedAt)} (or its runner died: the next run marks it abandoned)`
+              : r.status === "gated"
+                ? `last run held by the gate at ${at(r.startedAt)}: ${r.stopReason ?? "?"}`
+                : `last run ${r.status} at ${at(r.finishedAt ?? r.startedAt)} (${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed${held})`;
+          const letters = `${c.deadLettersPending} records in dead letters${c.deadLettersPending > 0 ? ` (${c.deadLettersPermanent} permanent, ${c.deadLettersTransient} transient)` : ""}`;
+          io.stdout(`${c.contract}: ${c.paused ? "PAUSED" : "active"}; ${last}; ${c.ledgerRows} rows in the ledger; ${letters}${c.declared ? "" : "; not in the manifest"}\n`);
         }
-        setExit(EXIT.ok);
-      } finally {
-        await session.close();
+        for (const p of paused.filter((x) => x.contract === ALL_CONTRACTS)) io.stdout(`every contract is paused${p.reason ? `: ${p.reason}` : ""}\n`);
       }
+      setExit(EXIT.ok);
     });
 }
