@@ -47,6 +47,9 @@ describe("pause rule", () => {
   it("trips on either rule when both are given", () => {
     const rule = spec({ failed_rows_percent: 50, failed_rows: 10 });
     expect(pauseRuleTripped(rule, { attempted: 1_000_000, failed: 10 })).toMatch(/10 rows failed/);
-    expect(pauseRuleTripped(rule, { attempted: 40, failed: 20 })).toMatch(/20 of 40 attempted rows failed/);
+    expect(pauseRuleTripped(rule, { attempted: 30, failed: 9 })).toBeUndefined();
+    expect(pauseRuleTripped(rule, { attempted: 16, failed: 8 })).toBeUndefined(); // below the default sample of 20
+    expect(pauseRuleTripped(rule, { attempted: 18, failed: 9 })).toBeUndefined();
+    expect(pauseRuleTripped(spec({ failed_rows_percent: 50, failed_rows: 10, min_attempted: 18 }), { attempted: 18, failed: 9 })).toMatch(/9 of 18 attempted rows failed/);
   });
 });

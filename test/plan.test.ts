@@ -12,7 +12,7 @@ import { createDestination } from "../src/destinations/index.ts";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { Ledger } from "../src/ledger/ledger.ts";
-import { ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";
+import { LEDGER_VERSION, ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";
 import { stopChecks } from "../src/plan/checks.ts";
 import { planCounts, plannedRecords, type PlannedRecord } from "../src/plan/diff.ts";
 import { Controls } from "../src/ledger/controls.ts";
@@ -64,22 +64,22 @@ async function syncOnce(runId: string, fullResync = false) {
 
 describe("ledger migrations", () => {
   it("creates the tables once and records the version", async () => {
-    expect(await migrate(warehouse, tables)).toBe(3);
-    expect(await migrate(warehouse, tables)).toBe(3);
-    expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => r.version)).toEqual([1n, 2n, 3n]);
+    expect(await migrate(warehouse, tables)).toBe(LEDGER_VERSION);
+    expect(await migrate(warehouse, tables)).toBe(LEDGER_VERSION);
+    expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => r.version)).toEqual([1n, 2n, 3n, 4n]);
     ledger = new Ledger(warehouse, tables);
   });
 });
 
 describe("plan against the ledger", () => {
   it("plans every row as a create before the first sync, and nothing after it", async () => {
-    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0 });
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0 });
     const first = await syncOnce("run-1");
     expect(first).toMatchObject({ created: 150, failed: 0 });
     const [row] = await warehouse.query(`select count(*) as n, count(distinct row_hash) as hashes, min(run_id) as run from ${tables.ledger}`);
     expect(row).toEqual({ n: 150n, hashes: 150n, run: "run-1" });
 
-    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0 });
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0, failedUnchanged: 0, retryLater: 0 });
     const calls = emulator.calls().length;
     const again = await syncOnce("run-2");
     expect(again).toMatchObject({ created: 0, updated: 0, requests: 0 });
@@ -90,7 +90,7 @@ describe("plan against the ledger", () => {
     await warehouse.execute(`update people set tier = 'customer' where email = 'p7@example.com'`);
     await warehouse.execute(`insert into people values ('new@example.com', 'New', 'lead')`);
     await warehouse.execute(`delete from people where email = 'p9@example.com'`);
-    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 1, update: 1, unchanged: 148, removed: 1 });
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 1, update: 1, unchanged: 148, removed: 1, failedUnchanged: 0, retryLater: 0 });
     const planned: PlannedRecord[] = [];
     for await (const chunk of plannedRecords(warehouse, contract, tables)) planned.push(...chunk);
     expect(planned.map((r) => [r.key, r.change, r.fields])).toEqual([

@@ -74,7 +74,7 @@ describe("sync after dbt build", () => {
     expect(health).toMatchObject({ contract: "account_health_to_hubspot", status: "skipped" });
     expect(health.gate.checks.find((c: { name: string }) => c.name === "not_null_account_health_domain")).toMatchObject({ status: "fail", failures: 1 });
     expect(engagement).toMatchObject({ contract: "contact_engagement_to_hubspot", status: "synced" });
-    expect(engagement.counts).toEqual({ eligible: first.length, created: 0, updated: 0, unchanged: first.length, removed: 0, skipped: 0, failed: 0, rejected: 0, notSent: 0 });
+    expect(engagement.counts).toEqual({ eligible: first.length, created: 0, updated: 0, unchanged: first.length, removed: 0, skipped: 0, failed: 0, rejected: 0, notSent: 0, failedUnchanged: 0, retryLater: 0 });
     expect(engagement.requests).toBe(0);
   });
 
