@@ -227,33 +227,46 @@ describe.each(ENGINES)("on %s", (engineName) => {
   });
 
   describe("failures are reported, not crashed", () => {
-    /** Artifacts where account_health's failing test passed, so both contracts pass their gate. */
-    const bothPass = () =>
+    /**
+     * Artifacts with a second contract that passes the gate beside contact_engagement_to_hubspot: the same model, to
+     * HubSpot companies (matched by billing_customer_id), reading the model itself (no suppression to apply).
+     */
+    const SECOND = "contact_engagement_to_companies";
+    const withSecondContract = () =>
       engine.copyArtifacts({
-        runResults: (r) => {
-          for (const result of r.results) if (result.status === "fail") Object.assign(result, { status: "pass", failures: 0 });
+        manifest: (m) => {
+          const contracts = m.nodes[MODEL_NODE].config.meta.activation;
+          const { gates } = contracts[0];
+          contracts.push({
+            ...contracts[0],
+            name: SECOND,
+            destination: { type: "hubspot", object: "companies", match: { field: "billing_customer_id" }, mode: "upsert", on_removed: "keep" },
+            fields: { first_name: "name" },
+            suppression: { not_needed: "a second contract of the same model, for the failure test" },
+            gates: { min_rows: gates.min_rows, min_match_rate: gates.min_match_rate },
+          });
         },
       });
 
     it("a destination answering 5xx before the first write fails that contract clearly; the other contract still syncs", async () => {
-      const target = await bothPass();
+      const target = await withSecondContract();
       emulator.setFaults({ serverErrorRate: 1, pathPattern: "/contacts" });
-      const run = await runCli(syncArgs(target, "--json", ...engine.args), env());
+      const run = await runCli(syncArgs(target, "--select", CONTRACT, SECOND, "--json", ...engine.args), env());
       expect(run.stderr).not.toMatch(/\n\s+at /);
-      expect(run.exitCode).toBe(4);
+      expect(run.exitCode, run.stderr).toBe(4);
       const report = JSON.parse(run.stdout);
       expect(report.exitCode).toBe(4);
       const byName = Object.fromEntries(report.contracts.map((c: Row) => [c.contract, c]));
       expect(byName[CONTRACT]).toMatchObject({ status: "failed", cause: "destination", reasons: [expect.stringMatching(/is not available: HubSpot 50[23]/)] });
-      expect(byName[HEALTH]).toMatchObject({ status: "synced", result: "success" });
-      expect(emulator.records("companies").length).toBeGreaterThan(0);
+      expect(byName[SECOND]).toMatchObject({ status: "synced", result: "success", counts: { created: 16 } });
+      expect(emulator.records("companies")).toHaveLength(16);
       expect(emulator.records("contacts")).toEqual([]);
       const logs = await engine.query(`select contract_name, status, stop_reason from ${engine.ledgerTable("activation_run_log")} order by contract_name`);
       expect(logs).toEqual([
-        { contract_name: HEALTH, status: "success", stop_reason: null },
+        { contract_name: SECOND, status: "success", stop_reason: null },
         { contract_name: CONTRACT, status: "failed", stop_reason: expect.stringMatching(/is not available/) },
       ]);
-      const text = await runCli(syncArgs(target, ...engine.args), env());
+      const text = await runCli(syncArgs(target, "--select", CONTRACT, SECOND, ...engine.args), env());
       expect(text.stdout).toMatch(/FAILED {3}contact_engagement_to_hubspot .*: the destination failed the run; nothing more was sent/);
     }, 120_000);
 
@@ -271,14 +284,14 @@ describe.each(ENGINES)("on %s", (engineName) => {
   });
 
   describe("many runs on changing data", () => {
-    it("after each of 12 seeded runs every eligible row is synced or dead-lettered with a reason, a rerun is silent, and reconcile agrees", async () => {
+    it("after each of 10 seeded runs every eligible row is synced or dead-lettered with a reason, a rerun is silent, and reconcile agrees", async () => {
       const random = mulberry32(20261129);
       const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
       const columns = "email, first_name, last_name, job_title, plan_tier, engagement_band, scored_at, consent_updated_at, _activation_row_hash";
       const broken = new Set<string>();
       // Broken rows removed from the eligible set keep their open letter (nothing wrote them since).
       const removedBroken = new Set<string>();
-      for (let run = 1; run <= 12; run += 1) {
+      for (let run = 1; run <= 10; run += 1) {
         const keys = (await engine.query(`select email from ${model()} order by email`)).map((r) => String(r.email));
         for (let change = 0; change < 1 + Math.floor(random() * 3); change += 1) {
           const action = pick(["edit", "edit", "break", "fix", "remove", "add"] as const);
