@@ -121,7 +121,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
         narrow.setFaults({});
         const replay = await runCli(["replay", ...connection, "--target-dir", engine.targetPath(), "--contract", CONTRACT], env({ HUBSPOT_BASE_PATH: narrow.url }));
         expect(replay.exitCode, replay.stderr).toBe(0);
-        expect(replay.stdout).toMatch(/SYNCED   contact_engagement_to_hubspot .*: 16 eligible rows, 16 created, 0 updated, 0 unchanged, 0 failed/);
+        expect(replay.stdout).toMatch(/SYNCED {3}contact_engagement_to_hubspot .*: 16 eligible rows, 16 created, 0 updated, 0 unchanged, 0 failed/);
         expect(narrow.records("contacts")).toHaveLength(16);
         const [pending] = await engine.query(`select count(*) as n from ${engine.ledgerTable("activation_dead_letters")} where closed_at is null`);
         expect(pending).toEqual({ n: 0n });

@@ -29,6 +29,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       const p = outcome.plan;
       const lines = [
         `PLAN     ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
+          (p.failedUnchanged + p.retryLater > 0 ? `, ${p.failedUnchanged} held (failed permanently, unchanged), ${p.retryLater} waiting to retry` : "") +
           (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : ""),
       ];
       for (const r of outcome.samples) lines.push(`         ${r.change} ${r.key}: ${JSON.stringify(r.fields, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
