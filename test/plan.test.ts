@@ -107,7 +107,7 @@ describe("plan against the ledger", () => {
     });
   });
 
-  it("dead-letters rejected rows with their reason and plans them again next run", async () => {
+  it("dead-letters rejected rows with their reason and holds them back until they change", async () => {
     await warehouse.execute(`update people set tier = 'evangelist' where email in ('p1@example.com', 'p2@example.com')`);
     const result = await syncOnce("run-4");
     expect(result).toMatchObject({ updated: 0, failed: 2 });
@@ -116,7 +116,12 @@ describe("plan against the ledger", () => {
       { sync_key: "p1@example.com", error_class: "rejected", payload: JSON.stringify({ firstname: "First1", lifecyclestage: "evangelist" }) },
       { sync_key: "p2@example.com", error_class: "rejected", payload: JSON.stringify({ firstname: "First2", lifecyclestage: "evangelist" }) },
     ]);
-    expect((await planCounts(warehouse, contract, tables)).update).toBe(2);
+    const kinds = await warehouse.query(`select failure_kind, attempts, next_attempt_at from ${tables.deadLetters} where run_id = 'run-4' and closed_at is null`);
+    expect(kinds.map((k) => [k.failure_kind, Number(k.attempts), k.next_attempt_at])).toEqual([["permanent", 1, null], ["permanent", 1, null]]);
+    // Failed permanently and unchanged: not planned again (a rerun makes zero calls); a changed row is.
+    expect(await planCounts(warehouse, contract, tables)).toMatchObject({ update: 0, failedUnchanged: 2 });
+    await warehouse.execute(`update people set tier = 'customer' where email = 'p1@example.com'`);
+    expect(await planCounts(warehouse, contract, tables)).toMatchObject({ update: 1, failedUnchanged: 1 });
   });
 
   it("full resync plans every eligible row as changed without touching unchanged hashes", async () => {
