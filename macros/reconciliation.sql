@@ -1,7 +1,7 @@
 {#-
   activation.reconciliation(ledger=none, snapshot=none, dead_letters=none) -> a complete select: one row per contract,
   key and discrepancy between what the syncer believes it wrote (the ledger, latest row per key) and what the
-  destination holds (the snapshot, latest capture per key), plus unreplayed dead letters:
+  destination holds (the snapshot, latest capture per key), plus open dead letters:
     missing_in_destination  ledger 'synced', absent from the snapshot (keys synced before the contract's newest capture)
     stale                   in both, values differ and the destination record is older than our write (it did not land)
     value_mismatch          in both, values differ and the destination changed at or after our write (someone else
@@ -10,7 +10,7 @@
     orphan_in_destination   in the snapshot, never synced by us (no ledger row)
     suppressed_but_present  ledger 'removed' (left the eligible set: suppressed, excluded or gone) but still in a
                             snapshot captured after the removal; expected only when the contract keeps removed records
-    in_dead_letters         a dead letter not replayed yet (latest per key)
+    in_dead_letters         an open dead letter (not yet written, replayed or closed; latest per key)
   Columns: contract_name, sync_key, discrepancy, destination_record_id, ledger_status, synced_at,
   destination_updated_at, detail. Relations default to the source('activation', …) tables; missing tables are empty.
 -#}
@@ -58,7 +58,7 @@ dead_ranked as (
         contract_name, sync_key, error_class, error_code, message,
         row_number() over (partition by contract_name, sync_key order by created_at desc) as activation_rank
     from {{ activation.relation_or_empty(dead_letters, 'activation_dead_letters') }} as dead_letters
-    where replayed_at is null and sync_key is not null
+    where closed_at is null and sync_key is not null
 ),
 
 discrepancies as (

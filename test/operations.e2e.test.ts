@@ -86,7 +86,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect((await runCli(sync(), env())).exitCode).toBe(0);
       expect(emulator.records("contacts")).toHaveLength(16);
       const after = await runCli(["status", ...connection], env());
-      expect(after.stdout).toMatch(/contact_engagement_to_hubspot: active; last run success at .* \(16 created, 0 updated, 0 unchanged, 0 failed\); 16 rows in the ledger; 0 dead letters to replay/);
+      expect(after.stdout).toMatch(/contact_engagement_to_hubspot: active; last run success at .* \(16 created, 0 updated, 0 unchanged, 0 failed\); 16 rows in the ledger; 0 records in dead letters/);
     });
 
     it("the environment variable pauses without touching the warehouse", async () => {
@@ -122,9 +122,9 @@ describe.each(ENGINES)("on %s", (engineName) => {
         narrow.setFaults({});
         const replay = await runCli(["replay", ...connection, "--target-dir", engine.targetPath(), "--contract", CONTRACT], env({ HUBSPOT_BASE_PATH: narrow.url }));
         expect(replay.exitCode, replay.stderr).toBe(0);
-        expect(replay.stdout).toContain("replayed 16 dead letters: 16 written, 0 failed");
+        expect(replay.stdout).toMatch(/SYNCED {3}contact_engagement_to_hubspot .*: 16 eligible rows, 16 created, 0 updated, 0 unchanged, 0 failed/);
         expect(narrow.records("contacts")).toHaveLength(16);
-        const [pending] = await engine.query(`select count(*) as n from ${engine.ledgerTable("activation_dead_letters")} where replayed_at is null`);
+        const [pending] = await engine.query(`select count(*) as n from ${engine.ledgerTable("activation_dead_letters")} where closed_at is null`);
         expect(pending).toEqual({ n: 0n });
       } finally {
         await narrow.close();

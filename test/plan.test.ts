@@ -11,7 +11,7 @@ import { createDestination } from "../src/destinations/index.ts";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { Ledger } from "../src/ledger/ledger.ts";
-import { ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";
+import { LEDGER_VERSION, ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";
 import { stopChecks } from "../src/plan/checks.ts";
 import { planCounts, plannedRecords, type PlannedRecord } from "../src/plan/diff.ts";
 import { Controls } from "../src/ledger/controls.ts";
@@ -56,22 +56,22 @@ async function syncOnce(runId: string, fullResync = false) {
 
 describe("ledger migrations", () => {
   it("creates the tables once and records the version", async () => {
-    expect(await migrate(warehouse, tables)).toBe(3);
-    expect(await migrate(warehouse, tables)).toBe(3);
-    expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => r.version)).toEqual([1n, 2n, 3n]);
+    expect(await migrate(warehouse, tables)).toBe(LEDGER_VERSION);
+    expect(await migrate(warehouse, tables)).toBe(LEDGER_VERSION);
+    expect((await warehouse.query(`select version from ${tables.migrations} order by version`)).map((r) => r.version)).toEqual([1n, 2n, 3n, 4n]);
     ledger = new Ledger(warehouse, tables);
   });
 });
 
 describe("plan against the ledger", () => {
   it("plans every row as a create before the first sync, and nothing after it", async () => {
-    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0 });
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0 });
     const first = await syncOnce("run-1");
     expect(first).toMatchObject({ created: 150, failed: 0 });
     const [row] = await warehouse.query(`select count(*) as n, count(distinct row_hash) as hashes, min(run_id) as run from ${tables.ledger}`);
     expect(row).toEqual({ n: 150n, hashes: 150n, run: "run-1" });
 
-    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0 });
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0, failedUnchanged: 0, retryLater: 0 });
     const calls = emulator.calls().length;
     const again = await syncOnce("run-2");
     expect(again).toMatchObject({ created: 0, updated: 0, requests: 0 });
@@ -82,7 +82,7 @@ describe("plan against the ledger", () => {
     await warehouse.execute(`update people set tier = 'customer' where email = 'p7@example.com'`);
     await warehouse.execute(`insert into people values ('new@example.com', 'New', 'lead')`);
     await warehouse.execute(`delete from people where email = 'p9@example.com'`);
-    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 1, update: 1, unchanged: 148, removed: 1 });
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 1, update: 1, unchanged: 148, removed: 1, failedUnchanged: 0, retryLater: 0 });
     const planned: PlannedRecord[] = [];
     for await (const chunk of plannedRecords(warehouse, contract, tables)) planned.push(...chunk);
     expect(planned.map((r) => [r.key, r.change, r.fields])).toEqual([
@@ -99,7 +99,7 @@ describe("plan against the ledger", () => {
     });
   });
 
-  it("dead-letters rejected rows with their reason and plans them again next run", async () => {
+  it("dead-letters rejected rows with their reason and holds them back until they change", async () => {
     await warehouse.execute(`update people set tier = 'evangelist' where email in ('p1@example.com', 'p2@example.com')`);
     const result = await syncOnce("run-4");
     expect(result).toMatchObject({ updated: 0, failed: 2 });
@@ -108,7 +108,12 @@ describe("plan against the ledger", () => {
       { sync_key: "p1@example.com", error_class: "rejected", payload: JSON.stringify({ firstname: "First1", lifecyclestage: "evangelist" }) },
       { sync_key: "p2@example.com", error_class: "rejected", payload: JSON.stringify({ firstname: "First2", lifecyclestage: "evangelist" }) },
     ]);
-    expect((await planCounts(warehouse, contract, tables)).update).toBe(2);
+    const kinds = await warehouse.query(`select failure_kind, attempts, next_attempt_at from ${tables.deadLetters} where run_id = 'run-4' and closed_at is null`);
+    expect(kinds.map((k) => [k.failure_kind, Number(k.attempts), k.next_attempt_at])).toEqual([["permanent", 1, null], ["permanent", 1, null]]);
+    // Failed permanently and unchanged: not planned again (a rerun makes zero calls); a changed row is.
+    expect(await planCounts(warehouse, contract, tables)).toMatchObject({ update: 0, failedUnchanged: 2 });
+    await warehouse.execute(`update people set tier = 'customer' where email = 'p1@example.com'`);
+    expect(await planCounts(warehouse, contract, tables)).toMatchObject({ update: 1, failedUnchanged: 1 });
   });
 
   it("full resync plans every eligible row as changed without touching unchanged hashes", async () => {

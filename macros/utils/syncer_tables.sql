@@ -18,10 +18,11 @@
       ('status', text), ('mode', text), ('rows_eligible', int), ('rows_created', int), ('rows_updated', int),
       ('rows_unchanged', int), ('rows_removed', int), ('rows_failed', int), ('rows_rejected', int),
       ('gate_passed', bool), ('gate_reasons', text), ('stop_reason', text), ('override_reason', text), ('actor', text),
-      ('rows_skipped', int), ('rows_not_sent', int)],
+      ('rows_skipped', int), ('rows_not_sent', int), ('rows_failed_unchanged', int), ('rows_retry_later', int)],
     'activation_dead_letters': [
       ('run_id', text), ('contract_name', text), ('sync_key', text), ('error_class', text), ('error_code', text),
-      ('message', text), ('payload', text), ('created_at', ts), ('replayed_at', ts)],
+      ('message', text), ('payload', text), ('created_at', ts), ('replayed_at', ts), ('failure_kind', text),
+      ('row_hash', text), ('attempts', int), ('next_attempt_at', ts), ('closed_at', ts), ('close_reason', text)],
     'activation_destination_snapshot': [
       ('contract_name', text), ('sync_key', text), ('destination_record_id', text), ('values_json', text),
       ('destination_updated_at', ts), ('captured_at', ts)],

@@ -5,7 +5,7 @@ Exit codes:
   1  internal error
   2  bad input (flags, artifacts, profiles, a contract, or a contract that does not fit its destination)
   3  at least one contract was held back by its gate (or is paused)
-  4  at least one row failed, was rejected before sending, or was not sent
+  4  at least one row failed, was rejected before sending, or was not sent (or the destination failed a contract)
   5  generate --check: generated files are missing, stale or left over
   6  a contract was stopped before sending (blast radius, minimum rows)
   7  another runner holds a contract (or the DuckDB file): nothing was done for it`;
@@ -24,4 +24,6 @@ Environment (credentials are read from it only, never from a contract or a flag)
               ZENDESK_REQUEST_TIMEOUT_MS (default 60000)
   DBT_ACTIVATION_PAUSE                contracts to hold back (comma separated; * or 1 for all)
   DBT_ACTIVATION_LEASE_TTL_MS         how long a dead runner's lease blocks its contract (default 180000)
-  DBT_ACTIVATION_PLAN_PARTITION_ROWS  keys per plan query (default on DuckDB 1000000; one query elsewhere)`;
+  DBT_ACTIVATION_PLAN_PARTITION_ROWS  keys per plan query (default on DuckDB 1000000; one query elsewhere)
+  DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS  first wait before a transient dead letter is retried (default 900000;
+                                      doubles with each failure, up to a day)`;

@@ -25,6 +25,8 @@ export interface Contract {
    * with suppression, consent, holdout, rollout and review applied in SQL, proven by its own tests. Syncs read it.
    */
   activationModel?: ModelRef | undefined;
+  /** The generated excluded-rows model (`<contract>__excluded`): who the activation model leaves out, and why. */
+  excludedModel?: ModelRef | undefined;
 }
 
 function modelRef(node: ManifestNode): ModelRef {
@@ -76,7 +78,8 @@ export function loadContracts(manifest: Manifest): Contract[] {
       }
       seen.set(parsed.data.name, node.name);
       const generated = models.get(`${node.package_name ?? ""}.${parsed.data.name}`);
-      contracts.push({ spec: parsed.data, model, activationModel: generated ? modelRef(generated) : undefined });
+      const excluded = models.get(`${node.package_name ?? ""}.${parsed.data.name}__excluded`);
+      contracts.push({ spec: parsed.data, model, activationModel: generated ? modelRef(generated) : undefined, excludedModel: excluded ? modelRef(excluded) : undefined });
     });
   }
 

@@ -151,6 +151,9 @@ export type OwnersSpec = z.infer<typeof ownersSchema>;
 
 export const ROLLBACK_STRATEGIES = ["restore_previous", "clear_fields", "manual"] as const;
 
+/** `monitoring.pause_if.min_attempted` when the contract does not say: a share of fewer rows says little. */
+export const PAUSE_RULE_MIN_ATTEMPTED = 20;
+
 export const monitoringSchema = z.strictObject({
   alert: z
     .strictObject({
@@ -161,7 +164,16 @@ export const monitoringSchema = z.strictObject({
     .optional()
     .describe("Where alerts should go. Not sent yet: validate warns; read the run log or `dbt-activation status`."),
   pause_if: z
-    .strictObject({ failed_rows_percent: percent.optional(), failed_rows: z.number().int().min(1).optional() })
+    .strictObject({
+      failed_rows_percent: percent.optional(),
+      failed_rows: z.number().int().min(1).optional(),
+      min_attempted: z
+        .number()
+        .int()
+        .min(1)
+        .default(PAUSE_RULE_MIN_ATTEMPTED)
+        .describe("The smallest number of rows attempted in a run for failed_rows_percent to apply (default 20): below it a share is noise."),
+    })
     .refine((p) => p.failed_rows_percent !== undefined || p.failed_rows !== undefined, "give failed_rows_percent, failed_rows or both")
     .optional()
     .describe("The pause rule: the sync pauses itself when a run fails this many rows."),

@@ -7,7 +7,11 @@ export interface DestinationRecord {
   fields: Record<string, WarehouseValue>;
 }
 
-export type FailedOutcome = { key: string; status: "failed"; code: string; message: string };
+/**
+ * A row the destination did not write. `transient`: the whole request failed for a reason that says nothing about
+ * the row (its retries ran out on 5xx, 429 or the network), so a later run may try it again (src/engine/failures.ts).
+ */
+export type FailedOutcome = { key: string; status: "failed"; code: string; message: string; transient?: boolean };
 
 export type RecordOutcome = { key: string; status: "created" | "updated"; recordId: string } | FailedOutcome;
 

@@ -131,7 +131,8 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
         await writeBatch(batch.slice(middle), write);
         return;
       }
-      outcomes = batch.map((r): RecordOutcome => ({ key: r.key, status: "failed", code: error.code, message: error.message }));
+      // A retryable error here ran out of attempts: it says nothing about the rows, a later run may try them again.
+      outcomes = batch.map((r): RecordOutcome => ({ key: r.key, status: "failed", code: error.code, message: error.message, ...(error.retryable ? { transient: true } : {}) }));
     }
     await acknowledge(batch, outcomes);
   };

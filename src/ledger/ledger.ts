@@ -3,7 +3,8 @@
  * transaction per group of batches (src/engine/send.ts), so a run killed at any point and rerun resends at most the
  * batches that were in flight.
  */
-import type { DestinationRecord, RecordOutcome } from "../destinations/types.ts";
+import type { DestinationRecord, FailedOutcome, RecordOutcome } from "../destinations/types.ts";
+import { failureKind, nextAttemptAt } from "./failures.ts";
 import type { SqlParam, Warehouse } from "../warehouse/types.ts";
 import type { LedgerTables } from "./migrations.ts";
 
@@ -37,6 +38,10 @@ export interface RunCounts {
   rejected: number;
   skipped?: number;
   notSent?: number;
+  /** Rows held back by an open permanent dead letter, unchanged since it failed (not attempted). */
+  failedUnchanged?: number;
+  /** Rows held back by an open transient dead letter whose backoff has not passed (not attempted). */
+  retryLater?: number;
 }
 
 export interface RunEnd {
@@ -53,13 +58,27 @@ export interface RunEnd {
 /** A column the ledger inserts into, with the kind of value it holds (what an insert casts its text back to). */
 interface InsertColumn {
   name: string;
-  kind: "text" | "timestamp";
+  kind: "text" | "timestamp" | "integer";
 }
 
 const text = (name: string): InsertColumn => ({ name, kind: "text" });
 const timestamp = (name: string): InsertColumn => ({ name, kind: "timestamp" });
 
-const DEAD_LETTER_COLUMNS = [...["run_id", "contract_name", "sync_key", "error_class", "error_code", "message", "payload"].map(text), timestamp("created_at")];
+const DEAD_LETTER_COLUMNS = [
+  ...["run_id", "contract_name", "sync_key", "error_class", "error_code", "message", "payload"].map(text),
+  timestamp("created_at"),
+  ...["failure_kind", "row_hash"].map(text),
+  { name: "attempts", kind: "integer" } as const,
+  timestamp("next_attempt_at"),
+];
+
+/** Why a dead letter stopped being open (close_reason). */
+export type CloseReason = "written" | "superseded" | `not eligible: ${string}`;
+
+export interface LedgerOptions {
+  /** The first cross-run backoff of a transient dead letter (src/engine/failures.ts). */
+  backoffBaseMs?: number;
+}
 const LEDGER_COLUMNS = [
   ...["contract_name", "sync_key", "row_hash", "destination_record_id", "last_sent_values", "previous_values"].map(text),
   timestamp("synced_at"),
@@ -77,10 +96,12 @@ const CHECKPOINT_SLICE = 500;
 export class Ledger {
   readonly tables: LedgerTables;
   readonly #warehouse: Warehouse;
+  readonly #backoffBaseMs: number;
 
-  constructor(warehouse: Warehouse, tables: LedgerTables) {
+  constructor(warehouse: Warehouse, tables: LedgerTables, options: LedgerOptions = {}) {
     this.#warehouse = warehouse;
     this.tables = tables;
+    this.#backoffBaseMs = options.backoffBaseMs ?? 15 * 60_000;
   }
 
   #placeholders(rows: number, columns: number, offset = 0): string {
@@ -89,8 +110,9 @@ export class Ledger {
   }
 
   /**
-   * Records acknowledged batches in one transaction: written rows into the ledger, failed rows into dead letters.
-   * Statements go in slices of CHECKPOINT_SLICE rows, inside the bind-parameter limits of every engine.
+   * Records acknowledged batches in one transaction: written rows into the ledger (closing their open dead letters),
+   * failed rows into dead letters. Statements go in slices of CHECKPOINT_SLICE rows, inside the bind-parameter limits
+   * of every engine.
    */
   async checkpoint(contract: string, runId: string, records: LedgerRecord[], outcomes: RecordOutcome[]): Promise<void> {
     const w = this.#warehouse;
@@ -101,13 +123,55 @@ export class Ledger {
     const written = latest.filter((o): o is Extract<RecordOutcome, { recordId: string }> => o.status !== "failed");
     const failed = latest.filter((o): o is Extract<RecordOutcome, { status: "failed" }> => o.status === "failed");
     await w.transaction(async () => {
-      for (let i = 0; i < written.length; i += CHECKPOINT_SLICE) await this.#writeLedgerRows(contract, runId, written.slice(i, i + CHECKPOINT_SLICE), byKey, now);
-      for (let i = 0; i < failed.length; i += CHECKPOINT_SLICE) {
-        const slice = failed.slice(i, i + CHECKPOINT_SLICE);
-        const rows = slice.map((o): SqlParam[] => [runId, contract, o.key, "rejected", o.code, o.message, toJsonText(byKey.get(o.key)?.fields ?? {}), now]);
-        await this.#insert(this.tables.deadLetters, DEAD_LETTER_COLUMNS, rows);
+      for (let i = 0; i < written.length; i += CHECKPOINT_SLICE) {
+        const slice = written.slice(i, i + CHECKPOINT_SLICE);
+        await this.#writeLedgerRows(contract, runId, slice, byKey, now);
+        await this.#close(contract, slice.map((o) => o.key), "written", now);
       }
+      for (let i = 0; i < failed.length; i += CHECKPOINT_SLICE) await this.#deadLetter(contract, runId, failed.slice(i, i + CHECKPOINT_SLICE), byKey, "rejected", now);
     });
+  }
+
+  /**
+   * Dead-letters failed rows: one open letter per key, superseding the key's earlier open one and counting its
+   * attempts on from it; a transient failure gets the time of its next attempt (src/engine/failures.ts).
+   */
+  async #deadLetter(contract: string, runId: string, failed: FailedOutcome[], byKey: Map<string, LedgerRecord>, errorClass: string, now: Date): Promise<void> {
+    const p = this.#warehouse.dialect.param;
+    const keys = this.#keySet(failed.map((o) => o.key), 2);
+    const earlier = new Map(
+      (
+        await this.#warehouse.query(
+          `select sync_key, max(attempts) as attempts from ${this.tables.deadLetters} where contract_name = ${p(1)} and closed_at is null and sync_key in (${keys.sql}) group by sync_key`,
+          [contract, ...keys.params],
+        )
+      ).map((r) => [String(r.sync_key), Number(r.attempts ?? 1)]),
+    );
+    await this.#close(contract, failed.map((o) => o.key), "superseded", now);
+    const rows = failed.map((o): SqlParam[] => {
+      const kind = failureKind(o);
+      const attempts = (earlier.get(o.key) ?? 0) + 1;
+      const record = byKey.get(o.key);
+      return [runId, contract, o.key, errorClass, o.code, o.message, toJsonText(record?.fields ?? {}), now, kind, record?.hash || null, attempts, nextAttemptAt(kind, attempts, now, this.#backoffBaseMs)];
+    });
+    await this.#insert(this.tables.deadLetters, DEAD_LETTER_COLUMNS, rows);
+  }
+
+  /** Closes the keys' open dead letters, with the reason. */
+  async #close(contract: string, keys: string[], reason: CloseReason, now: Date): Promise<void> {
+    if (keys.length === 0) return;
+    const p = this.#warehouse.dialect.param;
+    const set = this.#keySet(keys, 4);
+    await this.#warehouse.execute(
+      `update ${this.tables.deadLetters} set closed_at = ${p(1)}, close_reason = ${p(2)} where contract_name = ${p(3)} and closed_at is null and sync_key in (${set.sql})`,
+      [now, reason, contract, ...set.params],
+    );
+  }
+
+  /** Closes the open dead letters of these keys with the reason (e.g. a replayed key that is no longer eligible). */
+  async closeDeadLetters(contract: string, keys: string[], reason: CloseReason): Promise<void> {
+    const now = new Date();
+    for (let i = 0; i < keys.length; i += CHECKPOINT_SLICE) await this.#close(contract, keys.slice(i, i + CHECKPOINT_SLICE), reason, now);
   }
 
   async #writeLedgerRows(contract: string, runId: string, written: Extract<RecordOutcome, { recordId: string }>[], byKey: Map<string, LedgerRecord>, now: Date): Promise<void> {
@@ -151,14 +215,18 @@ export class Ledger {
       return;
     }
     // Every value travels as text; each column is cast back by its declared kind.
-    const select = columns.map((c, i) => (c.kind === "timestamp" ? `cast(c${i + 1} as ${d.types.timestamp})` : `c${i + 1}`));
+    const select = columns.map((c, i) => (c.kind === "text" ? `c${i + 1}` : `cast(c${i + 1} as ${c.kind === "timestamp" ? d.types.timestamp : d.types.integer})`));
     const texts = rows.map((row) => row.map((v) => (v === null ? null : v instanceof Date ? utcTimestampText(v) : String(v))));
     await this.#warehouse.execute(`insert into ${table} (${names}) select ${select.join(", ")} from ${d.jsonTextRows(d.param(1), columns.length)}`, [JSON.stringify(texts)]);
   }
 
-  /** Records keys whose destination records were cleared, deleted or left a list: their ledger rows become `removed`. */
+  /**
+   * Records keys whose destination records were cleared, deleted or left a list: their ledger rows become `removed`,
+   * and the open dead letters of an earlier removal that failed are settled.
+   */
   async markRemoved(contract: string, runId: string, keys: string[]): Promise<void> {
     const p = this.#warehouse.dialect.param;
+    await this.closeDeadLetters(contract, keys, "written");
     for (let i = 0; i < keys.length; i += CHECKPOINT_SLICE) {
       const slice = this.#keySet(keys.slice(i, i + CHECKPOINT_SLICE), 4);
       await this.#warehouse.execute(
@@ -169,13 +237,23 @@ export class Ledger {
   }
 
   /** Dead letters for requests that failed outside a write batch (removals, audience membership). */
-  async deadLetters(contract: string, runId: string, failures: { key: string; code: string; message: string }[], errorClass = "rejected"): Promise<void> {
+  async deadLetters(contract: string, runId: string, failures: FailedOutcome[], errorClass = "rejected"): Promise<void> {
     if (failures.length === 0) return;
     const now = new Date();
-    for (let i = 0; i < failures.length; i += CHECKPOINT_SLICE) {
-      const rows = failures.slice(i, i + CHECKPOINT_SLICE).map((f): SqlParam[] => [runId, contract, f.key, errorClass, f.code, f.message, "{}", now]);
-      await this.#insert(this.tables.deadLetters, DEAD_LETTER_COLUMNS, rows);
-    }
+    for (let i = 0; i < failures.length; i += CHECKPOINT_SLICE) await this.#deadLetter(contract, runId, failures.slice(i, i + CHECKPOINT_SLICE), new Map(), errorClass, now);
+  }
+
+  /**
+   * A run-log row for a contract its gate held back: nothing was planned or sent, the row says why (gate_reasons,
+   * stop_reason), so `status` and the dbt package see every scheduled run, not only those that wrote.
+   */
+  async gatedRun(run: RunStart, reasons: string[]): Promise<void> {
+    const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, new Date(), "gated", run.mode, false, JSON.stringify(reasons), reasons.join("; ").slice(0, 2000), run.actor ?? null];
+    await this.#warehouse.execute(
+      `insert into ${this.tables.runLog} (run_id, contract_name, invocation_id, started_at, finished_at, status, mode, gate_passed, gate_reasons, stop_reason, actor)
+        values ${this.#placeholders(1, values.length)}`,
+      values,
+    );
   }
 
   /**
@@ -197,15 +275,50 @@ export class Ledger {
     const p = this.#warehouse.dialect.param;
     const values: SqlParam[] = [
       entry.finishedAt, entry.status, c.eligible, c.created, c.updated, c.unchanged, c.removed, c.failed, c.rejected, c.skipped ?? 0, c.notSent ?? 0,
-      entry.stopReason ?? null, entry.overrideReason ?? null, entry.runId, entry.contract,
+      entry.stopReason ?? null, entry.overrideReason ?? null, c.failedUnchanged ?? 0, c.retryLater ?? 0, entry.runId, entry.contract,
     ];
     await this.#warehouse.execute(
       `update ${this.tables.runLog} set finished_at = ${p(1)}, status = ${p(2)}, rows_eligible = ${p(3)}, rows_created = ${p(4)}, rows_updated = ${p(5)},
         rows_unchanged = ${p(6)}, rows_removed = ${p(7)}, rows_failed = ${p(8)}, rows_rejected = ${p(9)}, rows_skipped = ${p(10)}, rows_not_sent = ${p(11)},
-        stop_reason = ${p(12)}, override_reason = ${p(13)}
-        where run_id = ${p(14)} and contract_name = ${p(15)}`,
+        stop_reason = ${p(12)}, override_reason = ${p(13)}, rows_failed_unchanged = ${p(14)}, rows_retry_later = ${p(15)}
+        where run_id = ${p(16)} and contract_name = ${p(17)}`,
       values,
     );
+  }
+
+  /** Per contract: the latest run by start (a run still going, or killed, has no finish time yet). */
+  async lastRuns(): Promise<Record<string, unknown>[]> {
+    return this.#warehouse.query(
+      `select r.contract_name, r.run_id, r.status, r.started_at, r.finished_at, r.rows_created, r.rows_updated, r.rows_unchanged, r.rows_failed,
+         r.rows_failed_unchanged, r.rows_retry_later, r.stop_reason
+       from ${this.tables.runLog} as r
+       where r.started_at = (select max(started_at) from ${this.tables.runLog} as x where x.contract_name = r.contract_name)
+       order by r.contract_name`,
+    );
+  }
+
+  /** Per contract: synced ledger rows, and records (keys, not letters) with an open dead letter, by kind. */
+  async recordCounts(): Promise<{ contract: string; synced: number; deadLettered: number; permanent: number; transient: number }[]> {
+    const synced = await this.#warehouse.query(`select contract_name, count(*) as n from ${this.tables.ledger} where status = 'synced' group by contract_name`);
+    const letters = await this.#warehouse.query(
+      `select contract_name, count(distinct sync_key) as n,
+         count(distinct case when failure_kind = 'permanent' then sync_key end) as permanent,
+         count(distinct case when failure_kind = 'permanent' then null else sync_key end) as transient
+       from ${this.tables.deadLetters} where closed_at is null group by contract_name`,
+    );
+    const names = [...new Set([...synced, ...letters].map((r) => String(r.contract_name)))];
+    return names.map((contract) => {
+      const s = synced.find((r) => r.contract_name === contract);
+      const l = letters.find((r) => r.contract_name === contract);
+      return { contract, synced: Number(s?.n ?? 0), deadLettered: Number(l?.n ?? 0), permanent: Number(l?.permanent ?? 0), transient: Number(l?.transient ?? 0) };
+    });
+  }
+
+  /** Keys of the contract with an open dead letter (records, not letters), in key order. */
+  async openDeadLetterKeys(contract: string): Promise<string[]> {
+    const p = this.#warehouse.dialect.param;
+    const rows = await this.#warehouse.query(`select distinct sync_key from ${this.tables.deadLetters} where contract_name = ${p(1)} and closed_at is null order by sync_key`, [contract]);
+    return rows.map((r) => String(r.sync_key));
   }
 
   /**

@@ -57,6 +57,23 @@ const MIGRATIONS: Migration[] = [
   ],
   // 3: the run log counts every class: rows the guards skipped and rows never sent (the run ended early).
   (t, { types: x }) => [`alter table ${t.runLog} add column rows_skipped ${x.integer}`, `alter table ${t.runLog} add column rows_not_sent ${x.integer}`],
+  // 4: the dead-letter lifecycle (src/engine/failures.ts). Each letter knows its kind, the row hash that failed, how
+  // many times the key has failed and when it may be tried again; it stays open until the key is written, replayed,
+  // superseded by a newer letter, or no longer eligible (closed_at, close_reason). The run log counts the rows held
+  // back by an open letter. Letters replayed before this version are closed as replayed.
+  (t, { types: x }) => [
+    ...[
+      ["failure_kind", x.text],
+      ["row_hash", x.text],
+      ["attempts", x.integer],
+      ["next_attempt_at", x.timestamp],
+      ["closed_at", x.timestamp],
+      ["close_reason", x.text],
+    ].map(([name, type]) => `alter table ${t.deadLetters} add column ${name} ${type}`),
+    `update ${t.deadLetters} set closed_at = replayed_at, close_reason = 'replayed' where replayed_at is not null`,
+    `alter table ${t.runLog} add column rows_failed_unchanged ${x.integer}`,
+    `alter table ${t.runLog} add column rows_retry_later ${x.integer}`,
+  ],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;

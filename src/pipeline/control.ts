@@ -1,7 +1,6 @@
-/** `pause`, `resume` and `status`: the kill switch, and what the syncer's tables say about each contract. */
+/** `pause` and `resume`: the kill switch, kept in the warehouse with who threw it and why. */
 import { BadInputError } from "../errors.ts";
-import { ALL_CONTRACTS, type PauseState } from "../ledger/controls.ts";
-import { ledgerStates, type ContractLedgerState } from "../ledger/status.ts";
+import { ALL_CONTRACTS } from "../ledger/controls.ts";
 import { openLedgerSession, type SessionOptions } from "./session.ts";
 
 export { ALL_CONTRACTS };
@@ -18,27 +17,6 @@ export async function setKillSwitch(options: SessionOptions, scope: string, paus
   const session = await openLedgerSession(options);
   try {
     await session.controls.setPaused(scope, paused, reason?.trim(), actor);
-  } finally {
-    await session.close();
-  }
-}
-
-export interface ContractStatus extends ContractLedgerState {
-  paused: PauseState | null;
-}
-
-export interface StatusReport {
-  contracts: ContractStatus[];
-  paused: PauseState[];
-}
-
-export async function readStatus(options: SessionOptions): Promise<StatusReport> {
-  const session = await openLedgerSession(options);
-  try {
-    const paused = await session.controls.pausedContracts();
-    const states = await ledgerStates(session.warehouse, session.tables);
-    const contracts = states.map((s) => ({ ...s, paused: paused.find((p) => p.contract === s.contract || p.contract === ALL_CONTRACTS) ?? null }));
-    return { contracts, paused };
   } finally {
     await session.close();
   }

@@ -89,8 +89,8 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
     for await (const chunk of plannedRecords(warehouse, contract!, tables, await planOptionsFor(warehouse, contract!, tables, { env: options.env }))) {
       for (const record of chunk) if (record.change === "update") note(record.key, "stale", "the eligible row changed since it was sent");
     }
-    const letters = await warehouse.query(`select distinct sync_key from ${tables.deadLetters} where contract_name = ${p(1)} and replayed_at is null order by sync_key`, [name]);
-    for (const letter of letters) note(String(letter.sync_key), "in_dead_letters", "rejected by the destination and not replayed yet");
+    // Records (keys) with an open dead letter: not yet written, replayed, or closed as no longer eligible.
+    for (const key of await session.ledger.openDeadLetterKeys(name)) note(key, "in_dead_letters", "failed at the destination; its dead letter is open");
     return result;
   } finally {
     await session.close();

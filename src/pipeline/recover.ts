@@ -2,7 +2,7 @@
  * Recovery operations over the ledger: `rollback` does what the contract's `monitoring.rollback` declares for the
  * records a run changed (restore the values the ledger saved as sent before that run, or clear the mapped fields, or
  * refuse for a manual runbook) and pauses the contract, or the next sync would send the bad values again; `replay`
- * resends dead letters after a fix on the destination side, marking those that land.
+ * sends the dead-lettered keys again, as a sync of today's rows.
  */
 import { join, resolve } from "node:path";
 import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
@@ -14,7 +14,9 @@ import type { DestinationRecord, RecordOutcome } from "../destinations/types.ts"
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import { BadInputError } from "../errors.ts";
 import type { PlannedRecord } from "../plan/diff.ts";
+import type { SyncReport } from "../report/types.ts";
 import { openLedgerSession, type LedgerSession, type SessionOptions } from "./session.ts";
+import { runSync } from "./sync.ts";
 
 export interface RecoverOptions extends SessionOptions {
   targetDir?: string | undefined;
@@ -90,31 +92,11 @@ export async function runRollback(options: RecoverOptions & { runId: string }): 
   });
 }
 
-export async function runReplay(options: RecoverOptions): Promise<RecoverResult> {
-  return withSession(options, async ({ warehouse, tables, ledger }, contract) => {
-    const p = warehouse.dialect.param;
-    // The newest dead letter per key that has not been replayed yet.
-    const rows = await warehouse.query(
-      `select sync_key, payload, created_at from ${tables.deadLetters} as d
-       where contract_name = ${p(1)} and replayed_at is null
-         and created_at = (select max(created_at) from ${tables.deadLetters} as x where x.contract_name = d.contract_name and x.sync_key = d.sync_key)
-       order by sync_key`,
-      [contract.spec.name],
-    );
-    const records: PlannedRecord[] = rows.map((r) => ({ key: String(r.sync_key), fields: parseValues(r.payload, `dead letter ${String(r.sync_key)}`), hash: "", change: "update" }));
-    const destination = openDestination(contract, options.env ?? process.env);
-    const runId = `replay:${new Date().toISOString()}`;
-    const summary = await sendRecords(destination, once(records), {
-      onAcknowledged: async (sent, outcomes) => {
-        await ledger.checkpoint(contract.spec.name, runId, sent as PlannedRecord[], outcomes);
-        const landed = outcomes.filter((o) => o.status !== "failed").map((o) => o.key);
-        if (landed.length === 0) return;
-        await warehouse.execute(
-          `update ${tables.deadLetters} set replayed_at = ${p(1)} where contract_name = ${p(2)} and replayed_at is null and sync_key in (${landed.map((_, i) => p(i + 3)).join(", ")})`,
-          [new Date(), contract.spec.name, ...landed],
-        );
-      },
-    });
-    return { contract: contract.spec.name, records: records.length, summary };
-  });
+/**
+ * `replay` is a sync of the dead-lettered keys (src/pipeline/sync.ts, `replay`): it reads the artifacts of
+ * --target-dir through the gate, respects the kill switch, the contract's mode and its retry budget, and sends each
+ * key's eligible row as it is today; keys no longer eligible are not sent and their letters close with the reason.
+ */
+export async function runReplay(options: RecoverOptions & { actor?: string | undefined }): Promise<SyncReport> {
+  return runSync({ ...options, select: [options.contract], replay: true });
 }

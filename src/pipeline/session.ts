@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { resolveProfileTarget } from "../dbt/profiles.ts";
 import { Controls } from "../ledger/controls.ts";
+import { backoffBaseMs } from "../ledger/failures.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { ledgerTables, migrate, type LedgerTables } from "../ledger/migrations.ts";
 import { connectWarehouse, type Warehouse } from "../warehouse/index.ts";
@@ -31,7 +32,7 @@ export async function openLedgerSession(options: SessionOptions): Promise<Ledger
   try {
     const tables = ledgerTables(warehouse.dialect, options.ledgerSchema ?? warehouse.defaultSchema);
     await migrate(warehouse, tables);
-    return { warehouse, tables, ledger: new Ledger(warehouse, tables), controls: new Controls(warehouse, tables), close: () => warehouse.close() };
+    return { warehouse, tables, ledger: new Ledger(warehouse, tables, { backoffBaseMs: backoffBaseMs(env) }), controls: new Controls(warehouse, tables), close: () => warehouse.close() };
   } catch (error) {
     await warehouse.close();
     throw error;

@@ -22,7 +22,7 @@ import type { Controls } from "../ledger/controls.ts";
 import type { Ledger, RunCounts } from "../ledger/ledger.ts";
 import { actsOnRemoved } from "../contract/removal.ts";
 import { stopChecks, type Overrides } from "../plan/checks.ts";
-import { planCounts, plannedRecords, removedKeys, withoutFailedRows, type PlannedRecord } from "../plan/diff.ts";
+import { ineligibleDeadLetters, planCounts, plannedRecords, removedKeys, REMOVAL_CLASS, withoutFailedRows, type PlannedRecord } from "../plan/diff.ts";
 import { planOptionsFor } from "../plan/partitions.ts";
 import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
 import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
@@ -55,6 +55,12 @@ export interface SyncOptions {
   actor?: string | undefined;
   /** Set per contract by `runSync`: failing gate tests that --allow-large-change let through, for the run log. */
   gateOverridden?: string[];
+  /**
+   * `replay`: send only the keys with an open dead letter, each as today's eligible row, whatever its hash or backoff;
+   * keys no longer eligible are not sent and their letters close with the reason. Everything else is a sync's: the
+   * gate, the kill switch, the lease, the mode and its guards, the pause rule, the run log.
+   */
+  replay?: boolean;
 }
 
 /**
@@ -102,6 +108,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   }
   // A contract on a destination sync cannot write fails alone: the others of the run go on.
   const writable: Contract[] = [];
+  const gated: { contract: Contract; reasons: string[] }[] = [];
   for (const contract of contracts) {
     const unwritable = contract.spec.status === "paused" ? undefined : unwritableReason(contract.spec);
     if (!unwritable) writable.push(contract);
@@ -135,10 +142,13 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       gateOverrides.set(contract.spec.name, overridden.map((o) => `gate: ${o} (allowed: ${options.overrides!.allowLargeChange!.reason})`));
     }
     if (reasons.length === 0) passed.push(contract);
-    else outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons, gate: { passed: false, reasons, checks: verdicts.flatMap((v) => v.checks), model: contract.model.uniqueId, overridden } });
+    else {
+      gated.push({ contract, reasons });
+      outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons, gate: { passed: false, reasons, checks: verdicts.flatMap((v) => v.checks), model: contract.model.uniqueId, overridden } });
+    }
   }
 
-  if (passed.length > 0) {
+  if (passed.length > 0 || (gated.length > 0 && !options.dryRun)) {
     const session = await openLedgerSession({ ...options, projectDir, env, cwd });
     const { warehouse, ledger, controls } = session;
     try {
@@ -150,9 +160,15 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
         if (!options.dryRun) destinations.set(contract.spec.name, openDestination(contract, env));
       }
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
+      // A contract its gate held back leaves a run-log row saying why: `status` shows it, not only runs that wrote.
+      if (!options.dryRun) {
+        for (const { contract, reasons } of gated) {
+          await ledger.gatedRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: new Date(), mode: contract.spec.destination.mode, actor: options.actor }, reasons);
+        }
+      }
       for (const contract of passed) {
         const destination = destinations.get(contract.spec.name);
-        outcomes.set(contract.spec.name, await syncContract(contract, destination, warehouse, ledger, controls, run, { ...options, gateOverridden: gateOverrides.get(contract.spec.name) ?? [] }));
+        outcomes.set(contract.spec.name, await contractOrFailure(contract, () => syncContract(contract, destination, warehouse, ledger, controls, run, { ...options, gateOverridden: gateOverrides.get(contract.spec.name) ?? [] })));
       }
     } finally {
       await session.close();
@@ -167,6 +183,20 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
     contracts: ordered,
     exitCode: exitCodeOf(ordered),
   };
+}
+
+/**
+ * One contract's sync; a destination that fails it as a whole (down before the first write, a token refused mid-run)
+ * fails that contract with the reason, and the run goes on to the next contract.
+ */
+async function contractOrFailure(contract: Contract, sync: () => Promise<ContractOutcome>): Promise<ContractOutcome> {
+  try {
+    return await sync();
+  } catch (error) {
+    if (!(error instanceof DestinationRequestError)) throw error;
+    const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
+    return { ...base, status: "failed", cause: "destination", reasons: [`the destination failed the run: ${error.message}`] };
+  }
 }
 
 async function syncContract(
@@ -254,7 +284,7 @@ async function syncLeased(leased: Omit<ContractRun, "started">): Promise<Contrac
     // The run log says the run ended in an error; the messages we write ourselves name no secret, others may.
     const known = error instanceof BadInputError || error instanceof DestinationRequestError;
     const reason = known ? `error: ${error.message.slice(0, 500)}` : "internal error (the runner's stderr has the details)";
-    await finishRun("error", { eligible: 0, created: 0, updated: 0, unchanged: 0, removed: 0, failed: 0, rejected: 0 }, reason).catch(() => undefined);
+    await finishRun(error instanceof DestinationRequestError ? "failed" : "error", { eligible: 0, created: 0, updated: 0, unchanged: 0, removed: 0, failed: 0, rejected: 0 }, reason).catch(() => undefined);
     throw error;
   }
 }
@@ -264,7 +294,12 @@ type FinishRun = (status: string, counts: RunCounts, stopReason?: string, overri
 async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
-  const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env });
+  const planOptions = { ...(await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env })), replay: options.replay };
+  // Replay: dead-lettered keys that are not eligible today are not sent; their letters close with the reason.
+  const notEligible = options.replay ? await ineligibleDeadLetters(warehouse, contract, ledger.tables, planOptions) : [];
+  for (const reason of new Set(notEligible.map((n) => n.reason))) {
+    await ledger.closeDeadLetters(contract.spec.name, notEligible.filter((n) => n.reason === reason).map((n) => n.key), `not eligible: ${reason}`);
+  }
   const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
   // Rejected keys are reported by one shard only, so the shards' reports add up.
   const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract, planOptions) : [];
@@ -272,7 +307,8 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   // One budget for every call of this contract's run: preflight, read-back, writes and removals.
   const retryPolicy = { budget: new RetryBudget(retryBudgetOf(contract.spec)) };
   let summary: SendSummary | undefined;
-  const checks = stopChecks(contract.spec, plan, options.overrides);
+  // A replay sends only keys that failed after passing these checks in their own run.
+  const checks = options.replay ? { stops: [], overridden: [] } : stopChecks(contract.spec, plan, options.overrides);
   const overridden = [...(options.gateOverridden ?? []), ...checks.overridden];
   const overrideReason = overridden.length > 0 ? overridden.join("; ") : undefined;
   const rejectedRows = rejected.reduce((n, r) => n + r.rows, 0);
@@ -292,17 +328,20 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   // Nothing changed: no destination call at all, not even the preflight.
   if (plan.create + plan.update + removals > 0) {
     let problems: string[];
+    let cause: "mapping" | "destination" = "mapping";
     try {
       problems = await retrying(() => destination.preflight(), retryPolicy, counters);
     } catch (error) {
-      // Refused credentials, a revoked token, an exhausted quota: the contract fails before any write.
-      if (!(error instanceof DestinationRequestError) || error.retryable) throw error;
-      problems = [`${destination.description}: ${error.message}`];
+      // Refused credentials, a revoked token, an exhausted quota, a destination down (5xx after every retry): the
+      // contract fails before any write, and the run goes on to the next contract.
+      if (!(error instanceof DestinationRequestError)) throw error;
+      cause = "destination";
+      problems = [`${destination.description} is not available: ${error.message}`];
     }
     if (problems.length > 0) {
-      const planned = { eligible: plan.eligible, created: 0, updated: 0, unchanged: plan.unchanged, removed: 0, failed: 0, rejected: rejectedRows };
+      const planned = { eligible: plan.eligible, created: 0, updated: 0, unchanged: plan.unchanged, removed: 0, failed: 0, rejected: rejectedRows, failedUnchanged: plan.failedUnchanged, retryLater: plan.retryLater };
       await finishRun("failed", planned, problems.join("; ").slice(0, 2000), overrideReason);
-      return { ...base, status: "failed", reasons: problems };
+      return { ...base, status: "failed", cause, runId: run.runId, reasons: problems };
     }
     // Rows an `on_null: fail` field fails are dead-lettered here, before the engine: nothing of them is sent.
     let records = withoutFailedRows(plannedRecords(warehouse, contract, ledger.tables, planOptions), async (failed) => {
@@ -330,13 +369,13 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       // The kill switch is read between batches: pausing stops a running sync after the batch in flight. So is the
       // pause rule: a run failing rows past it stops now rather than at the end.
       shouldStop: async () =>
-        (sending && pauseRuleTripped(contract.spec, { attempted: sending.created + sending.updated + sending.failed, failed: sending.failed }, false)) ??
+        (sending && pauseRuleTripped(contract.spec, { attempted: sending.created + sending.updated + sending.failed, failed: sending.failed })) ??
         controls.pausedReason(contract.spec.name, env),
     });
     if (removals > 0 && !summary.stopped) {
       removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed) => {
         await ledger.markRemoved(contract.spec.name, run.runId, done);
-        await ledger.deadLetters(contract.spec.name, run.runId, failed);
+        await ledger.deadLetters(contract.spec.name, run.runId, failed, REMOVAL_CLASS);
       }, retryPolicy);
     }
   }
@@ -350,16 +389,21 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     skipped,
     rejected: rejectedRows,
     notSent: summary?.notSent ?? 0,
+    failedUnchanged: plan.failedUnchanged,
+    retryLater: plan.retryLater,
   };
-  const pausedBy = pauseRuleTripped(contract.spec, { attempted: counts.created + counts.updated + counts.failed, failed: counts.failed }, true);
+  // Over the rows attempted in this run: rows held back by an open dead letter were not attempted.
+  const pausedBy = pauseRuleTripped(contract.spec, { attempted: counts.created + counts.updated + counts.failed, failed: counts.failed });
   if (pausedBy) await controls.setPaused(contract.spec.name, true, pausedBy, "dbt-activation");
-  const status = pausedBy ? "paused" : summary?.stopped ? "interrupted" : counts.failed + counts.notSent > 0 ? "partial" : "success";
-  await finishRun(status, counts, summary?.stopped ?? pausedBy, overrideReason);
+  const result = pausedBy ? "paused" : summary?.stopped ? "interrupted" : counts.failed + counts.notSent > 0 ? "partial" : "success";
+  await finishRun(result, counts, summary?.stopped ?? pausedBy, overrideReason);
   return {
     ...base,
     status: "synced",
+    result,
     runId: run.runId,
     counts,
+    ...(options.replay ? { notEligible } : {}),
     requests: counters.requests + (summary?.requests ?? 0),
     retries: counters.retries + (summary?.retries ?? 0),
     failures: [...nullFailures, ...(summary?.failures ?? []), ...(removal?.failed ?? [])].slice(0, 100),

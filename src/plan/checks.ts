@@ -16,7 +16,7 @@ export interface StopCheck {
   overridden: string[];
 }
 
-export function stopChecks(spec: ContractSpec, plan: PlanCounts, overrides: Overrides = {}): StopCheck {
+export function stopChecks(spec: ContractSpec, plan: Pick<PlanCounts, "eligible" | "create" | "update" | "unchanged" | "removed">, overrides: Overrides = {}): StopCheck {
   // Every synced ledger row is either still eligible (update, unchanged) or removed.
   const ledgerRows = plan.update + plan.unchanged + plan.removed;
   const stops: string[] = [];

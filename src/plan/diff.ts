@@ -1,8 +1,14 @@
 /**
  * The plan: eligible rows diffed against the ledger in the warehouse by row hash, streamed. Classes: create (key not
  * in the ledger), update (hash differs), unchanged (same hash: never sent), removed (in the ledger, no longer
- * eligible). Nothing is held in memory but one chunk; a run where nothing changed streams nothing. With
- * `partitions`, each query runs once per stable key bucket, one after another (see partitions.ts).
+ * eligible), and two held back by an open dead letter of the same row hash (src/engine/failures.ts):
+ * failed_unchanged (it failed permanently and has not changed since: not sent until it changes or is replayed) and
+ * retry_later (it failed transiently and its backoff has not passed). Nothing is held in memory but one chunk; a run
+ * where nothing changed streams nothing, whatever dead letters exist. With `partitions`, each query runs once per
+ * stable key bucket, one after another (see partitions.ts).
+ *
+ * `replay` plans only the keys with an open dead letter, each as today's eligible row, sent whatever its hash or
+ * backoff (src/pipeline/sync.ts: replay is a sync).
  */
 import type { Contract } from "../contract/load.ts";
 import { nullOutcome } from "../contract/rules.ts";
@@ -10,9 +16,9 @@ import { fieldMappings } from "../contract/schema.ts";
 import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
 import type { LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
-import type { Warehouse } from "../warehouse/types.ts";
+import type { SqlParam, Warehouse } from "../warehouse/types.ts";
 
-export type ChangeClass = "create" | "update" | "unchanged" | "removed";
+export type ChangeClass = "create" | "update" | "unchanged" | "removed" | "failed_unchanged" | "retry_later";
 
 export interface PlannedRecord extends LedgerRecord {
   change: "create" | "update";
@@ -30,6 +36,10 @@ export interface PlanCounts {
   update: number;
   unchanged: number;
   removed: number;
+  /** Held back: failed permanently before with this very row hash (not attempted). */
+  failedUnchanged: number;
+  /** Held back: failed transiently before and its backoff has not passed (not attempted). */
+  retryLater: number;
   /**
    * Rows left out because their value is older than `freshness.expire_after` (not sent, not in `eligible`); those the
    * ledger holds as synced are in `removed` too, where the contract's removal rule applies to them. Present only
@@ -39,8 +49,12 @@ export interface PlanCounts {
 }
 
 export interface PlanOptions extends Omit<EligibleSqlOptions, "partition"> {
-  /** Treat every eligible row as changed (the ledger is ignored, not erased). */
+  /** Treat every eligible row as changed (the ledger is ignored, not erased; dead letters hold nothing back). */
   fullResync?: boolean;
+  /** Only the keys with an open dead letter, each sent as today's eligible row (`replay`). */
+  replay?: boolean;
+  /** The time backoffs are compared with (default: now). */
+  now?: Date;
   /** Run each query once per stable key bucket, 0 … partitions-1, one after another (1 or absent: one query). */
   partitions?: number | undefined;
 }
@@ -87,10 +101,33 @@ function needsLastSent(contract: Contract): boolean {
   return fieldMappings(contract.spec).some((m) => m.overwrite === "unless_edited");
 }
 
+/**
+ * The open dead letters of the contract's write failures, one row per key (a key has one open letter; letters from
+ * before the lifecycle may be several, and hold nothing back: no kind, no hash).
+ */
+function openFailuresSql(warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
+  const d = warehouse.dialect;
+  return [
+    `select sync_key, max(failure_kind) as failure_kind, max(row_hash) as row_hash, max(next_attempt_at) as next_attempt_at`,
+    `from ${tables.deadLetters} where contract_name = ${d.param(1)} and closed_at is null and error_class <> '${REMOVAL_CLASS}'`,
+    `  and ${keyCondition("sync_key", d, options)} group by sync_key`,
+  ].join("\n");
+}
+
+/** The error_class of a dead letter for a removal (clear, delete, unlist) that failed. */
+export const REMOVAL_CLASS = "removal";
+
 function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
   const d = warehouse.dialect;
   const q = d.quoteIdentifier;
   const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)}`;
+  const sameRow = `f.row_hash = e.${q(HASH_COLUMN)}`;
+  // Replay sends every dead-lettered key; a full resync sends every row; otherwise an open letter of the same row
+  // hash holds the row back (permanent: until it changes; transient: until its next attempt time).
+  const held = options.replay || options.fullResync
+    ? []
+    : [`when ${sameRow} and f.failure_kind = 'permanent' then 'failed_unchanged'`, `when ${sameRow} and f.next_attempt_at > ${d.param(2)} then 'retry_later'`];
+  const change = options.replay ? `case when l.sync_key is null then 'create' else 'update' end` : `case ${held.join(" ")} when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged' end`;
   return [
     `with eligible as (${eligibleRowsSql(contract, d, options)}),`,
     // What we last sent rides along only for the `unless_edited` guard: otherwise the join would carry every
@@ -104,36 +141,44 @@ function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables,
           `ledger as (select sync_key, row_hash from ${tables.ledger} where ${ledgerRowsWhere(warehouse, options)})`,
           `select e.*, cast(null as ${d.types.timestamp}) as ${q(LEDGER_SYNCED_AT)}, cast(null as ${d.types.text}) as ${q(LEDGER_LAST_SENT)},`,
         ]),
-    `  case when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged' end as ${q(CHANGE)}`,
+    `  ${change} as ${q(CHANGE)}`,
     `from eligible as e left join ledger as l on l.sync_key = e.${q(KEY_COLUMN)}`,
+    `${options.replay ? "inner" : "left"} join (${openFailuresSql(warehouse, tables, options)}) as f on f.sync_key = e.${q(KEY_COLUMN)}`,
   ].join("\n");
+}
+
+/** The diff's parameters: the contract, and the time backoffs are compared with when the diff reads it. */
+function diffParams(contract: Contract, options: PlanOptions): SqlParam[] {
+  return options.replay || options.fullResync ? [contract.spec.name] : [contract.spec.name, options.now ?? new Date()];
+}
+
+/** The removal query's parameters (see removedKeysSql). */
+function removedParams(contract: Contract, options: PlanOptions): SqlParam[] {
+  return options.replay ? [contract.spec.name] : [contract.spec.name, options.now ?? new Date()];
 }
 
 export async function planCounts(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): Promise<PlanCounts> {
   const q = warehouse.dialect.quoteIdentifier;
-  const total: PlanCounts = { eligible: 0, create: 0, update: 0, unchanged: 0, removed: 0 };
+  const total: PlanCounts = { eligible: 0, create: 0, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0 };
+  const classes = { create: "create", update: "update", unchanged: "unchanged", failedUnchanged: "failed_unchanged", retryLater: "retry_later" } as const;
   for (const part of partitioned(options)) {
     const expired = expiredRowsSql(contract, warehouse.dialect, part);
     const [row] = await warehouse.query(
       [
-        `with diff as (${diffSql(contract, warehouse, tables, part)})`,
         `select count(*) as eligible,`,
-        ` sum(case when ${q(CHANGE)} = 'create' then 1 else 0 end) as ${q("create")},`,
-        ` sum(case when ${q(CHANGE)} = 'update' then 1 else 0 end) as ${q("update")},`,
-        ` sum(case when ${q(CHANGE)} = 'unchanged' then 1 else 0 end) as unchanged,`,
-        ` (select count(*) from ${tables.ledger} as l where ${ledgerRowsWhere(warehouse, part, "l")}`,
-        `   and not exists (select 1 from diff where diff.${q(KEY_COLUMN)} = l.sync_key)) as removed,`,
-        `  ${expired ? `(select count(*) from (${expired}) as x)` : "0"} as expired`,
-        `from diff`,
+        Object.entries(classes).map(([name, change]) => ` sum(case when ${q(CHANGE)} = '${change}' then 1 else 0 end) as ${q(name)}`).join(",\n"),
+        `from (${diffSql(contract, warehouse, tables, part)}) as diff`,
       ].join("\n"),
-      [contract.spec.name],
+      diffParams(contract, options),
     );
+    const [removed] = await warehouse.query(`select count(*) as n from (${removedKeysSql(contract, warehouse, tables, part)}) as removed`, removedParams(contract, options));
     total.eligible += Number(row?.eligible ?? 0);
-    total.create += Number(row?.create ?? 0);
-    total.update += Number(row?.update ?? 0);
-    total.unchanged += Number(row?.unchanged ?? 0);
-    total.removed += Number(row?.removed ?? 0);
-    if (expired) total.expired = (total.expired ?? 0) + Number(row?.expired ?? 0);
+    for (const name of Object.keys(classes) as (keyof typeof classes)[]) total[name] += Number(row?.[name] ?? 0);
+    total.removed += Number(removed?.n ?? 0);
+    if (expired) {
+      const [row] = await warehouse.query(`select count(*) as n from (${expired}) as x`);
+      total.expired = (total.expired ?? 0) + Number(row?.n ?? 0);
+    }
   }
   return total;
 }
@@ -161,8 +206,8 @@ export async function* plannedRecords(warehouse: Warehouse, contract: Contract, 
     return record;
   };
   for (const part of partitioned(options)) {
-    const sql = `select * from (${diffSql(contract, warehouse, tables, part)}) as diff where ${q(CHANGE)} <> 'unchanged' order by ${q(KEY_COLUMN)}`;
-    for await (const rows of warehouse.stream(sql, [contract.spec.name])) yield rows.map(toRecord);
+    const sql = `select * from (${diffSql(contract, warehouse, tables, part)}) as diff where ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
+    for await (const rows of warehouse.stream(sql, diffParams(contract, options))) yield rows.map(toRecord);
   }
 }
 
@@ -171,18 +216,28 @@ export interface RemovedKey {
   recordId: string | null;
 }
 
-/** Keys the ledger holds as synced that are no longer eligible (in the shard, when there is one), in key order within each partition. */
+/**
+ * Keys the ledger holds as synced that are no longer eligible, less those whose removal failed before and is held
+ * back as a write failure is (permanent: until replay; transient: until its next attempt). `replay`: only those.
+ */
+function removedKeysSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
+  const d = warehouse.dialect;
+  const q = d.quoteIdentifier;
+  const letter = `select 1 from ${tables.deadLetters} as x where x.contract_name = ${d.param(1)} and x.sync_key = l.sync_key and x.closed_at is null and x.error_class = '${REMOVAL_CLASS}'`;
+  const letters = options.replay ? `and exists (${letter})` : `and not exists (${letter} and (x.failure_kind = 'permanent' or x.next_attempt_at > ${d.param(2)}))`;
+  return [
+    `select l.sync_key, l.destination_record_id from ${tables.ledger} as l`,
+    `where ${ledgerRowsWhere(warehouse, options, "l")}`,
+    `  and not exists (select 1 from (${eligibleRowsSql(contract, d, options)}) as e where e.${q(KEY_COLUMN)} = l.sync_key)`,
+    `  ${letters}`,
+  ].join("\n");
+}
+
+/** Keys to remove (see removedKeysSql), in the shard when there is one, in key order within each partition. */
 export async function* removedKeys(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<RemovedKey[]> {
-  const q = warehouse.dialect.quoteIdentifier;
   for (const part of partitioned(options)) {
-    const sql = [
-      `with eligible as (${eligibleRowsSql(contract, warehouse.dialect, part)})`,
-      `select l.sync_key, l.destination_record_id from ${tables.ledger} as l`,
-      `where ${ledgerRowsWhere(warehouse, part, "l")}`,
-      `  and not exists (select 1 from eligible as e where e.${q(KEY_COLUMN)} = l.sync_key)`,
-      `order by l.sync_key`,
-    ].join("\n");
-    for await (const rows of warehouse.stream(sql, [contract.spec.name])) {
+    const sql = `${removedKeysSql(contract, warehouse, tables, part)}\norder by l.sync_key`;
+    for await (const rows of warehouse.stream(sql, removedParams(contract, options))) {
       yield rows.map((r) => ({ key: String(r.sync_key), recordId: r.destination_record_id === null ? null : String(r.destination_record_id) }));
     }
   }
@@ -196,4 +251,27 @@ export async function* withoutFailedRows(records: AsyncIterable<PlannedRecord[]>
     const sendable = failed.length > 0 ? chunk.filter((r) => r.failure === undefined) : chunk;
     if (sendable.length > 0) yield sendable;
   }
+}
+
+/**
+ * `replay`: the keys with an open write dead letter that are not eligible today (consent withdrawn, suppressed,
+ * removed from the model, a null or shared key), with the excluded-rows model's reasons when it lists the key.
+ */
+export async function ineligibleDeadLetters(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): Promise<{ key: string; reason: string }[]> {
+  const d = warehouse.dialect;
+  const q = d.quoteIdentifier;
+  const found: { key: string; reason: string }[] = [];
+  for (const part of partitioned(options)) {
+    const excluded = contract.excludedModel?.relation;
+    const sql = [
+      `select f.sync_key, ${excluded ? `(select max(cast(x.reasons as ${d.types.text})) from ${excluded} as x where cast(x.${q(contract.spec.key)} as ${d.types.text}) = f.sync_key)` : "cast(null as " + d.types.text + ")"} as reasons`,
+      `from (${openFailuresSql(warehouse, tables, part)}) as f`,
+      `where not exists (select 1 from (${eligibleRowsSql(contract, d, part)}) as e where e.${q(KEY_COLUMN)} = f.sync_key)`,
+      `order by f.sync_key`,
+    ].join("\n");
+    for (const row of await warehouse.query(sql, [contract.spec.name])) {
+      found.push({ key: String(row.sync_key), reason: row.reasons === null || row.reasons === undefined ? "not in the eligible rows today" : String(row.reasons) });
+    }
+  }
+  return found;
 }

@@ -1,15 +1,20 @@
 /** The run's report: one block per contract for people, or one JSON document for orchestrators. */
 import { EXIT, type ExitCode } from "../exit-codes.ts";
-import type { ContractOutcome, SyncReport } from "./types.ts";
+import type { ContractOutcome, SyncedOutcome, SyncReport } from "./types.ts";
 
 export function exitCodeOf(contracts: ContractOutcome[]): ExitCode {
-  if (contracts.some((c) => c.status === "failed")) return EXIT.badInput;
+  if (contracts.some((c) => c.status === "failed" && c.cause !== "destination")) return EXIT.badInput;
   if (contracts.some((c) => c.status === "stopped" || (c.status === "planned" && c.wouldStop.length > 0))) return EXIT.stopped;
-  if (contracts.some((c) => c.status === "synced" && c.counts.failed + c.counts.rejected + c.counts.notSent > 0)) return EXIT.rowsFailed;
+  // A destination that failed a contract as a whole left its rows not sent.
+  if (contracts.some((c) => c.status === "failed")) return EXIT.rowsFailed;
+  if (contracts.some((c) => c.status === "synced" && (c.result !== "success" || c.counts.failed + c.counts.rejected + c.counts.notSent > 0))) return EXIT.rowsFailed;
   if (contracts.some((c) => c.status === "busy")) return EXIT.busy;
   if (contracts.some((c) => c.status === "skipped")) return EXIT.gated;
   return EXIT.ok;
 }
+
+/** The label of a run that reached the destination: only a run that wrote every attempted row says SYNCED. */
+const LABEL: Record<SyncedOutcome["result"], string> = { success: "SYNCED", partial: "PARTIAL", interrupted: "STOPPED", paused: "PAUSED" };
 
 function formatOutcome(outcome: ContractOutcome): string[] {
   const head = `${outcome.contract} (model ${outcome.model} → ${outcome.destination})`;
@@ -19,11 +24,12 @@ function formatOutcome(outcome: ContractOutcome): string[] {
     case "busy":
       return [`BUSY     ${head}`, ...outcome.reasons.map((r) => `         ${r}`)];
     case "failed":
-      return [`FAILED   ${head}`, ...outcome.reasons.map((r) => `         ${r}`)];
+      return [`FAILED   ${head}${outcome.cause === "destination" ? ": the destination failed the run; nothing more was sent" : ""}`, ...outcome.reasons.map((r) => `         ${r}`)];
     case "planned": {
       const p = outcome.plan;
       const lines = [
         `PLAN     ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
+          (p.failedUnchanged + p.retryLater > 0 ? `, ${p.failedUnchanged} held (failed permanently, unchanged), ${p.retryLater} waiting to retry` : "") +
           (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : "") +
           (p.expired !== undefined ? `; ${p.expired} expired (freshness.expire_after: not sent)` : ""),
       ];
@@ -42,11 +48,14 @@ function formatOutcome(outcome: ContractOutcome): string[] {
     case "synced": {
       const c = outcome.counts;
       const parts = [`${c.created} created`, `${c.updated} updated`, `${c.unchanged} unchanged`, `${c.failed} failed`];
+      if (c.failedUnchanged) parts.push(`${c.failedUnchanged} held (failed permanently before, unchanged since)`);
+      if (c.retryLater) parts.push(`${c.retryLater} waiting to retry (failed transiently, backoff not passed)`);
       if (c.removed) parts.push(`${c.removed} removed (left the eligible set)`);
       if (c.skipped) parts.push(`${c.skipped} skipped by guards`);
       if (c.rejected) parts.push(`${c.rejected} rejected before sending`);
       if (c.notSent) parts.push(`${c.notSent} not sent`);
-      const lines = [`SYNCED   ${head}: ${c.eligible} eligible rows, ${parts.join(", ")} (${outcome.requests} request${outcome.requests === 1 ? "" : "s"}, ${(outcome.durationMs / 1000).toFixed(1)}s)`];
+      const lines = [`${LABEL[outcome.result].padEnd(8)} ${head}: ${c.eligible} eligible rows, ${parts.join(", ")} (${outcome.requests} request${outcome.requests === 1 ? "" : "s"}, ${(outcome.durationMs / 1000).toFixed(1)}s)`];
+      for (const n of (outcome.notEligible ?? []).slice(0, 10)) lines.push(`         not sent ${n.key}: not eligible today (${n.reason}); its dead letter is closed`);
       for (const f of outcome.failures.slice(0, 10)) lines.push(`         row ${f.key}: ${f.code}: ${f.message}`);
       if (c.failed > 10) lines.push(`         … and ${c.failed - 10} more failed rows (--json lists up to 100)`);
       for (const r of outcome.rejected.slice(0, 10)) {
@@ -65,9 +74,14 @@ export function formatText(report: SyncReport): string {
   const lines = [`dbt ${report.command} invocation ${report.invocationId} (dbt ${report.dbtVersion ?? "?"})`, ""];
   for (const outcome of report.contracts) lines.push(...formatOutcome(outcome));
   if (report.contracts.length === 0) lines.push("no activation contracts found");
-  const count = (s: ContractOutcome["status"]): number => report.contracts.filter((c) => c.status === s).length;
-  const tally = (["planned", "synced", "skipped", "stopped", "busy", "failed"] as const).filter((s) => (s !== "planned" && s !== "busy") || count(s) > 0).map((s) => `${count(s)} ${s}`);
-  lines.push("", `${tally.join(", ")}; exit code ${report.exitCode}`);
+  // A run that reached the destination counts under how it ended: synced (every attempted row written), partial,
+  // paused (by its pause rule) or stopped (ended early); the failed rows of the whole run are summed.
+  const kind = (c: ContractOutcome): string => (c.status !== "synced" ? c.status : c.result === "success" ? "synced" : c.result === "interrupted" ? "stopped" : c.result);
+  const count = (s: string): number => report.contracts.filter((c) => kind(c) === s).length;
+  const always = new Set(["synced", "skipped", "stopped", "failed"]);
+  const tally = ["planned", "synced", "partial", "paused", "skipped", "stopped", "busy", "failed"].filter((s) => always.has(s) || count(s) > 0).map((s) => `${count(s)} ${s}`);
+  const failedRows = report.contracts.reduce((n, c) => n + (c.status === "synced" ? c.counts.failed : 0), 0);
+  lines.push("", `${tally.join(", ")}${failedRows > 0 ? `; ${failedRows} row${failedRows === 1 ? "" : "s"} failed` : ""}; exit code ${report.exitCode}`);
   return lines.join("\n");
 }
 

@@ -23,9 +23,15 @@ export interface BusyOutcome extends OutcomeBase {
   reasons: string[];
 }
 
-/** The contract passed its gate but does not fit its destination (checked before any write). */
+/**
+ * The contract passed its gate but failed as a whole: it does not fit its destination (`mapping`, checked before
+ * any write: bad input), or the destination failed the run (`destination`: down before the first write, credentials
+ * refused; nothing, or not everything, was sent).
+ */
 export interface FailedContractOutcome extends OutcomeBase {
   status: "failed";
+  cause?: "mapping" | "destination";
+  runId?: string;
   reasons: string[];
 }
 
@@ -48,10 +54,33 @@ export interface PlannedOutcome extends OutcomeBase {
   rejected: RejectedKey[];
 }
 
+/** How a run that reached the destination ended, as the run log says: only `success` wrote every attempted row. */
+export type RunResult = "success" | "partial" | "interrupted" | "paused";
+
 export interface SyncedOutcome extends OutcomeBase {
   status: "synced";
+  result: RunResult;
   runId: string;
-  counts: { eligible: number; created: number; updated: number; unchanged: number; removed: number; skipped: number; failed: number; rejected: number; notSent: number };
+  /**
+   * Every eligible row in exactly one class: created, updated, unchanged, failed (dead-lettered this run), skipped by
+   * a guard, not sent (the run ended early), or held back by an open dead letter: failedUnchanged (failed
+   * permanently, not changed since) and retryLater (failed transiently, backoff not passed).
+   */
+  counts: {
+    eligible: number;
+    created: number;
+    updated: number;
+    unchanged: number;
+    removed: number;
+    skipped: number;
+    failed: number;
+    rejected: number;
+    notSent: number;
+    failedUnchanged: number;
+    retryLater: number;
+  };
+  /** `replay`: dead-lettered keys not eligible today, not sent, their letters closed with this reason. */
+  notEligible?: { key: string; reason: string }[];
   /** Rows the guards did not send (mode, late-arriving protection, overwrite policy, several matches), first ones. */
   skips: GuardSkip[];
   requests: number;

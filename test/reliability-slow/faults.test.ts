@@ -100,11 +100,11 @@ describe("faults", () => {
       const run = await startCli(bulkSyncArgs(build, "--json"), env);
       expect(run.exitCode, run.stderr).toBe(4);
       const [outcome] = JSON.parse(run.stdout).contracts;
-      // The bulk contract pauses at 50 % failed rows; the share is judged once 1,000 rows were attempted.
-      expect(outcome.stopped).toMatch(/^monitoring.pause_if: \d+ of \d+ rows failed \(.* %; the rule pauses at 50 %\)$/);
+      // The bulk contract pauses at 50 % failed rows; the share is judged once min_attempted (default 20) rows were attempted.
+      expect(outcome.stopped).toMatch(/^monitoring.pause_if: \d+ of \d+ attempted rows failed \(.* %; the rule pauses at 50 % from 20 attempted rows\)$/);
       expect(outcome.paused).toMatch(/^monitoring.pause_if: /);
       const { created, updated, failed, notSent } = outcome.counts;
-      expect(created + updated + failed).toBeGreaterThanOrEqual(1_000);
+      expect(created + updated + failed).toBeGreaterThanOrEqual(20);
       expect(created + updated + failed).toBeLessThan(2_000); // stopped within the batches in flight
       expect(created + updated + failed + notSent).toBe(rows);
       const letters = await queryDuckDB(duckdbPath, `select count(*) as n from ${DEAD_LETTERS}`);

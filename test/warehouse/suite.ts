@@ -214,14 +214,14 @@ export function warehouseSuite(engine: EngineUnderTest): void {
     });
 
     it("plans creates, then nothing once the ledger has them", async () => {
-      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0 });
+      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0 });
       const planned = await syncAll(warehouse, contract, tables, "run-1");
       expect(planned).toHaveLength(150);
       // Key order (text order), mapped fields only.
       expect(planned.slice(0, 3).map((r) => r.key)).toEqual(["p0@example.com", "p100@example.com", "p101@example.com"]);
       expect(planned[0]).toMatchObject({ change: "create", fields: { firstname: "First0", lifecyclestage: "lead" } });
       expect(planned[0]!.hash).toBe(rowHashOf(["First0", "lead"]));
-      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0 });
+      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0, failedUnchanged: 0, retryLater: 0 });
       expect(await collect(plannedRecords(warehouse, contract, tables))).toEqual([]);
     });
 

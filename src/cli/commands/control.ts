@@ -1,7 +1,8 @@
 /** `pause`, `resume` and `status`: the kill switch and what the syncer's tables say about each contract. */
 import type { Command } from "commander";
-import { ALL_CONTRACTS, contractScope, readStatus, setKillSwitch } from "../../pipeline/control.ts";
+import { ALL_CONTRACTS, contractScope, setKillSwitch } from "../../pipeline/control.ts";
 import type { SessionOptions } from "../../pipeline/session.ts";
+import { runStatus } from "../../pipeline/status.ts";
 import { EXIT } from "../../exit-codes.ts";
 import type { CommandContext } from "../io.ts";
 
@@ -43,23 +44,28 @@ export function registerControl(program: Command, context: CommandContext): void
       });
   }
 
-  connectionOptions(program.command("status").description("Per contract: the last run, the ledger, dead letters waiting for replay, and the kill switch"))
+  connectionOptions(program.command("status").description("Per contract (every contract of the manifest): the last run, the ledger, records waiting in dead letters, and the kill switch"))
+    .option("--target-dir <dir>", "where dbt wrote manifest.json, to list every contract (default: <project-dir>/target)")
     .option("--json", "print as JSON")
-    .action(async (opts: ConnectionFlags & { json?: boolean }) => {
+    .action(async (opts: ConnectionFlags & { targetDir?: string; json?: boolean }) => {
       setJson(Boolean(opts.json));
-      const { contracts, paused } = await readStatus(sessionOptions(opts, context));
+      const { contracts, paused } = await runStatus({ ...sessionOptions(opts, context), targetDir: opts.targetDir });
       if (opts.json) io.stdout(`${JSON.stringify({ contracts, paused }, null, 2)}\n`);
       else {
-        if (contracts.length === 0) io.stdout("no runs recorded yet\n");
+        if (contracts.length === 0) io.stdout("no contracts declared and no runs recorded yet\n");
+        const at = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
         for (const c of contracts) {
           const r = c.lastRun;
-          const at = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
+          const held = r && r.failedUnchanged + r.retryLater > 0 ? `, ${r.failedUnchanged + r.retryLater} held by dead letters` : "";
           const last = !r
             ? "never run"
             : r.status === "running"
               ? `a run has been going since ${at(r.startedAt)} (or its runner died: the next run marks it abandoned)`
-              : `last run ${String(r.status)} at ${at(r.finishedAt ?? r.startedAt)} (${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed)`;
-          io.stdout(`${c.contract}: ${c.paused ? "PAUSED" : "active"}; ${last}; ${c.ledgerRows} rows in the ledger; ${c.deadLettersPending} dead letters to replay\n`);
+              : r.status === "gated"
+                ? `last run held by the gate at ${at(r.startedAt)}: ${r.stopReason ?? "?"}`
+                : `last run ${r.status} at ${at(r.finishedAt ?? r.startedAt)} (${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed${held})`;
+          const letters = `${c.deadLettersPending} records in dead letters${c.deadLettersPending > 0 ? ` (${c.deadLettersPermanent} permanent, ${c.deadLettersTransient} transient)` : ""}`;
+          io.stdout(`${c.contract}: ${c.paused ? "PAUSED" : "active"}; ${last}; ${c.ledgerRows} rows in the ledger; ${letters}${c.declared ? "" : "; not in the manifest"}\n`);
         }
         for (const p of paused.filter((x) => x.contract === ALL_CONTRACTS)) io.stdout(`every contract is paused${p.reason ? `: ${p.reason}` : ""}\n`);
       }

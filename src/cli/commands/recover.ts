@@ -4,6 +4,7 @@ import type { SendSummary } from "../../engine/send.ts";
 import { runReconcile } from "../../pipeline/reconcile.ts";
 import { runReplay, runRollback } from "../../pipeline/recover.ts";
 import { EXIT } from "../../exit-codes.ts";
+import { formatText, toJson } from "../../report/format.ts";
 import type { CommandContext } from "../io.ts";
 
 interface Flags {
@@ -63,11 +64,11 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
       setExit(total > 0 ? EXIT.rowsFailed : EXIT.ok);
     });
 
-  withFlags(program.command("replay").description("Resend the dead letters of a contract (after a fix), marking those that land"))
+  withFlags(program.command("replay").description("Sync the dead-lettered keys of a contract again, as today's eligible rows, through the gate of --target-dir's artifacts"))
     .action(async (opts: Flags) => {
       setJson(Boolean(opts.json));
-      const result = await runReplay({ ...opts, env: io.env, cwd: io.cwd });
-      io.stdout(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.contract}: replayed ${result.records} dead letters: ${summaryLine(result.summary)}\n`);
-      setExit(result.summary.failed + result.summary.notSent > 0 ? EXIT.rowsFailed : EXIT.ok);
+      const report = await runReplay({ ...opts, env: io.env, cwd: io.cwd, actor: io.env.USER ?? io.env.LOGNAME });
+      io.stdout(`${opts.json ? toJson(report) : `replay of the dead letters of ${opts.contract}\n${formatText(report)}`}\n`);
+      setExit(report.exitCode);
     });
 }

@@ -13,6 +13,11 @@ export interface FaultOptions {
   /** How long a timed-out call is held open before its connection is dropped; default 30,000. */
   timeoutMs?: number;
   seed?: number;
+  /**
+   * When set, faults (server errors, spurious 429s, timeouts) hit only calls whose URL path matches this regular
+   * expression, e.g. `/batch/upsert$` (the writes, not the preflight) or `/contacts` (one object of several).
+   */
+  pathPattern?: string;
 }
 
 export const INJECTED_REJECTION = "Injected rejection";
@@ -29,6 +34,11 @@ export class FaultInjector {
   set(options: FaultOptions): void {
     this.options = { ...options };
     this.reseed();
+  }
+
+  /** Whether faults may hit a call to this path (see `pathPattern`). */
+  appliesTo(path: string): boolean {
+    return this.options.pathPattern === undefined || new RegExp(this.options.pathPattern).test(path);
   }
 
   reseed(): void {

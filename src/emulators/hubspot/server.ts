@@ -140,7 +140,7 @@ function handle(deps: ServerDeps, found: Match, url: URL, raw: string, json: unk
   const verdict = deps.limiter.check(now);
   let reply: Reply;
   if (!verdict.ok) reply = tooManyRequests(verdict.policy, verdict.retryAfterSeconds);
-  else if (deps.faults.spuriousRateLimit()) reply = tooManyRequests("TEN_SECONDLY_ROLLING", 1);
+  else if (deps.faults.appliesTo(url.pathname) && deps.faults.spuriousRateLimit()) reply = tooManyRequests("TEN_SECONDLY_ROLLING", 1);
   else {
     deps.limiter.record(now);
     reply = dispatch(deps, found, url, raw, json);
@@ -155,7 +155,7 @@ function handle(deps: ServerDeps, found: Match, url: URL, raw: string, json: unk
 }
 
 function dispatch(deps: ServerDeps, found: Match, url: URL, raw: string, json: unknown): Reply {
-  const injected = deps.faults.serverError();
+  const injected = deps.faults.appliesTo(url.pathname) ? deps.faults.serverError() : undefined;
   if (injected !== undefined) {
     const what = injected === 502 ? "Bad Gateway" : "Service Unavailable";
     return { status: injected, body: errorBody(`Injected server error: ${what}`, "INTERNAL_ERROR") };
@@ -212,7 +212,7 @@ export function createEmulatorServer(deps: ServerDeps): Server {
         }
         const reply = handle(deps, found, url, raw, json, req.headers.authorization);
         // An injected timeout: the call was handled, but its answer is lost and the connection dropped later.
-        const holdMs = reply.status === 401 ? undefined : deps.faults.timeout();
+        const holdMs = reply.status === 401 || !deps.faults.appliesTo(url.pathname) ? undefined : deps.faults.timeout();
         if (holdMs !== undefined) {
           deps.calls.push({ method, path: url.pathname, endpoint: found?.route.endpoint ?? "UNKNOWN", status: 0, timedOut: true, at });
           setTimeout(() => res.destroy(), holdMs).unref();
