@@ -31,6 +31,7 @@ const GENERATE = "test/generate.test.ts";
 const VALIDATE = "test/validate.test.ts";
 const CONTRACT = "test/contract/enforcement.test.ts";
 const EXPORT = "test/export.test.ts";
+const BRAZE_DEST = "test/destinations/braze.test.ts";
 
 const t = (file: string, test: string): EnforcingTest => ({ file, test });
 const readiness = t(VALIDATE, "fails launch contracts that are not launch-ready");
@@ -48,7 +49,9 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
   "destination.match.field": { tests: [t(SYNC, "lands the passing contract's rows")] },
   "destination.mode": { tests: [t(MODES, "update writes only records that already exist"), t(MODES, "create writes only new records"), t(MODES, "mirror clears the fields")] },
   "destination.on_removed": { tests: [t(MODES, "on_removed delete archives the records"), t(E2E, "rows older than it are not sent")] },
-  "destination.list_id": { tests: [t(MODES, "audience adds the records to the list")] },
+  "destination.list_id": { tests: [t(MODES, "audience adds the records to the list"), t(BRAZE_DEST, "subscribes and unsubscribes users to the contract's subscription group")] },
+  "destination.match.alias_label": { tests: [t(BRAZE_DEST, "creates alias-only users by alias name and label"), t(BRAZE_DEST, "reads by alias name under the contract's label only")] },
+  "destination.create_attributes": { tests: [t("test/braze.e2e.test.ts", "stops before any write when a mapped attribute is unknown to Braze, unless the contract allows creating it")] },
 
   "fields.*": { tests: [t(SYNC, "lands the passing contract's rows")] },
   "fields.*.to": { tests: [t(SYNC, "lands the passing contract's rows")] },
@@ -93,7 +96,8 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
   "monitoring.alert.slack_webhook_env": { tests: [t(CONTRACT, "validate warns that alerts are not sent")] },
   "monitoring.alert.webhook_env": { tests: [t(CONTRACT, "validate warns that alerts are not sent")] },
   "monitoring.alert.email": { tests: [t(CONTRACT, "validate warns that alerts are not sent")] },
-  "monitoring.pause_if.failed_rows_percent": { tests: [t(SYNC, "maps per-record rejections (207) back to their rows"), t("test/pause-rule.test.ts", "judges the share mid-run")] },
+  "monitoring.pause_if.failed_rows_percent": { tests: [t(SYNC, "maps per-record rejections (207) back to their rows"), t("test/pause-rule.test.ts", "judges the share only from min_attempted rows")] },
+  "monitoring.pause_if.min_attempted": { tests: [t("test/pause-rule.test.ts", "a contract's small min_attempted lets a small run pause"), t("test/lifecycle.e2e.test.ts", "pauses a contract whose own min_attempted is met by enough failures")] },
   "monitoring.pause_if.failed_rows": { tests: [t("test/pause-rule.test.ts", "trips on the absolute count")] },
   "monitoring.retry_budget.max_retries": { tests: [t(E2E, "max_retries: 2 against a destination that always fails")] },
   "monitoring.retry_budget.max_duration": { tests: [t(E2E, "max_duration: 1s bounds the time the run waits before retries")] },
