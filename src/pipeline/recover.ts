@@ -3,7 +3,8 @@
  * as sent before that run (and pauses the contract, or the next sync would send the bad values again); `replay`
  * resends dead letters after a fix on the destination side, marking those that land.
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { resolveTargetDir } from "../dbt/project.ts";
 import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
 import { readManifest } from "../dbt/artifacts.ts";
 import { pacedDestination } from "../engine/pacing.ts";
@@ -14,7 +15,7 @@ import type { PlannedRecord } from "../plan/diff.ts";
 import { openLedgerSession, type LedgerSession, type SessionOptions } from "./session.ts";
 
 export interface RecoverOptions extends SessionOptions {
-  targetDir?: string | undefined;
+  targetPath?: string | undefined;
   contract: string;
 }
 
@@ -25,9 +26,7 @@ export interface RecoverResult {
 }
 
 async function contractByName(options: RecoverOptions): Promise<Contract> {
-  const cwd = options.cwd ?? process.cwd();
-  const projectDir = resolve(cwd, options.projectDir);
-  const manifest = await readManifest(join(resolve(cwd, options.targetDir ?? join(projectDir, "target")), "manifest.json"));
+  const manifest = await readManifest(join(await resolveTargetDir(options), "manifest.json"));
   const [contract] = selectContracts(loadContracts(manifest), [options.contract]);
   return contract!;
 }

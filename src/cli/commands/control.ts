@@ -1,28 +1,19 @@
 /** `pause`, `resume` and `status`: the kill switch and what the syncer's tables say about each contract. */
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { resolveProjectDir } from "../../dbt/project.ts";
+import { connectionOptions, jsonOption, type ConnectionFlags } from "../flags.ts";
 import { BadInputError } from "../../errors.ts";
 import { ALL_CONTRACTS } from "../../ledger/controls.ts";
 import { openLedgerSession, type SessionOptions } from "../../pipeline/session.ts";
 import { EXIT } from "../../report/exit-codes.ts";
 import type { CommandContext } from "../io.ts";
 
-interface ConnectionFlags {
-  projectDir: string;
-  profilesDir?: string;
-  target?: string;
-  ledgerSchema?: string;
-}
-
-function connectionOptions(command: Command): Command {
-  return command
-    .requiredOption("--project-dir <dir>", "the dbt project (its profile names the warehouse)")
-    .option("--profiles-dir <dir>", "the directory of profiles.yml")
-    .option("--target <name>", "the profile target")
-    .option("--ledger-schema <schema>", "where the syncer's tables live (default: the profile target's schema)");
+function controlOptions(command: Command): Command {
+  return connectionOptions(command.addOption(new Option("--project-dir <dir>", "the dbt project, whose profile names the warehouse (default, as dbt: the working directory or its nearest parent with dbt_project.yml)")));
 }
 
 function sessionOptions(flags: ConnectionFlags, context: CommandContext): SessionOptions {
-  return { ...flags, env: context.io.env, cwd: context.io.cwd };
+  return { ...flags, projectDir: resolveProjectDir(flags.projectDir, context.io.cwd), env: context.io.env, cwd: context.io.cwd };
 }
 
 function contractScope(opts: { contract?: string; all?: boolean }): string {
@@ -33,7 +24,7 @@ function contractScope(opts: { contract?: string; all?: boolean }): string {
 export function registerControl(program: Command, context: CommandContext): void {
   const { io, setExit, setJson } = context;
   for (const [name, paused] of [["pause", true], ["resume", false]] as const) {
-    connectionOptions(
+    controlOptions(
       program
         .command(name)
         .description(paused ? "Throw the kill switch: the contract (or all) stops before its next batch and does not run until resumed" : "Lift the kill switch"),
@@ -55,8 +46,8 @@ export function registerControl(program: Command, context: CommandContext): void
       });
   }
 
-  connectionOptions(program.command("status").description("Per contract: the last run, the ledger, dead letters waiting for replay, and the kill switch"))
-    .option("--json", "print as JSON")
+  controlOptions(program.command("status").description("Per contract: the last run, the ledger, dead letters waiting for replay, and the kill switch"))
+    .addOption(jsonOption("print as JSON"))
     .action(async (opts: ConnectionFlags & { json?: boolean }) => {
       setJson(Boolean(opts.json));
       const session = await openLedgerSession(sessionOptions(opts, context));

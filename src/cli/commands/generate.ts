@@ -1,26 +1,24 @@
-import { Option, type Command } from "commander";
-import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { join } from "node:path";
 import { loadContracts, selectContracts } from "../../contract/load.ts";
 import { readManifest } from "../../dbt/artifacts.ts";
 import { generate } from "../../generate/generate.ts";
 import { EXIT } from "../../report/exit-codes.ts";
 import type { CommandContext } from "../io.ts";
-import { splitList } from "./sync.ts";
+import { jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ProjectFlags } from "../flags.ts";
+import { resolveProjectDir, resolveTargetDir } from "../../dbt/project.ts";
 
 export function registerGenerate(program: Command, { io, setExit, setJson }: CommandContext): void {
-  program
-    .command("generate")
+  projectOptions(program.command("generate"), "manifest.json")
     .description("Write each contract's activation model, excluded-rows model, tests and exposure into the dbt project (run `dbt parse` first)")
-    .requiredOption("--project-dir <dir>", "the dbt project (holds dbt_project.yml)")
-    .option("--target-dir <dir>", "where dbt wrote manifest.json (default: <project-dir>/target)")
     .option("--out-dir <dir>", "folder for the generated files, relative to the project", join("models", "activation"))
-    .addOption(new Option("--select <contract...>", "only these contracts").default([]))
+    .addOption(selectOption("only these contracts"))
     .option("--check", "write nothing; exit 5 when a generated file is missing, stale or left over (for CI)")
-    .option("--json", "print the result as JSON")
-    .action(async (opts: { projectDir: string; targetDir?: string; outDir: string; select: string[]; check?: boolean; json?: boolean }) => {
+    .addOption(jsonOption())
+    .action(async (opts: ProjectFlags & { outDir: string; select: string[]; check?: boolean; json?: boolean }) => {
       setJson(Boolean(opts.json));
-      const projectDir = resolve(io.cwd, opts.projectDir);
-      const manifest = await readManifest(join(resolve(io.cwd, opts.targetDir ?? join(projectDir, "target")), "manifest.json"));
+      const projectDir = resolveProjectDir(opts.projectDir, io.cwd);
+      const manifest = await readManifest(join(await resolveTargetDir({ projectDir, targetPath: targetPathOf(opts), env: io.env, cwd: io.cwd }), "manifest.json"));
       const contracts = selectContracts(loadContracts(manifest), splitList(opts.select));
       const result = await generate(contracts, projectDir, opts.outDir, Boolean(opts.check));
       if (opts.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);

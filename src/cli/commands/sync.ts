@@ -1,22 +1,18 @@
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import { BadInputError } from "../../errors.ts";
 import type { Shard } from "../../eligible/rows.ts";
 import { runSync } from "../../pipeline/sync.ts";
 import { formatText, toJson } from "../../report/format.ts";
 import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
+import { connectionOptions, jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import type { CommandContext } from "../io.ts";
 import { progressPrinter } from "../progress.ts";
 
-interface SyncFlags {
-  projectDir: string;
-  targetDir?: string;
-  profilesDir?: string;
-  target?: string;
+interface SyncFlags extends ProjectFlags, ConnectionFlags {
   select: string[];
   fullResync?: boolean;
   allowLargeChange?: boolean;
   reason?: string;
-  ledgerSchema?: string;
   shard?: Shard;
   json?: boolean;
 }
@@ -35,27 +31,20 @@ export function registerSync(program: Command, context: CommandContext): void {
 }
 
 function syncCommand(program: Command, { io, setExit, setJson }: CommandContext, name: "sync" | "plan", description: string): void {
-  program
-    .command(name)
-    .description(description)
-    .requiredOption("--project-dir <dir>", "the dbt project (holds dbt_project.yml)")
-    .option("--target-dir <dir>", "where dbt wrote manifest.json and run_results.json (default: <project-dir>/target)")
-    .option("--profiles-dir <dir>", "the directory of profiles.yml (default: as dbt: $DBT_PROFILES_DIR, ., <project-dir>, ~/.dbt)")
-    .option("--target <name>", "the profile target to read the warehouse from (default: the profile's target)")
-    .addOption(new Option("--select <contract...>", "sync only these contracts (names, space or comma separated)").default([]))
+  connectionOptions(projectOptions(program.command(name).description(description)))
+    .addOption(selectOption("sync only these contracts (names, space or comma separated)"))
     .option("--full-resync", "treat every eligible row as changed (sends everything once; the ledger is updated as rows land)")
     .option("--allow-large-change", "let a run exceed gates.max_change (needs --reason)")
     .option("--reason <text>", "why the override is intended (recorded in the run log)")
-    .option("--ledger-schema <schema>", "where the ledger, run log and dead letters live (default: the profile target's schema)")
     .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out", parseShard)
-    .option("--json", "print the report as JSON on stdout")
+    .addOption(jsonOption("print the report as JSON on stdout"))
     .addHelpText("after", `${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}`)
     .action(async (opts: SyncFlags) => {
       setJson(Boolean(opts.json));
       if (opts.allowLargeChange && !opts.reason?.trim()) throw new BadInputError("--allow-large-change needs --reason \"why this change is intended\" (it goes into the run log)");
       const report = await runSync({
         projectDir: opts.projectDir,
-        targetDir: opts.targetDir,
+        targetPath: targetPathOf(opts),
         profilesDir: opts.profilesDir,
         target: opts.target,
         select: splitList(opts.select),
@@ -72,9 +61,4 @@ function syncCommand(program: Command, { io, setExit, setJson }: CommandContext,
       io.stdout(`${opts.json ? toJson(report) : formatText(report)}\n`);
       setExit(report.exitCode);
     });
-}
-
-/** `--select a,b c` → [a, b, c]. */
-export function splitList(values: string[]): string[] {
-  return values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
 }
