@@ -8,7 +8,8 @@ Exit codes:
   4  at least one row failed, was rejected before sending, or was not sent
   5  generate --check: generated files are missing, stale or left over
   6  a contract was stopped before sending (blast radius, minimum rows)
-  7  another runner holds a contract (or the DuckDB file): nothing was done for it`;
+  7  another runner holds a contract (or the DuckDB file): nothing was done for it
+  8  run: dbt build failed and no contract was held back by it, or dbt did not complete (nothing synced)`;
 
 /** The environment a sync reads, as printed by `sync --help` and `plan --help` (and documented in the README). */
 export const SYNC_ENVIRONMENT_HELP = `

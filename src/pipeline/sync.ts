@@ -35,6 +35,8 @@ export interface SyncOptions {
   projectDir?: string | undefined;
   /** dbt's target path (see dbt/project.ts); ignored when `artifacts` is given. */
   targetPath?: string | undefined;
+  /** dbt's `--vars`, for `var()` in profiles.yml. */
+  vars?: Record<string, unknown> | undefined;
   /** Where the manifest and run results come from (default: the project's target path). */
   artifacts?: ArtifactSource | undefined;
   profilesDir?: string | undefined;
