@@ -23,3 +23,9 @@ Environment (credentials are read from it only, never from a contract or a flag)
   DBT_ACTIVATION_PAUSE                contracts to hold back (comma separated; * or 1 for all)
   DBT_ACTIVATION_LEASE_TTL_MS         how long a dead runner's lease blocks its contract (default 180000)
   DBT_ACTIVATION_PLAN_PARTITION_ROWS  keys per plan query (default on DuckDB 1000000; one query elsewhere)`;
+
+/** dbt Cloud's variables (--dbt-cloud-run, --dbt-cloud-job, serve), from src/config/env.ts. */
+export const DBT_CLOUD_ENVIRONMENT_HELP = `dbt Cloud (--dbt-cloud-run, --dbt-cloud-job, serve):
+  DBT_CLOUD_ACCOUNT_ID, DBT_CLOUD_API_TOKEN; DBT_CLOUD_HOST (access URL, default cloud.getdbt.com; e.g. emea.dbt.com,
+  au.dbt.com, ACCOUNT_PREFIX.us1.dbt.com)
+Warehouse without profiles.yml: DBT_ACTIVATION_TARGET_TYPE and DBT_ACTIVATION_TARGET_<FIELD> (the profile's fields)`;
