@@ -13,6 +13,7 @@ export interface LedgerTables {
   migrations: string;
   controls: string;
   leases: string;
+  cloudRuns: string;
 }
 
 export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
@@ -26,6 +27,7 @@ export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
     migrations: q("activation_migrations"),
     controls: q("activation_controls"),
     leases: q("activation_leases"),
+    cloudRuns: q("activation_cloud_runs"),
   };
 }
 
@@ -57,6 +59,13 @@ const MIGRATIONS: Migration[] = [
   ],
   // 3: the run log counts every class: rows the guards skipped and rows never sent (the run ended early).
   (t, { types: x }) => [`alter table ${t.runLog} add column rows_skipped ${x.integer}`, `alter table ${t.runLog} add column rows_not_sent ${x.integer}`],
+  // 4 (serve): the dbt Cloud runs a webhook delivered, one row per run, so duplicate deliveries sync once and a
+  // restarted server resumes the runs it had accepted.
+  (t, { types: x, primaryKey }) => [
+    `create table if not exists ${t.cloudRuns} (account_id ${x.text} not null, run_id ${x.text} not null, job_id ${x.text},
+      event_id ${x.text}, status ${x.text} not null, received_at ${x.timestamp}, updated_at ${x.timestamp}, attempts ${x.integer},
+      exit_code ${x.integer}, detail ${x.text}, ${primaryKey(["account_id", "run_id"])})`,
+  ],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;
