@@ -1,6 +1,11 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { dbtCloudConfig } from "../../config/env.ts";
-import type { ArtifactSource } from "../../dbt/artifacts.ts";
+import { appendFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { loadContracts } from "../../contract/load.ts";
+import { localArtifacts, type ArtifactSource, type Artifacts } from "../../dbt/artifacts.ts";
+import { resolveTargetDir } from "../../dbt/project.ts";
+import { formatPlanMarkdown } from "../../report/markdown.ts";
 import { dbtCloudArtifacts, DbtCloudClient } from "../../dbt/cloud.ts";
 import { BadInputError } from "../../errors.ts";
 import type { Shard } from "../../eligible/rows.ts";
@@ -14,6 +19,7 @@ import { progressPrinter } from "../progress.ts";
 interface SyncFlags extends ProjectFlags, ConnectionFlags {
   select: string[];
   dbtCloudRun?: number;
+  markdown?: string;
   dbtCloudJob?: number;
   fullResync?: boolean;
   allowLargeChange?: boolean;
@@ -56,14 +62,20 @@ function syncCommand(program: Command, { io, setExit, setJson }: CommandContext,
     .option("--reason <text>", "why the override is intended (recorded in the run log)")
     .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out", parseShard)
     .addOption(jsonOption("print the report as JSON on stdout"))
+    .addOption(new Option("--markdown <file>", "plan: append a Markdown summary to this file (a pull-request comment, or $GITHUB_STEP_SUMMARY)").hideHelp(name !== "plan"))
     .addHelpText("after", `${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}\n${DBT_CLOUD_ENVIRONMENT_HELP}`)
     .action(async (opts: SyncFlags) => {
       setJson(Boolean(opts.json));
       if (opts.allowLargeChange && !opts.reason?.trim()) throw new BadInputError("--allow-large-change needs --reason \"why this change is intended\" (it goes into the run log)");
+      if (opts.markdown !== undefined && name !== "plan") throw new BadInputError("--markdown is a plan option");
+      // The artifacts the run read, kept for the Markdown summary (contracts, column meta).
+      let read: Artifacts | undefined;
+      const inner = cloudSource(opts, io.env) ?? (opts.markdown !== undefined ? localArtifacts(await resolveTargetDir({ projectDir: opts.projectDir, targetPath: targetPathOf(opts), env: io.env, cwd: io.cwd })) : undefined);
+      const source: ArtifactSource | undefined = inner && { description: inner.description, read: async () => (read = await inner.read()) };
       const report = await runSync({
         projectDir: opts.projectDir,
         targetPath: targetPathOf(opts),
-        artifacts: cloudSource(opts, io.env),
+        artifacts: source,
         profilesDir: opts.profilesDir,
         target: opts.target,
         select: splitList(opts.select),
@@ -78,6 +90,11 @@ function syncCommand(program: Command, { io, setExit, setJson }: CommandContext,
         actor: io.env.USER ?? io.env.LOGNAME,
       });
       io.stdout(`${opts.json ? toJson(report) : formatText(report)}\n`);
+      if (opts.markdown !== undefined && read) {
+        const path = resolve(io.cwd, opts.markdown);
+        await appendFile(path, formatPlanMarkdown(report, loadContracts(read.manifest), read.manifest, inner!.description));
+        io.stderr(`plan summary appended to ${path}\n`);
+      }
       setExit(report.exitCode);
     });
 }
