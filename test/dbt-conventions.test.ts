@@ -71,7 +71,7 @@ print(json.dumps(out))
 
 describe("profiles.yml is rendered as dbt renders it", () => {
   it("agrees with the pinned dbt's ProfileRenderer on every template, value and type", async () => {
-    const dbt = await execa(join(repoRoot, ".venv", "bin", "python"), ["-c", RENDER_WITH_DBT], { input: JSON.stringify(TEMPLATES), env: { ...ENV, DO_NOT_TRACK: "1" }, extendEnv: false });
+    const dbt = await execa(join(repoRoot, ".venv", "bin", "python"), ["-c", RENDER_WITH_DBT], { input: JSON.stringify(TEMPLATES), env: { ...ENV, DO_NOT_TRACK: "1", PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }, extendEnv: false });
     const expected = JSON.parse(dbt.stdout) as ({ value: unknown } | { error: string })[];
     const ours = TEMPLATES.map((template) => {
       try {

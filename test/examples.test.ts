@@ -14,9 +14,9 @@ import { runCli } from "./support/cli.ts";
 const WORKFLOW = join(repoRoot, "examples", "github-actions", "dbt-activation.yml");
 const DAG = join(repoRoot, "examples", "airflow", "dbt_activation_dag.py");
 
-/** `dbt-activation <command> --flag …` invocations in a text, up to a `--` (what follows goes to dbt). */
+/** `npx dbt-activation <command> --flag …` invocations in a text, up to a `--` (what follows goes to dbt). */
 function invocations(text: string): { command: string; flags: string[] }[] {
-  return [...text.matchAll(/dbt-activation (\w+)([^\n"]*)/g)].map((m) => ({ command: m[1]!, flags: [...(m[2]!.split(" -- ")[0]!.matchAll(/(--[a-z][a-z-]*)/g))].map((f) => f[1]!) }));
+  return [...text.matchAll(/npx dbt-activation (\w+)([^\n"]*)/g)].map((m) => ({ command: m[1]!, flags: [...(m[2]!.split(" -- ")[0]!.matchAll(/(--[a-z][a-z-]*)/g))].map((f) => f[1]!) }));
 }
 
 async function checkFlags(text: string): Promise<number> {

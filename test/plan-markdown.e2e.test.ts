@@ -32,8 +32,8 @@ describe("plan --markdown on duckdb", () => {
     expect(prod.exitCode, prod.stderr).toBe(0);
     const emails = (await engine.query(`select email from ${engine.model(CONTRACT)} order by email`)).map((r) => String(r.email));
 
-    // The PR's build: two rows change their band, one row leaves; first_name and the key (email) are marked sensitive.
-    await engine.mutate(`update ${engine.model(CONTRACT)} set engagement_band = case when engagement_band = 'high' then 'low' else 'high' end where email in ('${emails[0]}', '${emails[1]}')`);
+    // The PR's build: two rows change their band (and so the row hash the activation model computes), one row leaves; first_name and the key (email) are marked sensitive.
+    await engine.mutate(`update ${engine.model(CONTRACT)} set engagement_band = case when engagement_band = 'high' then 'low' else 'high' end, _activation_row_hash = 'pr-' || email where email in ('${emails[0]}', '${emails[1]}')`);
     await engine.mutate(`delete from ${engine.model(CONTRACT)} where email = '${emails[2]}'`);
     const target = await engine.copyArtifacts({
       manifest: (m) => {
