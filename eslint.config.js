@@ -10,7 +10,7 @@ import tseslint from "typescript-eslint";
  * dbt's files), `warehouse/` and `destinations/` (one folder per engine or destination behind one interface), and
  * `ledger/` (the syncer's tables in the warehouse, which the plan diffs against and the engine's checkpoints write).
  * `validate/`, `generate/` and `export/` are the contract's read-only commands. `cli/` parses flags and prints: it calls
- * `pipeline/` (and those read-only commands), and may name any stage's types. `emulators/` stands apart: it imports
+ * `pipeline/` (and those read-only commands), reads dbt's conventions, and may name any stage's types. `emulators/` stands apart: it imports
  * nothing of the syncer. A folder not listed here is an error (test/architecture.test.ts), so a new stage is placed
  * on purpose.
  */
@@ -29,7 +29,9 @@ export const STAGE_IMPORTS = {
   generate: ["dbt", "contract"],
   export: ["dbt", "contract", "validate"],
   pipeline: ["dbt", "contract", "warehouse", "destinations", "gate", "eligible", "ledger", "plan", "engine", "report", "validate", "generate", "export"],
-  cli: ["pipeline", "report", "validate", "export", "emulators"],
+  // dbt/: the CLI follows dbt's conventions for finding the project and its artifacts (local or dbt Cloud); contract/:
+  // `plan --markdown` names the contracts' sensitive columns. Neither runs a stage.
+  cli: ["pipeline", "report", "validate", "export", "emulators", "dbt", "contract"],
   emulators: [],
 };
 

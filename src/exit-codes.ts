@@ -16,5 +16,7 @@ export const EXIT = {
   stopped: 6,
   /** Another runner holds a contract's lease or the warehouse file: this run did nothing there. */
   busy: 7,
+  /** `run`: dbt build failed (a node no contract needs), or did not complete (then nothing was synced). */
+  dbtFailed: 8,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -245,8 +245,9 @@ describe("export: the command line", () => {
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toContain('did you mean "renewal_risk_to_salesforce"?');
     expect((await runCli(["export", "pdf", "--project-dir", fixture("complete")])).exitCode).toBe(2);
-    const noProject = await runCli(["export", "card"]);
+    // Without --project-dir, as dbt: the working directory or a parent; "/" has no dbt_project.yml.
+    const noProject = await runCli(["export", "card"], {}, "/");
     expect(noProject.exitCode).toBe(2);
-    expect(noProject.stderr).toContain("export card needs --project-dir");
+    expect(noProject.stderr).toContain("no dbt_project.yml in / (--project-dir names the dbt project)");
   });
 });

@@ -4,7 +4,8 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, inject } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { renderTemplate, resolveProfileTarget } from "../src/dbt/profiles.ts";
+import { renderDbtValue } from "../src/dbt/jinja.ts";
+import { resolveProfileTarget } from "../src/dbt/profiles.ts";
 import { connectWarehouse } from "../src/warehouse/index.ts";
 
 let project: string;
@@ -55,8 +56,8 @@ describe("profiles", () => {
     await expect(resolveProfileTarget({ projectDir: project, target: "staging", env: {}, cwd: project })).rejects.toThrow(
       /target "staging" is not an output of profile "shop_profile"/,
     );
-    expect(() => renderTemplate("{{ var('x') }}", {}, "profiles.yml: x")).toThrow(/unsupported template \{\{ var\('x'\) \}\}/);
-    expect(() => renderTemplate("{{ env_var('N') | as_number }}", { N: "abc" }, "here")).toThrow(/"abc" is not a number/);
+    expect(() => renderDbtValue("{{ var('x') }}", { env: {} }, "profiles.yml: x")).toThrow(/var\('x'\) is not given \(--vars\) and has no default/);
+    expect(() => renderDbtValue("{{ env_var('N') | as_number }}", { env: { N: "abc" } }, "here")).toThrow(/the value is not a number, as \| as_number needs/);
   });
 });
 

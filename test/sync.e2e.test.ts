@@ -237,13 +237,14 @@ describe("bad input: clear error, exit 2, zero writes", () => {
   });
 
   it("usage errors and help", async () => {
-    const missing = await runCli(["sync"]);
-    expect([missing.exitCode, missing.stderr]).toEqual([2, expect.stringContaining("required option '--project-dir <dir>' not specified")]);
+    // No --project-dir: as dbt, the working directory or a parent with dbt_project.yml; "/" has none.
+    const missing = await runCli(["sync"], {}, "/");
+    expect([missing.exitCode, missing.stderr]).toEqual([2, expect.stringContaining("dbt_project.yml not found in / (--project-dir names the dbt project")]);
     const help = await runCli(["sync", "--help"]);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toContain("Exit codes:");
     // Every variable the sync reads is named, tuning as well as credentials.
-    for (const name of ["HUBSPOT_ACCESS_TOKEN", "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_BULK_THRESHOLD", "DBT_ACTIVATION_PAUSE", "DBT_ACTIVATION_LEASE_TTL_MS", "DBT_ACTIVATION_PLAN_PARTITION_ROWS"]) {
+    for (const name of ["DBT_CLOUD_API_TOKEN", "DBT_ACTIVATION_TARGET_TYPE", "HUBSPOT_ACCESS_TOKEN", "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_BULK_THRESHOLD", "DBT_ACTIVATION_PAUSE", "DBT_ACTIVATION_LEASE_TTL_MS", "DBT_ACTIVATION_PLAN_PARTITION_ROWS"]) {
       expect(help.stdout).toContain(name);
     }
   });

@@ -338,9 +338,9 @@ describe("validate: --select and the command line", () => {
     expect(run.stdout.split("\n")).toContain("models/schema.yml:40:22: model contacts, contract bad_destination, field destination.match.field: Required");
   });
 
-  it("exits 2 on a missing --project-dir", async () => {
-    const run = await runCli(["validate"]);
+  it("exits 2 when there is no --project-dir and no dbt_project.yml in the working directory or its parents (dbt's default)", async () => {
+    const run = await runCli(["validate"], {}, "/");
     expect(run.exitCode).toBe(2);
-    expect(run.stderr).toContain("--project-dir");
+    expect(run.stderr).toContain("no dbt_project.yml in / (--project-dir names the dbt project)");
   });
 });

@@ -8,7 +8,8 @@ Exit codes:
   4  at least one row failed, was rejected before sending, or was not sent (or the destination failed a contract)
   5  generate --check: generated files are missing, stale or left over
   6  a contract was stopped before sending (blast radius, minimum rows)
-  7  another runner holds a contract (or the DuckDB file): nothing was done for it`;
+  7  another runner holds a contract (or the DuckDB file): nothing was done for it
+  8  run: dbt build failed and no contract was held back by it, or dbt did not complete (nothing synced)`;
 
 /** The environment a sync reads, as printed by `sync --help` and `plan --help` (and documented in the README). */
 export const SYNC_ENVIRONMENT_HELP = `
@@ -27,3 +28,9 @@ Environment (credentials are read from it only, never from a contract or a flag)
   DBT_ACTIVATION_PLAN_PARTITION_ROWS  keys per plan query (default on DuckDB 1000000; one query elsewhere)
   DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS  first wait before a transient dead letter is retried (default 900000;
                                       doubles with each failure, up to a day)`;
+
+/** dbt Cloud's variables (--dbt-cloud-run, --dbt-cloud-job, serve), from src/config/env.ts. */
+export const DBT_CLOUD_ENVIRONMENT_HELP = `dbt Cloud (--dbt-cloud-run, --dbt-cloud-job, serve):
+  DBT_CLOUD_ACCOUNT_ID, DBT_CLOUD_API_TOKEN; DBT_CLOUD_HOST (access URL, default cloud.getdbt.com; e.g. emea.dbt.com,
+  au.dbt.com, ACCOUNT_PREFIX.us1.dbt.com)
+Warehouse without profiles.yml: DBT_ACTIVATION_TARGET_TYPE and DBT_ACTIVATION_TARGET_<FIELD> (the profile's fields)`;

@@ -7,6 +7,8 @@ import { registerExport } from "./commands/export.ts";
 import { registerControl } from "./commands/control.ts";
 import { registerGenerate } from "./commands/generate.ts";
 import { registerRecover } from "./commands/recover.ts";
+import { registerRun } from "./commands/run.ts";
+import { registerServe } from "./commands/serve.ts";
 import { registerSync } from "./commands/sync.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { EXIT_CODES_HELP } from "./help.ts";
@@ -14,7 +16,7 @@ import { defaultIo, type CommandContext, type Io } from "./io.ts";
 
 export const VERSION = "0.1.0";
 
-const COMMANDS: ((program: Command, context: CommandContext) => void)[] = [registerSync, registerGenerate, registerValidate, registerExport, registerControl, registerRecover, registerEmulate];
+const COMMANDS: ((program: Command, context: CommandContext) => void)[] = [registerSync, registerRun, registerGenerate, registerValidate, registerExport, registerControl, registerRecover, registerServe, registerEmulate];
 
 function reportError(error: BadInputError, json: boolean, io: Io): number {
   if (json) {

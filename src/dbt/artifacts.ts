@@ -3,6 +3,7 @@
  * parsed loosely: only the fields the gate and the contract reader use are declared, everything else passes through.
  */
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { z } from "zod";
 import { BadInputError, errorMessage } from "../errors.ts";
 
@@ -127,9 +128,39 @@ function parseArtifact<T>(schema: z.ZodType<T>, raw: unknown, path: string, what
 }
 
 export async function readManifest(path: string): Promise<Manifest> {
-  return parseArtifact(manifestSchema, await readJson(path, "manifest.json"), path, "manifest.json", SUPPORTED_MANIFEST);
+  return parseManifest(await readJson(path, "manifest.json"), path);
 }
 
 export async function readRunResults(path: string): Promise<RunResults> {
-  return parseArtifact(runResultsSchema, await readJson(path, "run_results.json"), path, "run_results.json", SUPPORTED_RUN_RESULTS);
+  return parseRunResults(await readJson(path, "run_results.json"), path);
+}
+
+/** A manifest already read (e.g. from dbt Cloud); `where` names its origin in errors. */
+export function parseManifest(raw: unknown, where: string): Manifest {
+  return parseArtifact(manifestSchema, raw, where, "manifest.json", SUPPORTED_MANIFEST);
+}
+
+export function parseRunResults(raw: unknown, where: string): RunResults {
+  return parseArtifact(runResultsSchema, raw, where, "run_results.json", SUPPORTED_RUN_RESULTS);
+}
+
+/**
+ * Where a sync reads the two artifacts of one dbt invocation from: a local target directory, or a dbt Cloud run
+ * (cloud.ts). `manifestPath`/`runResultsPath` name the origin in messages.
+ */
+export interface ArtifactSource {
+  readonly description: string;
+  read(): Promise<Artifacts>;
+}
+
+export function localArtifacts(targetDir: string): ArtifactSource {
+  const manifestPath = join(targetDir, "manifest.json");
+  const runResultsPath = join(targetDir, "run_results.json");
+  return {
+    description: targetDir,
+    async read() {
+      const [manifest, runResults] = await Promise.all([readManifest(manifestPath), readRunResults(runResultsPath)]);
+      return { manifest, runResults, manifestPath, runResultsPath };
+    },
+  };
 }

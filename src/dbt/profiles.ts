@@ -1,6 +1,7 @@
 /**
  * Finds the warehouse connection the way dbt does: the project's `profile` in `profiles.yml`, one target of it,
- * with `env_var()` rendered. The syncer never takes a second connection config.
+ * rendered as dbt renders it (jinja.ts). Or, where there is no profiles.yml (dbt Cloud keeps the connection itself),
+ * the same fields from `DBT_ACTIVATION_TARGET_*` environment variables (config/env.ts).
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -8,7 +9,10 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { connectionFromEnv } from "../config/env.ts";
 import { BadInputError, errorMessage } from "../errors.ts";
+import { renderDbtTree } from "./jinja.ts";
+import { readProjectFile } from "./project.ts";
 
 export interface ProfileTarget {
   profile: string;
@@ -24,59 +28,18 @@ export interface ProfileOptions {
   target?: string | undefined;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** dbt's `--vars`, for `var()` in the profile. */
+  vars?: Record<string, unknown> | undefined;
 }
 
-const projectFileSchema = z.looseObject({ name: z.string(), profile: z.string().optional() });
 const profileSchema = z.looseObject({
   target: z.string().optional(),
   outputs: z.record(z.string(), z.looseObject({ type: z.string() })),
 });
 
-const TEMPLATE = /\{\{\s*(.*?)\s*\}\}/g;
-const ENV_VAR = /^env_var\(\s*(['"])([^'"]+)\1\s*(?:,\s*(['"])(.*?)\3\s*)?\)\s*((?:\|\s*\w+\s*)*)$/;
-
-/** Renders the subset of dbt's Jinja that profiles use: `env_var('X')`, `env_var('X', 'default')` and cast filters. */
-export function renderTemplate(value: string, env: NodeJS.ProcessEnv, where: string): unknown {
-  let cast: string | undefined;
-  const rendered = value.replace(TEMPLATE, (_whole, expression: string) => {
-    const match = ENV_VAR.exec(expression);
-    if (!match) {
-      throw new BadInputError(`unsupported template {{ ${expression} }}: profiles may use env_var('NAME'[, 'default']) only`, { where });
-    }
-    const [, , name, , fallback, filters] = match;
-    const filter = filters?.split("|").map((f) => f.trim()).filter(Boolean).pop();
-    if (filter) cast = filter;
-    const fromEnv = env[name!];
-    if (fromEnv !== undefined) return fromEnv;
-    if (fallback !== undefined) return fallback;
-    throw new BadInputError(`environment variable ${name} is not set and has no default`, { where });
-  });
-  switch (cast) {
-    case undefined:
-    case "as_text":
-    case "string":
-      return rendered;
-    case "as_number":
-    case "int":
-    case "float": {
-      const n = Number(rendered);
-      if (rendered.trim() === "" || Number.isNaN(n)) throw new BadInputError(`"${rendered}" is not a number`, { where });
-      return n;
-    }
-    case "as_bool":
-      return rendered.trim().toLowerCase() === "true";
-    default:
-      throw new BadInputError(`unsupported filter | ${cast}: use as_number, as_bool or as_text`, { where });
-  }
-}
-
-function renderDeep(value: unknown, env: NodeJS.ProcessEnv, where: string): unknown {
-  if (typeof value === "string") return value.includes("{{") ? renderTemplate(value, env, where) : value;
-  if (Array.isArray(value)) return value.map((v, i) => renderDeep(v, env, `${where}[${i}]`));
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, env, `${where}.${k}`)]));
-  }
-  return value;
+/** Renders a profile's templates as dbt does (see jinja.ts). */
+function renderDeep(value: unknown, env: NodeJS.ProcessEnv, where: string, vars?: Record<string, unknown>): unknown {
+  return renderDbtTree(value, { env, ...(vars ? { vars } : {}) }, where);
 }
 
 async function readYaml(path: string): Promise<unknown> {
@@ -100,17 +63,21 @@ export function findProfilesFile(options: ProfileOptions): string {
   }
   const candidates = [options.cwd ?? process.cwd(), options.projectDir, join(homedir(), ".dbt")].map((d) => join(resolve(d), "profiles.yml"));
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new BadInputError(`profiles.yml not found (looked in ${candidates.join(", ")}); pass --profiles-dir`);
+  if (!found) throw new BadInputError(`profiles.yml not found (looked in ${candidates.join(", ")}); pass --profiles-dir, or give the connection as DBT_ACTIVATION_TARGET_TYPE and DBT_ACTIVATION_TARGET_<FIELD> variables`);
   return found;
 }
 
 export async function resolveProfileTarget(options: ProfileOptions): Promise<ProfileTarget> {
   const env = options.env ?? process.env;
-  const projectPath = join(resolve(options.projectDir), "dbt_project.yml");
-  if (!existsSync(projectPath)) throw new BadInputError(`dbt_project.yml not found in ${resolve(options.projectDir)}`, { where: projectPath });
-  const project = projectFileSchema.safeParse(await readYaml(projectPath));
-  if (!project.success) throw new BadInputError(`${projectPath} is not a dbt project file`, { where: projectPath });
-  const profileName = String(renderDeep(project.data.profile ?? project.data.name, env, `${projectPath}: profile`));
+  const fromEnv = connectionFromEnv(env);
+  if (fromEnv) {
+    if (options.profilesDir !== undefined) throw new BadInputError(`--profiles-dir and ${fromEnv.source} both name a connection: use one`);
+    return { profile: "(environment)", target: options.target ?? env.DBT_TARGET ?? "default", config: fromEnv.config, profilesPath: fromEnv.source };
+  }
+  const projectDir = resolve(options.projectDir);
+  const { path: projectPath, project } = await readProjectFile(projectDir);
+  if (!project.name) throw new BadInputError(`${projectPath} is not a dbt project file (no name)`, { where: projectPath });
+  const profileName = String(renderDeep(project.profile ?? project.name, env, `${projectPath}: profile`, options.vars));
 
   const profilesPath = findProfilesFile(options);
   const profiles = (await readYaml(profilesPath)) as Record<string, unknown> | null;
@@ -125,7 +92,7 @@ export async function resolveProfileTarget(options: ProfileOptions): Promise<Pro
       details: profile.error.issues.map((i) => `${profileName}.${i.path.join(".")}: ${i.message}`),
     });
   }
-  const targetName = String(renderDeep(options.target ?? env.DBT_TARGET ?? profile.data.target ?? "dev", env, `${profilesPath}: ${profileName}.target`));
+  const targetName = String(renderDeep(options.target ?? env.DBT_TARGET ?? profile.data.target ?? "dev", env, `${profilesPath}: ${profileName}.target`, options.vars));
   const output = profile.data.outputs[targetName];
   if (!output) {
     throw new BadInputError(`target "${targetName}" is not an output of profile "${profileName}" in ${profilesPath}`, {
@@ -133,6 +100,6 @@ export async function resolveProfileTarget(options: ProfileOptions): Promise<Pro
       details: [`outputs: ${Object.keys(profile.data.outputs).join(", ")}`],
     });
   }
-  const config = renderDeep(output, env, `${profilesPath}: ${profileName}.outputs.${targetName}`) as ProfileTarget["config"];
+  const config = renderDeep(output, env, `${profilesPath}: ${profileName}.outputs.${targetName}`, options.vars) as ProfileTarget["config"];
   return { profile: profileName, target: targetName, config, profilesPath };
 }

@@ -13,6 +13,7 @@ export interface LedgerTables {
   migrations: string;
   controls: string;
   leases: string;
+  cloudRuns: string;
 }
 
 export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
@@ -26,6 +27,7 @@ export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
     migrations: q("activation_migrations"),
     controls: q("activation_controls"),
     leases: q("activation_leases"),
+    cloudRuns: q("activation_cloud_runs"),
   };
 }
 
@@ -73,6 +75,13 @@ const MIGRATIONS: Migration[] = [
     `update ${t.deadLetters} set closed_at = replayed_at, close_reason = 'replayed' where replayed_at is not null`,
     `alter table ${t.runLog} add column rows_failed_unchanged ${x.integer}`,
     `alter table ${t.runLog} add column rows_retry_later ${x.integer}`,
+  ],
+  // 5 (serve): the dbt Cloud runs a webhook delivered, one row per run, so duplicate deliveries sync once and a
+  // restarted server resumes the runs it had accepted.
+  (t, { types: x, primaryKey }) => [
+    `create table if not exists ${t.cloudRuns} (account_id ${x.text} not null, run_id ${x.text} not null, job_id ${x.text},
+      event_id ${x.text}, status ${x.text} not null, received_at ${x.timestamp}, updated_at ${x.timestamp}, attempts ${x.integer},
+      exit_code ${x.integer}, detail ${x.text}, ${primaryKey(["account_id", "run_id"])})`,
   ],
 ];
 

@@ -14,7 +14,8 @@ import { retrying } from "../engine/retry.ts";
 import { toJsonText } from "../ledger/ledger.ts";
 import { plannedRecords } from "../plan/diff.ts";
 import { planOptionsFor } from "../plan/partitions.ts";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { resolveTargetDir } from "../dbt/project.ts";
 import type { SqlParam } from "../warehouse/types.ts";
 import type { RecoverOptions } from "./recover.ts";
 import { openLedgerSession } from "./session.ts";
@@ -33,9 +34,7 @@ export interface ReconcileResult {
 const READ_CHUNK = 500;
 
 export async function runReconcile(options: RecoverOptions): Promise<ReconcileResult> {
-  const cwd = options.cwd ?? process.cwd();
-  const projectDir = resolve(cwd, options.projectDir);
-  const manifest = await readManifest(join(resolve(cwd, options.targetDir ?? join(projectDir, "target")), "manifest.json"));
+  const manifest = await readManifest(join(await resolveTargetDir(options), "manifest.json"));
   const [contract] = selectContracts(loadContracts(manifest), [options.contract]);
   const session = await openLedgerSession(options);
   try {

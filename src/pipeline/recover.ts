@@ -4,7 +4,8 @@
  * refuse for a manual runbook) and pauses the contract, or the next sync would send the bad values again; `replay`
  * sends the dead-lettered keys again, as a sync of today's rows.
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { resolveTargetDir } from "../dbt/project.ts";
 import { loadContracts, selectContracts, type Contract } from "../contract/load.ts";
 import { rollbackAction } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
@@ -19,7 +20,7 @@ import { openLedgerSession, type LedgerSession, type SessionOptions } from "./se
 import { runSync } from "./sync.ts";
 
 export interface RecoverOptions extends SessionOptions {
-  targetDir?: string | undefined;
+  targetPath?: string | undefined;
   contract: string;
 }
 
@@ -30,9 +31,7 @@ export interface RecoverResult {
 }
 
 async function contractByName(options: RecoverOptions): Promise<Contract> {
-  const cwd = options.cwd ?? process.cwd();
-  const projectDir = resolve(cwd, options.projectDir);
-  const manifest = await readManifest(join(resolve(cwd, options.targetDir ?? join(projectDir, "target")), "manifest.json"));
+  const manifest = await readManifest(join(await resolveTargetDir(options), "manifest.json"));
   const [contract] = selectContracts(loadContracts(manifest), [options.contract]);
   return contract!;
 }

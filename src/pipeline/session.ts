@@ -1,5 +1,5 @@
 /** Opens the warehouse of a dbt profile target and the syncer's tables in it (migrated to the newest version). */
-import { resolve } from "node:path";
+import { resolveProjectDir } from "../dbt/project.ts";
 import { resolveProfileTarget } from "../dbt/profiles.ts";
 import { Controls } from "../ledger/controls.ts";
 import { backoffBaseMs } from "../ledger/failures.ts";
@@ -8,7 +8,10 @@ import { ledgerTables, migrate, type LedgerTables } from "../ledger/migrations.t
 import { connectWarehouse, type Warehouse } from "../warehouse/index.ts";
 
 export interface SessionOptions {
-  projectDir: string;
+  /** Default: the working directory or its nearest parent with a dbt_project.yml, as dbt. */
+  projectDir?: string | undefined;
+  /** dbt's `--vars`, for `var()` in profiles.yml. */
+  vars?: Record<string, unknown> | undefined;
   profilesDir?: string | undefined;
   target?: string | undefined;
   ledgerSchema?: string | undefined;
@@ -27,7 +30,7 @@ export interface LedgerSession {
 export async function openLedgerSession(options: SessionOptions): Promise<LedgerSession> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const target = await resolveProfileTarget({ projectDir: resolve(cwd, options.projectDir), profilesDir: options.profilesDir, target: options.target, env, cwd });
+  const target = await resolveProfileTarget({ projectDir: resolveProjectDir(options.projectDir, cwd), vars: options.vars, profilesDir: options.profilesDir, target: options.target, env, cwd });
   const warehouse = await connectWarehouse(target, { cwd });
   try {
     const tables = ledgerTables(warehouse.dialect, options.ledgerSchema ?? warehouse.defaultSchema);

@@ -3,15 +3,16 @@
  * contract of the manifest is listed, including those never run and those their gate held back (their run-log row
  * says why); contracts the ledger knows but the manifest no longer declares are listed too.
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { loadContracts } from "../contract/load.ts";
 import { readManifest } from "../dbt/artifacts.ts";
+import { resolveTargetDir } from "../dbt/project.ts";
 import { ALL_CONTRACTS, type PauseState } from "../ledger/controls.ts";
 import { openLedgerSession, type SessionOptions } from "./session.ts";
 
 export interface StatusOptions extends SessionOptions {
-  /** Where manifest.json is (default: <project-dir>/target); without one, only contracts the ledger knows are listed. */
-  targetDir?: string | undefined;
+  /** Where manifest.json is (dbt's target-path rule); without one, only contracts the ledger knows are listed. */
+  targetPath?: string | undefined;
 }
 
 export interface ContractStatus {
@@ -45,14 +46,12 @@ export interface StatusResult {
 }
 
 async function declaredContracts(options: StatusOptions): Promise<string[]> {
-  const cwd = options.cwd ?? process.cwd();
-  const projectDir = resolve(cwd, options.projectDir);
-  const path = join(resolve(cwd, options.targetDir ?? join(projectDir, "target")), "manifest.json");
   try {
+    const path = join(await resolveTargetDir({ projectDir: options.projectDir, targetPath: options.targetPath, env: options.env, cwd: options.cwd }), "manifest.json");
     return loadContracts(await readManifest(path)).map((c) => c.spec.name);
   } catch (error) {
-    // An explicit --target-dir must be readable; the default one may not exist yet (nothing was built).
-    if (options.targetDir) throw error;
+    // An explicit --target-path must be readable; the default one may not exist yet (nothing was built).
+    if (options.targetPath) throw error;
     return [];
   }
 }

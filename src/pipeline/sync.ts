@@ -5,13 +5,13 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { join, resolve } from "node:path";
 import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import { launchReadiness } from "../contract/readiness.ts";
 import { NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses, unwritableReason } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
 import { BadInputError } from "../errors.ts";
-import { readManifest, readRunResults, type Manifest } from "../dbt/artifacts.ts";
+import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
+import { resolveProjectDir, resolveTargetDir } from "../dbt/project.ts";
 import { checkInvocation, createGate } from "../gate/gate.ts";
 import { DestinationRequestError, type Destination } from "../destinations/index.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
@@ -34,8 +34,14 @@ import type { Warehouse } from "../warehouse/index.ts";
 import { openLedgerSession } from "./session.ts";
 
 export interface SyncOptions {
-  projectDir: string;
-  targetDir?: string | undefined;
+  /** Default: the working directory or its nearest parent with a dbt_project.yml, as dbt. */
+  projectDir?: string | undefined;
+  /** dbt's target path (see dbt/project.ts); ignored when `artifacts` is given. */
+  targetPath?: string | undefined;
+  /** dbt's `--vars`, for `var()` in profiles.yml. */
+  vars?: Record<string, unknown> | undefined;
+  /** Where the manifest and run results come from (default: the project's target path). */
+  artifacts?: ArtifactSource | undefined;
   profilesDir?: string | undefined;
   target?: string | undefined;
   select?: string[];
@@ -90,11 +96,9 @@ function destinationLabel(contract: Contract): string {
 export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const projectDir = resolve(cwd, options.projectDir);
-  const targetDir = resolve(cwd, options.targetDir ?? join(projectDir, "target"));
-  const manifestPath = join(targetDir, "manifest.json");
-  const runResultsPath = join(targetDir, "run_results.json");
-  const [manifest, runResults] = await Promise.all([readManifest(manifestPath), readRunResults(runResultsPath)]);
+  const projectDir = resolveProjectDir(options.projectDir, cwd);
+  const source = options.artifacts ?? localArtifacts(await resolveTargetDir({ projectDir, targetPath: options.targetPath, env, cwd }));
+  const { manifest, runResults, manifestPath, runResultsPath } = await source.read();
   checkInvocation({ manifest, runResults, manifestPath, runResultsPath });
 
   // Contracts on seeds, snapshots, ephemeral or disabled models fail alone, each with why.

@@ -4,7 +4,8 @@
  * Problems are located at `file:line:column` in the YAML the analytics engineer edits.
  */
 import { existsSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { join } from "node:path";
+import { resolveTargetDir } from "../dbt/project.ts";
 import type { Contract } from "../contract/load.ts";
 import { launchReadiness, type Readiness } from "../contract/readiness.ts";
 import { alertWarning, unsyncableNodeReason } from "../contract/rules.ts";
@@ -22,8 +23,9 @@ import type { ContractVerdict, Problem, ValidateReport } from "./types.ts";
 
 export interface ValidateOptions {
   projectDir: string;
-  /** Where dbt wrote manifest.json (and catalog.json); default `<project-dir>/<target-path>`. */
+  /** dbt's `--target-path`: where dbt wrote manifest.json (and catalog.json); default as dbt (dbt/project.ts). */
   targetDir?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
   /** Only these contracts; an unknown name is an error. */
   select?: string[] | undefined;
   cwd?: string | undefined;
@@ -52,7 +54,7 @@ export interface Analysis {
 export async function analyzeProject(options: ValidateOptions): Promise<Analysis> {
   const cwd = options.cwd ?? process.cwd();
   const project = await readDbtProject(options.projectDir, cwd);
-  const targetDir = options.targetDir ? resolve(cwd, options.targetDir) : isAbsolute(project.targetPath) ? project.targetPath : join(project.dir, project.targetPath);
+  const targetDir = await resolveTargetDir({ projectDir: project.dir, targetPath: options.targetDir, env: options.env, cwd });
   const manifestPath = join(targetDir, "manifest.json");
   const catalogPath = join(targetDir, "catalog.json");
   const manifest = existsSync(manifestPath) ? await readManifest(manifestPath) : undefined;

@@ -11,16 +11,16 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const result = await startCli(args, env);
+export async function runCli(args: string[], env: Record<string, string> = {}, cwd: string = repoRoot): Promise<CliRun> {
+  const result = await startCli(args, env, cwd);
   return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
 /** The CLI from source as a child process the test can SIGKILL. */
-export function startCli(args: string[], env: Record<string, string> = {}): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }> {
+export function startCli(args: string[], env: Record<string, string> = {}, cwd: string = repoRoot): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }> {
   return execa(process.execPath, [join(repoRoot, "src", "cli", "run.ts"), ...args], {
     reject: false,
-    cwd: repoRoot,
+    cwd,
     env: { HUBSPOT_ACCESS_TOKEN: "", HUBSPOT_BASE_PATH: "", ...env },
   });
 }

@@ -1,34 +1,25 @@
 /** `pause`, `resume` and `status`: the kill switch and what the syncer's tables say about each contract. */
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { resolveProjectDir } from "../../dbt/project.ts";
 import { ALL_CONTRACTS, contractScope, setKillSwitch } from "../../pipeline/control.ts";
 import type { SessionOptions } from "../../pipeline/session.ts";
 import { runStatus } from "../../pipeline/status.ts";
 import { EXIT } from "../../exit-codes.ts";
+import { connectionOptions, jsonOption, projectOptions, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import type { CommandContext } from "../io.ts";
 
-interface ConnectionFlags {
-  projectDir: string;
-  profilesDir?: string;
-  target?: string;
-  ledgerSchema?: string;
-}
-
-function connectionOptions(command: Command): Command {
-  return command
-    .requiredOption("--project-dir <dir>", "the dbt project (its profile names the warehouse)")
-    .option("--profiles-dir <dir>", "the directory of profiles.yml")
-    .option("--target <name>", "the profile target")
-    .option("--ledger-schema <schema>", "where the syncer's tables live (default: the profile target's schema)");
+function controlOptions(command: Command): Command {
+  return connectionOptions(command.addOption(new Option("--project-dir <dir>", "the dbt project, whose profile names the warehouse (default, as dbt: the working directory or its nearest parent with dbt_project.yml)")));
 }
 
 function sessionOptions(flags: ConnectionFlags, context: CommandContext): SessionOptions {
-  return { ...flags, env: context.io.env, cwd: context.io.cwd };
+  return { ...flags, projectDir: resolveProjectDir(flags.projectDir, context.io.cwd), env: context.io.env, cwd: context.io.cwd };
 }
 
 export function registerControl(program: Command, context: CommandContext): void {
   const { io, setExit, setJson } = context;
   for (const [name, paused] of [["pause", true], ["resume", false]] as const) {
-    connectionOptions(
+    controlOptions(
       program
         .command(name)
         .description(paused ? "Throw the kill switch: the contract (or all) stops before its next batch and does not run until resumed" : "Lift the kill switch"),
@@ -44,12 +35,11 @@ export function registerControl(program: Command, context: CommandContext): void
       });
   }
 
-  connectionOptions(program.command("status").description("Per contract (every contract of the manifest): the last run, the ledger, records waiting in dead letters, and the kill switch"))
-    .option("--target-dir <dir>", "where dbt wrote manifest.json, to list every contract (default: <project-dir>/target)")
-    .option("--json", "print as JSON")
-    .action(async (opts: ConnectionFlags & { targetDir?: string; json?: boolean }) => {
+  connectionOptions(projectOptions(program.command("status").description("Per contract (every contract of the manifest): the last run, the ledger, records waiting in dead letters, and the kill switch"), "manifest.json, to list every contract"))
+    .addOption(jsonOption("print as JSON"))
+    .action(async (opts: ConnectionFlags & ProjectFlags & { json?: boolean }) => {
       setJson(Boolean(opts.json));
-      const { contracts, paused } = await runStatus({ ...sessionOptions(opts, context), targetDir: opts.targetDir });
+      const { contracts, paused } = await runStatus({ ...sessionOptions(opts, context), targetPath: targetPathOf(opts) });
       if (opts.json) io.stdout(`${JSON.stringify({ contracts, paused }, null, 2)}\n`);
       else {
         if (contracts.length === 0) io.stdout("no contracts declared and no runs recorded yet\n");

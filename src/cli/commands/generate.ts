@@ -1,23 +1,28 @@
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import { join } from "node:path";
-import { runGenerate } from "../../pipeline/generate.ts";
 import { EXIT } from "../../exit-codes.ts";
+import { runGenerate } from "../../pipeline/generate.ts";
 import type { CommandContext } from "../io.ts";
-import { splitList } from "./sync.ts";
+import { jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ProjectFlags } from "../flags.ts";
 
 export function registerGenerate(program: Command, { io, setExit, setJson }: CommandContext): void {
-  program
-    .command("generate")
+  projectOptions(program.command("generate"), "manifest.json")
     .description("Write each contract's activation model, excluded-rows model, tests and exposure into the dbt project (run `dbt parse` first)")
-    .requiredOption("--project-dir <dir>", "the dbt project (holds dbt_project.yml)")
-    .option("--target-dir <dir>", "where dbt wrote manifest.json (default: <project-dir>/target)")
     .option("--out-dir <dir>", "folder for the generated files, relative to the project", join("models", "activation"))
-    .addOption(new Option("--select <contract...>", "only these contracts").default([]))
+    .addOption(selectOption("only these contracts"))
     .option("--check", "write nothing; exit 5 when a generated file is missing, stale or left over (for CI)")
-    .option("--json", "print the result as JSON")
-    .action(async (opts: { projectDir: string; targetDir?: string; outDir: string; select: string[]; check?: boolean; json?: boolean }) => {
+    .addOption(jsonOption())
+    .action(async (opts: ProjectFlags & { outDir: string; select: string[]; check?: boolean; json?: boolean }) => {
       setJson(Boolean(opts.json));
-      const { result, contracts } = await runGenerate({ ...opts, select: splitList(opts.select), check: Boolean(opts.check), cwd: io.cwd });
+      const { result, contracts } = await runGenerate({
+        projectDir: opts.projectDir,
+        targetPath: targetPathOf(opts),
+        outDir: opts.outDir,
+        select: splitList(opts.select),
+        check: Boolean(opts.check),
+        env: io.env,
+        cwd: io.cwd,
+      });
       if (opts.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
       else {
         for (const path of result.written) io.stdout(`wrote     ${path}\n`);

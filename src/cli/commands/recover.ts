@@ -2,30 +2,23 @@
 import type { Command } from "commander";
 import type { SendSummary } from "../../engine/send.ts";
 import { runReconcile } from "../../pipeline/reconcile.ts";
-import { runReplay, runRollback } from "../../pipeline/recover.ts";
+import { runReplay, runRollback, type RecoverOptions } from "../../pipeline/recover.ts";
+import { connectionOptions, jsonOption, projectOptions, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { formatText, toJson } from "../../report/format.ts";
 import type { CommandContext } from "../io.ts";
 
-interface Flags {
-  projectDir: string;
-  targetDir?: string;
-  profilesDir?: string;
-  target?: string;
-  ledgerSchema?: string;
+interface Flags extends ProjectFlags, ConnectionFlags {
   contract: string;
   json?: boolean;
 }
 
 function withFlags(command: Command): Command {
-  return command
-    .requiredOption("--project-dir <dir>", "the dbt project")
-    .requiredOption("--contract <name>", "the contract")
-    .option("--target-dir <dir>", "where dbt wrote manifest.json (default: <project-dir>/target)")
-    .option("--profiles-dir <dir>", "the directory of profiles.yml")
-    .option("--target <name>", "the profile target")
-    .option("--ledger-schema <schema>", "where the syncer's tables live")
-    .option("--json", "print the result as JSON");
+  return connectionOptions(projectOptions(command, "manifest.json")).requiredOption("--contract <name>", "the contract").addOption(jsonOption());
+}
+
+function recoverOptions(opts: Flags, io: CommandContext["io"]): RecoverOptions {
+  return { ...opts, targetPath: targetPathOf(opts), env: io.env, cwd: io.cwd };
 }
 
 function summaryLine(s: SendSummary): string {
@@ -37,7 +30,7 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
     .requiredOption("--run <id>", "the run to undo (run_id in the run log; see `status`)")
     .action(async (opts: Flags & { run: string }) => {
       setJson(Boolean(opts.json));
-      const result = await runRollback({ ...opts, runId: opts.run, env: io.env, cwd: io.cwd });
+      const result = await runRollback({ ...recoverOptions(opts, io), runId: opts.run });
       io.stdout(
         opts.json
           ? `${JSON.stringify(result, null, 2)}\n`
@@ -53,7 +46,7 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
   withFlags(program.command("reconcile").description("Read the destination back for every key the ledger knows, write the destination snapshot, and classify discrepancies"))
     .action(async (opts: Flags) => {
       setJson(Boolean(opts.json));
-      const result = await runReconcile({ ...opts, env: io.env, cwd: io.cwd });
+      const result = await runReconcile(recoverOptions(opts, io));
       const total = Object.values(result.counts).reduce((a, b) => a + b, 0);
       if (opts.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
       else {
@@ -64,10 +57,10 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
       setExit(total > 0 ? EXIT.rowsFailed : EXIT.ok);
     });
 
-  withFlags(program.command("replay").description("Sync the dead-lettered keys of a contract again, as today's eligible rows, through the gate of --target-dir's artifacts"))
+  withFlags(program.command("replay").description("Sync the dead-lettered keys of a contract again, as today's eligible rows, through the gate of --target-path's artifacts"))
     .action(async (opts: Flags) => {
       setJson(Boolean(opts.json));
-      const report = await runReplay({ ...opts, env: io.env, cwd: io.cwd, actor: io.env.USER ?? io.env.LOGNAME });
+      const report = await runReplay({ ...recoverOptions(opts, io), actor: io.env.USER ?? io.env.LOGNAME });
       io.stdout(`${opts.json ? toJson(report) : `replay of the dead letters of ${opts.contract}\n${formatText(report)}`}\n`);
       setExit(report.exitCode);
     });

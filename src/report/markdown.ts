@@ -1,0 +1,81 @@
+/**
+ * `plan --markdown FILE`: what a pull request's build would do to each destination, as Markdown for a pull-request
+ * comment or the GitHub Actions step summary. Values of sensitive columns never appear: a model column marked
+ * `meta: {sensitive: true}` (or `pii: true`, or tagged `pii`/`sensitive`) in dbt is shown as `‹redacted›`, and so is
+ * the sync key when its column is one. No credential is ever part of a plan.
+ */
+import type { Contract } from "../contract/load.ts";
+import { fieldMappings } from "../contract/schema.ts";
+import type { Manifest } from "../dbt/artifacts.ts";
+import type { ContractOutcome, SyncReport } from "./types.ts";
+
+const REDACTED = "‹redacted›";
+
+function columnIsSensitive(manifest: Manifest, contract: Contract, column: string): boolean {
+  const columns = manifest.nodes[contract.model.uniqueId]?.columns as Record<string, { meta?: Record<string, unknown>; config?: { meta?: Record<string, unknown>; tags?: unknown }; tags?: unknown }> | undefined;
+  const c = columns?.[column];
+  if (!c) return false;
+  const meta = { ...(c.meta ?? {}), ...(c.config?.meta ?? {}) };
+  const tags = [...(Array.isArray(c.tags) ? c.tags : []), ...(Array.isArray(c.config?.tags) ? c.config.tags : [])].map(String);
+  return meta.sensitive === true || meta.pii === true || tags.includes("pii") || tags.includes("sensitive");
+}
+
+function cell(value: unknown): string {
+  const text = value === null || value === undefined ? "∅" : typeof value === "bigint" ? value.toString() : value instanceof Date ? value.toISOString() : typeof value === "object" ? JSON.stringify(value) : String(value);
+  return text.replaceAll("|", "\\|").replaceAll("\n", " ").slice(0, 80);
+}
+
+/** What happens to records whose rows left the eligible set, in the contract's words. */
+function removedAction(contract: Contract | undefined): string {
+  const d = contract?.spec.destination;
+  if (!d) return "removed";
+  if (d.mode === "audience") return "removed from the audience";
+  return { keep: "kept (on_removed: keep)", clear: "cleared (on_removed: clear)", delete: "deleted (on_removed: delete)" }[d.on_removed];
+}
+
+function section(outcome: ContractOutcome, contract: Contract | undefined, manifest: Manifest): string[] {
+  const lines = [`### \`${outcome.contract}\` → ${outcome.destination}`, ""];
+  if (outcome.status !== "planned") {
+    const reasons = "reasons" in outcome ? outcome.reasons : [];
+    lines.push(`**${outcome.status === "skipped" ? "Held back by the gate" : outcome.status}**: nothing would be sent.`, "", ...reasons.map((r) => `- ${r}`), "");
+    return lines;
+  }
+  const p = outcome.plan;
+  lines.push(
+    `| eligible | create | update | unchanged | removed |`,
+    `|---:|---:|---:|---:|---:|`,
+    `| ${p.eligible} | ${p.create} | ${p.update} | ${p.unchanged} | ${p.removed} → ${removedAction(contract)} |`,
+    "",
+  );
+  const rejected = outcome.rejected.reduce((n, r) => n + r.rows, 0);
+  if (rejected > 0) lines.push(`- ${rejected} row(s) rejected before sending (null or shared sync key)`);
+  for (const stop of outcome.wouldStop) lines.push(`- ⛔ **would stop**: ${stop}`);
+  for (const o of outcome.overridden) lines.push(`- overridden: ${o}`);
+  if (outcome.wouldStop.length === 0) lines.push("- ✅ every gate would hold: it would sync");
+  if (outcome.samples.length > 0 && contract) {
+    const toColumn = new Map(fieldMappings(contract.spec).map((f) => [f.to, f.column]));
+    const keySensitive = columnIsSensitive(manifest, contract, contract.spec.key);
+    const fields = [...new Set(outcome.samples.flatMap((s) => Object.keys(s.fields)))];
+    const sensitive = new Set(fields.filter((f) => columnIsSensitive(manifest, contract, toColumn.get(f) ?? f)));
+    lines.push("", `<details><summary>${outcome.samples.length} sample record(s)</summary>`, "", `| change | key | ${fields.map((f) => `\`${f}\``).join(" | ")} |`, `|---|---|${fields.map(() => "---").join("|")}|`);
+    for (const s of outcome.samples) {
+      lines.push(`| ${s.change} | ${keySensitive ? REDACTED : cell(s.key)} | ${fields.map((f) => (sensitive.has(f) ? REDACTED : cell(s.fields[f]))).join(" | ")} |`);
+    }
+    lines.push("", "</details>");
+  }
+  lines.push("");
+  return lines;
+}
+
+export function formatPlanMarkdown(report: SyncReport, contracts: Contract[], manifest: Manifest, origin: string): string {
+  const byName = new Map(contracts.map((c) => [c.spec.name, c]));
+  const lines = [
+    "## dbt-activation plan",
+    "",
+    `What this build would do to the destinations: dbt \`${report.command}\` invocation \`${report.invocationId}\` (dbt ${report.dbtVersion ?? "?"}), artifacts from ${origin}. Exit code ${report.exitCode}.`,
+    "",
+  ];
+  if (report.contracts.length === 0) lines.push("No activation contracts.");
+  for (const outcome of report.contracts) lines.push(...section(outcome, byName.get(outcome.contract), manifest));
+  return `${lines.join("\n").trimEnd()}\n`;
+}
