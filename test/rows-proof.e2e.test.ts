@@ -21,13 +21,13 @@ afterEach(async () => {
   emulator = undefined;
 });
 
-/** Rebuilds the activation model with a real `dbt run` into the engine's relations (a new invocation, no tests). */
-async function dbtRunAfterBuild(engine: IntegrationEngine): Promise<string> {
-  const targetPath = join(await mkdtemp(join(inject("scratchRoot"), "rerun-")), "target");
+/** A real dbt command on the engine's relations after the build: `run` rebuilds the activation model (no tests). */
+async function dbtAfterBuild(engine: IntegrationEngine, command: "run" | "test", select: string[] = [CONTRACT]): Promise<string> {
+  const targetPath = join(await mkdtemp(join(inject("scratchRoot"), `${command}-`)), "target");
   const env = engine.env();
   // The PostgreSQL build's schema is the one its relations are named in ("<schema>"."<name>").
   if (engine.name === "postgres") env.ACTIVATION_PG_SCHEMA = /^"([^"]+)"/.exec(engine.model(CONTRACT))![1]!;
-  const run = await dbt(["run", "--select", CONTRACT, ...engine.args], { targetPath, duckdbPath: env.ACTIVATION_DUCKDB_PATH ?? join(targetPath, "unused.duckdb"), env });
+  const run = await dbt([command, "--select", ...select, ...engine.args], { targetPath, duckdbPath: env.ACTIVATION_DUCKDB_PATH ?? join(targetPath, "unused.duckdb"), env });
   expect(run.exitCode, run.stdout).toBe(0);
   return targetPath;
 }
@@ -52,7 +52,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
     expect(first.exitCode, first.stderr).toBe(0);
     expect(first.report.contracts[0]).toMatchObject({ status: "synced", counts: { eligible: 16, created: 16 } });
 
-    const rerun = await dbtRunAfterBuild(engine);
+    const rerun = await dbtAfterBuild(engine, "run");
     const rerunId = (await engine.query(`select distinct _activation_invocation_id as id from ${engine.model(CONTRACT)}`))[0]!.id as string;
     const buildId = first.report.invocationId as string;
     expect(rerunId).not.toBe(buildId);
@@ -77,6 +77,24 @@ describe.each(ENGINES)("on %s", (engineName) => {
     expect(own.stderr).toMatch(/written by `dbt run`/);
     const runs = await engine.query(`select count(*) as n from ${engine.ledgerTable("activation_run_log")}`);
     expect(runs).toEqual([{ n: 1n }]);
+  });
+
+  it("after dbt test, syncs the build's rows only once a sync gated that build", async () => {
+    emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
+    const tested = await dbtAfterBuild(engine, "test", ["contact_engagement", CONTRACT]);
+    const unproven = await sync(tested);
+    expect(unproven.exitCode).toBe(3);
+    expect(unproven.report.contracts[0].reasons).toEqual([
+      expect.stringMatching(new RegExp(`^activation model ${CONTRACT} was not built by this invocation and holds rows built by dbt invocation [0-9a-f-]+, on which no sync of this contract passed the gate`)),
+    ]);
+    expect(emulator.callCount()).toBe(0);
+    const built = await sync(engine.targetPath());
+    expect(built.report.contracts[0]).toMatchObject({ status: "synced", counts: { created: 16 } });
+    const calls = emulator.callCount();
+    const proven = await sync(tested);
+    expect(proven.exitCode, proven.stderr).toBe(0);
+    expect(proven.report.contracts[0]).toMatchObject({ status: "synced", counts: { eligible: 16, unchanged: 16 } });
+    expect(emulator.callCount()).toBe(calls);
   });
 
   it("a table holding rows of two invocations is refused too, and plan reads none of them", async () => {
