@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", ".venv/", ".tmp/", ".pg/", "integration_tests/", "**/target/", "**/dbt_packages/"] },
+  { ignores: ["dist/", "node_modules/", ".venv/", ".venv-dbt-*/", ".node24/", ".tmp/", ".pg/", "integration_tests/", "**/target/", "**/dbt_packages/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { files: ["bin/*.js"], languageOptions: { globals: { process: "readonly" } } },
