@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // The slow reliability suites run in `npm run test:reliability` (vitest.reliability.config.ts).
-    exclude: ["test/reliability-slow/**", "**/node_modules/**"],
+    // The slow reliability suites run in `npm run test:reliability` (vitest.reliability.config.ts), the compatibility
+    // suites in scripts/test-matrix.sh (vitest.compat.config.ts).
+    exclude: ["test/reliability-slow/**", "test/compat/**", "**/node_modules/**"],
     globalSetup: ["test/setup/global.ts"],
     // dbt builds and emulator runs are real processes: give them room, and keep files in separate workers.
     testTimeout: 120_000,

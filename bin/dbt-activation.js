@@ -1,5 +1,15 @@
 #!/usr/bin/env node
 // The published CLI runs the compiled output; inside the repository `npm run build` (or `npm ci`, via prepare) makes it.
-import { main } from "../dist/cli/main.js";
-
+// The version check comes before any import: the client packages crash while loading on Node < 22, with a stack trace
+// that says nothing about the cause. So the compiled code is imported only once the runtime is known to be new enough.
+const REQUIRED_MAJOR = 22;
+const major = Number(process.versions.node.split(".")[0]);
+if (!(major >= REQUIRED_MAJOR)) {
+  process.stderr.write(
+    `dbt-activation needs Node ${REQUIRED_MAJOR} or newer; this is Node ${process.versions.node} (${process.execPath}).\n` +
+      `Install Node ${REQUIRED_MAJOR}+ (for instance \`npm install --prefix .node22 node@22\` and run .node22/node_modules/.bin/node), then run it again.\n`,
+  );
+  process.exit(2);
+}
+const { main } = await import("../dist/cli/main.js");
 process.exitCode = await main(process.argv.slice(2));

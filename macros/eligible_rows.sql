@@ -3,7 +3,10 @@
                            hash_columns=none)
   -> a complete select: the rows of `model` that may be synced, with `key`, the listed `columns` and
   `_activation_row_hash` = activation.row_hash(hash_columns), by default of all `columns` (give the mapped fields
-  only, so a change in a carried timestamp does not resend a row). A row is eligible when none of these holds:
+  only, so a change in a carried timestamp does not resend a row), and `_activation_invocation_id` = the id of the dbt
+  invocation that built the rows (the syncer reads only rows of the invocation whose tests it gated, so a table
+  rebuilt later, by `dbt run` for instance, is refused rather than sent untested). A row is eligible when none of
+  these holds:
     null_key           key is null
     excluded:<item>    an `exclude` item is true: a boolean column name or a SQL predicate (null counts as false)
     no_consent         consent.column is not true (false or null)
@@ -26,7 +29,8 @@ select
     {%- for column in columns if column != key %}
     {{ column }},
     {%- endfor %}
-    _activation_row_hash
+    _activation_row_hash,
+    cast({{ activation.sql_literal(invocation_id) }} as {{ dbt.type_string() }}) as _activation_invocation_id
 from (
 {{ activation.flagged_rows(model, key, columns, exclude, consent, holdout, rollout, review, hash_columns) }}
 ) as activation_eligible

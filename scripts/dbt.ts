@@ -1,5 +1,6 @@
 /**
- * Runs the project's pinned dbt (from .venv, made by scripts/setup-python.sh) for the demo, the tests and the benchmarks.
+ * Runs the project's pinned dbt (from .venv, made by scripts/setup-python.sh, or the virtualenv $ACTIVATION_DBT_VENV
+ * names: scripts/test-matrix.sh runs suites on each dbt version of the matrix) for the demo, the tests and the benchmarks.
  * Each call gets its own target, log and DuckDB paths so runs never share a file lock.
  */
 import { join, resolve } from "node:path";
@@ -8,7 +9,9 @@ import { execa } from "execa";
 
 export const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 export const integrationProject = join(repoRoot, "integration_tests");
-export const dbtExecutable = join(repoRoot, ".venv", "bin", "dbt");
+/** The virtualenv whose dbt runs: `.venv` (the pinned dbt), or another one of the version matrix (scripts/test-matrix.sh). */
+export const dbtVenv = resolve(repoRoot, process.env.ACTIVATION_DBT_VENV || ".venv");
+export const dbtExecutable = join(dbtVenv, "bin", "dbt");
 
 export interface DbtRun {
   exitCode: number;

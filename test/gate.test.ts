@@ -3,7 +3,7 @@ import { copyFile, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, inject } from "vitest";
 import { readManifest, readRunResults, type Manifest, type RunResults } from "../src/dbt/artifacts.ts";
-import { checkInvocation, createGate } from "../src/gate/gate.ts";
+import { checkInvocation, checkRowsProof, createGate, reusedOnly } from "../src/gate/gate.ts";
 import { BadInputError } from "../src/errors.ts";
 import { dbt } from "../scripts/dbt.ts";
 import { integrationBuild } from "./support/cli.ts";
@@ -89,5 +89,81 @@ describe("gate across real dbt commands", () => {
     const build = await load(integrationBuild().targetPath);
     const mixed = { ...build, runResults: artifacts.runResults, runResultsPath: artifacts.runResultsPath };
     expect(() => checkInvocation(mixed)).toThrow(/come from different dbt invocations/);
+  });
+});
+
+describe("gate: artifacts that prove nothing about the rows", () => {
+  it("refuses a dbt build --empty (args.empty), naming the flag", async () => {
+    const artifacts = await load(integrationBuild().targetPath);
+    const empty = { ...artifacts, runResults: { ...artifacts.runResults, args: { ...artifacts.runResults.args, empty: true } } };
+    expect(() => checkInvocation(empty)).toThrow(BadInputError);
+    expect(() => checkInvocation(empty)).toThrow(/comes from `dbt build --empty`: every model was built from zero input rows/);
+    // The real build says empty: false, and passes.
+    expect(artifacts.runResults.args.empty).toBe(false);
+    expect(() => checkRowsProof(artifacts)).not.toThrow();
+  });
+
+  it("refuses a dbt build --sample, and accepts sample: null", async () => {
+    const artifacts = await load(integrationBuild().targetPath);
+    const withSample = (sample: unknown) => ({ ...artifacts, runResults: { ...artifacts.runResults, args: { ...artifacts.runResults.args, sample } } });
+    expect(() => checkRowsProof(withSample("3 days"))).toThrow(/--sample` \("3 days"\): the models read a sample of their inputs/);
+    expect(() => checkRowsProof(withSample(null))).not.toThrow();
+  });
+
+  it("refuses run_results with two results for one node, naming the node and the count", async () => {
+    const artifacts = await load(integrationBuild().targetPath);
+    const results = artifacts.runResults.results;
+    const model = results.find((r) => r.unique_id === ENGAGEMENT)!;
+    const duplicated = { ...artifacts, runResults: { ...artifacts.runResults, results: [...results, { ...model, status: "error" }, { ...model }] } };
+    try {
+      checkInvocation(duplicated);
+      expect.unreachable("duplicate results were accepted");
+    } catch (error) {
+      expect(error).toBeInstanceOf(BadInputError);
+      expect((error as BadInputError).message).toBe("run_results.json holds more than one result for 1 node: which one proved it cannot be told");
+      expect((error as BadInputError).details).toEqual([`${ENGAGEMENT}: 3 results`]);
+    }
+  });
+
+  it("holds back a model deferred to another environment (--defer: defer_relation, no result here)", async () => {
+    const artifacts = await load(integrationBuild().targetPath);
+    const manifest = structuredClone(artifacts.manifest);
+    manifest.nodes[ENGAGEMENT]!.defer_relation = { relation_name: '"prod"."main"."contact_engagement"', schema: "main", alias: "contact_engagement" };
+    const results = artifacts.runResults.results.filter((r) => r.unique_id !== ENGAGEMENT);
+    const verdict = createGate(manifest, { ...artifacts.runResults, results }).verdictFor(ENGAGEMENT);
+    expect(verdict.passed).toBe(false);
+    expect(verdict.reasons).toEqual(['model contact_engagement: not built by this invocation (deferred to "prod"."main"."contact_engagement", whose rows this invocation did not test)']);
+    // Built here despite a defer_relation (selected in a --defer build): proven as usual.
+    expect(createGate(manifest, artifacts.runResults).verdictFor(ENGAGEMENT).passed).toBe(true);
+  });
+
+  it("holds back a reused model, and tells reuse alone apart from a failure beside it", async () => {
+    const artifacts = await load(integrationBuild().targetPath);
+    const engagementTests = new Set(Object.values(artifacts.manifest.nodes).filter((n) => n.attached_node === ENGAGEMENT).map((n) => n.unique_id));
+    // Fusion under state-aware orchestration: the model `reused`, its tests skipped (without `failures`).
+    const reused = artifacts.runResults.results.map((r) =>
+      r.unique_id === ENGAGEMENT ? { ...r, status: "reused", message: "Reused (no changes)" } : engagementTests.has(r.unique_id) ? { unique_id: r.unique_id, status: "skipped" } : r,
+    );
+    const verdict = createGate(artifacts.manifest, { ...artifacts.runResults, results: reused }).verdictFor(ENGAGEMENT);
+    expect(verdict.passed).toBe(false);
+    expect(verdict.reasons[0]).toBe(
+      "model contact_engagement: reused from an earlier run (state-aware orchestration), not built by this invocation; proven only when the syncer gated the run that built its rows",
+    );
+    expect(reusedOnly(verdict)).toBe(true);
+    const failing = reused.map((r, i) => (engagementTests.has(r.unique_id) && i === reused.findIndex((x) => engagementTests.has(x.unique_id)) ? { ...r, status: "fail", failures: 2 } : r));
+    expect(reusedOnly(createGate(artifacts.manifest, { ...artifacts.runResults, results: failing }).verdictFor(ENGAGEMENT))).toBe(false);
+    expect(reusedOnly(createGate(artifacts.manifest, artifacts.runResults).verdictFor(ENGAGEMENT))).toBe(false);
+    expect(reusedOnly(createGate(artifacts.manifest, artifacts.runResults).verdictFor(HEALTH))).toBe(false);
+  });
+
+  it("a real dbt build --empty is refused", async () => {
+    const scratch = await mkdtemp(join(inject("scratchRoot"), "gate-empty-"));
+    const duckdbPath = join(scratch, "copy.duckdb");
+    await copyFile(integrationBuild().duckdbPath, duckdbPath);
+    const targetPath = join(scratch, "target");
+    await dbt(["build", "--empty", "--select", "contact_engagement+"], { targetPath, duckdbPath });
+    const artifacts = await load(targetPath);
+    expect(artifacts.runResults.args.empty).toBe(true);
+    expect(() => checkInvocation(artifacts)).toThrow(/`dbt build --empty`/);
   });
 });

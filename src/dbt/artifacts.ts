@@ -28,6 +28,8 @@ const nodeSchema = z.looseObject({
   meta: z.record(z.string(), z.unknown()).optional(),
   columns: z.record(z.string(), z.looseObject({ name: z.string(), description: z.string().optional(), data_type: z.string().nullish() })).optional(),
   test_metadata: z.looseObject({ name: z.string(), namespace: z.string().nullish() }).nullish(),
+  /** Set by `--defer --state`: the other environment's relation that `ref()` reads when this node is not built. */
+  defer_relation: z.looseObject({ relation_name: z.string().nullish(), schema: z.string().nullish(), alias: z.string().nullish() }).nullish(),
 });
 export type ManifestNode = z.infer<typeof nodeSchema>;
 export const manifestNodeSchema = nodeSchema;
@@ -72,7 +74,8 @@ const runResultsSchema = z.looseObject({
     invocation_id: z.string().nullish(),
     generated_at: z.string().optional(),
   }),
-  args: z.looseObject({ which: z.string().optional() }).default({}),
+  // `empty` (--empty, dbt 1.8+) and `sample` (--sample, dbt 1.10+) say the build read only part of its inputs.
+  args: z.looseObject({ which: z.string().optional(), empty: z.boolean().nullish(), sample: z.unknown().optional() }).default({}),
   results: z.array(resultSchema),
 });
 export type RunResults = z.infer<typeof runResultsSchema>;

@@ -66,6 +66,30 @@ export interface EligibleSqlOptions {
   partition?: KeyBucket | undefined;
   /** The run's clock for `freshness.expire_after` (one value per run, so every query of it agrees); default now. */
   now?: Date | undefined;
+  /** Only rows the activation model built in this dbt invocation (its `_activation_invocation_id`). */
+  builtBy?: string | undefined;
+}
+
+/** The column the generated activation model fills with the id of the dbt invocation that built it (activation.eligible_rows). */
+export const INVOCATION_COLUMN = "_activation_invocation_id";
+
+/** The SQL condition that a row was built by the given invocation (true without one). */
+function builtByCondition(dialect: Dialect, builtBy: string | undefined): string {
+  return builtBy === undefined ? "true" : `${dialect.quoteIdentifier(INVOCATION_COLUMN)} = '${builtBy.replaceAll("'", "''")}'`;
+}
+
+/**
+ * The dbt invocations whose rows the relation a contract reads holds, or undefined when it does not record them (a
+ * contract without an activation model, or one built by a package older than the column).
+ */
+export async function rowInvocations(warehouse: Warehouse, contract: Contract): Promise<string[] | undefined> {
+  if (!contract.activationModel) return undefined;
+  const columns = await warehouse.columns(relationOf(contract));
+  const column = columns.find((c) => c.toLowerCase() === INVOCATION_COLUMN);
+  if (column === undefined) return undefined;
+  const q = warehouse.dialect.quoteIdentifier;
+  const rows = await warehouse.query(`select distinct ${q(column)} as ${q("invocation")} from ${relationOf(contract)}`);
+  return rows.map((r) => (r.invocation === null || r.invocation === undefined ? "(none)" : String(r.invocation))).sort();
 }
 
 /** The SQL condition that a row's value has expired (`freshness.expire_after`), or undefined without an expiry. */
@@ -127,7 +151,7 @@ function keyedRowsSql(contract: Contract, dialect: Dialect, options: EligibleSql
     `  select ${textKey} as ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
     `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}${expired ? `, case when ${expired} then 1 else 0 end as ${q(EXPIRED_ALIAS)}` : ""}`,
     `  from ${relationOf(contract)}`,
-    `  where ${key} is not null and ${keyCondition(textKey, dialect, options)}`,
+    `  where ${key} is not null and ${keyCondition(textKey, dialect, options)} and ${builtByCondition(dialect, options.builtBy)}`,
     `) as keyed where ${q(COUNT_ALIAS)} = 1${expired ? ` and ${q(EXPIRED_ALIAS)} = ${which === "expired" ? 1 : 0}` : ""}`,
   ].join("\n");
 }
@@ -143,11 +167,15 @@ export async function relationRows(warehouse: Warehouse, contract: Contract): Pr
   return Number(row?.rows ?? 0);
 }
 
-export function rejectedKeysSql(contract: Contract, dialect: Dialect, partition?: KeyBucket): string {
+export function rejectedKeysSql(contract: Contract, dialect: Dialect, partition?: KeyBucket, builtBy?: string): string {
   const q = dialect.quoteIdentifier;
   const key = q(contract.spec.key);
   // Null keys all fall in the bucket of '' (so exactly one partition counts them).
-  const where = partition ? `where ${keyCondition(`coalesce(cast(${key} as ${dialect.types.text}), '')`, dialect, { partition })}` : undefined;
+  const conditions = [
+    ...(partition ? [keyCondition(`coalesce(cast(${key} as ${dialect.types.text}), '')`, dialect, { partition })] : []),
+    ...(builtBy === undefined ? [] : [builtByCondition(dialect, builtBy)]),
+  ];
+  const where = conditions.length > 0 ? `where ${conditions.join(" and ")}` : undefined;
   return [
     `select cast(${key} as ${dialect.types.text}) as ${q("key")}, count(*) as ${q("rows")}`,
     `from ${relationOf(contract)}`,
@@ -159,11 +187,11 @@ export function rejectedKeysSql(contract: Contract, dialect: Dialect, partition?
 }
 
 /** Null and shared keys with their row counts, in key order (within each partition, when there are several). */
-export async function rejectedKeys(warehouse: Warehouse, contract: Contract, options: { partitions?: number | undefined } = {}): Promise<RejectedKey[]> {
+export async function rejectedKeys(warehouse: Warehouse, contract: Contract, options: { partitions?: number | undefined; builtBy?: string | undefined } = {}): Promise<RejectedKey[]> {
   const rejected: RejectedKey[] = [];
   const count = Math.max(1, Math.trunc(options.partitions ?? 1));
   for (let index = 0; index < count; index += 1) {
-    const sql = rejectedKeysSql(contract, warehouse.dialect, count > 1 ? { index, count } : undefined);
+    const sql = rejectedKeysSql(contract, warehouse.dialect, count > 1 ? { index, count } : undefined, options.builtBy);
     for await (const chunk of warehouse.stream(sql)) {
       for (const row of chunk) {
         const key = row.key === null || row.key === undefined ? null : String(row.key);

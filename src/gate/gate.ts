@@ -62,6 +62,54 @@ export function checkInvocation({ manifest, runResults, manifestPath, runResults
       { where: runResultsPath },
     );
   }
+  checkRowsProof({ manifest, runResults, manifestPath, runResultsPath });
+}
+
+/**
+ * Refuses an invocation whose results, passed or not, say nothing about the rows a sync would read:
+ * - `dbt build --empty` (`args.empty`): every ref and source was read as zero rows, so tests passed on empty tables;
+ * - `dbt build --sample` (`args.sample`): refs read a time window of their inputs, not the rows a sync reads;
+ * - two or more results for one node: which of them proved it cannot be told, so none does.
+ */
+export function checkRowsProof({ runResults, runResultsPath }: Artifacts): void {
+  const { args } = runResults;
+  if (args.empty === true) {
+    throw new BadInputError(
+      `run_results.json comes from \`dbt ${args.which ?? "build"} --empty\`: every model was built from zero input rows, so its tests prove nothing about the rows; ` +
+        "run the syncer after a build without --empty",
+      { where: runResultsPath },
+    );
+  }
+  if (args.sample !== undefined && args.sample !== null && args.sample !== false && args.sample !== "") {
+    throw new BadInputError(
+      `run_results.json comes from \`dbt ${args.which ?? "build"} --sample\` (${JSON.stringify(args.sample)}): the models read a sample of their inputs, so its tests prove nothing about the full rows; ` +
+        "run the syncer after a build without --sample",
+      { where: runResultsPath },
+    );
+  }
+  const seen = new Map<string, number>();
+  for (const result of runResults.results) seen.set(result.unique_id, (seen.get(result.unique_id) ?? 0) + 1);
+  const duplicated = [...seen].filter(([, n]) => n > 1);
+  if (duplicated.length > 0) {
+    throw new BadInputError(`run_results.json holds more than one result for ${duplicated.length} node${duplicated.length === 1 ? "" : "s"}: which one proved it cannot be told`, {
+      where: runResultsPath,
+      details: duplicated.slice(0, 10).map(([id, n]) => `${id}: ${n} results`),
+    });
+  }
+}
+
+/** Why a model that was not built by this invocation proves nothing (Fusion's reuse, `--defer`), or undefined. */
+function notBuiltHere(check: GateCheck, node: Manifest["nodes"][string] | undefined): string | undefined {
+  if (check.kind !== "model") return undefined;
+  if (check.status === "reused") {
+    return `model ${check.name}: reused from an earlier run (state-aware orchestration), not built by this invocation; proven only when the syncer gated the run that built its rows`;
+  }
+  const deferred = node?.defer_relation;
+  if (check.status === "missing" && deferred) {
+    const relation = deferred.relation_name ?? [deferred.schema, deferred.alias].filter(Boolean).join(".");
+    return `model ${check.name}: not built by this invocation (deferred to ${relation || "another environment"}, whose rows this invocation did not test)`;
+  }
+  return undefined;
 }
 
 function describe(check: GateCheck): string {
@@ -117,7 +165,7 @@ export function createGate(manifest: Manifest, runResults: RunResults): Gate {
       // `dbt test` does not run models, so there the model's own result may be absent; when present it must be success.
       if (which === "build" || modelCheck.status !== "missing") {
         checks.push(modelCheck);
-        if (modelCheck.status !== "success") reasons.push(describe(modelCheck));
+        if (modelCheck.status !== "success") reasons.push(notBuiltHere(modelCheck, node) ?? describe(modelCheck));
       }
       const tests = testsByModel.get(modelId) ?? [];
       checks.push(...tests);
@@ -139,4 +187,14 @@ export function createGate(manifest: Manifest, runResults: RunResults): Gate {
       return { model: modelId, passed: reasons.length === 0, reasons, checks, overridden };
     },
   };
+}
+
+/**
+ * Whether a verdict failed only because a model was reused from an earlier run (dbt Fusion's state-aware
+ * orchestration: status `reused`, its tests then `skipped` or absent): nothing that ran here failed, errored or
+ * warned. Such a contract is proven only when the syncer can show it gated the run that built its rows.
+ */
+export function reusedOnly(verdict: GateVerdict): boolean {
+  const reused = verdict.checks.some((c) => c.kind === "model" && c.status === "reused");
+  return !verdict.passed && reused && verdict.checks.every((c) => ["success", "pass", "reused", "skipped", "missing"].includes(c.status));
 }

@@ -269,6 +269,19 @@ export class Ledger {
     );
   }
 
+  /**
+   * Whether a sync of the contract passed the gate on the given dbt invocation (its run log row; a run is logged only
+   * once the gate passed): the proof that rows built by that invocation were tested, when a later invocation reused them.
+   */
+  async gatedInvocation(contract: string, invocationId: string): Promise<boolean> {
+    const p = this.#warehouse.dialect.param;
+    const rows = await this.#warehouse.query(
+      `select count(*) as ${this.#warehouse.dialect.quoteIdentifier("runs")} from ${this.tables.runLog} where contract_name = ${p(1)} and invocation_id = ${p(2)} and gate_passed`,
+      [contract, invocationId],
+    );
+    return Number(rows[0]?.runs ?? 0) > 0;
+  }
+
   /** Completes the run's row: how it ended, the rows per class, why it stopped and what was overridden. */
   async finishRun(entry: RunEnd): Promise<void> {
     const c = entry.counts;

@@ -12,10 +12,10 @@ import { statusProblems } from "../contract/status.ts";
 import { BadInputError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
 import { resolveProjectDir, resolveTargetDir } from "../dbt/project.ts";
-import { checkInvocation, createGate } from "../gate/gate.ts";
+import { checkInvocation, createGate, reusedOnly, type GateCheck } from "../gate/gate.ts";
 import { DestinationRequestError, type Destination } from "../destinations/index.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
-import { checkColumns, rejectedKeys, type Shard } from "../eligible/rows.ts";
+import { checkColumns, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
 import { RetryBudget, retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
@@ -88,6 +88,50 @@ function checkRunnable(contracts: Contract[], manifest: Manifest): void {
   if (problems.length > 0) throw new BadInputError("contracts that may not sync", { details: problems });
 }
 
+/** A contract the gate let through: proven here, or (`earlier`) only if its rows come from a run the syncer gated. */
+interface GatePassed {
+  contract: Contract;
+  /** The gate's reasons when it held the contract back only for reuse; empty otherwise. */
+  reasons: string[];
+  earlier: boolean;
+  checks: GateCheck[];
+}
+
+/**
+ * Whether the rows a sync would read are the rows a gated invocation built (the activation model records the id of
+ * the invocation that built each row). Built here: every row must carry this invocation's id, or the table was
+ * rebuilt after it (another `dbt run`) and its rows are untested. Built earlier (Fusion reused the model, or the
+ * command was `dbt test`): the rows must carry one invocation id on which this contract's sync passed the gate before.
+ * A relation that records no invocation (no activation model) is read as it is.
+ */
+async function rowsProof(
+  warehouse: Warehouse,
+  ledger: Ledger,
+  { contract, earlier }: GatePassed,
+  invocationId: string,
+): Promise<{ proven: true; builtBy: string | undefined } | { proven: false; reason: string }> {
+  const invocations = await rowInvocations(warehouse, contract);
+  const relation = contract.activationModel?.name ?? contract.model.name;
+  if (invocations === undefined) {
+    return earlier
+      ? { proven: false, reason: `${relation} does not record the dbt invocation that built its rows, so no earlier gated run can be shown to have tested them` }
+      : { proven: true, builtBy: undefined };
+  }
+  if (!earlier) {
+    const others = invocations.filter((id) => id !== invocationId);
+    if (others.length === 0) return { proven: true, builtBy: invocationId };
+    return {
+      proven: false,
+      reason:
+        `activation model ${relation} holds rows built by dbt invocation ${others.join(", ")}, not by the gated invocation ${invocationId}: ` +
+        "it was rebuilt after that build (e.g. by `dbt run`), so its rows are untested; sync the target directory of the build that made them",
+    };
+  }
+  if (invocations.length === 1 && (await ledger.gatedInvocation(contract.spec.name, invocations[0]!))) return { proven: true, builtBy: invocations[0] };
+  const built = invocations.length === 0 ? "holds no rows" : `holds rows built by dbt invocation ${invocations.join(", ")}`;
+  return { proven: false, reason: `activation model ${relation} was not built by this invocation and ${built}, on which no sync of this contract passed the gate: nothing shows those rows were tested` };
+}
+
 function destinationLabel(contract: Contract): string {
   const d = contract.spec.destination;
   return `${d.type} ${d.object}`;
@@ -120,7 +164,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   }
   checkRunnable(writable, manifest);
   const gate = createGate(manifest, runResults);
-  const passed: Contract[] = [];
+  const passed: GatePassed[] = [];
   const gateOverrides = new Map<string, string[]>();
   for (const contract of writable) {
     const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
@@ -145,7 +189,9 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
     if (overridden.length > 0 && options.overrides?.allowLargeChange) {
       gateOverrides.set(contract.spec.name, overridden.map((o) => `gate: ${o} (allowed: ${options.overrides!.allowLargeChange!.reason})`));
     }
-    if (reasons.length === 0) passed.push(contract);
+    // Reused models (dbt Fusion) and `dbt test` built no rows here: their rows must come from a run the syncer gated.
+    const earlier = reasons.length === 0 ? runResults.args.which === "test" : verdicts.every((v) => v.passed || reusedOnly(v));
+    if (reasons.length === 0 || earlier) passed.push({ contract, reasons, earlier, checks: verdicts.flatMap((v) => v.checks) });
     else {
       gated.push({ contract, reasons });
       outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons, gate: { passed: false, reasons, checks: verdicts.flatMap((v) => v.checks), model: contract.model.uniqueId, overridden } });
@@ -156,9 +202,22 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
     const session = await openLedgerSession({ ...options, projectDir, env, cwd });
     const { warehouse, ledger, controls } = session;
     try {
+      // Proven rows only: the rows read must be the ones the gated invocation built and tested.
+      const proven = new Map<Contract, string | undefined>();
+      for (const candidate of passed) {
+        const proof = await rowsProof(warehouse, ledger, candidate, manifest.metadata.invocation_id ?? "");
+        if (proof.proven) proven.set(candidate.contract, proof.builtBy);
+        else {
+          const { contract } = candidate;
+          const reasons = [...candidate.reasons, proof.reason];
+          gated.push({ contract, reasons });
+          const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
+          outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons, gate: { passed: false, reasons, checks: candidate.checks, model: contract.model.uniqueId, overridden: [] } });
+        }
+      }
       // Input checks for every contract first: a bad one stops the run before any contract writes.
       const destinations = new Map<string, Destination>();
-      for (const contract of passed) {
+      for (const contract of proven.keys()) {
         await checkColumns(warehouse, contract);
         // A dry run talks to no destination, so it needs no credentials.
         if (!options.dryRun) destinations.set(contract.spec.name, openDestination(contract, env));
@@ -170,9 +229,12 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
           await ledger.gatedRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: new Date(), mode: contract.spec.destination.mode, actor: options.actor }, reasons);
         }
       }
-      for (const contract of passed) {
+      for (const [contract, builtBy] of proven) {
         const destination = destinations.get(contract.spec.name);
-        outcomes.set(contract.spec.name, await contractOrFailure(contract, () => syncContract(contract, destination, warehouse, ledger, controls, run, { ...options, gateOverridden: gateOverrides.get(contract.spec.name) ?? [] })));
+        outcomes.set(
+          contract.spec.name,
+          await contractOrFailure(contract, () => syncContract(contract, destination, warehouse, ledger, controls, { ...run, builtBy }, { ...options, gateOverridden: gateOverrides.get(contract.spec.name) ?? [] })),
+        );
       }
     } finally {
       await session.close();
@@ -209,13 +271,13 @@ async function syncContract(
   warehouse: Warehouse,
   ledger: Ledger,
   controls: Controls,
-  run: { runId: string; invocationId: string },
+  run: { runId: string; invocationId: string; builtBy?: string | undefined },
   options: SyncOptions,
 ): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
   const paused = await controls.pausedReason(contract.spec.name, env);
-  if (options.dryRun) return planContract(contract, warehouse, ledger, options, paused);
+  if (options.dryRun) return planContract(contract, warehouse, ledger, options, paused, run.builtBy);
   if (paused) return { ...base, status: "skipped", reasons: [paused] };
   const holder = `${hostname()}:${process.pid}:${run.runId}`;
   // Shards of one contract run side by side: each holds its own lease.
@@ -243,9 +305,9 @@ function leaseTtlMs(env: NodeJS.ProcessEnv): number {
 }
 
 /** `plan`: what a sync would do, with nothing written anywhere: counts per class, sample rows, what would stop it. */
-async function planContract(contract: Contract, warehouse: Warehouse, ledger: Ledger, options: SyncOptions, paused: string | undefined): Promise<ContractOutcome> {
+async function planContract(contract: Contract, warehouse: Warehouse, ledger: Ledger, options: SyncOptions, paused: string | undefined, builtBy: string | undefined): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
-  const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env });
+  const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy });
   const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
   const checks = stopChecks(contract.spec, plan, options.overrides);
   const samples: PlannedRecord[] = [];
@@ -270,7 +332,7 @@ interface ContractRun {
   warehouse: Warehouse;
   ledger: Ledger;
   controls: Controls;
-  run: { runId: string; invocationId: string };
+  run: { runId: string; invocationId: string; builtBy?: string | undefined };
   options: SyncOptions;
   started: Date;
 }
@@ -298,7 +360,7 @@ type FinishRun = (status: string, counts: RunCounts, stopReason?: string, overri
 async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
-  const planOptions = { ...(await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env })), replay: options.replay };
+  const planOptions = { ...(await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy: run.builtBy })), replay: options.replay };
   // Replay: dead-lettered keys that are not eligible today are not sent; their letters close with the reason.
   const notEligible = options.replay ? await ineligibleDeadLetters(warehouse, contract, ledger.tables, planOptions) : [];
   for (const reason of new Set(notEligible.map((n) => n.reason))) {

@@ -48,9 +48,10 @@ export async function planOptionsFor(
   warehouse: Warehouse,
   contract: Contract,
   tables: LedgerTables,
-  options: { fullResync?: boolean | undefined; shard?: Shard | undefined; env?: NodeJS.ProcessEnv | undefined } = {},
+  options: { fullResync?: boolean | undefined; shard?: Shard | undefined; env?: NodeJS.ProcessEnv | undefined; builtBy?: string | undefined } = {},
 ): Promise<PlanOptions> {
   return {
+    builtBy: options.builtBy,
     modelHash: await hasModelHash(warehouse, contract),
     fullResync: options.fullResync ?? false,
     shard: options.shard,
