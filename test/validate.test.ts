@@ -147,6 +147,7 @@ describe("validate: the contract schema, located in the YAML", () => {
       "more_models/nested/more.yaml:38:122 gates.allow_warn: Invalid input: expected boolean, received string",
       "more_models/nested/more.yaml:44:32 rollout.percent: Too big: expected number to be <=100",
       'more_models/nested/more.yaml:45:40 owners.destinaton: unknown key "destinaton" (did you mean "destination"?)',
+      "more_models/nested/more.yaml:52:22 monitoring.alert: name at least one channel: slack_webhook_env, webhook_env or pagerduty_routing_key_env",
       'more_models/nested/more.yaml:52:23 monitoring.alert.slack_webhook: unknown key "slack_webhook" (did you mean "slack_webhook_env"?)',
       "more_models/nested/more.yaml:53:25 monitoring.pause_if: give failed_rows_percent, failed_rows or both",
       "more_models/nested/more.yaml:54:60 monitoring.retry_budget.max_duration: must be a duration like 90m, 24h or 7d",
@@ -217,7 +218,7 @@ describe("validate: launch readiness and status", () => {
     expect(statusProblems(spec({ status: "launch" }), notReady)).toEqual([{ path: "owners.destination", message: "not launch-ready, yet status is launch: no destination owner" }]);
     expect(statusProblems(spec({ status: "launch" }), { ready: true, reasons: [] })).toEqual([]);
     expect(statusProblems(spec({ status: "caveats", rollout: { percent: 99 } }), notReady)).toEqual([]);
-    expect(statusProblems(spec({ status: "caveats", monitoring: { alert_only: true } }), notReady)).toEqual([]);
+    expect(statusProblems(spec({ status: "caveats", monitoring: { alert_only: true, alert: { slack_webhook_env: "SLACK_URL" } } }), notReady)).toEqual([]);
     expect(statusProblems(spec({ status: "caveats", rollout: { percent: 100 } }), notReady).map((p) => p.path)).toEqual(["status"]);
     expect(statusProblems(spec({ status: "paused" }), notReady)).toEqual([]);
   });

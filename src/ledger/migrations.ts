@@ -13,6 +13,7 @@ export interface LedgerTables {
   migrations: string;
   controls: string;
   leases: string;
+  alerts: string;
 }
 
 export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
@@ -26,6 +27,7 @@ export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
     migrations: q("activation_migrations"),
     controls: q("activation_controls"),
     leases: q("activation_leases"),
+    alerts: q("activation_alerts"),
   };
 }
 
@@ -57,6 +59,13 @@ const MIGRATIONS: Migration[] = [
   ],
   // 3: the run log counts every class: rows the guards skipped and rows never sent (the run ended early).
   (t, { types: x }) => [`alter table ${t.runLog} add column rows_skipped ${x.integer}`, `alter table ${t.runLog} add column rows_not_sent ${x.integer}`],
+  // 4: the open alert per contract (one incident at a time), so a condition that holds run after run alerts once,
+  // and the first good run after it resolves it.
+  (t, { types: x, primaryKey }) => [
+    `create table if not exists ${t.alerts} (contract_name ${x.text} not null, kind ${x.text} not null, fingerprint ${x.text} not null,
+      summary ${x.text}, dedup_key ${x.text} not null, run_id ${x.text}, opened_at ${x.timestamp}, last_alerted_at ${x.timestamp},
+      ${primaryKey(["contract_name"])})`,
+  ],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;

@@ -28,7 +28,9 @@ import { pauseRuleTripped } from "../engine/pause-rule.ts";
 import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
 import type { Warehouse } from "../warehouse/index.ts";
-import { openLedgerSession } from "./session.ts";
+import { openLedgerSession, type LedgerSession } from "./session.ts";
+import { alertOutcomes } from "../alerts/index.ts";
+import { AlertState } from "../ledger/alerts.ts";
 
 export interface SyncOptions {
   projectDir: string;
@@ -48,6 +50,8 @@ export interface SyncOptions {
   shard?: Shard | undefined;
   /** Plan only: nothing is written to any destination or to the ledger. */
   dryRun?: boolean;
+  /** Where the alerting stage logs deliveries and failed endpoints (default: stderr). */
+  log?: ((line: string) => void) | undefined;
   /** Who ran the sync, for the run log (default: $USER). */
   actor?: string | undefined;
 }
@@ -97,10 +101,6 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons: ["paused (status: paused in the contract)"] });
       continue;
     }
-    if (contract.spec.monitoring?.alert_only) {
-      outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons: ["alert-only (monitoring.alert_only): nothing is written"] });
-      continue;
-    }
     // The contract's model and its generated activation model must both be proven in this invocation.
     const verdicts = [contract.model, contract.activationModel].filter((m) => m !== undefined).map((m) => gate.verdictFor(m.uniqueId));
     const reasons = verdicts.flatMap((v) => v.reasons);
@@ -108,35 +108,58 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
     else outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons, gate: { passed: false, reasons, checks: verdicts.flatMap((v) => v.checks), model: contract.model.uniqueId } });
   }
 
-  if (passed.length > 0) {
-    const session = await openLedgerSession({ ...options, projectDir, env, cwd });
-    const { warehouse, ledger, controls } = session;
-    try {
+  // One session for the run and its alerts: on DuckDB a second instance of the file in this process would not see
+  // (and could overwrite) the first one's writes.
+  let session: LedgerSession | undefined;
+  const openSession = async (): Promise<LedgerSession> => (session ??= await openLedgerSession({ ...options, projectDir, env, cwd }));
+  try {
+    if (passed.length > 0) {
+      const { warehouse, ledger, controls } = await openSession();
       // Input checks for every contract first: a bad one stops the run before any contract writes.
       const destinations = new Map<string, Destination>();
       for (const contract of passed) {
         await checkColumns(warehouse, contract);
         // A dry run talks to no destination, so it needs no credentials.
-        if (!options.dryRun) destinations.set(contract.spec.name, pacedDestination(contract, env));
+        if (!options.dryRun && !alertOnly(contract)) destinations.set(contract.spec.name, pacedDestination(contract, env));
       }
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
       for (const contract of passed) {
         const destination = destinations.get(contract.spec.name);
         outcomes.set(contract.spec.name, await syncContract(contract, destination, warehouse, ledger, controls, run, options));
       }
-    } finally {
-      await session.close();
     }
-  }
 
-  const ordered = contracts.map((c) => outcomes.get(c.spec.name)!);
-  return {
-    invocationId: manifest.metadata.invocation_id ?? "",
-    command: runResults.args.which ?? "",
-    dbtVersion: runResults.metadata.dbt_version,
-    contracts: ordered,
-    exitCode: exitCodeOf(ordered),
-  };
+    const ordered = contracts.map((c) => outcomes.get(c.spec.name)!);
+    const report: SyncReport = {
+      invocationId: manifest.metadata.invocation_id ?? "",
+      command: runResults.args.which ?? "",
+      dbtVersion: runResults.metadata.dbt_version,
+      contracts: ordered,
+      exitCode: exitCodeOf(ordered),
+    };
+    // Alerts come last, from the report; a dry run alerts nothing.
+    if (!options.dryRun) {
+      const alerts = await alertOutcomes(contracts, ordered, {
+        env,
+        log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
+        commandLine: { projectDir: options.projectDir, targetDir: options.targetDir, profilesDir: options.profilesDir, target: options.target, ledgerSchema: options.ledgerSchema },
+        invocationId: report.invocationId,
+        openState: async () => {
+          const { warehouse, tables } = await openSession();
+          return new AlertState(warehouse, tables);
+        },
+      });
+      if (alerts.length > 0) report.alerts = alerts;
+    }
+    return report;
+  } finally {
+    await session?.close();
+  }
+}
+
+/** `monitoring.alert_only`: gated and planned like any contract, alerted on, and never written. */
+function alertOnly(contract: Contract): boolean {
+  return contract.spec.monitoring?.alert_only === true;
 }
 
 async function syncContract(
@@ -151,7 +174,7 @@ async function syncContract(
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
   const paused = await controls.pausedReason(contract.spec.name, env);
-  if (options.dryRun) return planContract(contract, warehouse, ledger, options, paused);
+  if (options.dryRun || alertOnly(contract)) return { ...(await planContract(contract, warehouse, ledger, options, paused)), ...(alertOnly(contract) ? { alertOnly: true } : {}) };
   if (paused) return { ...base, status: "skipped", reasons: [paused] };
   const holder = `${hostname()}:${process.pid}:${run.runId}`;
   // Shards of one contract run side by side: each holds its own lease.

@@ -23,7 +23,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
     case "planned": {
       const p = outcome.plan;
       const lines = [
-        `PLAN     ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
+        `${outcome.alertOnly ? "ALERTONLY" : "PLAN    "} ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
           (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : ""),
       ];
       for (const r of outcome.samples) lines.push(`         ${r.change} ${r.key}: ${JSON.stringify(r.fields, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
@@ -64,6 +64,10 @@ export function formatText(report: SyncReport): string {
   const lines = [`dbt ${report.command} invocation ${report.invocationId} (dbt ${report.dbtVersion ?? "?"})`, ""];
   for (const outcome of report.contracts) lines.push(...formatOutcome(outcome));
   if (report.contracts.length === 0) lines.push("no activation contracts found");
+  for (const a of report.alerts ?? []) {
+    const to = a.deliveries.map((d) => `${d.channel} ${d.ok ? "ok" : `failed (${d.error ?? "?"})`}`).join(", ");
+    lines.push(`ALERT    ${a.contract}: ${a.kind} ${a.action}${to ? `: ${to}` : ""}`);
+  }
   const count = (s: ContractOutcome["status"]): number => report.contracts.filter((c) => c.status === s).length;
   const tally = (["planned", "synced", "skipped", "stopped", "busy", "failed"] as const).filter((s) => (s !== "planned" && s !== "busy") || count(s) > 0).map((s) => `${count(s)} ${s}`);
   lines.push("", `${tally.join(", ")}; exit code ${report.exitCode}`);

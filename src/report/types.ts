@@ -1,3 +1,4 @@
+import type { AlertRecord } from "../alerts/index.ts";
 import type { GateVerdict } from "../dbt/gate.ts";
 import type { RejectedKey } from "../eligible/rows.ts";
 import type { FailedOutcome } from "../engine/send.ts";
@@ -46,6 +47,8 @@ export interface PlannedOutcome extends OutcomeBase {
   overridden: string[];
   samples: PlannedRecord[];
   rejected: RejectedKey[];
+  /** An alert-only contract (monitoring.alert_only): planned and alerted on at every sync, never written. */
+  alertOnly?: boolean;
 }
 
 export interface SyncedOutcome extends OutcomeBase {
@@ -74,4 +77,6 @@ export interface SyncReport {
   dbtVersion: string | undefined;
   contracts: ContractOutcome[];
   exitCode: number;
+  /** What the alerting stage did per contract with monitoring.alert (absent when no contract alerts). */
+  alerts?: AlertRecord[];
 }

@@ -1,21 +1,39 @@
 import { Argument, type Command } from "commander";
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { EXPORT_FORMATS, runExport, type ExportFormat } from "../../export/export.ts";
+import { dirname, join, resolve } from "node:path";
+import { BadInputError } from "../../errors.ts";
+import { EXPORT_FORMATS, PER_CONTRACT_FORMATS, runExport, runExportPerContract, type ExportFormat } from "../../export/export.ts";
 import { EXIT } from "../../report/exit-codes.ts";
 import type { CommandContext } from "../io.ts";
 
 export function registerExport(program: Command, { io, setExit }: CommandContext): void {
   program
     .command("export")
-    .description("Export contracts as a Markdown contract card, DBML, ODCS v3.1.0 YAML, or the JSON Schema of meta.activation")
-    .addArgument(new Argument("<format>", "card | dbml | odcs | jsonschema").choices(EXPORT_FORMATS))
+    .description("Export contracts as a Markdown contract card or on-call runbook, DBML, ODCS v3.1.0 YAML, or the JSON Schema of meta.activation")
+    .addArgument(new Argument("<format>", "card | runbook | dbml | odcs | jsonschema").choices(EXPORT_FORMATS))
     .option("--project-dir <dir>", "the dbt project (holds dbt_project.yml); not needed for jsonschema")
     .option("--target-dir <dir>", "where dbt wrote manifest.json and catalog.json, used for column types when present (default: <project-dir>/target)")
     .option("--contract <name>", "export only this contract (default: every contract in the project)")
     .option("--out <file>", "write to this file instead of stdout")
-    .action(async (format: ExportFormat, opts: { projectDir?: string; targetDir?: string; contract?: string; out?: string }) => {
-      const text = await runExport({ format, projectDir: opts.projectDir, targetDir: opts.targetDir, contract: opts.contract, cwd: io.cwd });
+    .option("--out-dir <dir>", "card, runbook: one Markdown file per contract, <dir>/<contract>.md")
+    .option("--profiles-dir <dir>", "runbook: repeated in its commands")
+    .option("--target <name>", "runbook: repeated in its commands")
+    .option("--ledger-schema <schema>", "runbook: repeated in its commands and named for its queries")
+    .action(async (format: ExportFormat, opts: { projectDir?: string; targetDir?: string; contract?: string; out?: string; outDir?: string; profilesDir?: string; target?: string; ledgerSchema?: string }) => {
+      const options = { format, projectDir: opts.projectDir, targetDir: opts.targetDir, contract: opts.contract, cwd: io.cwd, profilesDir: opts.profilesDir, target: opts.target, ledgerSchema: opts.ledgerSchema };
+      if (opts.outDir) {
+        if (opts.out) throw new BadInputError("give --out or --out-dir, not both");
+        if (format !== "card" && format !== "runbook") throw new BadInputError(`--out-dir writes one file per contract: ${PER_CONTRACT_FORMATS.join(" or ")} only`);
+        const dir = resolve(io.cwd, opts.outDir);
+        await mkdir(dir, { recursive: true });
+        for (const { contract, text } of await runExportPerContract({ ...options, format })) {
+          await writeFile(join(dir, `${contract}.md`), text);
+          io.stderr(`wrote ${join(dir, `${contract}.md`)}\n`);
+        }
+        setExit(EXIT.ok);
+        return;
+      }
+      const text = await runExport(options);
       if (opts.out) {
         const path = resolve(io.cwd, opts.out);
         await mkdir(dirname(path), { recursive: true });
