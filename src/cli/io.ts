@@ -21,4 +21,27 @@ export interface CommandContext {
   setExit: (code: number) => void;
   /** Set when the command was asked for JSON, so errors are printed as JSON too. */
   setJson: (json: boolean) => void;
+  /** Log lines on stderr, in the format of `--log-format`. */
+  log: Log;
+  logFormat: LogFormat;
+}
+
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+/** The environment's default for `--log-format`, as dbt's DBT_LOG_FORMAT. */
+export const LOG_FORMAT_ENV = "DBT_ACTIVATION_LOG_FORMAT";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type Log = (message: string, fields?: { level?: LogLevel; [key: string]: unknown }) => void;
+
+/**
+ * Log lines go to stderr (stdout is the command's result): as text, or with `--log-format json` one JSON object per
+ * line (`ts`, `level`, `msg`, and the fields), for log collectors, as dbt does.
+ */
+export function logger(io: Io, format: LogFormat): Log {
+  return (message, fields = {}) => {
+    const { level = "info", ...rest } = fields;
+    if (format === "json") io.stderr(`${JSON.stringify({ ts: new Date().toISOString(), level, msg: message, ...rest })}\n`);
+    else io.stderr(`${message}\n`);
+  };
 }

@@ -41,16 +41,20 @@ export function registerControl(program: Command, context: CommandContext): void
       .option("--contract <name>", "the contract")
       .option("--all", "every contract")
       .option("--reason <text>", "why (recorded with the switch)")
-      .action(async (opts: ConnectionFlags & { contract?: string; all?: boolean; reason?: string }) => {
+      .option("--json", "print the result as JSON")
+      .action(async (opts: ConnectionFlags & { contract?: string; all?: boolean; reason?: string; json?: boolean }) => {
+        setJson(Boolean(opts.json));
         const scope = contractScope(opts);
         if (paused && !opts.reason?.trim()) throw new BadInputError("pause needs --reason \"why\": the next runner and the status command show it");
         const session = await openLedgerSession(sessionOptions(opts, context));
+        const actor = io.env.USER ?? io.env.LOGNAME;
         try {
-          await session.controls.setPaused(scope, paused, opts.reason?.trim(), io.env.USER ?? io.env.LOGNAME);
+          await session.controls.setPaused(scope, paused, opts.reason?.trim(), actor);
         } finally {
           await session.close();
         }
-        io.stdout(`${scope === ALL_CONTRACTS ? "every contract" : scope}: ${paused ? "paused" : "resumed"}\n`);
+        if (opts.json) io.stdout(`${JSON.stringify({ contract: scope, paused, reason: opts.reason?.trim() ?? null, actor: actor ?? null, exitCode: EXIT.ok }, null, 2)}\n`);
+        else io.stdout(`${scope === ALL_CONTRACTS ? "every contract" : scope}: ${paused ? "paused" : "resumed"}\n`);
         setExit(EXIT.ok);
       });
   }

@@ -34,7 +34,7 @@ function untilSignal(): Promise<void> {
   });
 }
 
-export function registerEmulate(program: Command, { io, setExit }: CommandContext, until: () => Promise<void> = untilSignal): void {
+export function registerEmulate(program: Command, { io, setExit, setJson }: CommandContext, until: () => Promise<void> = untilSignal): void {
   program
     .command("emulate")
     .description("Run a local HubSpot or Salesforce emulator (loopback only) until interrupted, for demos and trials")
@@ -43,7 +43,11 @@ export function registerEmulate(program: Command, { io, setExit }: CommandContex
     .option("--token <token>", "the access token the emulator accepts (HubSpot: the private-app token; default emulator-token)")
     .option("--per-ten-seconds <n>", "HubSpot: requests allowed per 10 s (default 190); Salesforce: requests per 10 s before throttling", whole)
     .option("--daily <n>", "requests allowed per day (HubSpot default 1,000,000; Salesforce default 100,000)", whole)
-    .action(async (which: string, opts: EmulateFlags) => {
+    .option("--json", "print {destination, url, env} as one JSON line once listening (then run until interrupted)")
+    .action(async (which: string, opts: EmulateFlags & { json?: boolean }) => {
+      setJson(Boolean(opts.json));
+      // One line, so a caller reading stdout line by line has it whole while the emulator keeps running.
+      const ready = (destination: string, url: string, env: Record<string, string>): void => io.stdout(`${JSON.stringify({ destination, url, env })}\n`);
       if (which === "hubspot") {
         const token = opts.token ?? "emulator-token";
         const emulator = await startHubSpotEmulator({
@@ -51,7 +55,8 @@ export function registerEmulate(program: Command, { io, setExit }: CommandContex
           accessToken: token,
           limits: { ...(opts.perTenSeconds === undefined ? {} : { perTenSeconds: opts.perTenSeconds }), ...(opts.daily === undefined ? {} : { daily: opts.daily }) },
         });
-        io.stdout(`HubSpot emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n  export HUBSPOT_BASE_PATH=${emulator.url}\n  export HUBSPOT_ACCESS_TOKEN=${token}\n\n`);
+        if (opts.json) ready("hubspot", emulator.url, { HUBSPOT_BASE_PATH: emulator.url, HUBSPOT_ACCESS_TOKEN: token });
+        else io.stdout(`HubSpot emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n  export HUBSPOT_BASE_PATH=${emulator.url}\n  export HUBSPOT_ACCESS_TOKEN=${token}\n\n`);
         await until();
         await emulator.close();
       } else if (which === "salesforce") {
@@ -61,7 +66,8 @@ export function registerEmulate(program: Command, { io, setExit }: CommandContex
           limits: { ...(opts.perTenSeconds === undefined ? {} : { perWindow: opts.perTenSeconds, windowMs: 10_000 }), ...(opts.daily === undefined ? {} : { dailyApiRequests: opts.daily }) },
         });
         // The emulator's own fixed demo credentials: nothing secret is printed.
-        io.stdout(
+        if (opts.json) ready("salesforce", emulator.url, { SALESFORCE_INSTANCE_URL: emulator.url, SALESFORCE_ACCESS_TOKEN: emulator.accessToken, SALESFORCE_LOGIN_URL: emulator.url, SALESFORCE_CLIENT_ID: "emulator-client", SALESFORCE_CLIENT_SECRET: "emulator-secret" });
+        else io.stdout(
           `Salesforce emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n` +
             `  export SALESFORCE_INSTANCE_URL=${emulator.url}\n  export SALESFORCE_ACCESS_TOKEN='${emulator.accessToken}'\n\n` +
             `or, for OAuth client credentials:\n\n  export SALESFORCE_LOGIN_URL=${emulator.url}\n  export SALESFORCE_CLIENT_ID=emulator-client\n  export SALESFORCE_CLIENT_SECRET=emulator-secret\n\n`,

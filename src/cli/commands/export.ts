@@ -6,7 +6,7 @@ import { EXPORT_FORMATS, PER_CONTRACT_FORMATS, runExport, runExportPerContract, 
 import { EXIT } from "../../report/exit-codes.ts";
 import type { CommandContext } from "../io.ts";
 
-export function registerExport(program: Command, { io, setExit }: CommandContext): void {
+export function registerExport(program: Command, { io, setExit, setJson, log }: CommandContext): void {
   program
     .command("export")
     .description("Export contracts as a Markdown contract card or on-call runbook, DBML, ODCS v3.1.0 YAML, or the JSON Schema of meta.activation")
@@ -19,17 +19,30 @@ export function registerExport(program: Command, { io, setExit }: CommandContext
     .option("--profiles-dir <dir>", "runbook: repeated in its commands")
     .option("--target <name>", "runbook: repeated in its commands")
     .option("--ledger-schema <schema>", "runbook: repeated in its commands and named for its queries")
-    .action(async (format: ExportFormat, opts: { projectDir?: string; targetDir?: string; contract?: string; out?: string; outDir?: string; profilesDir?: string; target?: string; ledgerSchema?: string }) => {
+    .option("--json", "print {format, documents: [{contract, text}]} or, with --out / --out-dir, {format, written: [paths]}")
+    .action(async (format: ExportFormat, opts: { projectDir?: string; targetDir?: string; contract?: string; out?: string; outDir?: string; profilesDir?: string; target?: string; ledgerSchema?: string; json?: boolean }) => {
+      setJson(Boolean(opts.json));
+      const printJson = (result: object): void => io.stdout(`${JSON.stringify({ format, ...result, exitCode: EXIT.ok }, null, 2)}\n`);
       const options = { format, projectDir: opts.projectDir, targetDir: opts.targetDir, contract: opts.contract, cwd: io.cwd, profilesDir: opts.profilesDir, target: opts.target, ledgerSchema: opts.ledgerSchema };
       if (opts.outDir) {
         if (opts.out) throw new BadInputError("give --out or --out-dir, not both");
         if (format !== "card" && format !== "runbook") throw new BadInputError(`--out-dir writes one file per contract: ${PER_CONTRACT_FORMATS.join(" or ")} only`);
         const dir = resolve(io.cwd, opts.outDir);
         await mkdir(dir, { recursive: true });
+        const written: string[] = [];
         for (const { contract, text } of await runExportPerContract({ ...options, format })) {
-          await writeFile(join(dir, `${contract}.md`), text);
-          io.stderr(`wrote ${join(dir, `${contract}.md`)}\n`);
+          const path = join(dir, `${contract}.md`);
+          await writeFile(path, text);
+          written.push(path);
+          log(`wrote ${path}`, { path, contract });
         }
+        if (opts.json) printJson({ written });
+        setExit(EXIT.ok);
+        return;
+      }
+      if (opts.json && !opts.out && (format === "card" || format === "runbook")) {
+        // Per contract, so a caller need not split the Markdown.
+        printJson({ documents: (await runExportPerContract({ ...options, format })).map(({ contract, text }) => ({ contract, text })) });
         setExit(EXIT.ok);
         return;
       }
@@ -38,7 +51,10 @@ export function registerExport(program: Command, { io, setExit }: CommandContext
         const path = resolve(io.cwd, opts.out);
         await mkdir(dirname(path), { recursive: true });
         await writeFile(path, text);
-        io.stderr(`wrote ${path}\n`);
+        log(`wrote ${path}`, { path });
+        if (opts.json) printJson({ written: [path] });
+      } else if (opts.json) {
+        printJson({ documents: [{ contract: opts.contract ?? null, text }] });
       } else {
         io.stdout(text.endsWith("\n") ? text : `${text}\n`);
       }

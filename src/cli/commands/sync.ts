@@ -34,7 +34,7 @@ export function registerSync(program: Command, context: CommandContext): void {
   syncCommand(program, context, "plan", "Dry run: per contract, the gate, the rows per class (create / update / unchanged / removed), samples, and what would stop it; writes nothing");
 }
 
-function syncCommand(program: Command, { io, setExit, setJson }: CommandContext, name: "sync" | "plan", description: string): void {
+function syncCommand(program: Command, { io, setExit, setJson, log }: CommandContext, name: "sync" | "plan", description: string): void {
   program
     .command(name)
     .description(description)
@@ -62,7 +62,7 @@ function syncCommand(program: Command, { io, setExit, setJson }: CommandContext,
         env: io.env,
         cwd: io.cwd,
         onProgress: progressPrinter(io.stderr, io.stderrIsTty),
-        log: (line) => io.stderr(`${line}\n`),
+        log: (line) => log(line, { logger: "alerts" }),
         fullResync: Boolean(opts.fullResync),
         dryRun: name === "plan",
         shard: opts.shard,
