@@ -22,6 +22,8 @@ Environment (credentials are read from it only, never from a contract or a flag)
   DBT_ACTIVATION_PAUSE                contracts to hold back (comma separated; * or 1 for all)
   DBT_ACTIVATION_LEASE_TTL_MS         how long a dead runner's lease blocks its contract (default 180000)
   DBT_ACTIVATION_PLAN_PARTITION_ROWS  keys per plan query (default on DuckDB 1000000; one query elsewhere)
+  DBT_ACTIVATION_PROGRESS_INTERVAL_MS how often a progress line is logged when stderr is no terminal (default 5000)
+  DBT_ACTIVATION_LOG_FORMAT           text or json: the default of --log-format
   Alerts      the variables a contract's monitoring.alert names (Slack URL, webhook URL and signing secret, PagerDuty
               routing key); DBT_ACTIVATION_ALERT_TIMEOUT_MS (per attempt, default 10000; 3 attempts);
               DBT_ACTIVATION_PAGERDUTY_URL (default https://events.pagerduty.com/v2/enqueue)`;

@@ -5,6 +5,8 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   cwd: string;
   stderrIsTty: boolean;
+  /** The terminal a live progress display draws on (stderr), when it is one. */
+  stderrStream?: NodeJS.WritableStream;
 }
 
 export const defaultIo: Io = {
@@ -13,6 +15,7 @@ export const defaultIo: Io = {
   env: process.env,
   cwd: process.cwd(),
   stderrIsTty: Boolean(process.stderr.isTTY),
+  stderrStream: process.stderr,
 };
 
 /** Each subcommand registers itself on the program and reports its exit code through `setExit`. */

@@ -41,6 +41,8 @@ export interface SyncOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   onProgress?: (contract: string, summary: SendSummary) => void;
+  /** A contract begins sending: the plan's rows to send (creates and updates), for progress displays. */
+  onSendStart?: (contract: string, rows: number) => void;
   /** Treat every eligible row as changed (the ledger is ignored for the diff, and updated as rows are sent). */
   fullResync?: boolean;
   /** Where the ledger, run log and dead letters live (default: the profile target's schema). */
@@ -300,6 +302,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       });
     }
     let sending: SendSummary | undefined;
+    options.onSendStart?.(contract.spec.name, plan.create + plan.update);
     summary = await sendRecords(writerFor(destination, contract.spec), records, {
       onProgress: (s) => {
         sending = s;

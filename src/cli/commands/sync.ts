@@ -5,7 +5,16 @@ import { runSync } from "../../pipeline/sync.ts";
 import { formatText, toJson } from "../../report/format.ts";
 import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
 import type { CommandContext } from "../io.ts";
-import { progressPrinter } from "../progress.ts";
+import { createProgress, PROGRESS_INTERVAL_ENV } from "../progress.ts";
+
+/** DBT_ACTIVATION_PROGRESS_INTERVAL_MS: how often a progress line is logged when stderr is not a terminal (default 5000). */
+function progressInterval(env: NodeJS.ProcessEnv): number {
+  const raw = env[PROGRESS_INTERVAL_ENV]?.trim();
+  if (!raw) return 5_000;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0) throw new BadInputError(`${PROGRESS_INTERVAL_ENV} must be a whole number of milliseconds (got ${raw})`);
+  return ms;
+}
 
 interface SyncFlags {
   projectDir: string;
@@ -19,6 +28,7 @@ interface SyncFlags {
   ledgerSchema?: string;
   shard?: Shard;
   json?: boolean;
+  quiet?: boolean;
 }
 
 export function parseShard(value: string): Shard {
@@ -34,7 +44,7 @@ export function registerSync(program: Command, context: CommandContext): void {
   syncCommand(program, context, "plan", "Dry run: per contract, the gate, the rows per class (create / update / unchanged / removed), samples, and what would stop it; writes nothing");
 }
 
-function syncCommand(program: Command, { io, setExit, setJson, log }: CommandContext, name: "sync" | "plan", description: string): void {
+function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }: CommandContext, name: "sync" | "plan", description: string): void {
   program
     .command(name)
     .description(description)
@@ -49,11 +59,21 @@ function syncCommand(program: Command, { io, setExit, setJson, log }: CommandCon
     .option("--ledger-schema <schema>", "where the ledger, run log and dead letters live (default: the profile target's schema)")
     .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out", parseShard)
     .option("--json", "print the report as JSON on stdout")
+    .option("--quiet", "no progress display (the report and log lines still print)")
     .addHelpText("after", `${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}`)
     .action(async (opts: SyncFlags) => {
       setJson(Boolean(opts.json));
       if (opts.allowLargeChange && !opts.reason?.trim()) throw new BadInputError("--allow-large-change needs --reason \"why this change is intended\" (it goes into the run log)");
-      const report = await runSync({
+      const progress = createProgress({
+        // A live display needs a terminal, and JSON logs want lines a collector can parse.
+        mode: opts.quiet ? "none" : io.stderrIsTty && logFormat === "text" ? "bar" : "lines",
+        log,
+        stream: io.stderrStream,
+        everyMs: progressInterval(io.env),
+      });
+      let report: Awaited<ReturnType<typeof runSync>>;
+      try {
+        report = await runSync({
         projectDir: opts.projectDir,
         targetDir: opts.targetDir,
         profilesDir: opts.profilesDir,
@@ -61,7 +81,8 @@ function syncCommand(program: Command, { io, setExit, setJson, log }: CommandCon
         select: splitList(opts.select),
         env: io.env,
         cwd: io.cwd,
-        onProgress: progressPrinter(io.stderr, io.stderrIsTty),
+        onProgress: (contract, summary) => progress.update(contract, summary),
+        onSendStart: (contract, rows) => progress.start(contract, rows),
         log: (line) => log(line, { logger: "alerts" }),
         fullResync: Boolean(opts.fullResync),
         dryRun: name === "plan",
@@ -69,7 +90,10 @@ function syncCommand(program: Command, { io, setExit, setJson, log }: CommandCon
         ledgerSchema: opts.ledgerSchema,
         overrides: opts.allowLargeChange ? { allowLargeChange: { reason: opts.reason!.trim() } } : {},
         actor: io.env.USER ?? io.env.LOGNAME,
-      });
+        });
+      } finally {
+        progress.stop();
+      }
       io.stdout(`${opts.json ? toJson(report) : formatText(report)}\n`);
       setExit(report.exitCode);
     });
