@@ -7,6 +7,7 @@ import { registerExport } from "./commands/export.ts";
 import { registerControl } from "./commands/control.ts";
 import { registerGenerate } from "./commands/generate.ts";
 import { registerRecover } from "./commands/recover.ts";
+import { registerReport } from "./commands/report.ts";
 import { registerSync } from "./commands/sync.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { EXIT_CODES_HELP } from "./help.ts";
@@ -16,7 +17,7 @@ export const VERSION = "0.1.0";
 
 type Register = (program: Command, context: CommandContext) => void;
 
-export const COMMANDS: Register[] = [registerSync, registerGenerate, registerValidate, registerExport, registerControl, registerRecover, registerEmulate];
+export const COMMANDS: Register[] = [registerSync, registerGenerate, registerValidate, registerExport, registerControl, registerRecover, registerReport, registerEmulate];
 
 /** The JSON error object every command prints on stdout under `--json`, whatever went wrong. */
 function jsonError(io: Io, exitCode: number, error: { kind: string; message: string; where?: string | undefined; details?: string[] }): void {

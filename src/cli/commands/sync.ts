@@ -1,5 +1,9 @@
 import { Option, type Command } from "commander";
-import { BadInputError } from "../../errors.ts";
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { BadInputError, errorMessage } from "../../errors.ts";
+import { buildHtmlReport } from "../../pipeline/report.ts";
+import type { SendSample } from "../../report/html.ts";
 import type { Shard } from "../../eligible/rows.ts";
 import { runSync } from "../../pipeline/sync.ts";
 import { formatText, toJson } from "../../report/format.ts";
@@ -29,6 +33,7 @@ interface SyncFlags {
   shard?: Shard;
   json?: boolean;
   quiet?: boolean;
+  report?: string;
 }
 
 export function parseShard(value: string): Shard {
@@ -60,6 +65,7 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
     .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out", parseShard)
     .option("--json", "print the report as JSON on stdout")
     .option("--quiet", "no progress display (the report and log lines still print)")
+    .option("--report <file.html>", "also write the run report as one self-contained HTML file (charts inline, no network)")
     .addHelpText("after", `${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}`)
     .action(async (opts: SyncFlags) => {
       setJson(Boolean(opts.json));
@@ -71,6 +77,9 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
         stream: io.stderrStream,
         everyMs: progressInterval(io.env),
       });
+      // Samples of each contract's send for the HTML report's charts over time.
+      const samples = new Map<string, SendSample[]>();
+      const started = new Map<string, number>();
       let report: Awaited<ReturnType<typeof runSync>>;
       try {
         report = await runSync({
@@ -81,8 +90,18 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
         select: splitList(opts.select),
         env: io.env,
         cwd: io.cwd,
-        onProgress: (contract, summary) => progress.update(contract, summary),
-        onSendStart: (contract, rows) => progress.start(contract, rows),
+        onProgress: (contract, summary) => {
+          progress.update(contract, summary);
+          if (opts.report) {
+            const t = Date.now() - (started.get(contract) ?? Date.now());
+            samples.get(contract)?.push({ t, done: summary.created + summary.updated + summary.failed + summary.notSent, requests: summary.requests, retries: summary.retries, throttled: summary.throttled });
+          }
+        },
+        onSendStart: (contract, rows) => {
+          progress.start(contract, rows);
+          started.set(contract, Date.now());
+          samples.set(contract, []);
+        },
         log: (line) => log(line, { logger: "alerts" }),
         fullResync: Boolean(opts.fullResync),
         dryRun: name === "plan",
@@ -93,6 +112,17 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
         });
       } finally {
         progress.stop();
+      }
+      if (opts.report && name === "sync") {
+        const path = resolve(io.cwd, opts.report);
+        try {
+          const { html } = await buildHtmlReport({ projectDir: opts.projectDir, profilesDir: opts.profilesDir, target: opts.target, ledgerSchema: opts.ledgerSchema, env: io.env, cwd: io.cwd, sync: { report, samples } });
+          await writeFile(path, html);
+          log(`wrote the run report ${path}`, { path });
+        } catch (error) {
+          // The sync is done and reported: a report that cannot be written does not change its outcome.
+          log(`the run report was not written to ${path}: ${errorMessage(error)}`, { level: "error", path });
+        }
       }
       io.stdout(`${opts.json ? toJson(report) : formatText(report)}\n`);
       setExit(report.exitCode);
