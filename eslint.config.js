@@ -25,10 +25,13 @@ export const STAGE_IMPORTS = {
   plan: ["dbt", "contract", "warehouse", "destinations", "eligible", "ledger"],
   engine: ["contract", "destinations", "plan"],
   report: ["dbt", "contract", "gate", "eligible", "plan", "engine", "ledger", "destinations", "warehouse"],
+  // After the report: what the run's outcomes mean for the owners (Slack, signed webhooks, PagerDuty), deduplicated in
+  // the ledger. The report names the alerts it carries (a type import).
+  alerts: ["dbt", "contract", "warehouse", "destinations", "ledger", "report"],
   validate: ["dbt", "contract", "warehouse", "destinations"],
-  generate: ["dbt", "contract"],
-  export: ["dbt", "contract", "validate"],
-  pipeline: ["dbt", "contract", "warehouse", "destinations", "gate", "eligible", "ledger", "plan", "engine", "report", "validate", "generate", "export"],
+  generate: ["dbt", "contract", "export"],
+  export: ["dbt", "contract", "validate", "alerts"],
+  pipeline: ["dbt", "contract", "warehouse", "destinations", "gate", "eligible", "ledger", "plan", "engine", "report", "alerts", "validate", "generate", "export"],
   // dbt/: the CLI follows dbt's conventions for finding the project and its artifacts (local or dbt Cloud); contract/:
   // `plan --markdown` names the contracts' sensitive columns. Neither runs a stage.
   cli: ["pipeline", "report", "validate", "export", "emulators", "dbt", "contract"],
@@ -54,8 +57,8 @@ function directionRules(folder) {
       rules: {
         "@typescript-eslint/no-restricted-imports": [
           "error",
-          // The CLI may name any stage's types (a summary it prints), never call a stage: that is the pipeline's job.
-          { patterns: [{ regex: importOf(forbidden), message: why, allowTypeImports: folder === "cli" }] },
+          // The CLI and the report may name any stage's types (what they print), never call a stage.
+          { patterns: [{ regex: importOf(forbidden), message: why, allowTypeImports: folder === "cli" || folder === "report" }] },
         ],
       },
     },

@@ -92,6 +92,33 @@ describe("loadContracts", () => {
     expect(text).toMatch(/model d, contract contacts_to_hubspot, field name: also declared on model c/);
   });
 
+  it("refuses alert settings the syncer could not honour: email, an unsigned webhook, no channel, alert-only with nowhere to alert", () => {
+    const alerting = (name: string, monitoring: Record<string, unknown>) => ({ ...valid, name, monitoring });
+    const error = errorOf(() =>
+      loadContracts(
+        manifest(
+          model("a", {
+            activation: [
+              alerting("by_email", { alert: { slack_webhook_env: "SLACK_URL", email: ["ops@acme.io"] } }),
+              alerting("unsigned", { alert: { webhook_env: "HOOK_URL" } }),
+              alerting("no_channel", { alert: {} }),
+              alerting("alert_only_nowhere", { alert_only: true }),
+              alerting("url_in_contract", { alert: { slack_webhook_env: "https://hooks.slack.com/services/T/B/x" } }),
+            ],
+          }),
+        ),
+      ),
+    );
+    const text = error.details.join("\n");
+    expect(text).toMatch(/contract by_email, field monitoring\.alert\.email: email alerts cannot be sent by the syncer/);
+    expect(text).toMatch(/contract unsigned, field monitoring\.alert\.webhook_secret_env: a webhook is signed/);
+    expect(text).toMatch(/contract no_channel, field monitoring\.alert: name at least one channel/);
+    expect(text).toMatch(/contract alert_only_nowhere, field monitoring\.alert_only: an alert-only contract sends nothing but alerts/);
+    expect(text).toMatch(/contract url_in_contract, field monitoring\.alert\.slack_webhook_env: must be the name of an environment variable/);
+    const ok = loadContracts(manifest(model("b", { activation: [alerting("all_channels", { alert: { slack_webhook_env: "S", webhook_env: "W", webhook_secret_env: "WS", pagerduty_routing_key_env: "PD" }, alert_only: true })] })));
+    expect(ok[0]!.spec.monitoring?.alert?.pagerduty_routing_key_env).toBe("PD");
+  });
+
   it("selects by name and refuses names that match no contract", () => {
     const contracts = loadContracts(manifest(model("contacts", { activation: valid })));
     expect(selectContracts(contracts, ["contacts_to_hubspot"])).toHaveLength(1);

@@ -70,7 +70,7 @@ describe("export card", () => {
       "- Maximum null rate: `risk_reason_code` 2%",
       "| destination | sfdc-admin@acme.io |",
       "| workflow | cs-director@acme.io |",
-      "- Alerts: Slack webhook from `ACTIVATION_SLACK_URL`; webhook from `ACTIVATION_WEBHOOK_URL`; email cs-ops@acme.io",
+      "- Alerts: Slack webhook from `ACTIVATION_SLACK_URL`; webhook from `ACTIVATION_WEBHOOK_URL` (signed with `ACTIVATION_WEBHOOK_SECRET`); PagerDuty, routing key from `ACTIVATION_PAGERDUTY_KEY`",
       "- Pause rule: pause when 5% of rows fail or 200 rows fail in a run",
       "- Retry budget: 5 retries, 30m",
       "- Rollback: `restore_previous`",
@@ -221,6 +221,38 @@ describe("export jsonschema", () => {
     expect(validate(file([{ ...contract, freshness: { column: "t", max_age: "1 day" } }]))).toBe(false);
     expect(validate(file([{ ...contract, fields: { "bad-key": "b" } }]))).toBe(false);
     expect(validate({ version: 2, models: [{ name: "m", meta: { activation: [{ ...contract, status: "live" }] } }] })).toBe(false);
+  });
+});
+
+describe("export runbook", () => {
+  it("writes one runbook per contract with --out-dir: owners, every alert, and the exact pause, resume, replay, rollback and reconcile commands", async () => {
+    const dir = await mkdtemp(join(inject("scratchRoot"), "runbooks-"));
+    const project = fixture("complete");
+    const run = await runCli(["export", "runbook", "--project-dir", project, "--out-dir", dir, "--target", "prod", "--ledger-schema", "activation_ops"]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const text = await readFile(join(dir, "renewal_risk_to_salesforce.md"), "utf8");
+    const flags = `--project-dir ${project} --target prod --ledger-schema activation_ops`;
+    expect(text).toContain("# Runbook: renewal_risk_to_salesforce");
+    for (const owner of ["| model | analytics-eng@acme.io |", "| field | cs-ops@acme.io |", "| destination | sfdc-admin@acme.io |", "| workflow | cs-director@acme.io |"]) expect(text).toContain(owner);
+    for (const alert of ["held by the gate", "stopped before sending", "failed the destination check", "paused by the pause rule", "failed rows above the alert threshold", "circuit breaker opened", "the run ended early", "recovered"]) {
+      expect(text).toContain(`| ${alert} |`);
+    }
+    expect(text).toContain("Sent to Slack (`ACTIVATION_SLACK_URL`), signed webhook (`ACTIVATION_WEBHOOK_URL`, secret `ACTIVATION_WEBHOOK_SECRET`), PagerDuty (`ACTIVATION_PAGERDUTY_KEY`)");
+    expect(text).toContain(`dbt-activation pause ${flags} --contract renewal_risk_to_salesforce --reason '<why>'`);
+    expect(text).toContain(`dbt-activation resume ${flags} --contract renewal_risk_to_salesforce\n`);
+    expect(text).toContain(`dbt-activation replay ${flags} --contract renewal_risk_to_salesforce\n`);
+    expect(text).toContain(`dbt-activation rollback ${flags} --contract renewal_risk_to_salesforce --run '<run_id>'`);
+    expect(text).toContain(`dbt-activation reconcile ${flags} --contract renewal_risk_to_salesforce\n`);
+    expect(text).toContain("the contract pauses itself when 200 rows fail or 5 % of the rows sent fail in a run");
+    expect(text).toContain("from activation_dead_letters where contract_name = 'renewal_risk_to_salesforce' and replayed_at is null");
+    expect(text).toContain("here `activation_ops`");
+    // A contract without channels or pause rule says so instead of inventing them.
+    const legacy = await readFile(join(dir, "legacy_scores_to_zendesk.md"), "utf8");
+    expect(legacy).toContain("_No alert channel declared (monitoring.alert)");
+    expect(legacy).toMatch(/\*\*Pause rule\*\* \(`monitoring.pause_if`\): _none declared/);
+    const stdout = await runCli(["export", "runbook", "--project-dir", project, "--contract", "risk_audience_to_hubspot"]);
+    expect(stdout.stdout).toContain("status `caveats`, alert-only (never writes)");
+    expect((await runCli(["export", "dbml", "--project-dir", project, "--out-dir", dir])).exitCode).toBe(2);
   });
 });
 

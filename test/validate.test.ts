@@ -18,7 +18,6 @@ const fixtures = join(repoRoot, "test", "fixtures", "contracts");
 const fixture = (name: string) => join(fixtures, name);
 
 /** The complete fixture declares monitoring.alert, which no run sends yet. */
-const ALERTS_NOT_SENT = "models/schema.yml:42:15 monitoring.alert: alerts are not sent yet: monitoring.alert is recorded in the contract and its exports, but no run sends to it (read the run log or `dbt-activation status`)";
 
 /** `file:line:column path: message`: compact, and exact about where. */
 const located = (p: Problem) => `${p.file}:${p.line}:${p.column} ${p.path}: ${p.message}`;
@@ -91,7 +90,7 @@ describe("validate: the contract schema, located in the YAML", () => {
     const report = await runValidate({ projectDir: fixture("complete") });
     expect(report.errors.map(formatProblem)).toEqual([]);
     // Alerts are declared but not sent yet: the one warning (test/contract/enforcement.test.ts).
-    expect(report.warnings.map(located)).toEqual([ALERTS_NOT_SENT]);
+    expect(report.warnings.map(located)).toEqual([]);
     expect(report.exitCode).toBe(0);
     expect(report.manifest).toBeUndefined();
     expect(report.contracts.map((c) => [c.name, c.model, c.file, c.line, c.status, c.launchReady, c.valid])).toEqual([
@@ -151,6 +150,7 @@ describe("validate: the contract schema, located in the YAML", () => {
       "more_models/nested/more.yaml:38:122 gates.allow_warn: Invalid input: expected boolean, received string",
       "more_models/nested/more.yaml:44:32 rollout.percent: Too big: expected number to be <=100",
       'more_models/nested/more.yaml:45:40 owners.destinaton: unknown key "destinaton" (did you mean "destination"?)',
+      "more_models/nested/more.yaml:52:22 monitoring.alert: name at least one channel: slack_webhook_env, webhook_env or pagerduty_routing_key_env",
       'more_models/nested/more.yaml:52:23 monitoring.alert.slack_webhook: unknown key "slack_webhook" (did you mean "slack_webhook_env"?)',
       "more_models/nested/more.yaml:53:25 monitoring.pause_if: give failed_rows_percent, failed_rows or both",
       "more_models/nested/more.yaml:54:60 monitoring.retry_budget.max_duration: must be a duration like 90m, 24h or 7d",
@@ -221,7 +221,7 @@ describe("validate: launch readiness and status", () => {
     expect(statusProblems(spec({ status: "launch" }), notReady)).toEqual([{ path: "owners.destination", message: "not launch-ready, yet status is launch: no destination owner" }]);
     expect(statusProblems(spec({ status: "launch" }), { ready: true, reasons: [] })).toEqual([]);
     expect(statusProblems(spec({ status: "caveats", rollout: { percent: 99 } }), notReady)).toEqual([]);
-    expect(statusProblems(spec({ status: "caveats", monitoring: { alert_only: true } }), notReady)).toEqual([]);
+    expect(statusProblems(spec({ status: "caveats", monitoring: { alert_only: true, alert: { slack_webhook_env: "SLACK_URL" } } }), notReady)).toEqual([]);
     expect(statusProblems(spec({ status: "caveats", rollout: { percent: 100 } }), notReady).map((p) => p.path)).toEqual(["status"]);
     expect(statusProblems(spec({ status: "paused" }), notReady)).toEqual([]);
   });
@@ -236,7 +236,7 @@ describe("validate: launch readiness and status", () => {
     const tested = await artifacts("contracts_complete", [{ name: "account_churn_risk", columns, tests: ["unique:billing_customer_id", "not_null:billing_customer_id"] }, { name: "legacy_scores", columns: ["org_id", "tier"] }]);
     const ok = await runValidate({ projectDir: fixture("complete"), targetDir: tested });
     expect(ok.errors).toEqual([]);
-    expect(ok.warnings.map(located)).toEqual([ALERTS_NOT_SENT]);
+    expect(ok.warnings.map(located)).toEqual([]);
     expect(ok.manifest).toBe(join(tested, "manifest.json"));
     expect(ok.contracts.find((c) => c.name === "renewal_risk_to_salesforce")!.launchReady).toBe(true);
   });
@@ -257,7 +257,6 @@ describe("validate: referenced columns", () => {
       'models/schema.yml:26:33 freshness.column: column "scored_at" is not declared on model account_churn_risk (did you mean "scored_on"?) (declare it under columns:, or run dbt docs generate so catalog.json lists the real columns)',
       'models/schema.yml:27:37 late_arriving.source: column "scored_at" is not declared on model account_churn_risk (did you mean "scored_on"?) (declare it under columns:, or run dbt docs generate so catalog.json lists the real columns)',
       'models/schema.yml:30:62 suppression.consent.updated_at: column "consent_updated_at" is not declared on model account_churn_risk (declare it under columns:, or run dbt docs generate so catalog.json lists the real columns)',
-      ALERTS_NOT_SENT,
     ]);
   });
 

@@ -27,7 +27,12 @@ Environment (credentials are read from it only, never from a contract or a flag)
   DBT_ACTIVATION_LEASE_TTL_MS         how long a dead runner's lease blocks its contract (default 180000)
   DBT_ACTIVATION_PLAN_PARTITION_ROWS  keys per plan query (default on DuckDB 1000000; one query elsewhere)
   DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS  first wait before a transient dead letter is retried (default 900000;
-                                      doubles with each failure, up to a day)`;
+                                      doubles with each failure, up to a day)
+  DBT_ACTIVATION_PROGRESS_INTERVAL_MS how often a progress line is logged when stderr is no terminal (default 5000)
+  DBT_ACTIVATION_LOG_FORMAT           text or json: the default of --log-format
+  Alerts      the variables a contract's monitoring.alert names (Slack URL, webhook URL and signing secret, PagerDuty
+              routing key); DBT_ACTIVATION_ALERT_TIMEOUT_MS (per attempt, default 10000; 3 attempts);
+              DBT_ACTIVATION_PAGERDUTY_URL (default https://events.pagerduty.com/v2/enqueue)`;
 
 /** dbt Cloud's variables (--dbt-cloud-run, --dbt-cloud-job, serve), from src/config/env.ts. */
 export const DBT_CLOUD_ENVIRONMENT_HELP = `dbt Cloud (--dbt-cloud-run, --dbt-cloud-job, serve):

@@ -7,38 +7,75 @@ import { registerExport } from "./commands/export.ts";
 import { registerControl } from "./commands/control.ts";
 import { registerGenerate } from "./commands/generate.ts";
 import { registerRecover } from "./commands/recover.ts";
+import { registerReport } from "./commands/report.ts";
 import { registerRun } from "./commands/run.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerSync } from "./commands/sync.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { EXIT_CODES_HELP } from "./help.ts";
-import { defaultIo, type CommandContext, type Io } from "./io.ts";
+import { defaultIo, LOG_FORMAT_ENV, LOG_FORMATS, logger, type CommandContext, type Io, type LogFormat } from "./io.ts";
 
 export const VERSION = "0.1.0";
 
-const COMMANDS: ((program: Command, context: CommandContext) => void)[] = [registerSync, registerRun, registerGenerate, registerValidate, registerExport, registerControl, registerRecover, registerServe, registerEmulate];
+type Register = (program: Command, context: CommandContext) => void;
+
+export const COMMANDS: Register[] = [registerSync, registerRun, registerGenerate, registerValidate, registerExport, registerControl, registerRecover, registerReport, registerServe, registerEmulate];
+
+/** The JSON error object every command prints on stdout under `--json`, whatever went wrong. */
+function jsonError(io: Io, exitCode: number, error: { kind: string; message: string; where?: string | undefined; details?: string[] }): void {
+  io.stdout(`${JSON.stringify({ error, exitCode }, null, 2)}\n`);
+}
+
+/**
+ * `--log-format text|json` anywhere on the line (before or after the command, as dbt takes its global flags), else
+ * DBT_ACTIVATION_LOG_FORMAT, else text. Taken out of argv before commander sees it.
+ */
+function takeLogFormat(argv: string[], io: Io): { argv: string[]; format: LogFormat } {
+  const rest: string[] = [];
+  let format: string | undefined = io.env[LOG_FORMAT_ENV]?.trim() || undefined;
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (arg === "--log-format") format = argv[(i += 1)] ?? "";
+    else if (arg.startsWith("--log-format=")) format = arg.slice("--log-format=".length);
+    else rest.push(arg);
+  }
+  if (format !== undefined && !(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new BadInputError(`--log-format ${format}: expected ${LOG_FORMATS.join(" or ")}`);
+  }
+  return { argv: rest, format: (format as LogFormat | undefined) ?? "text" };
+}
 
 function reportError(error: BadInputError, json: boolean, io: Io): number {
-  if (json) {
-    io.stdout(`${JSON.stringify({ error: { message: error.message, where: error.where, details: error.details }, exitCode: EXIT.badInput }, null, 2)}\n`);
-  }
+  if (json) jsonError(io, EXIT.badInput, { kind: "bad_input", message: error.message, where: error.where, details: error.details });
   io.stderr(`error: ${error.message}\n`);
   if (error.where && !error.message.includes(error.where)) io.stderr(`  at ${error.where}\n`);
   for (const detail of error.details) io.stderr(`  - ${detail}\n`);
   return EXIT.badInput;
 }
 
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+export async function main(rawArgv: string[], io: Io = defaultIo, commands: Register[] = COMMANDS): Promise<number> {
   let exitCode: number = EXIT.ok;
-  let json = false;
+  // Known before commander parses, so a usage error under --json is JSON too.
+  let json = rawArgv.includes("--json");
+  let parsed: { argv: string[]; format: LogFormat };
+  try {
+    parsed = takeLogFormat(rawArgv, io);
+  } catch (error) {
+    return reportError(error as BadInputError, json, io);
+  }
+  const { argv, format } = parsed;
   const program = new Command("dbt-activation")
     .description("Sync dbt models to SaaS tools only when dbt build proved their activation contracts.")
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .addHelpText("after", EXIT_CODES_HELP);
-  const context: CommandContext = { io, setExit: (code) => (exitCode = code), setJson: (j) => (json = j) };
-  for (const register of COMMANDS) register(program, context);
+    .addHelpText("after", `\nGlobal options:\n  --log-format text|json  log lines on stderr as text or one JSON object per line (default: $${LOG_FORMAT_ENV} or text)\n${EXIT_CODES_HELP}`);
+  const context: CommandContext = { io, setExit: (code) => (exitCode = code), setJson: (j) => (json = j), log: logger(io, format), logFormat: format };
+  for (const register of commands) register(program, context);
 
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -46,14 +83,18 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end with code 0; every usage error is bad input.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+      if (error.exitCode === 0) return EXIT.ok;
+      if (json) jsonError(io, EXIT.badInput, { kind: "usage", message: error.message.replace(/^error: /, "") });
+      return EXIT.badInput;
     }
     if (error instanceof BadInputError) return reportError(error, json, io);
     if (error instanceof BusyError) {
-      if (json) io.stdout(`${JSON.stringify({ error: { message: error.message }, exitCode: EXIT.busy }, null, 2)}\n`);
+      if (json) jsonError(io, EXIT.busy, { kind: "busy", message: error.message });
       io.stderr(`busy: ${error.message}\n`);
       return EXIT.busy;
     }
+    // The stack goes to stderr only: stdout under --json stays one parseable object.
+    if (json) jsonError(io, EXIT.internal, { kind: "internal", message: error instanceof Error ? error.message : String(error) });
     io.stderr(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return EXIT.internal;
   }

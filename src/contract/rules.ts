@@ -104,10 +104,3 @@ export function unsyncableNodeReason(node: { resource_type: string; name: string
   }
   return undefined;
 }
-
-/** Alerts are not sent yet: validate says so for every contract that declares `monitoring.alert`. */
-export function alertWarning(spec: ContractSpec): string | undefined {
-  const alert = spec.monitoring?.alert;
-  if (!alert || Object.keys(alert).length === 0) return undefined;
-  return "alerts are not sent yet: monitoring.alert is recorded in the contract and its exports, but no run sends to it (read the run log or `dbt-activation status`)";
-}

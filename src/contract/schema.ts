@@ -16,6 +16,7 @@ export const contractNameSchema = z
   .regex(/^[a-z][a-z0-9_]*$/, "must be lower snake_case (it names the sync in logs, the ledger and dbt docs)");
 
 const share = z.number().min(0).max(1);
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be the name of an environment variable");
 const percent = z.number().gt(0).max(100);
 
 export const DESTINATION_TYPES = ["hubspot", "salesforce", "braze", "zendesk"] as const;
@@ -157,12 +158,23 @@ export const PAUSE_RULE_MIN_ATTEMPTED = 20;
 export const monitoringSchema = z.strictObject({
   alert: z
     .strictObject({
-      slack_webhook_env: z.string().min(1).optional().describe("Environment variable holding a Slack incoming-webhook URL."),
-      webhook_env: z.string().min(1).optional().describe("Environment variable holding a generic webhook URL."),
-      email: z.array(z.string().min(3)).optional(),
+      slack_webhook_env: envName.optional().describe("Environment variable holding a Slack incoming-webhook URL."),
+      webhook_env: envName.optional().describe("Environment variable holding a generic HTTPS webhook URL (JSON body, signed)."),
+      webhook_secret_env: envName.optional().describe("Environment variable holding the secret the webhook body is signed with (HMAC-SHA256)."),
+      pagerduty_routing_key_env: envName.optional().describe("Environment variable holding a PagerDuty Events API v2 routing key."),
+      // Kept in the schema only to refuse it with a reason: the syncer has no way to send mail.
+      email: z.array(z.string().min(3)).optional().describe("Not supported: the syncer sends no email (route it through Slack, a webhook or PagerDuty)."),
+      failed_rows: z.number().int().min(1).optional().describe("Alert when a run fails at least this many rows (default: any failed row)."),
+      failed_rows_percent: percent.optional().describe("Alert when a run fails at least this share of the rows it sent."),
+    })
+    .superRefine((a, ctx) => {
+      if (a.email) ctx.addIssue({ code: "custom", path: ["email"], message: "email alerts cannot be sent by the syncer: use slack_webhook_env, webhook_env or pagerduty_routing_key_env (and route email from there)" });
+      if (!a.slack_webhook_env && !a.webhook_env && !a.pagerduty_routing_key_env) ctx.addIssue({ code: "custom", message: "name at least one channel: slack_webhook_env, webhook_env or pagerduty_routing_key_env" });
+      if (a.webhook_env && !a.webhook_secret_env) ctx.addIssue({ code: "custom", path: ["webhook_secret_env"], message: "a webhook is signed: name the environment variable holding its signing secret" });
+      if (a.webhook_secret_env && !a.webhook_env) ctx.addIssue({ code: "custom", path: ["webhook_secret_env"], message: "webhook_secret_env applies to webhook_env only" });
     })
     .optional()
-    .describe("Where alerts should go. Not sent yet: validate warns; read the run log or `dbt-activation status`."),
+    .describe("Where alerts go. Each value names an environment variable: secrets and URLs never sit in a contract."),
   pause_if: z
     .strictObject({
       failed_rows_percent: percent.optional(),
@@ -186,6 +198,8 @@ export const monitoringSchema = z.strictObject({
     .describe("Spent: the run ends cleanly, the rest is not sent and goes next run."),
   rollback: z.enum(ROLLBACK_STRATEGIES).optional().describe("What `rollback` does with a run: restore_previous (the values the ledger saved; records the run created are left), clear_fields (empty the mapped fields of every record it wrote), manual (refused: a runbook for people)."),
   alert_only: z.boolean().default(false).describe("Plan and alert, never write (allowed for status caveats)."),
+}).superRefine((m, ctx) => {
+  if (m.alert_only && !m.alert) ctx.addIssue({ code: "custom", path: ["alert_only"], message: "an alert-only contract sends nothing but alerts: declare monitoring.alert with a channel" });
 });
 
 export const contractSchema = z

@@ -201,6 +201,8 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
       .finally(() => {
         inFlight.delete(task);
         for (const key of keys) if (holders.get(key) === task) holders.delete(key);
+        // 429s so far, so progress (and the HTML report's chart over time) sees them as they come.
+        summary.throttled = pacer.stats.throttled - throttledBefore;
         options.onProgress?.(summary);
       });
     inFlight.add(task);

@@ -89,7 +89,11 @@ export function contractCard(c: ExportContract): string {
 
   out.push("## 10. Monitoring, pause and rollback", "");
   const m = s.monitoring;
-  const alerts = [m?.alert?.slack_webhook_env && `Slack webhook from ${code(m.alert.slack_webhook_env)}`, m?.alert?.webhook_env && `webhook from ${code(m.alert.webhook_env)}`, m?.alert?.email?.length && `email ${m.alert.email.join(", ")}`].filter(Boolean);
+  const alerts = [
+    m?.alert?.slack_webhook_env && `Slack webhook from ${code(m.alert.slack_webhook_env)}`,
+    m?.alert?.webhook_env && `webhook from ${code(m.alert.webhook_env)} (signed with ${code(m.alert.webhook_secret_env ?? "?")})`,
+    m?.alert?.pagerduty_routing_key_env && `PagerDuty, routing key from ${code(m.alert.pagerduty_routing_key_env)}`,
+  ].filter(Boolean);
   out.push(`- Alerts: ${alerts.length > 0 ? alerts.join("; ") : NOT_DECLARED}`);
   const pause = m?.pause_if ? [m.pause_if.failed_rows_percent !== undefined && `${m.pause_if.failed_rows_percent}% of rows fail`, m.pause_if.failed_rows !== undefined && `${m.pause_if.failed_rows} rows fail`].filter(Boolean).join(" or ") : undefined;
   out.push(`- Pause rule: ${pause ? `pause when ${pause} in a run` : NOT_DECLARED}`);

@@ -1,11 +1,15 @@
-/** `dbt-activation export`: one contract (or all) as a Markdown card, DBML, ODCS YAML, or the contracts' JSON Schema. */
-import { exportCards } from "./card.ts";
+/** `dbt-activation export`: one contract (or all) as a Markdown card or runbook, DBML, ODCS YAML, or the contracts' JSON Schema. */
+import { contractCard, exportCards } from "./card.ts";
+import { contractRunbook, exportRunbooks } from "./runbook.ts";
 import { activationJsonSchemaText } from "./jsonschema.ts";
 import { exportOdcs } from "./odcs.ts";
 import { loadExportInput } from "./source.ts";
 import { BadInputError } from "../errors.ts";
+import type { CommandLine } from "../alerts/conditions.ts";
 
-export const EXPORT_FORMATS = ["card", "dbml", "odcs", "jsonschema"] as const;
+export const EXPORT_FORMATS = ["card", "runbook", "dbml", "odcs", "jsonschema"] as const;
+/** Formats written one Markdown file per contract with --out-dir. */
+export const PER_CONTRACT_FORMATS = ["card", "runbook"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions {
@@ -14,6 +18,21 @@ export interface ExportOptions {
   targetDir?: string | undefined;
   contract?: string | undefined;
   cwd?: string | undefined;
+  /** runbook: the flags its commands repeat (default: the --project-dir and --target-dir given here). */
+  profilesDir?: string | undefined;
+  target?: string | undefined;
+  ledgerSchema?: string | undefined;
+}
+
+function commandLine(options: ExportOptions): CommandLine {
+  return { projectDir: options.projectDir ?? ".", targetDir: options.targetDir, profilesDir: options.profilesDir, target: options.target, ledgerSchema: options.ledgerSchema };
+}
+
+/** card and runbook, one document per contract, for `--out-dir`. */
+export async function runExportPerContract(options: ExportOptions & { format: (typeof PER_CONTRACT_FORMATS)[number] }): Promise<{ contract: string; text: string }[]> {
+  if (!options.projectDir) throw new BadInputError(`export ${options.format} needs --project-dir (the dbt project whose contracts to export)`);
+  const input = await loadExportInput({ projectDir: options.projectDir, targetDir: options.targetDir, contract: options.contract, cwd: options.cwd });
+  return input.contracts.map((c) => ({ contract: c.contract.spec.name, text: options.format === "card" ? contractCard(c) : contractRunbook(c.contract, commandLine(options)) }));
 }
 
 export async function runExport(options: ExportOptions): Promise<string> {
@@ -23,6 +42,8 @@ export async function runExport(options: ExportOptions): Promise<string> {
   switch (options.format) {
     case "card":
       return exportCards(input.contracts);
+    case "runbook":
+      return exportRunbooks(input.contracts.map((c) => c.contract), commandLine(options));
     case "dbml": {
       // @dbml/core takes seconds and hundreds of MB to load: only the command that needs it pays for it.
       const { exportDbml } = await import("./dbml.ts");

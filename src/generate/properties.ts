@@ -76,6 +76,11 @@ function owner(spec: Contract["spec"]): { name?: string; email?: string } {
   return who.includes("@") ? { email: who } : { name: who };
 }
 
+/** The docs block holding the contract's runbook (`<contract>__runbook.md`, written by generate). */
+export function runbookDocName(contract: Contract): string {
+  return `${contract.spec.name}_runbook`;
+}
+
 export function activationProperties(contract: Contract): Record<string, unknown> {
   const { spec } = contract;
   const d = spec.destination;
@@ -102,7 +107,8 @@ export function activationProperties(contract: Contract): Record<string, unknown
         label: `${spec.name} → ${label} ${d.object}`,
         type: "application",
         maturity: MATURITY[spec.status],
-        description: spec.decision ?? `Synced to ${label} ${d.object} by dbt-activation.`,
+        // The runbook (generated beside this file as a docs block) follows the decision, so reviewers see it in lineage.
+        description: `${spec.decision ?? `Synced to ${label} ${d.object} by dbt-activation.`}\n\n{{ doc('${runbookDocName(contract)}') }}`,
         owner: owner(spec),
         depends_on: [`ref('${spec.name}')`],
         config: { meta: { activation_contract: spec.name, destination: { type: d.type, object: d.object, match: d.match.field, mode: d.mode } } },

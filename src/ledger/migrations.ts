@@ -14,6 +14,7 @@ export interface LedgerTables {
   controls: string;
   leases: string;
   cloudRuns: string;
+  alerts: string;
 }
 
 export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
@@ -28,6 +29,7 @@ export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
     controls: q("activation_controls"),
     leases: q("activation_leases"),
     cloudRuns: q("activation_cloud_runs"),
+    alerts: q("activation_alerts"),
   };
 }
 
@@ -82,6 +84,13 @@ const MIGRATIONS: Migration[] = [
     `create table if not exists ${t.cloudRuns} (account_id ${x.text} not null, run_id ${x.text} not null, job_id ${x.text},
       event_id ${x.text}, status ${x.text} not null, received_at ${x.timestamp}, updated_at ${x.timestamp}, attempts ${x.integer},
       exit_code ${x.integer}, detail ${x.text}, ${primaryKey(["account_id", "run_id"])})`,
+  ],
+  // 6: the open alert per contract (one incident at a time), so a condition that holds run after run alerts once,
+  // and the first good run after it resolves it.
+  (t, { types: x, primaryKey }) => [
+    `create table if not exists ${t.alerts} (contract_name ${x.text} not null, kind ${x.text} not null, fingerprint ${x.text} not null,
+      summary ${x.text}, dedup_key ${x.text} not null, run_id ${x.text}, opened_at ${x.timestamp}, last_alerted_at ${x.timestamp},
+      ${primaryKey(["contract_name"])})`,
   ],
 ];
 

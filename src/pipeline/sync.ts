@@ -31,7 +31,9 @@ import { pauseRuleTripped } from "../contract/pause-rule.ts";
 import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
 import type { Warehouse } from "../warehouse/index.ts";
-import { openLedgerSession } from "./session.ts";
+import { openLedgerSession, type LedgerSession } from "./session.ts";
+import { alertOutcomes } from "../alerts/index.ts";
+import { AlertState } from "../ledger/alerts.ts";
 
 export interface SyncOptions {
   /** Default: the working directory or its nearest parent with a dbt_project.yml, as dbt. */
@@ -48,6 +50,8 @@ export interface SyncOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   onProgress?: (contract: string, summary: SendSummary) => void;
+  /** A contract begins sending: the plan's rows to send (creates and updates), for progress displays. */
+  onSendStart?: (contract: string, rows: number) => void;
   /** Treat every eligible row as changed (the ledger is ignored for the diff, and updated as rows are sent). */
   fullResync?: boolean;
   /** Where the ledger, run log and dead letters live (default: the profile target's schema). */
@@ -57,6 +61,8 @@ export interface SyncOptions {
   shard?: Shard | undefined;
   /** Plan only: nothing is written to any destination or to the ledger. */
   dryRun?: boolean;
+  /** Where the alerting stage logs deliveries and failed endpoints (default: stderr). */
+  log?: ((line: string) => void) | undefined;
   /** Who ran the sync, for the run log (default: $USER). */
   actor?: string | undefined;
   /** Set per contract by `runSync`: failing gate tests that --allow-large-change let through, for the run log. */
@@ -172,10 +178,6 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons: ["paused (status: paused in the contract)"] });
       continue;
     }
-    if (contract.spec.monitoring?.alert_only) {
-      outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons: ["alert-only (monitoring.alert_only): nothing is written"] });
-      continue;
-    }
     // The contract's model and its generated activation model must both be proven in this invocation.
     // The contract says whether warn passes; --allow-large-change lets the generated change_limit test through, and
     // the syncer's own blast-radius check (same limits, same ledger) then decides and records the override.
@@ -198,10 +200,13 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
     }
   }
 
-  if (passed.length > 0 || (gated.length > 0 && !options.dryRun)) {
-    const session = await openLedgerSession({ ...options, projectDir, env, cwd });
-    const { warehouse, ledger, controls } = session;
-    try {
+  // One session for the run and its alerts: on DuckDB a second instance of the file in this process would not see
+  // (and could overwrite) the first one's writes.
+  let session: LedgerSession | undefined;
+  const openSession = async (): Promise<LedgerSession> => (session ??= await openLedgerSession({ ...options, projectDir, env, cwd }));
+  try {
+    if (passed.length > 0 || (gated.length > 0 && !options.dryRun)) {
+      const { warehouse, ledger, controls } = await openSession();
       // Proven rows only: the rows read must be the ones the gated invocation built and tested.
       const proven = new Map<Contract, string | undefined>();
       for (const candidate of passed) {
@@ -220,7 +225,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       for (const contract of proven.keys()) {
         await checkColumns(warehouse, contract);
         // A dry run talks to no destination, so it needs no credentials.
-        if (!options.dryRun) destinations.set(contract.spec.name, openDestination(contract, env));
+        if (!options.dryRun && !alertOnly(contract)) destinations.set(contract.spec.name, openDestination(contract, env));
       }
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
       // A contract its gate held back leaves a run-log row saying why: `status` shows it, not only runs that wrote.
@@ -236,19 +241,39 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
           await contractOrFailure(contract, () => syncContract(contract, destination, warehouse, ledger, controls, { ...run, builtBy }, { ...options, gateOverridden: gateOverrides.get(contract.spec.name) ?? [] })),
         );
       }
-    } finally {
-      await session.close();
     }
-  }
 
-  const ordered = [...contracts.map((c) => outcomes.get(c.spec.name)!), ...unsyncable.map((u) => outcomes.get(u.name)!)];
-  return {
-    invocationId: manifest.metadata.invocation_id ?? "",
-    command: runResults.args.which ?? "",
-    dbtVersion: runResults.metadata.dbt_version,
-    contracts: ordered,
-    exitCode: exitCodeOf(ordered),
-  };
+    const ordered = [...contracts.map((c) => outcomes.get(c.spec.name)!), ...unsyncable.map((u) => outcomes.get(u.name)!)];
+    const report: SyncReport = {
+      invocationId: manifest.metadata.invocation_id ?? "",
+      command: runResults.args.which ?? "",
+      dbtVersion: runResults.metadata.dbt_version,
+      contracts: ordered,
+      exitCode: exitCodeOf(ordered),
+    };
+    // Alerts come last, from the report; a dry run alerts nothing.
+    if (!options.dryRun) {
+      const alerts = await alertOutcomes(contracts, ordered, {
+        env,
+        log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
+        commandLine: { projectDir, targetDir: options.targetPath, profilesDir: options.profilesDir, target: options.target, ledgerSchema: options.ledgerSchema },
+        invocationId: report.invocationId,
+        openState: async () => {
+          const { warehouse, tables } = await openSession();
+          return new AlertState(warehouse, tables);
+        },
+      });
+      if (alerts.length > 0) report.alerts = alerts;
+    }
+    return report;
+  } finally {
+    await session?.close();
+  }
+}
+
+/** `monitoring.alert_only`: gated and planned like any contract, alerted on, and never written. */
+function alertOnly(contract: Contract): boolean {
+  return contract.spec.monitoring?.alert_only === true;
 }
 
 /**
@@ -277,7 +302,7 @@ async function syncContract(
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
   const paused = await controls.pausedReason(contract.spec.name, env);
-  if (options.dryRun) return planContract(contract, warehouse, ledger, options, paused, run.builtBy);
+  if (options.dryRun || alertOnly(contract)) return { ...(await planContract(contract, warehouse, ledger, options, paused, run.builtBy)), ...(alertOnly(contract) ? { alertOnly: true } : {}) };
   if (paused) return { ...base, status: "skipped", reasons: [paused] };
   const holder = `${hostname()}:${process.pid}:${run.runId}`;
   // Shards of one contract run side by side: each holds its own lease.
@@ -423,6 +448,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       });
     }
     let sending: SendSummary | undefined;
+    options.onSendStart?.(contract.spec.name, plan.create + plan.update);
     summary = await sendRecords(writerFor(destination, contract.spec), records, {
       retryBudget: retryPolicy.budget,
       onProgress: (s) => {

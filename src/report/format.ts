@@ -28,7 +28,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
     case "planned": {
       const p = outcome.plan;
       const lines = [
-        `PLAN     ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
+        `${outcome.alertOnly ? "ALERTONLY" : "PLAN    "} ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
           (p.failedUnchanged + p.retryLater > 0 ? `, ${p.failedUnchanged} held (failed permanently, unchanged), ${p.retryLater} waiting to retry` : "") +
           (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : "") +
           (p.expired !== undefined ? `; ${p.expired} expired (freshness.expire_after: not sent)` : ""),
@@ -74,6 +74,10 @@ export function formatText(report: SyncReport): string {
   const lines = [`dbt ${report.command} invocation ${report.invocationId} (dbt ${report.dbtVersion ?? "?"})`, ""];
   for (const outcome of report.contracts) lines.push(...formatOutcome(outcome));
   if (report.contracts.length === 0) lines.push("no activation contracts found");
+  for (const a of report.alerts ?? []) {
+    const to = a.deliveries.map((d) => `${d.channel} ${d.ok ? "ok" : `failed (${d.error ?? "?"})`}`).join(", ");
+    lines.push(`ALERT    ${a.contract}: ${a.kind} ${a.action}${to ? `: ${to}` : ""}`);
+  }
   // A run that reached the destination counts under how it ended: synced (every attempted row written), partial,
   // paused (by its pause rule) or stopped (ended early); the failed rows of the whole run are summed.
   const kind = (c: ContractOutcome): string => (c.status !== "synced" ? c.status : c.result === "success" ? "synced" : c.result === "interrupted" ? "stopped" : c.result);

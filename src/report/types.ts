@@ -1,3 +1,4 @@
+import type { AlertRecord } from "../alerts/index.ts";
 import type { GateVerdict } from "../gate/gate.ts";
 import type { RejectedKey } from "../eligible/rows.ts";
 import type { FailedOutcome } from "../engine/send.ts";
@@ -52,6 +53,8 @@ export interface PlannedOutcome extends OutcomeBase {
   overridden: string[];
   samples: PlannedRecord[];
   rejected: RejectedKey[];
+  /** An alert-only contract (monitoring.alert_only): planned and alerted on at every sync, never written. */
+  alertOnly?: boolean;
 }
 
 /** How a run that reached the destination ended, as the run log says: only `success` wrote every attempted row. */
@@ -103,4 +106,6 @@ export interface SyncReport {
   dbtVersion: string | undefined;
   contracts: ContractOutcome[];
   exitCode: number;
+  /** What the alerting stage did per contract with monitoring.alert (absent when no contract alerts). */
+  alerts?: AlertRecord[];
 }

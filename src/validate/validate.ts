@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { resolveTargetDir } from "../dbt/project.ts";
 import type { Contract } from "../contract/load.ts";
 import { launchReadiness, type Readiness } from "../contract/readiness.ts";
-import { alertWarning, unsyncableNodeReason } from "../contract/rules.ts";
+import { unsyncableNodeReason } from "../contract/rules.ts";
 import { contractSchema } from "../contract/schema.ts";
 import { readManifest, type Manifest, type ManifestNode } from "../dbt/artifacts.ts";
 import { BadInputError } from "../errors.ts";
@@ -104,9 +104,6 @@ export async function analyzeProject(options: ValidateOptions): Promise<Analysis
     for (const p of statusProblems(spec, readiness)) {
       own.push({ severity: "error", kind: "status", ...base, ...locateField(p.path.split(".")), path: p.path, message: p.message });
     }
-
-    const alerts = alertWarning(spec);
-    if (alerts) own.push({ severity: "warning", kind: "unsupported", ...base, ...locateField(["monitoring", "alert"], true), path: "monitoring.alert", message: alerts });
 
     const columns = modelColumns(modelNode, catalog);
     if (columns && columns.columns.length > 0) {

@@ -104,19 +104,6 @@ async function project(files: Record<string, unknown>): Promise<string> {
 const onModel = (...contracts: Record<string, unknown>[]) => ({ version: 2, models: [{ name: "people", config: { meta: { activation: contracts } } }] });
 
 describe("validate: what no run enforces yet, and what sync cannot write", () => {
-  it("validate warns that alerts are not sent, at the monitoring.alert line, and does not fail for it", async () => {
-    const monitoring = { pause_if: { failed_rows_percent: 5 }, rollback: "restore_previous", alert: { slack_webhook_env: "SLACK_URL", email: ["ops@acme.io"] } };
-    const dir = await project({ "models/schema.yml": onModel(contract({ monitoring })) });
-    const report = await runValidate({ projectDir: dir });
-    expect(report.errors).toEqual([]);
-    expect(report.exitCode).toBe(0);
-    expect(report.warnings.map(formatProblem)).toEqual([
-      expect.stringMatching(/^models\/schema\.yml:\d+:\d+: warning: model people, contract people_to_crm, field monitoring\.alert: alerts are not sent yet/),
-    ]);
-    const quiet = await runValidate({ projectDir: await project({ "models/schema.yml": onModel(contract()) }) });
-    expect(quiet.warnings).toEqual([]);
-  });
-
   it("braze and zendesk are not launch-ready while sync cannot write them (derived from the writable types)", async () => {
     const unwritable = DESTINATION_TYPES.filter((type) => !(WRITABLE_DESTINATION_TYPES as readonly string[]).includes(type));
     const contracts = DESTINATION_TYPES.map((type) => contract({ name: `people_to_${type}`, destination: { type, object: "users", match: { field: "external_id" } } }));

@@ -32,6 +32,9 @@ const VALIDATE = "test/validate.test.ts";
 const CONTRACT = "test/contract/enforcement.test.ts";
 const EXPORT = "test/export.test.ts";
 const BRAZE_DEST = "test/destinations/braze.test.ts";
+const ALERTS = "test/alerts.e2e.test.ts";
+const ALERT_UNIT = "test/alerts.test.ts";
+
 
 const t = (file: string, test: string): EnforcingTest => ({ file, test });
 const readiness = t(VALIDATE, "fails launch contracts that are not launch-ready");
@@ -93,14 +96,18 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
   "owners.destination": { tests: [readiness] },
   "owners.workflow": { tests: [readiness] },
 
-  "monitoring.alert.slack_webhook_env": { tests: [t(CONTRACT, "validate warns that alerts are not sent")] },
-  "monitoring.alert.webhook_env": { tests: [t(CONTRACT, "validate warns that alerts are not sent")] },
-  "monitoring.alert.email": { tests: [t(CONTRACT, "validate warns that alerts are not sent")] },
+  "monitoring.alert.slack_webhook_env": { tests: [t(ALERTS, "alerts once per condition on every channel")] },
+  "monitoring.alert.webhook_env": { tests: [t(ALERTS, "alerts once per condition on every channel"), t(ALERT_UNIT, "mask every credential-like value of the environment, and sign")] },
+  "monitoring.alert.webhook_secret_env": { tests: [t(ALERT_UNIT, "mask every credential-like value of the environment, and sign")] },
+  "monitoring.alert.pagerduty_routing_key_env": { tests: [t(ALERTS, "alerts once per condition on every channel")] },
+  "monitoring.alert.email": { tests: [t("test/contract.test.ts", "refuses alert settings the syncer could not honour")] },
+  "monitoring.alert.failed_rows": { tests: [t(ALERT_UNIT, "failed rows alert at any failed row by default")] },
+  "monitoring.alert.failed_rows_percent": { tests: [t(ALERT_UNIT, "failed rows alert at any failed row by default")] },
   "monitoring.pause_if.failed_rows_percent": { tests: [t(SYNC, "maps per-record rejections (207) back to their rows"), t("test/pause-rule.test.ts", "judges the share only from min_attempted rows")] },
   "monitoring.pause_if.min_attempted": { tests: [t("test/pause-rule.test.ts", "a contract's small min_attempted lets a small run pause"), t("test/lifecycle.e2e.test.ts", "pauses a contract whose own min_attempted is met by enough failures")] },
   "monitoring.pause_if.failed_rows": { tests: [t("test/pause-rule.test.ts", "trips on the absolute count")] },
   "monitoring.retry_budget.max_retries": { tests: [t(E2E, "max_retries: 2 against a destination that always fails")] },
   "monitoring.retry_budget.max_duration": { tests: [t(E2E, "max_duration: 1s bounds the time the run waits before retries")] },
   "monitoring.rollback": { tests: [t(OPS, "rollback restores the values sent before a run"), t(E2E, "clear_fields empties the mapped fields"), t(E2E, "manual is refused with exit 2")] },
-  "monitoring.alert_only": { tests: [readiness, t(E2E, "alert_only: true plans and writes nothing")] },
+  "monitoring.alert_only": { tests: [readiness, t(ALERTS, "an alert-only contract is gated, planned and alerted on, and writes nothing")] },
 };

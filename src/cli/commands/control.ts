@@ -27,10 +27,14 @@ export function registerControl(program: Command, context: CommandContext): void
       .option("--contract <name>", "the contract")
       .option("--all", "every contract")
       .option("--reason <text>", "why (recorded with the switch)")
-      .action(async (opts: ConnectionFlags & { contract?: string; all?: boolean; reason?: string }) => {
+      .option("--json", "print the result as JSON")
+      .action(async (opts: ConnectionFlags & { contract?: string; all?: boolean; reason?: string; json?: boolean }) => {
+        setJson(Boolean(opts.json));
         const scope = contractScope(opts);
-        await setKillSwitch(sessionOptions(opts, context), scope, paused, opts.reason, io.env.USER ?? io.env.LOGNAME);
-        io.stdout(`${scope === ALL_CONTRACTS ? "every contract" : scope}: ${paused ? "paused" : "resumed"}\n`);
+        const actor = io.env.USER ?? io.env.LOGNAME;
+        await setKillSwitch(sessionOptions(opts, context), scope, paused, opts.reason, actor);
+        if (opts.json) io.stdout(`${JSON.stringify({ contract: scope, paused, reason: opts.reason?.trim() ?? null, actor: actor ?? null, exitCode: EXIT.ok }, null, 2)}\n`);
+        else io.stdout(`${scope === ALL_CONTRACTS ? "every contract" : scope}: ${paused ? "paused" : "resumed"}\n`);
         setExit(EXIT.ok);
       });
   }

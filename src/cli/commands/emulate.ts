@@ -58,7 +58,7 @@ function untilSignal(): Promise<void> {
   });
 }
 
-export function registerEmulate(program: Command, { io, setExit }: CommandContext, until: () => Promise<void> = untilSignal): void {
+export function registerEmulate(program: Command, { io, setExit, setJson }: CommandContext, until: () => Promise<void> = untilSignal): void {
   program
     .command("emulate")
     .description("Run a local HubSpot, Salesforce, Braze or Zendesk emulator (loopback only) until interrupted, for demos and trials")
@@ -71,7 +71,11 @@ export function registerEmulate(program: Command, { io, setExit }: CommandContex
     .option("--organization-field <key:type>", "Zendesk: a custom organization field, same form as --field (repeatable)", zendeskField)
     .option("--per-minute <n>", "Zendesk: requests allowed per minute (default 700)", whole)
     .option("--attribute <name:type>", "Braze: a custom attribute the workspace lists (repeatable; type String, Number, Boolean, Time or Array)", brazeAttribute, [])
-    .action(async (which: string, opts: EmulateFlags) => {
+    .option("--json", "print {destination, url, env} as one JSON line once listening (then run until interrupted)")
+    .action(async (which: string, opts: EmulateFlags & { json?: boolean }) => {
+      setJson(Boolean(opts.json));
+      // One line, so a caller reading stdout line by line has it whole while the emulator keeps running.
+      const ready = (destination: string, url: string, env: Record<string, string>): void => io.stdout(`${JSON.stringify({ destination, url, env })}\n`);
       if (which === "hubspot") {
         const token = opts.token ?? "emulator-token";
         const emulator = await startHubSpotEmulator({
@@ -79,7 +83,8 @@ export function registerEmulate(program: Command, { io, setExit }: CommandContex
           accessToken: token,
           limits: { ...(opts.perTenSeconds === undefined ? {} : { perTenSeconds: opts.perTenSeconds }), ...(opts.daily === undefined ? {} : { daily: opts.daily }) },
         });
-        io.stdout(`HubSpot emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n  export HUBSPOT_BASE_PATH=${emulator.url}\n  export HUBSPOT_ACCESS_TOKEN=${token}\n\n`);
+        if (opts.json) ready("hubspot", emulator.url, { HUBSPOT_BASE_PATH: emulator.url, HUBSPOT_ACCESS_TOKEN: token });
+        else io.stdout(`HubSpot emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n  export HUBSPOT_BASE_PATH=${emulator.url}\n  export HUBSPOT_ACCESS_TOKEN=${token}\n\n`);
         await until();
         await emulator.close();
       } else if (which === "salesforce") {
@@ -89,7 +94,8 @@ export function registerEmulate(program: Command, { io, setExit }: CommandContex
           limits: { ...(opts.perTenSeconds === undefined ? {} : { perWindow: opts.perTenSeconds, windowMs: 10_000 }), ...(opts.daily === undefined ? {} : { dailyApiRequests: opts.daily }) },
         });
         // The emulator's own fixed demo credentials: nothing secret is printed.
-        io.stdout(
+        if (opts.json) ready("salesforce", emulator.url, { SALESFORCE_INSTANCE_URL: emulator.url, SALESFORCE_ACCESS_TOKEN: emulator.accessToken, SALESFORCE_LOGIN_URL: emulator.url, SALESFORCE_CLIENT_ID: "emulator-client", SALESFORCE_CLIENT_SECRET: "emulator-secret" });
+        else io.stdout(
           `Salesforce emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n` +
             `  export SALESFORCE_INSTANCE_URL=${emulator.url}\n  export SALESFORCE_ACCESS_TOKEN='${emulator.accessToken}'\n\n` +
             `or, for OAuth client credentials:\n\n  export SALESFORCE_LOGIN_URL=${emulator.url}\n  export SALESFORCE_CLIENT_ID=emulator-client\n  export SALESFORCE_CLIENT_SECRET=emulator-secret\n\n`,

@@ -5,7 +5,7 @@ import { formatText } from "../../report/format.ts";
 import { connectionOptions, jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
 import type { CommandContext } from "../io.ts";
-import { progressPrinter } from "../progress.ts";
+import { createProgress } from "../progress.ts";
 
 interface RunFlags extends ProjectFlags, ConnectionFlags {
   select: string[];
@@ -31,7 +31,7 @@ export function formatRunText(report: RunReport): string {
   return lines.join("\n");
 }
 
-export function registerRun(program: Command, { io, setExit, setJson }: CommandContext): void {
+export function registerRun(program: Command, { io, setExit, setJson, log, logFormat }: CommandContext): void {
   connectionOptions(projectOptions(program.command("run"), "manifest.json and run_results.json (passed to dbt as --target-path)"))
     .description("Run the project's dbt build (arguments after -- go to it), then sync the contracts that build proved")
     .argument("[dbt-args...]", "after --: dbt build's own flags (--select, --exclude, --selector, --vars, --full-refresh, --target, …)")
@@ -41,6 +41,7 @@ export function registerRun(program: Command, { io, setExit, setJson }: CommandC
     .action(async (dbtArgs: string[], opts: RunFlags) => {
       setJson(Boolean(opts.json));
       const stop = stopSignal();
+      const progress = createProgress({ mode: io.stderrIsTty && logFormat === "text" ? "bar" : "lines", log, stream: io.stderrStream });
       try {
         const report = await runBuildAndSync({
           dbtArgs,
@@ -53,13 +54,15 @@ export function registerRun(program: Command, { io, setExit, setJson }: CommandC
           env: io.env,
           cwd: io.cwd,
           onDbtOutput: opts.json ? io.stderr : io.stdout,
-          onProgress: progressPrinter(io.stderr, io.stderrIsTty),
+          onSendStart: (contract, rows) => progress.start(contract, rows),
+          onProgress: (contract, summary) => progress.update(contract, summary),
           actor: io.env.USER ?? io.env.LOGNAME,
           signal: stop.signal,
         });
         io.stdout(`${opts.json ? JSON.stringify(report, null, 2) : formatRunText(report)}\n`);
         setExit(report.exitCode);
       } finally {
+        progress.stop();
         stop.dispose();
       }
     });

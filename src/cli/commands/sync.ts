@@ -1,20 +1,31 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { dbtCloudConfig } from "../../config/env.ts";
-import { appendFile } from "node:fs/promises";
+import { appendFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { loadContracts } from "../../contract/load.ts";
 import { localArtifacts, type ArtifactSource, type Artifacts } from "../../dbt/artifacts.ts";
 import { resolveTargetDir } from "../../dbt/project.ts";
 import { formatPlanMarkdown } from "../../report/markdown.ts";
 import { dbtCloudArtifacts, DbtCloudClient } from "../../dbt/cloud.ts";
-import { BadInputError } from "../../errors.ts";
+import { BadInputError, errorMessage } from "../../errors.ts";
+import { buildHtmlReport } from "../../pipeline/report.ts";
+import type { SendSample } from "../../report/html.ts";
 import type { Shard } from "../../eligible/rows.ts";
 import { runSync } from "../../pipeline/sync.ts";
 import { formatText, toJson } from "../../report/format.ts";
 import { DBT_CLOUD_ENVIRONMENT_HELP, EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
 import { connectionOptions, jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import type { CommandContext } from "../io.ts";
-import { progressPrinter } from "../progress.ts";
+import { createProgress, PROGRESS_INTERVAL_ENV } from "../progress.ts";
+
+/** DBT_ACTIVATION_PROGRESS_INTERVAL_MS: how often a progress line is logged when stderr is not a terminal (default 5000). */
+function progressInterval(env: NodeJS.ProcessEnv): number {
+  const raw = env[PROGRESS_INTERVAL_ENV]?.trim();
+  if (!raw) return 5_000;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0) throw new BadInputError(`${PROGRESS_INTERVAL_ENV} must be a whole number of milliseconds (got ${raw})`);
+  return ms;
+}
 
 interface SyncFlags extends ProjectFlags, ConnectionFlags {
   select: string[];
@@ -26,6 +37,8 @@ interface SyncFlags extends ProjectFlags, ConnectionFlags {
   reason?: string;
   shard?: Shard;
   json?: boolean;
+  quiet?: boolean;
+  report?: string;
 }
 
 export function parseShard(value: string): Shard {
@@ -52,7 +65,7 @@ export function registerSync(program: Command, context: CommandContext): void {
   syncCommand(program, context, "plan", "Dry run: per contract, the gate, the rows per class (create / update / unchanged / removed), samples, and what would stop it; writes nothing");
 }
 
-function syncCommand(program: Command, { io, setExit, setJson }: CommandContext, name: "sync" | "plan", description: string): void {
+function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }: CommandContext, name: "sync" | "plan", description: string): void {
   connectionOptions(projectOptions(program.command(name).description(description)))
     .addOption(selectOption("sync only these contracts (names, space or comma separated)"))
     .addOption(new Option("--dbt-cloud-run <id>", "read the artifacts of this dbt Cloud run (its build step) instead of a target path").argParser(cloudId).conflicts(["targetPath", "targetDir", "dbtCloudJob"]))
@@ -62,6 +75,8 @@ function syncCommand(program: Command, { io, setExit, setJson }: CommandContext,
     .option("--reason <text>", "why the override is intended (recorded in the run log)")
     .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out", parseShard)
     .addOption(jsonOption("print the report as JSON on stdout"))
+    .option("--quiet", "no progress display (the report and log lines still print)")
+    .option("--report <file.html>", "also write the run report as one self-contained HTML file (charts inline, no network)")
     .addOption(new Option("--markdown <file>", "plan: append a Markdown summary to this file (a pull-request comment, or $GITHUB_STEP_SUMMARY)").hideHelp(name !== "plan"))
     .addHelpText("after", `${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}\n${DBT_CLOUD_ENVIRONMENT_HELP}`)
     .action(async (opts: SyncFlags) => {
@@ -72,7 +87,19 @@ function syncCommand(program: Command, { io, setExit, setJson }: CommandContext,
       let read: Artifacts | undefined;
       const inner = cloudSource(opts, io.env) ?? (opts.markdown !== undefined ? localArtifacts(await resolveTargetDir({ projectDir: opts.projectDir, targetPath: targetPathOf(opts), env: io.env, cwd: io.cwd })) : undefined);
       const source: ArtifactSource | undefined = inner && { description: inner.description, read: async () => (read = await inner.read()) };
-      const report = await runSync({
+      const progress = createProgress({
+        // A live display needs a terminal, and JSON logs want lines a collector can parse.
+        mode: opts.quiet ? "none" : io.stderrIsTty && logFormat === "text" ? "bar" : "lines",
+        log,
+        stream: io.stderrStream,
+        everyMs: progressInterval(io.env),
+      });
+      // Samples of each contract's send for the HTML report's charts over time.
+      const samples = new Map<string, SendSample[]>();
+      const started = new Map<string, number>();
+      let report: Awaited<ReturnType<typeof runSync>>;
+      try {
+        report = await runSync({
         projectDir: opts.projectDir,
         targetPath: targetPathOf(opts),
         artifacts: source,
@@ -81,14 +108,40 @@ function syncCommand(program: Command, { io, setExit, setJson }: CommandContext,
         select: splitList(opts.select),
         env: io.env,
         cwd: io.cwd,
-        onProgress: progressPrinter(io.stderr, io.stderrIsTty),
+        onProgress: (contract, summary) => {
+          progress.update(contract, summary);
+          if (opts.report) {
+            const t = Date.now() - (started.get(contract) ?? Date.now());
+            samples.get(contract)?.push({ t, done: summary.created + summary.updated + summary.failed + summary.notSent, requests: summary.requests, retries: summary.retries, throttled: summary.throttled });
+          }
+        },
+        onSendStart: (contract, rows) => {
+          progress.start(contract, rows);
+          started.set(contract, Date.now());
+          samples.set(contract, []);
+        },
+        log: (line) => log(line, { logger: "alerts" }),
         fullResync: Boolean(opts.fullResync),
         dryRun: name === "plan",
         shard: opts.shard,
         ledgerSchema: opts.ledgerSchema,
         overrides: opts.allowLargeChange ? { allowLargeChange: { reason: opts.reason!.trim() } } : {},
         actor: io.env.USER ?? io.env.LOGNAME,
-      });
+        });
+      } finally {
+        progress.stop();
+      }
+      if (opts.report && name === "sync") {
+        const path = resolve(io.cwd, opts.report);
+        try {
+          const { html } = await buildHtmlReport({ projectDir: opts.projectDir, profilesDir: opts.profilesDir, target: opts.target, ledgerSchema: opts.ledgerSchema, env: io.env, cwd: io.cwd, sync: { report, samples } });
+          await writeFile(path, html);
+          log(`wrote the run report ${path}`, { path });
+        } catch (error) {
+          // The sync is done and reported: a report that cannot be written does not change its outcome.
+          log(`the run report was not written to ${path}: ${errorMessage(error)}`, { level: "error", path });
+        }
+      }
       io.stdout(`${opts.json ? toJson(report) : formatText(report)}\n`);
       if (opts.markdown !== undefined && read) {
         const path = resolve(io.cwd, opts.markdown);
