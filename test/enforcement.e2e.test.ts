@@ -188,18 +188,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
     });
   });
 
-  describe("monitoring.alert_only", () => {
-    it("alert_only: true plans and writes nothing", async () => {
-      const target = await withContract((c) => {
-        c.status = "caveats";
-        c.monitoring.alert_only = true;
-      });
-      const run = await sync(target);
-      expect(run.exitCode, run.stderr).toBe(3);
-      expect(run.stdout).toContain("alert-only (monitoring.alert_only): nothing is written");
-      expect(emulator.calls()).toEqual([]);
-    });
-  });
+  // monitoring.alert_only: test/alerts.e2e.test.ts (an alert-only contract is gated, planned, alerted on, and writes nothing).
 
   describe("monitoring.rollback", () => {
     const badRun = async (target: string): Promise<string> => {
