@@ -1,14 +1,18 @@
 {#-
   activation.row_hash(columns) -> a SQL expression: the row hash the syncer compares with its ledger.
 
-    md5( v1 || US || v2 || US || … || vn )   as 32 lower-case hex digits
+    md5( e1 || US || e2 || US || … || en )   as 32 lower-case hex digits
 
-  where vi = cast(column_i as <string type>), or the null marker RS when the value is null, in the order given,
-  US = chr(31) (ASCII unit separator) and RS = chr(30) (ASCII record separator). The same algorithm on every engine
-  (md5 through dbt.hash), so the same text values hash the same on DuckDB, PostgreSQL, Snowflake and BigQuery; how
-  an engine renders a non-text value as text (timestamps, floats) is the engine's. chr(0) would be a safer marker but
-  PostgreSQL text cannot hold it. In TypeScript:
-    md5(values.map((v) => v === null ? "\x1e" : String(v)).join("\x1f"))
+  where ei = cast(column_i as <string type>) with GS, US and RS escaped (GS -> GS GS, US -> GS 'u', RS -> GS 'r'),
+  or the null marker RS when the value is null, in the order given; GS = chr(29), US = chr(31) (ASCII unit
+  separator), RS = chr(30) (ASCII record separator). The escape makes the hash collision-free on data: a value that
+  holds a separator or the null marker cannot pass for two values or for null. Values without those characters are
+  unchanged by it. The same algorithm on every engine (md5 through dbt.hash), so the same text values hash the same
+  on DuckDB, PostgreSQL, Snowflake and BigQuery; how an engine renders a non-text value as text (timestamps, floats)
+  is the engine's. chr(0) would be a safer marker but PostgreSQL text cannot hold it. In TypeScript
+  (src/warehouse/row-hash.ts):
+    const e = (v) => v === null ? "\x1e" : v.replaceAll("\x1d", "\x1d\x1d").replaceAll("\x1f", "\x1du").replaceAll("\x1e", "\x1dr");
+    md5(values.map(e).join("\x1f"))
 -#}
 {% macro row_hash(columns) %}
   {{ return(adapter.dispatch('row_hash', 'activation')(columns)) }}
@@ -19,10 +23,14 @@
   {%- if columns | length == 0 -%}
     {{ exceptions.raise_compiler_error("activation.row_hash: give at least one column") }}
   {%- endif -%}
+  {%- set gs = activation.ascii_char(29) -%}
   {%- set parts = [] -%}
   {%- for column in columns -%}
     {%- if not loop.first -%}{%- do parts.append(activation.ascii_char(31)) -%}{%- endif -%}
-    {%- do parts.append("coalesce(" ~ activation.as_text(column) ~ ", " ~ activation.ascii_char(30) ~ ")") -%}
+    {%- set escaped = dbt.replace(activation.as_text(column), gs, dbt.concat([gs, gs])) -%}
+    {%- set escaped = dbt.replace(escaped, activation.ascii_char(31), dbt.concat([gs, "'u'"])) -%}
+    {%- set escaped = dbt.replace(escaped, activation.ascii_char(30), dbt.concat([gs, "'r'"])) -%}
+    {%- do parts.append("coalesce(" ~ escaped ~ ", " ~ activation.ascii_char(30) ~ ")") -%}
   {%- endfor -%}
   {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}

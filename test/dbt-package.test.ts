@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { dbt, integrationProject } from "../scripts/dbt.ts";
+import { rowHashOf } from "../src/warehouse/row-hash.ts";
 import { queryDuckDB } from "./support/warehouse.ts";
 
 type EngineName = "duckdb" | "postgres";
@@ -63,11 +64,9 @@ const RECONCILIATION_VARS = JSON.stringify({
   activation_dead_letters_identifier: "fx_dead_letters",
 });
 
-const US = "\x1f";
-const RS = "\x1e";
 const md5 = (text: string): string => createHash("md5").update(text, "utf8").digest("hex");
-/** activation.row_hash, as documented in macros/row_hash.sql. */
-const rowHash = (values: (string | null)[]): string => md5(values.map((v) => (v === null ? RS : v)).join(US));
+/** activation.row_hash, as documented in macros/row_hash.sql (its TypeScript formula in src/warehouse/row-hash.ts). */
+const rowHash = rowHashOf;
 /** activation.stable_bucket, as documented in macros/stable_bucket.sql. */
 const stableBucket = (key: string | number, salt: string): number => parseInt(md5(`${salt}:${key}`).slice(0, 8), 16) % 100;
 

@@ -20,7 +20,7 @@ export interface Dialect {
   primaryKey(columns: string[]): string;
   /**
    * An expression hashing the given SQL expressions to 32 lower-case hex digits, equal to the dbt macro
-   * `activation.row_hash`: md5(v1 || chr(31) || v2 …), each vi = coalesce(cast(ei as text), chr(30)).
+   * `activation.row_hash` (src/warehouse/row-hash.ts: separators inside values are escaped, so no two rows collide).
    */
   rowHash(expressions: string[]): string;
   /**

@@ -16,6 +16,7 @@ import { Ledger } from "../../src/ledger/ledger.ts";
 import { LEDGER_VERSION, ledgerTables, migrate, type LedgerTables } from "../../src/ledger/migrations.ts";
 import { planCounts, plannedRecords, type PlannedRecord } from "../../src/plan/diff.ts";
 import { connectWarehouse } from "../../src/warehouse/index.ts";
+import { rowHashOf } from "../../src/warehouse/row-hash.ts";
 import { expectPartitionCount, expectPartitionedPlanEqual } from "../support/partitions.ts";
 import type { SqlParam, Warehouse, WarehouseRow } from "../../src/warehouse/types.ts";
 import { HUBSPOT_PEOPLE, contractOn } from "../support/contracts.ts";
@@ -32,7 +33,7 @@ export interface EngineUnderTest {
 
 const md5 = (text: string): string => createHash("md5").update(text, "utf8").digest("hex");
 /** The dbt macro activation.row_hash, as its comment writes it in TypeScript. */
-export const rowHashOf = (values: (string | null)[]): string => md5(values.map((v) => (v === null ? "\x1e" : v)).join("\x1f"));
+export { rowHashOf };
 /** The dbt macro activation.stable_bucket's formula, for any modulus. */
 export const bucketOf = (text: string, modulus: number): number => parseInt(md5(text).slice(0, 8), 16) % modulus;
 
@@ -78,6 +79,15 @@ const HASH_CASES: { sql: string[]; text: (string | null)[] }[] = [
   { sql: ["''", "''"], text: ["", ""] },
   { sql: ["'héllo wörld'", "42", "true"], text: ["héllo wörld", "42", "true"] },
   { sql: ["'x'"], text: ["x"] },
+  // Values holding the hash's separators (chr 31), null marker (chr 30) and escape (chr 29): pairs that collided
+  // before the escape must differ (checked below), and SQL must still equal the TypeScript formula.
+  { sql: ["'p' || chr(31) || '1'", "'q'"], text: ["p\x1f1", "q"] },
+  { sql: ["'p'", "'1' || chr(31) || 'q'"], text: ["p", "1\x1fq"] },
+  { sql: ["chr(30)", "null"], text: ["\x1e", null] },
+  { sql: ["null", "null"], text: [null, null] },
+  { sql: ["chr(29) || 'u'"], text: ["\x1du"] },
+  { sql: ["chr(31)"], text: ["\x1f"] },
+  { sql: ["chr(29) || chr(31)", "chr(30)"], text: ["\x1d\x1f", "\x1e"] },
 ];
 /** Keys whose md5 starts with a hex digit ≥ 8 among them: the bucket must read the 8 digits as unsigned. */
 const BUCKET_KEYS = ["a@example.com", "b@example.com", "p7@example.com", "zz", "", "héllo", "0", "key-42", "ffff", "shard:x"];
@@ -332,6 +342,8 @@ export function warehouseSuite(engine: EngineUnderTest): void {
 
     it("hashes values as the dbt macro activation.row_hash does, and as DuckDB does", async () => {
       const expected = HASH_CASES.map((c) => rowHashOf(c.text));
+      // Different values, different hashes: separators inside values cannot forge a boundary or a null.
+      expect(new Set(expected).size).toBe(HASH_CASES.length);
       expect(await hashes(warehouse)).toEqual(expected);
       expect(await hashes(duck)).toEqual(expected);
     });

@@ -1,3 +1,4 @@
+import { rowHashSql } from "../row-hash.ts";
 import type { Dialect } from "../types.ts";
 
 const text = "string";
@@ -13,5 +14,5 @@ export const bigqueryDialect: Dialect = {
   // The dbt macros activation.stable_bucket / hex8_to_int (bigquery): md5 is BYTES there, so to_hex first.
   hashBucket: (expression, modulus) => `mod(cast(concat('0x', substr(to_hex(md5(${expression})), 1, 8)) as int64), ${Math.trunc(modulus)})`,
   // The dbt macro activation.row_hash (bigquery): no chr(), so code_points_to_string for the separators.
-  rowHash: (expressions) => `to_hex(md5(${expressions.map((e) => `coalesce(cast(${e} as ${text}), ${chr(30)})`).join(` || ${chr(31)} || `)}))`,
+  rowHash: (expressions) => rowHashSql(expressions, { text, chr, md5: (e) => `to_hex(md5(${e}))` }),
 };

@@ -1,3 +1,4 @@
+import { rowHashSql } from "../row-hash.ts";
 import type { Dialect } from "../types.ts";
 
 const text = "varchar";
@@ -9,13 +10,12 @@ export const duckdbDialect: Dialect = {
   primaryKey: (columns) => `primary key (${columns.join(", ")})`,
   // The dbt macros activation.stable_bucket / hex8_to_int (duckdb): the first 8 hex digits read as an unsigned int.
   hashBucket: (expression, modulus) => `mod(cast('0x' || substr(md5(${expression}), 1, 8) as bigint), ${Math.trunc(modulus)})`,
-  // The dbt macro activation.row_hash: chr(31) (unit separator) between values and chr(30) (record separator) for
-  // null, so the ledger's hash equals the activation model's `_activation_row_hash` for the same values.
   jsonTextRows: (param, width) =>
     `(select ${Array.from({ length: width }, (_, i) => `r[${i + 1}] as c${i + 1}`).join(", ")} from (select unnest(from_json(${param}, '["VARCHAR[]"]')) as r))`,
   // The planner's join, window and sort run in our process: partitions keep them to about this many rows.
   planPartitionRows: 1_000_000,
   // DuckDB's own 64-bit hash: each partition's query buckets every key again, and md5 made that the largest cost.
   partitionBucket: (expression, modulus) => `(hash(${expression}) % ${Math.trunc(modulus)})`,
-  rowHash: (expressions) => `md5(${expressions.map((e) => `coalesce(cast(${e} as ${text}), chr(30))`).join(" || chr(31) || ")})`,
+  // The dbt macro activation.row_hash, so the ledger's hash equals the activation model's `_activation_row_hash`.
+  rowHash: (expressions) => rowHashSql(expressions, { text, chr: (c) => `chr(${c})`, md5: (e) => `md5(${e})` }),
 };

@@ -1,3 +1,4 @@
+import { rowHashSql } from "../row-hash.ts";
 import type { Dialect } from "../types.ts";
 
 const text = "text";
@@ -12,6 +13,6 @@ export const postgresDialect: Dialect = {
   hashBucket: (expression, modulus) => `mod((('x' || substr(md5(${expression}), 1, 8))::bit(32)::bigint), ${Math.trunc(modulus)})`,
   // A transaction-level advisory lock on one fixed key: released at commit or rollback, even if the process dies.
   migrationLock: "select pg_advisory_xact_lock(3701240917)",
-  // The dbt macro activation.row_hash: chr(31) between values, chr(30) for null (PostgreSQL text cannot hold chr(0)).
-  rowHash: (expressions) => `md5(${expressions.map((e) => `coalesce(cast(${e} as ${text}), chr(30))`).join(" || chr(31) || ")})`,
+  // The dbt macro activation.row_hash (PostgreSQL text cannot hold chr(0), hence chr(29) … chr(31)).
+  rowHash: (expressions) => rowHashSql(expressions, { text, chr: (c) => `chr(${c})`, md5: (e) => `md5(${e})` }),
 };

@@ -1,3 +1,4 @@
+import { rowHashSql } from "../row-hash.ts";
 import type { Dialect } from "../types.ts";
 
 const text = "varchar";
@@ -23,7 +24,7 @@ export const snowflakeDialect: Dialect = {
     return `mod(${digits.join(" + ")}, ${Math.trunc(modulus)})`;
   },
   // The dbt macro activation.row_hash (Snowflake spells chr as char; both exist).
-  rowHash: (expressions) => `md5(${expressions.map((e) => `coalesce(cast(${e} as ${text}), chr(30))`).join(" || chr(31) || ")})`,
+  rowHash: (expressions) => rowHashSql(expressions, { text, chr: (c) => `chr(${c})`, md5: (e) => `md5(${e})` }),
 };
 
 /** Result column names as the syncer wrote them: an upper-case name is an unquoted identifier Snowflake folded. */
