@@ -319,7 +319,7 @@ describe("validate: --select and the command line", () => {
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toContain("LAUNCH-READY  renewal_risk_to_salesforce");
     expect(run.stdout).toContain("NOT READY     risk_audience_to_hubspot");
-    expect(run.stdout).toContain("3 contracts (1 launch-ready), 0 errors, 1 warning;");
+    expect(run.stdout).toContain("3 contracts (1 launch-ready), 0 errors, 0 warnings;");
   });
 
   it("exits 2 and prints {contracts, errors} as JSON with --json", async () => {
