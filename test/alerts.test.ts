@@ -53,8 +53,8 @@ describe("alert conditions", () => {
     const share = verdictOf(contract({ failed_rows_percent: 2 }), synced({ created: 980, failed: 20 }), line);
     expect(share).toMatchObject({ condition: { kind: "failed_rows", rule: "monitoring.alert.failed_rows_percent" } });
     expect("condition" in share && share.condition.next.map((n) => n.command)).toEqual([
-      "dbt-activation replay --project-dir dbt --target-dir dbt/target --contract scores_to_hubspot",
-      "dbt-activation rollback --project-dir dbt --target-dir dbt/target --contract scores_to_hubspot --run run-1",
+      "dbt-activation replay --project-dir dbt --target-path dbt/target --contract scores_to_hubspot",
+      "dbt-activation rollback --project-dir dbt --target-path dbt/target --contract scores_to_hubspot --run run-1",
     ]);
     // No key of a failed row in the message: keys are often email addresses.
     expect(JSON.stringify(share)).not.toContain("person");
@@ -63,7 +63,7 @@ describe("alert conditions", () => {
   it("tells the circuit breaker and an early end apart, and leaves the kill switch alone", () => {
     const breaker = verdictOf(contract({}), synced({ created: 200, notSent: 800 }, { stopped: "hubspot contacts by email: stopped after 10 consecutive failed requests (last: HTTP 503)" }), line);
     expect(breaker).toMatchObject({ condition: { kind: "circuit_breaker", fingerprint: "circuit_breaker" } });
-    expect("condition" in breaker && breaker.condition.next[0]!.command).toBe("dbt-activation sync --project-dir dbt --target-dir dbt/target --select scores_to_hubspot");
+    expect("condition" in breaker && breaker.condition.next[0]!.command).toBe("dbt-activation sync --project-dir dbt --target-path dbt/target --select scores_to_hubspot");
     const quota = verdictOf(contract({}), synced({ created: 200, notSent: 800 }, { stopped: "hubspot contacts by email: daily limit reached" }), line);
     expect(kindOf(quota)).toBe("interrupted");
     expect(kindOf(verdictOf(contract({}), synced({ created: 200, notSent: 800 }, { stopped: "paused by ops: scores look wrong (dbt-activation resume)" }), line))).toBe("neutral");

@@ -13,7 +13,7 @@ describe("npm run demo", () => {
     const run = await execa(process.execPath, [join(repoRoot, "scripts", "demo.ts")], { cwd: repoRoot, reject: false, env: { DO_NOT_TRACK: "1" } });
     expect(run.stderr).toBe("");
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toContain("2 contracts: 0 written, 6 unchanged, 0 removed, 0 drifted");
+    expect(run.stdout).toContain("2 contracts: 0 written, 8 unchanged, 0 removed, 0 drifted");
     expect(run.stdout).toMatch(/SYNCED\s+contact_engagement_to_hubspot .*: 7 eligible rows, 7 created, 0 updated, 0 unchanged, 0 failed/);
     expect(run.stdout).toMatch(/SKIPPED\s+account_health_to_hubspot[\s\S]*held back by the gate: test not_null_account_health_domain: fail \(1 failing row\)/);
     // Consent withdrawn (Sofia, Ben) and the internal QA user never reach HubSpot.

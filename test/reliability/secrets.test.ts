@@ -82,8 +82,9 @@ describe("no credential in any output", () => {
     expect((await run("sync text", syncArgs(target, ...select, "--full-resync", "--allow-large-change", "--reason", "resend"), baseEnv())).exitCode).toBe(4);
     expect((await run("status --json", ["status", ...connection, "--json"], baseEnv())).exitCode).toBe(0);
     expect((await run("status", ["status", ...connection], baseEnv())).exitCode).toBe(0);
-    // Paused again by its rule after the second run: the plan says it would stop (exit 6).
-    expect((await run("plan --json", ["plan", ...syncArgs(target, ...select, "--json").slice(1)], baseEnv())).exitCode).toBe(6);
+    // The plan's verdict depends on whether the pause rule's sample (min_attempted) was met: what is checked here is
+    // that none of its output holds a credential.
+    expect([0, 6]).toContain((await run("plan --json", ["plan", ...syncArgs(target, ...select, "--json").slice(1)], baseEnv())).exitCode);
     expect((await run("pause", ["pause", ...connection, "--contract", CONTRACT, "--reason", "secrets test"], baseEnv())).exitCode).toBe(0);
     expect((await run("resume", ["resume", ...connection, "--contract", CONTRACT], baseEnv())).exitCode).toBe(0);
 
