@@ -95,7 +95,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
       for (const fact of [CONTRACT, "contact_engagement", "hubspot contacts", ...Object.values(OWNERS), "gates.min_rows", "16 eligible rows, fewer than 1000"]) {
         expect(text, `${alert.channel} names ${fact}`).toContain(fact);
       }
-      expect(text).toContain(`dbt-activation plan --project-dir ${integrationProject} --target-dir ${stopped}`);
+      expect(text).toContain(`dbt-activation plan --project-dir ${integrationProject} --target-path ${stopped}`);
       expect(text).toContain(`--select ${CONTRACT}`);
       expectNoSecret(alert);
     }
@@ -185,7 +185,11 @@ describe.each(ENGINES)("on %s", (engineName) => {
   it("the pause rule alerts with the numbers and the replay, resume and rollback commands", async () => {
     const flaky = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, faults: { recordRejectRate: 0.3, seed: 3 } });
     try {
-      const target = await artifacts((c) => (c.monitoring.alert = { webhook_env: "ACTIVATION_WEBHOOK_URL", webhook_secret_env: "ACTIVATION_WEBHOOK_SECRET" }));
+      const target = await artifacts((c) => {
+        c.monitoring.alert = { webhook_env: "ACTIVATION_WEBHOOK_URL", webhook_secret_env: "ACTIVATION_WEBHOOK_SECRET" };
+        // 16 rows: below the default sample of 20 the percentage rule would not judge the run.
+        c.monitoring.pause_if = { failed_rows_percent: 5, min_attempted: 5 };
+      });
       const run = await sync(target, { HUBSPOT_BASE_PATH: flaky.url });
       expect(run.exitCode, run.stderr).toBe(4);
       const outcome = run.report.contracts[0];
@@ -195,12 +199,12 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect(alert!.signatureValid).toBe(true);
       expect(alert!.body).toMatchObject({ kind: "paused", rule: "monitoring.pause_if", runId: outcome.runId, owners: OWNERS });
       expect(alert!.body.details).toEqual(expect.arrayContaining([outcome.paused, `failed with INJECTED_REJECTION: ${outcome.counts.failed} rows`]));
-      expect(alert!.body.details[0]).toMatch(/^monitoring.pause_if: \d+ of \d+ rows failed/);
+      expect(alert!.body.details[0]).toMatch(/^monitoring.pause_if: \d+ of \d+ attempted rows failed/);
       const connection = `--project-dir ${integrationProject} --profiles-dir ${integrationProject}${engine.args.length ? ` ${engine.args.join(" ")}` : ""}`;
       expect(alert!.body.next.map((n: { command: string }) => n.command)).toEqual([
-        `dbt-activation replay ${connection.replace("--profiles-dir", `--target-dir ${target} --profiles-dir`)} --contract ${CONTRACT}`,
+        `dbt-activation replay ${connection.replace("--profiles-dir", `--target-path ${target} --profiles-dir`)} --contract ${CONTRACT}`,
         `dbt-activation resume ${connection} --contract ${CONTRACT}`,
-        `dbt-activation rollback ${connection.replace("--profiles-dir", `--target-dir ${target} --profiles-dir`)} --contract ${CONTRACT} --run ${outcome.runId}`,
+        `dbt-activation rollback ${connection.replace("--profiles-dir", `--target-path ${target} --profiles-dir`)} --contract ${CONTRACT} --run ${outcome.runId}`,
       ]);
       // Every row the message names no key of (keys are emails here: personal data stays in the warehouse).
       for (const f of outcome.failures) expect(alert!.raw).not.toContain(f.key);

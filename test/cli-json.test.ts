@@ -84,7 +84,7 @@ describe("--json on every command", () => {
   });
 
   it("errors of every kind are one JSON object on stdout: usage, bad input, internal (the stack only on stderr)", async () => {
-    const usage = await run(["sync", "--shard", "--json"]);
+    const usage = await run(["sync", "--no-such-flag", "--json"]);
     expect(usage.exitCode).toBe(2);
     expect(JSON.parse(usage.stdout)).toMatchObject({ error: { kind: "usage" }, exitCode: 2 });
 

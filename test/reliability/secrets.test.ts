@@ -90,15 +90,17 @@ describe("no credential in any output", () => {
 
     // A 401 (expired private-app token, no OAuth to refresh with), as text and JSON.
     for (const json of [[], ["--json"]]) {
-      const expired = await run(`401 ${json.join("")}`, syncArgs(target, ...select, ...json), baseEnv({ HUBSPOT_ACCESS_TOKEN: EXPIRED_TOKEN, ...NO_OAUTH }));
+      // --full-resync: rows the earlier runs left unchanged or held as failed would otherwise make no call at all.
+      const expired = await run(`401 ${json.join("")}`, syncArgs(target, ...select, "--full-resync", "--allow-large-change", "--reason", "401", ...json), baseEnv({ HUBSPOT_ACCESS_TOKEN: EXPIRED_TOKEN, ...NO_OAUTH }));
       expect(expired.exitCode).toBe(2);
       expect(expired.stdout + expired.stderr).toMatch(/401/);
     }
 
     // HubSpot OAuth refused (wrong client secret / refresh token), before any call and on a 401 with a token too.
-    const oauth = await run("hubspot oauth refused", syncArgs(target, ...select), baseEnv({ HUBSPOT_ACCESS_TOKEN: "" }));
+    const resend = ["--full-resync", "--allow-large-change", "--reason", "credentials"];
+    const oauth = await run("hubspot oauth refused", syncArgs(target, ...select, ...resend), baseEnv({ HUBSPOT_ACCESS_TOKEN: "" }));
     expect(oauth.exitCode).toBe(2);
-    const refresh = await run("hubspot 401 then oauth refused", syncArgs(target, ...select, "--json"), baseEnv({ HUBSPOT_ACCESS_TOKEN: EXPIRED_TOKEN }));
+    const refresh = await run("hubspot 401 then oauth refused", syncArgs(target, ...select, ...resend, "--json"), baseEnv({ HUBSPOT_ACCESS_TOKEN: EXPIRED_TOKEN }));
     expect(refresh.exitCode).toBe(2);
 
     // Salesforce client credentials refused: the contract pointed at Salesforce Contact.
@@ -110,7 +112,7 @@ describe("no credential in any output", () => {
       },
     });
     for (const json of [[], ["--json"]]) {
-      const refused = await run(`salesforce refused ${json.join("")}`, syncArgs(toSalesforce, ...select, ...json), baseEnv());
+      const refused = await run(`salesforce refused ${json.join("")}`, syncArgs(toSalesforce, ...select, ...resend, ...json), baseEnv());
       // Exit 1 today (a known bug, see test/reliability/bad-input.test.ts); what matters here is what it prints.
       expect(refused.exitCode).not.toBe(0);
       expect(refused.stdout + refused.stderr).toMatch(/invalid client credentials/);
