@@ -74,7 +74,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
     const connection = ["--project-dir", integrationProject, "--profiles-dir", integrationProject, ...engine.args];
     const report = await runCli(["report", ...connection, "--out", past, "--last", "5", "--json"], env());
     expect(report.exitCode, report.stderr).toBe(0);
-    expect(JSON.parse(report.stdout)).toEqual({ path: past, contracts: 1, exitCode: 0 });
+    expect(JSON.parse(report.stdout)).toEqual({ path: past, contracts: 2, exitCode: 0 }); // the synced contract, and the gate-held one's run rows
     const pastHtml = await readFile(past, "utf8");
     expect(pastHtml).toContain("Run history (last 2 runs, oldest left)");
     expect(pastHtml).toContain(outcome.runId);
