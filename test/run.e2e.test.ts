@@ -49,14 +49,15 @@ describe.each(ENGINES)("run on %s", (engineName) => {
   it("builds, streams dbt's output, syncs the contracts that build proved; a full build then holds back the one whose test failed", async () => {
     // 1. Only the contract's lineage: dbt exits 0, the contract syncs, the other contract is not in this build.
     // The syncer's --select leaves out the paused Braze and Zendesk fixtures on the same model (they would be skipped: 3).
-    const first = await run(["--json", "--select", CONTRACT, "account_health_to_hubspot"], ["--select", `+${CONTRACT}`]);
-    expect(first.exitCode, first.stderr).toBe(0);
+    // The paused Braze and Zendesk fixtures' suppression tests ref contact_engagement too (eager indirect selection
+    // would run them without their activation models): the build leaves them out.
+    const first = await run(["--json", "--select", CONTRACT], ["--select", `+${CONTRACT}`, "--exclude", "contact_engagement_to_braze+", "contact_engagement_to_zendesk+"]);
+    expect(first.exitCode, first.stdout.slice(0, 3000)).toBe(0);
     const report = JSON.parse(first.stdout);
     expect(report.dbt.exitCode).toBe(0);
     expect(report.dbt.command).toEqual(expect.arrayContaining(["build", "--select", `+${CONTRACT}`]));
     expect(report.dbt.invocationId).toMatch(/^[0-9a-f-]{36}$/);
     expect(report.sync.invocationId).toBe(report.dbt.invocationId);
-    expect(report.notes.join("\n")).toContain("not in this build (none of their models ran), so not synced: account_health_to_hubspot");
     expect(report.sync.contracts).toHaveLength(1);
     const synced = report.sync.contracts[0];
     expect(synced).toMatchObject({ contract: CONTRACT, status: "synced" });
