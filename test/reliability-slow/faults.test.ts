@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
-import { buildBulk, bulkCopy, bulkSyncArgs, checkState, DEAD_LETTERS, queryDuckDB, some, startCli, UPSERT, type BulkBuild } from "./support.ts";
+import { buildBulk, bulkCopy, bulkSyncArgs, checkState, CONTRACT, DEAD_LETTERS, queryDuckDB, some, startCli, UPSERT, type BulkBuild } from "./support.ts";
 
 const TOKEN = "faults-token";
 const ROWS = 20_000;
@@ -73,12 +73,16 @@ describe("faults", () => {
     const upserted = emulator.calls().filter((c) => c.endpoint === UPSERT && (c.status === 200 || c.status === 207)).reduce((n, c) => n + (c.inputs ?? 0), 0);
     expect(upserted).toBeGreaterThanOrEqual(synced.size);
 
-    // The faults end: the next run sends the rejected rows, and the destination equals the eligible rows.
+    // The faults end. A refused row is not resent while unchanged (the dead-letter lifecycle): the next sync sends
+    // nothing new, and `replay` sends the rejected rows, after which the destination equals the eligible rows.
     emulator.setFaults({});
-    const again = await startCli(bulkSyncArgs(build, "--json"), env);
+    const quiet = await startCli(bulkSyncArgs(build, "--json"), env);
+    expect(quiet.exitCode, quiet.stderr).toBe(0);
+    expect(JSON.parse(quiet.stdout).contracts[0].counts).toMatchObject({ created: 0, updated: 0, failed: 0, failedUnchanged: lettered.size });
+    const again = await startCli(["replay", ...bulkSyncArgs(build, "--contract", CONTRACT, "--json").slice(1)], env);
     expect(again.exitCode, again.stderr).toBe(0);
     const counts = JSON.parse(again.stdout).contracts[0].counts;
-    expect(counts).toMatchObject({ unchanged: synced.size, failed: 0 });
+    expect(counts).toMatchObject({ failed: 0 });
     expect(counts.created + counts.updated).toBe(lettered.size);
     const final = await checkState(duckdbPath, emulator);
     expect(final.destination.size).toBe(ROWS);
