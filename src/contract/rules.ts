@@ -104,3 +104,8 @@ export function unsyncableNodeReason(node: { resource_type: string; name: string
   }
   return undefined;
 }
+
+/** Whether the sync acts on rows that left the eligible set (mirror, audience, or an on_removed other than keep). */
+export function actsOnRemoved(spec: ContractSpec): boolean {
+  return spec.destination.mode === "mirror" || spec.destination.mode === "audience" || spec.destination.on_removed !== "keep";
+}

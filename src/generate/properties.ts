@@ -5,7 +5,7 @@
  */
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
-import { actsOnRemoved } from "../contract/removal.ts";
+import { actsOnRemoved } from "../contract/rules.ts";
 
 type Test = Record<string, { arguments?: Record<string, unknown>; config?: Record<string, unknown> }> | string;
 

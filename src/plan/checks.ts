@@ -3,7 +3,7 @@
  * and a run-log entry. Blast radius (`gates.max_change`) may be overridden, but only with a stated reason.
  */
 import type { ContractSpec } from "../contract/schema.ts";
-import { actsOnRemoved } from "../contract/removal.ts";
+import { actsOnRemoved } from "../contract/rules.ts";
 import type { PlanCounts } from "./diff.ts";
 
 export interface Overrides {
