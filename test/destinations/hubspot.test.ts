@@ -87,6 +87,50 @@ describe("writes", () => {
     expect(e.records("contacts")).toHaveLength(summary.created);
   });
 
+  // HubSpot's spec makes `objectWriteTraceId` optional and its documented 207 example echoes none (nor an
+  // `errors[].code`): results must still map to their rows, or every write would be reported failed (or worse,
+  // misattributed). Same batch both ways; the outcomes per row must not depend on the echo.
+  it.each(["echo", "documented"] as const)("maps results and 207 errors to their rows when HubSpot answers %s", async (answers) => {
+    const e = await emulator({ answers, properties: CUSTOM });
+    const d = destination(e, { objectType: "p_renewals", idProperty: "renewal_key", fields: [{ to: "risk_band" }] });
+    await d.write([{ key: "r0", fields: { risk_band: "low" } }]);
+    const out = await d.write([
+      { key: "r1", fields: { risk_band: "high" } },
+      { key: "r2", fields: { risk_band: "severe" } },
+      { key: "r0", fields: { risk_band: "medium" } },
+      { key: "r3", fields: { risk_band: "nope" } },
+    ]);
+    expect(out.map((o) => [o.key, o.status])).toEqual([
+      ["r1", "created"],
+      ["r2", "failed"],
+      ["r0", "updated"],
+      ["r3", "failed"],
+    ]);
+    const ids = new Map(e.records("p_renewals").map((r) => [r.properties.renewal_key, r.id]));
+    expect(out[0]).toMatchObject({ recordId: ids.get("r1") });
+    expect(out[2]).toMatchObject({ recordId: ids.get("r0") });
+    // Without a detail code the dead letter's code is HubSpot's documented category, and the message says why.
+    expect(out[1]).toMatchObject({ code: answers === "echo" ? "INVALID_OPTION" : "VALIDATION_ERROR", message: expect.stringMatching(/severe was not one of the allowed options/) as unknown });
+    const raw = e.calls().filter((c) => c.endpoint === "POST /crm/v3/objects/{objectType}/batch/upsert").length;
+    expect(raw).toBe(2);
+  });
+
+  it("maps results by email case-insensitively and clears by record id when HubSpot echoes no trace id", async () => {
+    const e = await emulator({ answers: "documented" });
+    const d = destination(e, { fields: [{ to: "firstname" }, { to: "jobtitle" }] });
+    const out = await d.write([
+      { key: "Ann@X.com", fields: { firstname: "Ann", jobtitle: "CTO" } },
+      { key: "bob@x.com", fields: { firstname: "Bob", jobtitle: "CEO" } },
+    ]);
+    expect(out.map((o) => [o.key, o.status])).toEqual([
+      ["Ann@X.com", "created"],
+      ["bob@x.com", "created"],
+    ]);
+    expect((await d.remove(["ann@x.com"], "clear", ["jobtitle"])).map((o) => o.status)).toEqual(["cleared"]);
+    expect(e.findByProperty("contacts", "email", "ann@x.com")?.properties).toMatchObject({ firstname: "Ann", jobtitle: "" });
+    expect(e.findByProperty("contacts", "email", "bob@x.com")?.properties).toMatchObject({ jobtitle: "CEO" });
+  });
+
   // The SDK has no timeout of its own: without ours, a call HubSpot never answers holds the run for 10 minutes.
   it("abandons a request with no answer after the request timeout, and the resend lands (no duplicate)", async () => {
     const e = await emulator({ faults: { timeoutRate: 0.2, timeoutMs: 600_000, seed: 5 } });

@@ -187,22 +187,30 @@ export class HubSpotDestination implements Destination {
       return records.map((r) => ({ key: r.key, status: "failed", code: "UNEXPECTED_RESPONSE", message: "HubSpot's answer did not have the batch-upsert shape" }));
     }
 
+    // Results and errors are mapped back by the trace id we sent; HubSpot's spec makes it optional (its documented
+    // 207 example has none), so without it a result is matched by its id property and an error by its context ids,
+    // compared as HubSpot compares that property.
+    const byKey = new Map<string, number[]>();
+    records.forEach((record, index) => byKey.set(this.normalizeKey(record.key), [...(byKey.get(this.normalizeKey(record.key)) ?? []), index]));
+    const indexesOf = (trace: string | null | undefined, key: string | null | undefined): number[] => {
+      if (trace !== undefined && trace !== null && records[Number(trace)]) return [Number(trace)];
+      return key === undefined || key === null ? [] : (byKey.get(this.normalizeKey(key)) ?? []);
+    };
     const outcomes = new Map<number, RecordOutcome>();
     for (const result of parsed.data.results) {
-      const index = Number(result.objectWriteTraceId);
-      const record = records[index];
-      if (!record) continue;
       const created = result._new ?? result.new ?? false;
-      outcomes.set(index, { key: record.key, status: created ? "created" : "updated", recordId: result.id });
+      for (const index of indexesOf(result.objectWriteTraceId, result.properties?.[this.#target.idProperty])) {
+        outcomes.set(index, { key: records[index]!.key, status: created ? "created" : "updated", recordId: result.id });
+      }
     }
     for (const error of parsed.data.errors ?? []) {
       const detail = error.errors?.map((e) => e.message).filter(Boolean).join("; ");
       const message = [error.message, detail].filter(Boolean).join(": ") || "rejected by HubSpot";
       const code = error.errors?.find((e) => e.code)?.code ?? error.category ?? "REJECTED";
-      for (const trace of error.context?.objectWriteTraceId ?? []) {
-        const index = Number(trace);
-        const record = records[index];
-        if (record && !outcomes.has(index)) outcomes.set(index, { key: record.key, status: "failed", code, message });
+      const traces = error.context?.objectWriteTraceId;
+      const indexes = traces ? traces.flatMap((t) => indexesOf(t, undefined)) : (error.context?.ids ?? []).flatMap((id) => indexesOf(undefined, id));
+      for (const index of indexes) {
+        if (!outcomes.has(index)) outcomes.set(index, { key: records[index]!.key, status: "failed", code, message });
       }
     }
     // Every record gets an outcome: one HubSpot neither wrote nor rejected is a failure, never silently lost.
@@ -261,9 +269,16 @@ export class HubSpotDestination implements Destination {
         const inputs = ids.map((id, i) => ({ id, objectWriteTraceId: String(i), properties: Object.fromEntries(fields.map((f) => [f, ""])) }));
         const raw = await this.#call(() => this.#client.crm.objects.batchApi.upsertWithHttpInfo(this.#target.objectType, { inputs }));
         const parsed = upsertResponseSchema.safeParse(raw);
+        if (!parsed.success) {
+          // An answer we cannot read proves nothing was cleared.
+          for (const key of chunk) outcomes.set(key, { key, status: "failed", code: "UNEXPECTED_RESPONSE", message: "HubSpot's answer did not have the batch-upsert shape" });
+          continue;
+        }
         const failed = new Map<number, string>();
-        for (const error of parsed.success ? (parsed.data.errors ?? []) : []) {
-          for (const trace of error.context?.objectWriteTraceId ?? []) failed.set(Number(trace), error.message ?? "rejected by HubSpot");
+        for (const error of parsed.data.errors ?? []) {
+          // By trace id when HubSpot echoes it, else by the record ids this call addressed.
+          const indexes = error.context?.objectWriteTraceId?.map(Number) ?? (error.context?.ids ?? []).map((id) => ids.indexOf(id)).filter((i) => i >= 0);
+          for (const index of indexes) failed.set(index, error.message ?? "rejected by HubSpot");
         }
         chunk.forEach((key, i) => {
           const message = failed.get(i);

@@ -20,6 +20,7 @@ export const upsertResponseSchema = z.looseObject({
       _new: z.boolean().optional(),
       new: z.boolean().optional(),
       objectWriteTraceId: z.string().nullish(),
+      properties: z.record(z.string(), z.string().nullable()).optional(),
     }),
   ),
   numErrors: z.number().optional(),

@@ -20,6 +20,8 @@ export interface HandlerContext {
    * the whole batch with 400 "Property values were not valid" (also seen from HubSpot; see destinations.md).
    */
   invalidValues: "per-record" | "whole-batch";
+  /** "documented": answers as HubSpot's documented examples do, without trace ids or error detail codes. */
+  answers: "echo" | "documented";
   lists: Lists;
 }
 
@@ -162,7 +164,9 @@ export function batchUpsert(ctx: HandlerContext, rawType: string, body: unknown,
 
   const results: unknown[] = [];
   const errors: unknown[] = [];
-  inputs.forEach((input, i) => {
+  inputs.forEach((sent, i) => {
+    // What the answer refers the input by: HubSpot's documented examples carry no trace id.
+    const input = ctx.answers === "documented" ? { ...sent, objectWriteTraceId: undefined } : sent;
     const idProperty = idProps[i];
     const { issues, props } = checked[i]!;
     if (issues.length > 0) {
@@ -213,6 +217,10 @@ export function batchUpsert(ctx: HandlerContext, rawType: string, body: unknown,
       ...(input.objectWriteTraceId !== undefined ? { objectWriteTraceId: input.objectWriteTraceId } : {}),
     });
   });
+  if (ctx.answers === "documented") {
+    // HubSpot's documented 207 example has no `errors[].code`: clients must read category, message and context.
+    for (const error of errors as { errors?: ErrorDetail[] }[]) error.errors = error.errors?.map(({ code: _code, ...rest }) => rest);
+  }
   return batchEnvelope(results, errors, startedAt);
 }
 

@@ -38,6 +38,12 @@ export interface HubSpotEmulatorOptions {
    * upserts take a few hundred ms); default 0. The rate limit counts a call when it arrives.
    */
   latencyMs?: number;
+  /**
+   * HubSpot's API spec makes a result's `objectWriteTraceId` optional and its own 207 example omits it, as it omits
+   * `errors[].code`: "documented" answers that way (results and errors carry no trace id, errors no detail code),
+   * "echo" (default) echoes what the caller sent, as the live API has been seen to. A client must work with both.
+   */
+  answers?: "echo" | "documented";
 }
 
 export interface HubSpotEmulator {
@@ -73,7 +79,7 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
   });
   const lists = new Lists(opts.lists ?? [], () => store);
   const oauth = opts.oauth ? new OAuthIssuer(opts.oauth) : undefined;
-  const ctx: HandlerContext = { schemas, store, faults, schemaStamp: new Date().toISOString(), invalidValues: opts.invalidValues ?? "per-record", lists };
+  const ctx: HandlerContext = { schemas, store, faults, schemaStamp: new Date().toISOString(), invalidValues: opts.invalidValues ?? "per-record", lists, answers: opts.answers ?? "echo" };
   const calls: EmulatorCall[] = [];
   const server = createEmulatorServer({ ctx, limiter, faults, accessToken: opts.accessToken ?? "emulator-token", calls, oauth, latencyMs: opts.latencyMs });
 
