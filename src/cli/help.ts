@@ -18,7 +18,7 @@ Environment (credentials are read from it only, never from a contract or a flag)
               HUBSPOT_BASE_PATH (an emulator or proxy), HUBSPOT_REQUEST_TIMEOUT_MS (default 60000)
   Salesforce  SALESFORCE_ACCESS_TOKEN + SALESFORCE_INSTANCE_URL, or SALESFORCE_CLIENT_ID with SALESFORCE_CLIENT_SECRET
               (client credentials) or with SALESFORCE_USERNAME + SALESFORCE_JWT_PRIVATE_KEY (JWT bearer);
-              SALESFORCE_LOGIN_URL (default https://login.salesforce.com);
+              SALESFORCE_LOGIN_URL (default: the instance URL, else https://login.salesforce.com for JWT; client credentials need the My Domain URL);
               SALESFORCE_BULK_THRESHOLD (rows from which Bulk API 2.0 is used, default 10000)
   Zendesk     ZENDESK_URL (https://<subdomain>.zendesk.com) with ZENDESK_EMAIL + ZENDESK_API_TOKEN, or ZENDESK_OAUTH_TOKEN;
               ZENDESK_REQUESTS_PER_MINUTE (this syncer's share of the account's limit; default all of it),

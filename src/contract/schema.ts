@@ -57,6 +57,10 @@ export const destinationSchema = z
     if (d.type === "zendesk") zendeskRules(d, ctx);
     if (d.mode === "mirror" && d.on_removed === "keep") ctx.addIssue({ code: "custom", path: ["on_removed"], message: "mirror mode clears or deletes what leaves the eligible set: use on_removed: clear or delete" });
     brazeRules(d, ctx);
+    if (d.type === "salesforce" && d.match.field.toLowerCase() === "id" && d.mode !== "update") {
+      // Id is the record id Salesforce assigns: a row whose record does not exist cannot be created under it.
+      ctx.addIssue({ code: "custom", path: ["match", "field"], message: `Id is Salesforce's record id, not an external id: ${d.mode} mode would have to create records under it. Match on an External ID field, or use mode: update` });
+    }
   });
 
 export const BRAZE_MATCH_FIELDS = ["external_id", "email", "user_alias"] as const;

@@ -197,6 +197,27 @@ describe("OAuth", () => {
     expect(emu.calls().filter((c) => c.status === 401)).toHaveLength(1);
   });
 
+  // Salesforce allows client credentials only on the org's My Domain: no silent fallback to the shared login host.
+  it("refuses client credentials without a My Domain URL, or on login/test.salesforce.com, before any call", () => {
+    const creds = { SALESFORCE_CLIENT_ID: "cid", SALESFORCE_CLIENT_SECRET: "secret" };
+    for (const env of [creds, { ...creds, SALESFORCE_LOGIN_URL: "https://login.salesforce.com" }, { ...creds, SALESFORCE_INSTANCE_URL: "https://TEST.salesforce.com/" }]) {
+      expect(() => createDestination(contract, env)).toThrow(/client credentials flow needs your org's My Domain URL .*refuses it on (login|test)\.salesforce\.com/);
+    }
+    expect(() => createDestination(contract, { ...creds, SALESFORCE_LOGIN_URL: "https://acme.my.salesforce.com" })).not.toThrow();
+  });
+
+  it("refuses Id as the match field where a record would have to be created under it (upsert, create, mirror)", () => {
+    const destination = { type: "salesforce", object: "Account", match: { field: "Id" } };
+    const messages = (extra: Record<string, unknown>) => {
+      const r = contractSchema.safeParse({ name: "c", key: "k", destination: { ...destination, ...extra }, fields: { a: "Name" } });
+      return r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    };
+    expect(messages({ mode: "upsert" })).toEqual([expect.stringMatching(/^destination\.match\.field: Id is Salesforce's record id, not an external id: upsert mode/)]);
+    expect(messages({ mode: "mirror", on_removed: "clear" })).toHaveLength(1);
+    expect(messages({ mode: "update" })).toEqual([]);
+    expect(messages({ mode: "upsert", match: { field: "Account_Key__c" } })).toEqual([]);
+  });
+
   it("authorizes with a JWT bearer assertion signed by the private key (PEM in the environment)", async () => {
     const emu = await startSalesforceEmulator({ clientId: "jwt-client" });
     running.push(emu);

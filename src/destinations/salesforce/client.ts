@@ -42,6 +42,16 @@ function privateKeyFrom(value: string, contractName: string): string {
   return readFileSync(value, "utf8");
 }
 
+const SHARED_LOGIN_HOSTS = new Set(["login.salesforce.com", "test.salesforce.com"]);
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return url;
+  }
+}
+
 export function salesforceCredentialsFromEnv(env: NodeJS.ProcessEnv, contractName: string): SalesforceCredentials {
   const get = (name: string): string | undefined => env[name] || undefined;
   const instanceUrl = get(SALESFORCE_ENV.instanceUrl);
@@ -53,11 +63,20 @@ export function salesforceCredentialsFromEnv(env: NodeJS.ProcessEnv, contractNam
   const key = get(SALESFORCE_ENV.privateKey);
   let grant: SalesforceGrant | undefined;
   if (clientId && username && key) grant = { kind: "jwt", loginUrl, clientId, username, privateKey: privateKeyFrom(key, contractName) };
-  else if (clientId && clientSecret) grant = { kind: "client_credentials", loginUrl, clientId, clientSecret };
+  else if (clientId && clientSecret) {
+    // Salesforce allows the client credentials flow only on the org's My Domain, never on the shared login hosts:
+    // falling back to login.salesforce.com would only fail later with a vaguer error.
+    if (SHARED_LOGIN_HOSTS.has(hostOf(loginUrl))) {
+      throw new BadInputError(
+        `contract ${contractName}: the client credentials flow needs your org's My Domain URL (https://<domain>.my.salesforce.com) in ${SALESFORCE_ENV.loginUrl} or ${SALESFORCE_ENV.instanceUrl}; Salesforce refuses it on ${hostOf(loginUrl)}`,
+      );
+    }
+    grant = { kind: "client_credentials", loginUrl, clientId, clientSecret };
+  }
   if (!grant && !(accessToken && instanceUrl)) {
     throw new BadInputError(
       `contract ${contractName}: set ${SALESFORCE_ENV.accessToken} and ${SALESFORCE_ENV.instanceUrl}, or ${SALESFORCE_ENV.clientId} with ${SALESFORCE_ENV.clientSecret} ` +
-        `(client credentials) or with ${SALESFORCE_ENV.username} and ${SALESFORCE_ENV.privateKey} (JWT bearer); ${SALESFORCE_ENV.loginUrl} defaults to https://login.salesforce.com`,
+        `(client credentials) or with ${SALESFORCE_ENV.username} and ${SALESFORCE_ENV.privateKey} (JWT bearer); ${SALESFORCE_ENV.loginUrl} defaults to the instance URL, else https://login.salesforce.com (JWT bearer only)`,
     );
   }
   return { instanceUrl, accessToken, grant };
