@@ -131,6 +131,17 @@ describe("writes", () => {
     expect(e.findByProperty("contacts", "email", "bob@x.com")?.properties).toMatchObject({ jobtitle: "CEO" });
   });
 
+  // HubSpot documents its X-HubSpot-RateLimit-* headers, not Retry-After: throttled calls must land either way.
+  it.each([true, false])("lands every row through spurious 429s whether or not HubSpot sends Retry-After (%s)", async (retryAfter) => {
+    const e = await emulator({ retryAfter, faults: { rateLimitRate: 0.3, seed: 3 } });
+    const rows = Array.from({ length: 400 }, (_, i) => ({ key: `q${i}@x.com`, fields: { firstname: `Q${i}` } }));
+    const summary = await sendRecords(destination(e), once(rows), { baseDelayMs: 5 });
+    const throttled = e.calls().filter((c) => c.status === 429);
+    expect(throttled.length).toBeGreaterThan(0);
+    expect([summary.created, summary.failed, summary.notSent]).toEqual([400, 0, 0]);
+    expect(e.records("contacts")).toHaveLength(400);
+  });
+
   // The SDK has no timeout of its own: without ours, a call HubSpot never answers holds the run for 10 minutes.
   it("abandons a request with no answer after the request timeout, and the resend lands (no duplicate)", async () => {
     const e = await emulator({ faults: { timeoutRate: 0.2, timeoutMs: 600_000, seed: 5 } });

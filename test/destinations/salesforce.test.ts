@@ -141,6 +141,21 @@ describe("describe, mapping check, drift", () => {
     expect(describes.map((c) => c.status)).toEqual([200, 304, 200]);
   });
 
+  // Last-Modified on describes is not confirmed by Salesforce's docs for every object: without it the destination
+  // describes afresh (never serves a stale cached describe), and a changed picklist is seen at once.
+  it("works without Last-Modified on describes: no conditional request, every describe fresh", async () => {
+    const { emu, destination } = await start({ describeLastModified: false });
+    const first = await destination.describe();
+    expect(first.get("Billing_Customer_Id__c")).toMatchObject({ matchable: true });
+    expect(await destination.checkMapping()).toEqual([]);
+    const second = await destination.describe();
+    expect(second).not.toBe(first);
+    expect(second).toEqual(first);
+    const describes = emu.calls().filter((c) => c.endpoint === "GET /services/data/{v}/sobjects/{sobject}/describe");
+    expect(describes.map((c) => c.status)).toEqual([200, 200, 200]);
+    expect((await destination.write(accounts(3))).map((o) => o.status)).toEqual(["created", "created", "created"]);
+  });
+
   it("checks the match field is an external id, fields exist and are writable, types fit, allowed values are picklist values", async () => {
     const { emu } = await start();
     const bad = createDestination(

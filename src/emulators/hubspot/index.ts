@@ -44,6 +44,8 @@ export interface HubSpotEmulatorOptions {
    * "echo" (default) echoes what the caller sent, as the live API has been seen to. A client must work with both.
    */
   answers?: "echo" | "documented";
+  /** Default true: a 429 carries Retry-After, which HubSpot does not document; false answers without it. */
+  retryAfter?: boolean;
 }
 
 export interface HubSpotEmulator {
@@ -81,7 +83,7 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
   const oauth = opts.oauth ? new OAuthIssuer(opts.oauth) : undefined;
   const ctx: HandlerContext = { schemas, store, faults, schemaStamp: new Date().toISOString(), invalidValues: opts.invalidValues ?? "per-record", lists, answers: opts.answers ?? "echo" };
   const calls: EmulatorCall[] = [];
-  const server = createEmulatorServer({ ctx, limiter, faults, accessToken: opts.accessToken ?? "emulator-token", calls, oauth, latencyMs: opts.latencyMs });
+  const server = createEmulatorServer({ ctx, limiter, faults, accessToken: opts.accessToken ?? "emulator-token", calls, oauth, latencyMs: opts.latencyMs, retryAfter: opts.retryAfter !== false });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

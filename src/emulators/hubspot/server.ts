@@ -82,6 +82,8 @@ export interface ServerDeps {
   oauth?: OAuthIssuer | undefined;
   /** Each answer leaves this long after its call was handled (a real API's round trip); default 0. */
   latencyMs?: number | undefined;
+  /** Send Retry-After with a 429 ([unverified] upstream: HubSpot documents only the X-HubSpot-RateLimit-* headers). */
+  retryAfter: boolean;
 }
 
 const MAX_BODY = 32 * 1024 * 1024;
@@ -124,9 +126,9 @@ function unauthorized(): Reply {
   );
 }
 
-function tooManyRequests(policy: "TEN_SECONDLY_ROLLING" | "DAILY", retryAfterSeconds: number): Reply {
-  // Retry-After is [unverified] upstream; it is sent for clients that honour it (the SDK does not).
-  return { status: 429, body: rateLimitBody(policy, randomUUID()), headers: { "Retry-After": String(retryAfterSeconds) } };
+function tooManyRequests(policy: "TEN_SECONDLY_ROLLING" | "DAILY", retryAfterSeconds: number | undefined): Reply {
+  // Retry-After is [unverified] upstream; it is sent for clients that honour it (the SDK does not) unless switched off.
+  return { status: 429, body: rateLimitBody(policy, randomUUID()), ...(retryAfterSeconds === undefined ? {} : { headers: { "Retry-After": String(retryAfterSeconds) } }) };
 }
 
 type Match = ReturnType<typeof match>;
@@ -139,8 +141,8 @@ function handle(deps: ServerDeps, found: Match, url: URL, raw: string, json: unk
   const now = Date.now();
   const verdict = deps.limiter.check(now);
   let reply: Reply;
-  if (!verdict.ok) reply = tooManyRequests(verdict.policy, verdict.retryAfterSeconds);
-  else if (deps.faults.appliesTo(url.pathname) && deps.faults.spuriousRateLimit()) reply = tooManyRequests("TEN_SECONDLY_ROLLING", 1);
+  if (!verdict.ok) reply = tooManyRequests(verdict.policy, deps.retryAfter ? verdict.retryAfterSeconds : undefined);
+  else if (deps.faults.appliesTo(url.pathname) && deps.faults.spuriousRateLimit()) reply = tooManyRequests("TEN_SECONDLY_ROLLING", deps.retryAfter ? 1 : undefined);
   else {
     deps.limiter.record(now);
     reply = dispatch(deps, found, url, raw, json);

@@ -34,7 +34,7 @@ export class Org {
     this.faults = new Faults(opts.faults);
     this.queries = new Queries(this.store);
     this.bulk = this.newBulk();
-    this.rest = new Rest({ store: this.store, faults: this.faults, clock: this.clock });
+    this.rest = new Rest({ store: this.store, faults: this.faults, clock: this.clock, describeLastModified: this.opts.describeLastModified !== false });
   }
 
   private describeEpoch(): number {
@@ -54,7 +54,7 @@ export class Org {
     this.faults = new Faults(this.opts.faults);
     this.queries = new Queries(this.store);
     this.bulk = this.newBulk();
-    this.rest = new Rest({ store: this.store, faults: this.faults, clock: this.clock });
+    this.rest = new Rest({ store: this.store, faults: this.faults, clock: this.clock, describeLastModified: this.opts.describeLastModified !== false });
     this.calls = [];
   }
 

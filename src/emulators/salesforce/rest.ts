@@ -19,6 +19,8 @@ export interface RestDeps {
   store: Store;
   faults: Faults;
   clock: Clock;
+  /** Answer describes with Last-Modified and honour If-Modified-Since (not confirmed by Salesforce's docs). */
+  describeLastModified: boolean;
 }
 
 /** Values keyed case-insensitively, as Salesforce reads JSON field names. */
@@ -65,6 +67,7 @@ export class Rest {
   describe(sobject: string, version: string, ifModifiedSince: string | undefined): Reply {
     const o = this.deps.store.sobject(sobject);
     if (!o) return NOT_FOUND();
+    if (!this.deps.describeLastModified) return json(200, describeSObject(o, version));
     const since = ifModifiedSince ? Date.parse(ifModifiedSince) : NaN;
     if (!Number.isNaN(since) && o.describeModifiedMs <= since) return { status: 304 };
     return json(200, describeSObject(o, version), { headers: { "Last-Modified": new Date(o.describeModifiedMs).toUTCString() } });

@@ -62,6 +62,11 @@ export interface SalesforceEmulatorOptions {
   sobjects?: Record<string, SalesforceFieldDefinition[]>;
   bulk?: { processingDelayMs?: number };
   faults?: FaultOptions;
+  /**
+   * Default true: describes carry Last-Modified and If-Modified-Since gets 304. Salesforce's docs do not confirm it
+   * for every describe, so a client must also work when it is absent (false).
+   */
+  describeLastModified?: boolean;
 }
 
 export interface EmulatorCall {
