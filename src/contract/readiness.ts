@@ -5,7 +5,6 @@
  */
 import type { Manifest } from "../dbt/artifacts.ts";
 import type { Contract } from "./load.ts";
-import { unwritableReason } from "./rules.ts";
 
 export interface Readiness {
   ready: boolean;
@@ -45,8 +44,6 @@ export function launchReadiness(contract: Contract, manifest?: Manifest): Readin
     const notNull = KEY_TESTS.notNull.some((t) => tests.has(t));
     if (!unique || !notNull) reasons.push(`key: column ${c.key} is not tested ${[!unique && "unique", !notNull && "not_null"].filter(Boolean).join(" and ")}`);
   }
-  const unwritable = unwritableReason(c);
-  if (unwritable) reasons.push(unwritable);
   if (c.gates?.min_match_rate === undefined) reasons.push("gates.min_match_rate: the matching rule is untested (declare the share of rows that must match)");
   if (!c.owners?.destination) reasons.push("owners.destination: no destination owner");
   if (!c.suppression) reasons.push("suppression: none declared (declare exclusions, consent, holdout, review, or not_needed with the reason)");

@@ -2,7 +2,7 @@
  * What each enforced contract field means for a run, in one place: the pipeline, the gate, rollback and validate ask
  * here rather than reading the contract's fields themselves, so a field's semantics cannot drift between stages.
  */
-import { WRITABLE_DESTINATION_TYPES, type FieldMapping, type ContractSpec } from "./schema.ts";
+import { type FieldMapping, type ContractSpec } from "./schema.ts";
 import { durationSeconds } from "./duration.ts";
 
 /** A dbt test status that passes the contract's gate: `pass`, and `warn` only under `gates.allow_warn: true`. */
@@ -77,13 +77,6 @@ export function rollbackAction(spec: ContractSpec): RollbackAction {
  */
 export function overridableByLargeChange(check: { generic?: string | undefined }): boolean {
   return check.generic === "activation.change_limit";
-}
-
-/** Whether `sync` can write the contract's destination type now; when not, why (named in validate and sync). */
-export function unwritableReason(spec: ContractSpec): string | undefined {
-  const type = spec.destination.type;
-  if ((WRITABLE_DESTINATION_TYPES as readonly string[]).includes(type)) return undefined;
-  return `destination.type: sync cannot write ${type} yet (it writes ${WRITABLE_DESTINATION_TYPES.join(", ")})`;
 }
 
 /**

@@ -20,11 +20,6 @@ const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be the name o
 const percent = z.number().gt(0).max(100);
 
 export const DESTINATION_TYPES = ["hubspot", "salesforce", "braze", "zendesk"] as const;
-/**
- * The destination types `createDestination` (src/destinations/index.ts) can write: a contract on any other type is
- * not launch-ready and fails alone in `sync`. Add a type here when its destination folder lands.
- */
-export const WRITABLE_DESTINATION_TYPES = ["hubspot", "salesforce", "braze", "zendesk"] as const satisfies readonly (typeof DESTINATION_TYPES)[number][];
 export const SYNC_MODES = ["upsert", "update", "create", "mirror", "audience"] as const;
 export const ON_REMOVED = ["keep", "clear", "delete"] as const;
 

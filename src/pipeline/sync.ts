@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import { launchReadiness } from "../contract/readiness.ts";
-import { actsOnRemoved, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses, unwritableReason } from "../contract/rules.ts";
+import { actsOnRemoved, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
 import { BadInputError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
@@ -159,19 +159,12 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   for (const u of unsyncable) {
     outcomes.set(u.name, { contract: u.name, model: u.node, destination: "-", status: "failed", reasons: [`${u.file}: ${u.reason}`] });
   }
-  // A contract on a destination sync cannot write fails alone: the others of the run go on.
-  const writable: Contract[] = [];
   const gated: { contract: Contract; reasons: string[] }[] = [];
-  for (const contract of contracts) {
-    const unwritable = contract.spec.status === "paused" ? undefined : unwritableReason(contract.spec);
-    if (!unwritable) writable.push(contract);
-    else outcomes.set(contract.spec.name, { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract), status: "failed", reasons: [unwritable] });
-  }
-  checkRunnable(writable, manifest);
+  checkRunnable(contracts, manifest);
   const gate = createGate(manifest, runResults);
   const passed: GatePassed[] = [];
   const gateOverrides = new Map<string, string[]>();
-  for (const contract of writable) {
+  for (const contract of contracts) {
     const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
     if (contract.spec.status === "paused") {
       outcomes.set(contract.spec.name, { ...base, status: "skipped", reasons: ["paused (status: paused in the contract)"] });
