@@ -1,6 +1,6 @@
 import { environmentHelp } from "../config/env.ts";
 
-/** Exit codes, as printed by --help (and documented in the README). */
+/** Exit codes, as printed by --help (and documented in docs/operations.md). */
 export const EXIT_CODES_HELP = `
 Exit codes:
   0  every gated contract synced and every row was written
