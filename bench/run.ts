@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --only NAME[,NAME]]`: runs the benchmarks in order and writes bench/results/<name>.json and
- * bench/results/summary.md (the table for the README). `BENCH_QUICK=1` runs smaller cases for a smoke run.
+ * bench/results/summary.md (the tables for docs/benchmarks.md). `BENCH_QUICK=1` runs smaller cases for a smoke run.
  * Never part of `npm test`: figures are measured and reported, never asserted on time.
  */
 import { writeFileSync } from "node:fs";

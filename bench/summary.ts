@@ -1,4 +1,4 @@
-/** Builds the README's benchmark table from bench/results/*.json (whatever results exist). */
+/** Builds the benchmark tables of docs/benchmarks.md from bench/results/*.json (whatever results exist). */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RESULTS_DIR } from "./lib.ts";

@@ -1,4 +1,4 @@
-/** Exit codes, documented in the README; an orchestrator branches on them. */
+/** Exit codes, documented in docs/operations.md; an orchestrator branches on them. */
 export const EXIT = {
   /** Every gated contract synced and every row was written. */
   ok: 0,

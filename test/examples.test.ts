@@ -1,7 +1,8 @@
 /**
  * The orchestrator recipes in examples/ stay runnable: the GitHub Actions workflow is valid YAML whose jobs run
  * dbt-activation with flags the CLI has (and passes actionlint where it is installed), the Airflow DAG compiles under
- * the project's Python, and every dbt-activation flag either uses is one the command's --help lists.
+ * the project's Python, the Dagster assets compile with the sync downstream of the dbt build and reading that build's
+ * target path, and every dbt-activation flag any of them uses is one the command's --help lists.
  */
 import { execa } from "execa";
 import { readFile } from "node:fs/promises";
@@ -13,6 +14,13 @@ import { runCli } from "./support/cli.ts";
 
 const WORKFLOW = join(repoRoot, "examples", "github-actions", "dbt-activation.yml");
 const DAG = join(repoRoot, "examples", "airflow", "dbt_activation_dag.py");
+const DAGSTER = join(repoRoot, "examples", "dagster", "dbt_activation_assets.py");
+
+/** Compiles a Python recipe with the project's Python (Airflow and Dagster are not installed here: compiled, not run). */
+async function compilePython(path: string): Promise<void> {
+  const compiled = await execa(join(repoRoot, ".venv", "bin", "python"), ["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", path], { reject: false });
+  expect(compiled.exitCode, compiled.stderr).toBe(0);
+}
 
 /** `npx dbt-activation <command> --flag …` invocations in a text, up to a `--` (what follows goes to dbt). */
 function invocations(text: string): { command: string; flags: string[] }[] {
@@ -45,10 +53,19 @@ describe("orchestrator recipes", () => {
 
   it("Airflow: the DAG compiles, maps one sync task per shard, and its commands use real flags", async () => {
     const text = await readFile(DAG, "utf8");
-    const compiled = await execa(join(repoRoot, ".venv", "bin", "python"), ["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", DAG], { reject: false });
-    expect(compiled.exitCode, compiled.stderr).toBe(0);
+    await compilePython(DAG);
     expect(text).toContain(".expand(");
     expect(text).toMatch(/--shard \{shard\}/);
+    expect(await checkFlags(text)).toBe(1);
+  });
+
+  it("Dagster: the assets compile, the sync asset is downstream of the dbt assets and reads their build's target path", async () => {
+    const text = await readFile(DAGSTER, "utf8");
+    await compilePython(DAGSTER);
+    expect(text).toMatch(/@dbt_assets\(manifest=/);
+    expect(text).toContain('dbt.cli(["build", "--target-path", run_target_path(context)], context=context)');
+    expect(text).toMatch(/@asset\(deps=\[analytics_dbt_assets\]\)\ndef activation_sync/);
+    expect(text).toContain("--target-path {run_target_path(context)}");
     expect(await checkFlags(text)).toBe(1);
   });
 });

@@ -2,7 +2,7 @@
 
 Each shard (`--shard i/n`, a stable hash of the sync key) holds its own lease and its own share of the
 destination's rate limit. Exit codes: 0 synced, 3 held back by the gate, 4 rows failed, 6 stopped by a check,
-7 another runner holds a shard (see the README); anything but 0 fails the task.
+7 another runner holds a shard (see docs/operations.md); anything but 0 fails the task.
 """
 from __future__ import annotations
 

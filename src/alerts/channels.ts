@@ -5,6 +5,7 @@
  */
 import { createHmac } from "node:crypto";
 import type { Alert } from "./message.ts";
+import { readEnv } from "../config/env.ts";
 
 export const CHANNELS = ["slack", "webhook", "pagerduty"] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -89,7 +90,7 @@ function requestFor(target: ChannelTarget, alert: Alert, env: NodeJS.ProcessEnv,
       return { url: target.value, headers: { ...json, [TIMESTAMP_HEADER]: String(t), [SIGNATURE_HEADER]: signature(target.secret!, t, body) }, body };
     }
     case "pagerduty":
-      return { url: env[PAGERDUTY_URL_ENV]?.trim() || PAGERDUTY_URL, headers: json, body: pagerDutyBody(alert, target.value) };
+      return { url: readEnv(env, PAGERDUTY_URL_ENV)?.trim() || PAGERDUTY_URL, headers: json, body: pagerDutyBody(alert, target.value) };
   }
 }
 
@@ -107,7 +108,7 @@ function refusedUrl(url: string): string | undefined {
 }
 
 function timeoutMs(env: NodeJS.ProcessEnv): number {
-  const ms = Number(env[ALERT_TIMEOUT_ENV]);
+  const ms = Number(readEnv(env, ALERT_TIMEOUT_ENV));
   return Number.isInteger(ms) && ms > 0 ? ms : 10_000;
 }
 
@@ -115,7 +116,7 @@ function timeoutMs(env: NodeJS.ProcessEnv): number {
 export async function deliver(target: ChannelTarget, alert: Alert, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<Delivery> {
   const request = requestFor(target, alert, env, new Date());
   const refused = refusedUrl(request.url);
-  const where = target.channel === "pagerduty" ? `PagerDuty (${env[PAGERDUTY_URL_ENV] ? PAGERDUTY_URL_ENV : "events.pagerduty.com"})` : `the URL in ${target.env}`;
+  const where = target.channel === "pagerduty" ? `PagerDuty (${readEnv(env, PAGERDUTY_URL_ENV) ? PAGERDUTY_URL_ENV : "events.pagerduty.com"})` : `the URL in ${target.env}`;
   if (refused) {
     log(`alert not sent to ${target.channel} for ${alert.contract}: ${where} ${refused}`);
     return { channel: target.channel, ok: false, attempts: 0, error: `${where} ${refused}` };

@@ -11,6 +11,7 @@ import type { ContractOutcome } from "../report/types.ts";
 import { deliver, type Channel, type ChannelTarget, type Delivery } from "./channels.ts";
 import { verdictOf, type CommandLine } from "./conditions.ts";
 import { recoveryAlert, redactAlert, triggerAlert, type Alert } from "./message.ts";
+import { readNamedEnv } from "../config/env.ts";
 
 export interface AlertRecord {
   contract: string;
@@ -37,8 +38,8 @@ function targetsOf(contract: Contract, env: NodeJS.ProcessEnv, log: (line: strin
   const missing: Delivery[] = [];
   const add = (channel: Channel, name: string | undefined, secretName?: string): void => {
     if (!name) return;
-    const value = env[name]?.trim();
-    const secret = secretName ? env[secretName]?.trim() : undefined;
+    const value = readNamedEnv(env, name)?.trim();
+    const secret = secretName ? readNamedEnv(env, secretName)?.trim() : undefined;
     const unset = !value ? name : secretName && !secret ? secretName : undefined;
     if (unset) {
       log(`alert not sent to ${channel} for ${contract.spec.name}: ${unset} is not set`);

@@ -14,6 +14,7 @@ import { registerSync } from "./commands/sync.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { EXIT_CODES_HELP } from "./help.ts";
 import { defaultIo, LOG_FORMAT_ENV, LOG_FORMATS, logger, type CommandContext, type Io, type LogFormat } from "./io.ts";
+import { environmentHelp, readEnv } from "../config/env.ts";
 
 export const VERSION = "0.1.0";
 
@@ -32,7 +33,7 @@ function jsonError(io: Io, exitCode: number, error: { kind: string; message: str
  */
 function takeLogFormat(argv: string[], io: Io): { argv: string[]; format: LogFormat } {
   const rest: string[] = [];
-  let format: string | undefined = io.env[LOG_FORMAT_ENV]?.trim() || undefined;
+  let format: string | undefined = readEnv(io.env, LOG_FORMAT_ENV)?.trim() || undefined;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
     if (arg === "--") {
@@ -73,7 +74,7 @@ export async function main(rawArgv: string[], io: Io = defaultIo, commands: Regi
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .addHelpText("after", `\nGlobal options:\n  --log-format text|json  log lines on stderr as text or one JSON object per line (default: $${LOG_FORMAT_ENV} or text)\n${EXIT_CODES_HELP}`);
+    .addHelpText("after", `\nGlobal options:\n  --log-format text|json  log lines on stderr as text or one JSON object per line (default: $${LOG_FORMAT_ENV} or text)\n${EXIT_CODES_HELP}\n\nEnvironment variables (docs/operations.md):\n${environmentHelp()}`);
   const context: CommandContext = { io, setExit: (code) => (exitCode = code), setJson: (j) => (json = j), log: logger(io, format), logFormat: format };
   for (const register of commands) register(program, context);
 

@@ -1,7 +1,9 @@
 /**
- * The syncer's own environment variables, parsed in one place with zod: a wrong value is bad input (exit 2) naming the
- * variable, never a stack trace. Variables added before this module still parse where they are used (credentials in
- * `src/destinations/`, `DBT_ACTIVATION_LEASE_TTL_MS` in the pipeline): move them here when you touch them.
+ * The syncer's environment, in one place: every variable it reads is declared in ENVIRONMENT (what it means, its
+ * default), read through `readEnv` (the one place that indexes the environment, so a name not declared here does not
+ * typecheck), and the help text and the table in docs/operations.md are generated from it. The newer variables are
+ * parsed here with zod (a wrong value is bad input, exit 2, naming the variable); the older ones keep their parsing,
+ * and their messages, where they are used (credentials in `src/destinations/`, tuning in the pipeline and ledger).
  */
 import { z } from "zod";
 import { BadInputError } from "../errors.ts";
@@ -9,29 +11,108 @@ import { BadInputError } from "../errors.ts";
 const text = z.string().trim().min(1);
 const positiveInt = z.coerce.number().int().positive();
 
-/** Every variable this module knows, with what it means (printed by `--help` and checked by the tests against the README). */
+export interface EnvVariable {
+  /** Who reads it: the help text and the docs group the variables by this. */
+  group: "dbt" | "dbt Cloud" | "Warehouse" | "HubSpot" | "Salesforce" | "Braze" | "Zendesk" | "Sync" | "Alerts";
+  about: string;
+  default?: string;
+}
+
+/** Every variable the syncer reads by a fixed name (printed by `--help`, tabled in docs/operations.md). */
 export const ENVIRONMENT = {
-  DBT_ACTIVATION_DBT: "the dbt executable `run` starts (default: dbt on the PATH)",
-  DBT_CLOUD_ACCOUNT_ID: "dbt Cloud account id (for --dbt-cloud-run, --dbt-cloud-job and serve)",
-  DBT_CLOUD_API_TOKEN: "dbt Cloud service token or personal access token (read-only is enough)",
-  DBT_CLOUD_HOST: "dbt Cloud access URL or host: cloud.getdbt.com (default), emea.dbt.com, au.dbt.com, ACCOUNT_PREFIX.us1.dbt.com, …",
-  DBT_CLOUD_WEBHOOK_SECRET: "serve: the secret dbt Cloud shows when the webhook is created (HMAC-SHA256 key)",
-  DBT_ACTIVATION_WEBHOOK_MAX_AGE_S: "serve: deliveries whose timestamp is older than this are refused as stale (default 900)",
-} as const;
+  DBT_PROFILES_DIR: { group: "dbt", about: "where profiles.yml is, as in dbt (after --profiles-dir)" },
+  DBT_TARGET: { group: "dbt", about: "the profile target, as in dbt (after --target; default: the profile's own)" },
+  DBT_TARGET_PATH: { group: "dbt", about: "where dbt writes its artifacts, as in dbt (after --target-path; then target-path in dbt_project.yml)", default: "target" },
+  DBT_ACTIVATION_DBT: { group: "dbt", about: "the dbt executable `run` starts", default: "dbt on the PATH" },
+  DBT_CLOUD_ACCOUNT_ID: { group: "dbt Cloud", about: "dbt Cloud account id (for --dbt-cloud-run, --dbt-cloud-job and serve)" },
+  DBT_CLOUD_API_TOKEN: { group: "dbt Cloud", about: "dbt Cloud service token or personal access token (read-only is enough)" },
+  DBT_CLOUD_HOST: { group: "dbt Cloud", about: "dbt Cloud access URL or host: emea.dbt.com, au.dbt.com, ACCOUNT_PREFIX.us1.dbt.com, …", default: "cloud.getdbt.com" },
+  DBT_CLOUD_WEBHOOK_SECRET: { group: "dbt Cloud", about: "serve: the secret dbt Cloud shows when the webhook is created (HMAC-SHA256 key)" },
+  DBT_ACTIVATION_WEBHOOK_MAX_AGE_S: { group: "dbt Cloud", about: "serve: deliveries whose timestamp is older than this are refused as stale", default: "900" },
+  DBT_ACTIVATION_TARGET_TYPE: { group: "Warehouse", about: "without profiles.yml: duckdb, postgres, snowflake or bigquery; DBT_ACTIVATION_TARGET_<FIELD> gives each other field of the dbt profile target (_<FIELD>_JSON a nested one)" },
+  HUBSPOT_ACCESS_TOKEN: { group: "HubSpot", about: "private app access token" },
+  HUBSPOT_CLIENT_ID: { group: "HubSpot", about: "OAuth, with HUBSPOT_CLIENT_SECRET and HUBSPOT_REFRESH_TOKEN (refreshed on 401)" },
+  HUBSPOT_CLIENT_SECRET: { group: "HubSpot", about: "OAuth client secret" },
+  HUBSPOT_REFRESH_TOKEN: { group: "HubSpot", about: "OAuth refresh token" },
+  HUBSPOT_BASE_PATH: { group: "HubSpot", about: "another base URL (an emulator or proxy)", default: "https://api.hubapi.com" },
+  HUBSPOT_REQUEST_TIMEOUT_MS: { group: "HubSpot", about: "a call with no byte of answer for this long is abandoned and retried", default: "60000" },
+  SALESFORCE_ACCESS_TOKEN: { group: "Salesforce", about: "a static access token, with SALESFORCE_INSTANCE_URL" },
+  SALESFORCE_INSTANCE_URL: { group: "Salesforce", about: "the org's instance URL" },
+  SALESFORCE_CLIENT_ID: { group: "Salesforce", about: "connected app: with SALESFORCE_CLIENT_SECRET (client credentials) or with SALESFORCE_USERNAME + SALESFORCE_JWT_PRIVATE_KEY (JWT bearer)" },
+  SALESFORCE_CLIENT_SECRET: { group: "Salesforce", about: "client credentials flow" },
+  SALESFORCE_USERNAME: { group: "Salesforce", about: "JWT bearer flow: the user" },
+  SALESFORCE_JWT_PRIVATE_KEY: { group: "Salesforce", about: "JWT bearer flow: the key, PEM or a file path" },
+  SALESFORCE_LOGIN_URL: { group: "Salesforce", about: "where tokens are fetched; client credentials need the org's My Domain URL", default: "the instance URL, else https://login.salesforce.com (JWT only)" },
+  SALESFORCE_BULK_THRESHOLD: { group: "Salesforce", about: "rows from which a run uses Bulk API 2.0", default: "10000" },
+  BRAZE_API_KEY: { group: "Braze", about: "REST API key with users.track, users.delete, users.export.ids, custom_attributes.get" },
+  BRAZE_REST_ENDPOINT: { group: "Braze", about: "the instance's REST endpoint, e.g. https://rest.iad-01.braze.com" },
+  BRAZE_REQUEST_TIMEOUT_MS: { group: "Braze", about: "per request", default: "60000" },
+  ZENDESK_URL: { group: "Zendesk", about: "https://<subdomain>.zendesk.com (plain http only to 127.0.0.1/localhost)" },
+  ZENDESK_EMAIL: { group: "Zendesk", about: "with ZENDESK_API_TOKEN: basic auth email/token" },
+  ZENDESK_API_TOKEN: { group: "Zendesk", about: "API token" },
+  ZENDESK_OAUTH_TOKEN: { group: "Zendesk", about: "bearer token (instead of email and API token)" },
+  ZENDESK_REQUESTS_PER_MINUTE: { group: "Zendesk", about: "this syncer's share of the account's per-minute limit", default: "all of it" },
+  ZENDESK_REQUEST_TIMEOUT_MS: { group: "Zendesk", about: "per request", default: "60000" },
+  DBT_ACTIVATION_PAUSE: { group: "Sync", about: "contracts to hold back (comma separated; * or 1 for all)" },
+  DBT_ACTIVATION_LEASE_TTL_MS: { group: "Sync", about: "how long a dead runner's lease blocks its contract", default: "180000" },
+  DBT_ACTIVATION_PLAN_PARTITION_ROWS: { group: "Sync", about: "keys per plan query", default: "1000000 on DuckDB; one query elsewhere" },
+  DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS: { group: "Sync", about: "first wait before a transient dead letter is retried (doubles with each failure, up to a day)", default: "900000" },
+  DBT_ACTIVATION_PROGRESS_INTERVAL_MS: { group: "Sync", about: "how often a progress line is logged when stderr is no terminal", default: "5000" },
+  DBT_ACTIVATION_LOG_FORMAT: { group: "Sync", about: "text or json: the default of --log-format", default: "text" },
+  USER: { group: "Sync", about: "who ran sync, run, replay, pause or resume: the actor in the run log and controls (else LOGNAME)" },
+  LOGNAME: { group: "Sync", about: "the actor when USER is not set" },
+  DBT_ACTIVATION_ALERT_TIMEOUT_MS: { group: "Alerts", about: "per attempt (3 attempts per channel)", default: "10000" },
+  DBT_ACTIVATION_PAGERDUTY_URL: { group: "Alerts", about: "where PagerDuty events go (a proxy)", default: "https://events.pagerduty.com/v2/enqueue" },
+} as const satisfies Record<string, EnvVariable>;
 
 export type EnvName = keyof typeof ENVIRONMENT;
 
+/** The one read of a declared variable: its raw value (each caller trims and parses as it always has). */
+export function readEnv(env: NodeJS.ProcessEnv, name: EnvName): string | undefined {
+  return env[name];
+}
+
+/** Who runs this command, as recorded in the run log and the controls: `$USER`, else `$LOGNAME`. */
+export function actorFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  return readEnv(env, "USER") ?? readEnv(env, "LOGNAME");
+}
+
+/**
+ * A variable a contract or a profile names (`monitoring.alert.*_env`, dbt's `env_var('…')`): not declared here, since the project chooses it; read here
+ * all the same, so every read of the environment stays in this module.
+ */
+export function readNamedEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  return env[name];
+}
+
+export const GROUPS: readonly EnvVariable["group"][] = ["dbt", "dbt Cloud", "Warehouse", "HubSpot", "Salesforce", "Braze", "Zendesk", "Sync", "Alerts"];
+
+/** The help text for a set of groups (all of them by default), generated from ENVIRONMENT. */
+export function environmentHelp(groups: readonly EnvVariable["group"][] = GROUPS): string {
+  const names = (Object.keys(ENVIRONMENT) as EnvName[]).filter((n) => groups.includes(ENVIRONMENT[n].group));
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  const lines: string[] = [];
+  for (const group of groups) {
+    lines.push(`  ${group}:`);
+    for (const name of names.filter((n) => ENVIRONMENT[n].group === group)) {
+      const v: EnvVariable = ENVIRONMENT[name];
+      lines.push(`    ${name.padEnd(width)}${v.about}${v.default ? `; default ${v.default}` : ""}`);
+    }
+  }
+  return lines.join("\n");
+}
+
 function read<T>(env: NodeJS.ProcessEnv, name: EnvName, schema: z.ZodType<T>): T | undefined {
-  const raw = env[name];
+  const raw = readEnv(env, name);
   if (raw === undefined || raw.trim() === "") return undefined;
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new BadInputError(`${name}: ${parsed.error.issues[0]?.message ?? "invalid value"} (${ENVIRONMENT[name]})`);
+  if (!parsed.success) throw new BadInputError(`${name}: ${parsed.error.issues[0]?.message ?? "invalid value"} (${ENVIRONMENT[name].about})`);
   return parsed.data;
 }
 
 function required<T>(env: NodeJS.ProcessEnv, name: EnvName, schema: z.ZodType<T>, why: string): T {
   const value = read(env, name, schema);
-  if (value === undefined) throw new BadInputError(`${name} is not set: ${why} needs it (${ENVIRONMENT[name]})`);
+  if (value === undefined) throw new BadInputError(`${name} is not set: ${why} needs it (${ENVIRONMENT[name].about})`);
   return value;
 }
 
@@ -97,7 +178,7 @@ const NUMERIC_FIELDS = new Set(["port", "threads", "connect_timeout", "keepalive
  * Undefined unless `DBT_ACTIVATION_TARGET_TYPE` is set.
  */
 export function connectionFromEnv(env: NodeJS.ProcessEnv): { config: Record<string, unknown> & { type: string }; source: string } | undefined {
-  const type = env[`${TARGET_PREFIX}TYPE`]?.trim();
+  const type = readEnv(env, "DBT_ACTIVATION_TARGET_TYPE")?.trim();
   const fields = Object.keys(env).filter((k) => k.startsWith(TARGET_PREFIX) && env[k] !== undefined);
   if (!type) {
     if (fields.length > 0) throw new BadInputError(`${fields.sort().join(", ")} set without ${TARGET_PREFIX}TYPE (duckdb, postgres, snowflake or bigquery): set it, or unset them to use profiles.yml`);

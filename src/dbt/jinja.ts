@@ -15,6 +15,7 @@ import nunjucks from "nunjucks";
 import { createHash } from "node:crypto";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { BadInputError, errorMessage } from "../errors.ts";
+import { readNamedEnv } from "../config/env.ts";
 
 export interface RenderContext {
   env: NodeJS.ProcessEnv;
@@ -78,7 +79,7 @@ function makeEnvironment(context: RenderContext, state: RenderState): nunjucks.E
   (environment as unknown as { addTest(name: string, test: (value: unknown) => boolean): void }).addTest("none", (value: unknown) => value === null || value === undefined);
   environment.addGlobal("env_var", (name: unknown, fallback?: unknown) => {
     const key = String(name);
-    const value = context.env[key];
+    const value = readNamedEnv(context.env, key);
     if (value !== undefined) return value;
     if (fallback !== undefined && fallback !== null) return fallback;
     throw new MissingEnvVar(`environment variable ${key} is not set and has no default`);

@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { connectionFromEnv } from "../config/env.ts";
+import { connectionFromEnv, readEnv } from "../config/env.ts";
 import { BadInputError, errorMessage } from "../errors.ts";
 import { renderDbtTree } from "./jinja.ts";
 import { readProjectFile } from "./project.ts";
@@ -53,7 +53,7 @@ async function readYaml(path: string): Promise<unknown> {
 /** dbt's search order: --profiles-dir, DBT_PROFILES_DIR, the working directory, the project directory, ~/.dbt. */
 export function findProfilesFile(options: ProfileOptions): string {
   const env = options.env ?? process.env;
-  const explicit = options.profilesDir ?? env.DBT_PROFILES_DIR;
+  const explicit = options.profilesDir ?? readEnv(env, "DBT_PROFILES_DIR");
   if (explicit) {
     // Relative to the invocation's working directory, as dbt resolves it (not the syncer process's, when they differ).
     const dir = resolve(options.cwd ?? process.cwd(), explicit);
@@ -72,7 +72,7 @@ export async function resolveProfileTarget(options: ProfileOptions): Promise<Pro
   const fromEnv = connectionFromEnv(env);
   if (fromEnv) {
     if (options.profilesDir !== undefined) throw new BadInputError(`--profiles-dir and ${fromEnv.source} both name a connection: use one`);
-    return { profile: "(environment)", target: options.target ?? env.DBT_TARGET ?? "default", config: fromEnv.config, profilesPath: fromEnv.source };
+    return { profile: "(environment)", target: options.target ?? readEnv(env, "DBT_TARGET") ?? "default", config: fromEnv.config, profilesPath: fromEnv.source };
   }
   const projectDir = resolve(options.projectDir);
   const { path: projectPath, project } = await readProjectFile(projectDir);
@@ -92,7 +92,7 @@ export async function resolveProfileTarget(options: ProfileOptions): Promise<Pro
       details: profile.error.issues.map((i) => `${profileName}.${i.path.join(".")}: ${i.message}`),
     });
   }
-  const targetName = String(renderDeep(options.target ?? env.DBT_TARGET ?? profile.data.target ?? "dev", env, `${profilesPath}: ${profileName}.target`, options.vars));
+  const targetName = String(renderDeep(options.target ?? readEnv(env, "DBT_TARGET") ?? profile.data.target ?? "dev", env, `${profilesPath}: ${profileName}.target`, options.vars));
   const output = profile.data.outputs[targetName];
   if (!output) {
     throw new BadInputError(`target "${targetName}" is not an output of profile "${profileName}" in ${profilesPath}`, {

@@ -11,6 +11,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { BadInputError, errorMessage } from "../errors.ts";
 import { renderDbtValue, type RenderContext } from "./jinja.ts";
+import { readEnv } from "../config/env.ts";
 
 export const PROJECT_FILE = "dbt_project.yml";
 
@@ -63,7 +64,7 @@ export async function resolveTargetDir(location: ProjectLocation): Promise<strin
   const env = location.env ?? process.env;
   const cwd = location.cwd ?? process.cwd();
   const projectDir = resolveProjectDir(location.projectDir, cwd);
-  let targetPath = location.targetPath ?? (env.DBT_TARGET_PATH?.trim() || undefined);
+  let targetPath = location.targetPath ?? (readEnv(env, "DBT_TARGET_PATH")?.trim() || undefined);
   if (targetPath === undefined) {
     const { path, project } = await readProjectFile(projectDir);
     const configured = project["target-path"];

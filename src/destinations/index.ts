@@ -10,6 +10,7 @@ import { BrazeDestination } from "./braze/destination.ts";
 import type { Destination } from "./types.ts";
 import { ZendeskHttp, zendeskConnectionFromEnv } from "./zendesk/client.ts";
 import { ZendeskDestination } from "./zendesk/destination.ts";
+import { readEnv, type EnvName } from "../config/env.ts";
 
 export type {
   CurrentRecord,
@@ -28,8 +29,8 @@ export type {
 export { DestinationRequestError } from "./types.ts";
 export { schemaDrift, type FieldDrift } from "./mapping.ts";
 
-function positiveInteger(env: NodeJS.ProcessEnv, name: string, contract: Contract): number | undefined {
-  const raw = env[name];
+function positiveInteger(env: NodeJS.ProcessEnv, name: EnvName, contract: Contract): number | undefined {
+  const raw = readEnv(env, name);
   if (raw === undefined || raw === "") return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new BadInputError(`contract ${contract.spec.name}: ${name} must be a positive whole number (got ${raw})`);

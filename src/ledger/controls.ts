@@ -4,6 +4,7 @@
  */
 import type { Warehouse } from "../warehouse/types.ts";
 import type { LedgerTables } from "./migrations.ts";
+import { readEnv } from "../config/env.ts";
 
 export const ALL_CONTRACTS = "*";
 /** `DBT_ACTIVATION_PAUSE=1` (or `*`) pauses every contract; a comma-separated list pauses those contracts. */
@@ -50,7 +51,7 @@ export class Controls {
 
   /** Why the contract may not send now, or undefined. The environment variable wins over the warehouse. */
   async pausedReason(contract: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-    const fromEnv = env[PAUSE_ENV]?.trim();
+    const fromEnv = readEnv(env, PAUSE_ENV)?.trim();
     if (fromEnv) {
       const names = fromEnv.split(",").map((n) => n.trim());
       if (["1", "true", ALL_CONTRACTS].includes(fromEnv) || names.includes(contract)) return `paused by ${PAUSE_ENV}=${fromEnv}`;

@@ -11,6 +11,7 @@
  */
 import { BadInputError } from "../errors.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
+import { readEnv } from "../config/env.ts";
 
 export type FailureKind = "permanent" | "transient";
 
@@ -47,7 +48,7 @@ const DEFAULT_BACKOFF_MS = 15 * 60_000;
 const MAX_BACKOFF_MS = 24 * 60 * 60_000;
 
 export function backoffBaseMs(env: NodeJS.ProcessEnv): number {
-  const raw = env[DEAD_LETTER_BACKOFF_ENV]?.trim();
+  const raw = readEnv(env, DEAD_LETTER_BACKOFF_ENV)?.trim();
   if (!raw) return DEFAULT_BACKOFF_MS;
   const ms = Number(raw);
   if (!Number.isInteger(ms) || ms < 0) throw new BadInputError(`${DEAD_LETTER_BACKOFF_ENV} must be a whole number of milliseconds, 0 or more (got ${raw})`);

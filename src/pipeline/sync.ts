@@ -33,6 +33,7 @@ import type { Warehouse } from "../warehouse/index.ts";
 import { openLedgerSession, type LedgerSession } from "./session.ts";
 import { alertOutcomes } from "../alerts/index.ts";
 import { AlertState } from "../ledger/alerts.ts";
+import { readEnv } from "../config/env.ts";
 
 export interface SyncOptions {
   /** Default: the working directory or its nearest parent with a dbt_project.yml, as dbt. */
@@ -314,7 +315,7 @@ async function syncContract(
 
 /** `DBT_ACTIVATION_LEASE_TTL_MS` (default 3 minutes): how long a dead runner's lease blocks its contract. */
 function leaseTtlMs(env: NodeJS.ProcessEnv): number {
-  const raw = env[LEASE_TTL_ENV]?.trim();
+  const raw = readEnv(env, LEASE_TTL_ENV)?.trim();
   if (!raw) return LEASE_TTL_MS;
   const ms = Number(raw);
   if (!Number.isInteger(ms) || ms < 1_000) throw new BadInputError(`${LEASE_TTL_ENV} must be a whole number of milliseconds, at least 1000 (got ${raw})`);

@@ -4,6 +4,7 @@
  * zero API calls; its generated activation models must be current (`generate --check` inside the demo).
  */
 import { execa } from "execa";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/dbt.ts";
@@ -22,5 +23,15 @@ describe("npm run demo", () => {
     expect(run.stdout).not.toMatch(/sofia\.rossi|ben\.osei|qa\.bot/);
     expect(run.stdout).toContain("API calls made by the second sync: 0");
     expect(run.stdout).toContain("sync exit codes 3, 3");
+    // The README's abridged output ("…" stands for lines or figures left out) is what the demo prints, in order.
+    const readme = await readFile(join(repoRoot, "README.md"), "utf8");
+    const shown = /What the demo shows \(abridged\):\n\n(?:<!--.*-->\n)?```\n([\s\S]*?)```/.exec(readme)![1]!;
+    const pattern = shown
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .map((l) => l.split("…").map((s) => s.trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\s+/g, "\\s+")).join("[\\s\\S]*?"))
+      .join("[\\s\\S]*?");
+    expect(run.stdout).toMatch(new RegExp(pattern));
   }, 600_000);
 });

@@ -28,7 +28,7 @@ export interface AlertReceiver {
   close(): Promise<void>;
 }
 
-/** What a webhook receiver does with `X-Activation-Signature: t=<unix>,v1=<hex>` (the README's snippet, in a test). */
+/** What a webhook receiver does with `X-Activation-Signature: t=<unix>,v1=<hex>` (the snippet in docs/operations.md, in a test). */
 export function verifySignature(secret: string, header: string | undefined, body: string, toleranceSeconds = 300): boolean {
   const parts = Object.fromEntries((header ?? "").split(",").map((p) => p.split("=", 2) as [string, string]));
   const t = Number(parts.t);

@@ -7,6 +7,7 @@ import { runStatus } from "../../pipeline/status.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { connectionOptions, jsonOption, projectOptions, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import type { CommandContext } from "../io.ts";
+import { actorFromEnv } from "../../config/env.ts";
 
 function controlOptions(command: Command): Command {
   return connectionOptions(command.addOption(new Option("--project-dir <dir>", "the dbt project, whose profile names the warehouse (default, as dbt: the working directory or its nearest parent with dbt_project.yml)")));
@@ -31,7 +32,7 @@ export function registerControl(program: Command, context: CommandContext): void
       .action(async (opts: ConnectionFlags & { contract?: string; all?: boolean; reason?: string; json?: boolean }) => {
         setJson(Boolean(opts.json));
         const scope = contractScope(opts);
-        const actor = io.env.USER ?? io.env.LOGNAME;
+        const actor = actorFromEnv(io.env);
         await setKillSwitch(sessionOptions(opts, context), scope, paused, opts.reason, actor);
         if (opts.json) io.stdout(`${JSON.stringify({ contract: scope, paused, reason: opts.reason?.trim() ?? null, actor: actor ?? null, exitCode: EXIT.ok }, null, 2)}\n`);
         else io.stdout(`${scope === ALL_CONTRACTS ? "every contract" : scope}: ${paused ? "paused" : "resumed"}\n`);

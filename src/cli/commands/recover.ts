@@ -7,6 +7,7 @@ import { connectionOptions, jsonOption, projectOptions, targetPathOf, type Conne
 import { EXIT } from "../../exit-codes.ts";
 import { formatText, toJson } from "../../report/format.ts";
 import type { CommandContext } from "../io.ts";
+import { actorFromEnv } from "../../config/env.ts";
 
 interface Flags extends ProjectFlags, ConnectionFlags {
   contract: string;
@@ -60,7 +61,7 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
   withFlags(program.command("replay").description("Sync the dead-lettered keys of a contract again, as today's eligible rows, through the gate of --target-path's artifacts"))
     .action(async (opts: Flags) => {
       setJson(Boolean(opts.json));
-      const report = await runReplay({ ...recoverOptions(opts, io), actor: io.env.USER ?? io.env.LOGNAME });
+      const report = await runReplay({ ...recoverOptions(opts, io), actor: actorFromEnv(io.env) });
       io.stdout(`${opts.json ? toJson(report) : `replay of the dead letters of ${opts.contract}\n${formatText(report)}`}\n`);
       setExit(report.exitCode);
     });

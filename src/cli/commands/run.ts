@@ -6,6 +6,7 @@ import { connectionOptions, jsonOption, projectOptions, selectOption, splitList,
 import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
 import type { CommandContext } from "../io.ts";
 import { createProgress } from "../progress.ts";
+import { actorFromEnv } from "../../config/env.ts";
 
 interface RunFlags extends ProjectFlags, ConnectionFlags {
   select: string[];
@@ -37,7 +38,7 @@ export function registerRun(program: Command, { io, setExit, setJson, log, logFo
     .argument("[dbt-args...]", "after --: dbt build's own flags (--select, --exclude, --selector, --vars, --full-refresh, --target, …)")
     .addOption(selectOption("sync only these contracts (default: every contract whose model ran in the build); dbt's --select goes after --"))
     .addOption(jsonOption("print the report as JSON on stdout (dbt's output then goes to stderr)"))
-    .addHelpText("after", `\nExample:\n  dbt-activation run -- --select +tag:activation --vars '{day: 2026-11-29}' --target prod\n${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}\n  DBT_ACTIVATION_DBT                  the dbt executable (default: dbt on the PATH)`)
+    .addHelpText("after", `\nExample:\n  dbt-activation run -- --select +tag:activation --vars '{day: 2026-11-29}' --target prod\n${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}`)
     .action(async (dbtArgs: string[], opts: RunFlags) => {
       setJson(Boolean(opts.json));
       const stop = stopSignal();
@@ -56,7 +57,7 @@ export function registerRun(program: Command, { io, setExit, setJson, log, logFo
           onDbtOutput: opts.json ? io.stderr : io.stdout,
           onSendStart: (contract, rows) => progress.start(contract, rows),
           onProgress: (contract, summary) => progress.update(contract, summary),
-          actor: io.env.USER ?? io.env.LOGNAME,
+          actor: actorFromEnv(io.env),
           signal: stop.signal,
         });
         io.stdout(`${opts.json ? JSON.stringify(report, null, 2) : formatRunText(report)}\n`);

@@ -36,7 +36,7 @@ export function registerServe(program: Command, { io, setExit }: CommandContext)
     .addOption(new Option("--job <id...>", "only runs of these dbt Cloud jobs (default: every job of the account)").default([]))
     .addHelpText(
       "after",
-      `\n${DBT_CLOUD_ENVIRONMENT_HELP}\n  DBT_CLOUD_WEBHOOK_SECRET             the webhook's secret (every delivery's Authorization HMAC is checked)\n  DBT_ACTIVATION_WEBHOOK_MAX_AGE_S     older deliveries are refused as stale (default 900)\n\nGET /healthz answers {status, queued, processing, received, rejected, duplicates, synced, failed}.`,
+      `\n${DBT_CLOUD_ENVIRONMENT_HELP}\n\nGET /healthz answers {status, queued, processing, received, rejected, duplicates, synced, failed}.`,
     )
     .action(async (opts: ConnectionFlags & { host: string; port: number; job: string[] }) => {
       const jobs = opts.job.flatMap((j) => j.split(",")).map((j) => {

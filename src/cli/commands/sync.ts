@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { dbtCloudConfig } from "../../config/env.ts";
+import { dbtCloudConfig, readEnv, actorFromEnv } from "../../config/env.ts";
 import { appendFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { loadContracts } from "../../contract/load.ts";
@@ -13,14 +13,14 @@ import type { SendSample } from "../../report/html.ts";
 import type { Shard } from "../../eligible/rows.ts";
 import { runSync } from "../../pipeline/sync.ts";
 import { formatText, toJson } from "../../report/format.ts";
-import { DBT_CLOUD_ENVIRONMENT_HELP, EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
+import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
 import { connectionOptions, jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import type { CommandContext } from "../io.ts";
 import { createProgress, PROGRESS_INTERVAL_ENV } from "../progress.ts";
 
 /** DBT_ACTIVATION_PROGRESS_INTERVAL_MS: how often a progress line is logged when stderr is not a terminal (default 5000). */
 function progressInterval(env: NodeJS.ProcessEnv): number {
-  const raw = env[PROGRESS_INTERVAL_ENV]?.trim();
+  const raw = readEnv(env, PROGRESS_INTERVAL_ENV)?.trim();
   if (!raw) return 5_000;
   const ms = Number(raw);
   if (!Number.isInteger(ms) || ms < 0) throw new BadInputError(`${PROGRESS_INTERVAL_ENV} must be a whole number of milliseconds (got ${raw})`);
@@ -78,7 +78,7 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
     .option("--quiet", "no progress display (the report and log lines still print)")
     .option("--report <file.html>", "also write the run report as one self-contained HTML file (charts inline, no network)")
     .addOption(new Option("--markdown <file>", "plan: append a Markdown summary to this file (a pull-request comment, or $GITHUB_STEP_SUMMARY)").hideHelp(name !== "plan"))
-    .addHelpText("after", `${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}\n${DBT_CLOUD_ENVIRONMENT_HELP}`)
+    .addHelpText("after", `${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}`)
     .action(async (opts: SyncFlags) => {
       setJson(Boolean(opts.json));
       if (opts.allowLargeChange && !opts.reason?.trim()) throw new BadInputError("--allow-large-change needs --reason \"why this change is intended\" (it goes into the run log)");
@@ -126,7 +126,7 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
         shard: opts.shard,
         ledgerSchema: opts.ledgerSchema,
         overrides: opts.allowLargeChange ? { allowLargeChange: { reason: opts.reason!.trim() } } : {},
-        actor: io.env.USER ?? io.env.LOGNAME,
+        actor: actorFromEnv(io.env),
         });
       } finally {
         progress.stop();

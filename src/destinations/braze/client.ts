@@ -5,6 +5,7 @@
  * Every answer here keeps its status, headers and body; the API key is sent as a Bearer header and never printed.
  */
 import { BadInputError } from "../../errors.ts";
+import { readEnv } from "../../config/env.ts";
 
 export interface BrazeConnection {
   apiKey: string;
@@ -18,8 +19,8 @@ export const BRAZE_ENV = { apiKey: "BRAZE_API_KEY", restEndpoint: "BRAZE_REST_EN
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export function brazeConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: string): BrazeConnection {
-  const apiKey = env[BRAZE_ENV.apiKey]?.trim();
-  const endpoint = env[BRAZE_ENV.restEndpoint]?.trim();
+  const apiKey = readEnv(env, BRAZE_ENV.apiKey)?.trim();
+  const endpoint = readEnv(env, BRAZE_ENV.restEndpoint)?.trim();
   if (!apiKey) throw new BadInputError(`contract ${contractName}: set ${BRAZE_ENV.apiKey} to a Braze REST API key (users.track, users.delete, users.export.ids, custom_attributes.get)`);
   if (!endpoint) throw new BadInputError(`contract ${contractName}: set ${BRAZE_ENV.restEndpoint} to your Braze instance's REST endpoint, e.g. https://rest.iad-01.braze.com`);
   let url: URL;
@@ -29,7 +30,7 @@ export function brazeConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: str
     throw new BadInputError(`contract ${contractName}: ${BRAZE_ENV.restEndpoint} is not a URL (got ${endpoint})`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new BadInputError(`contract ${contractName}: ${BRAZE_ENV.restEndpoint} must be an http(s) URL (got ${endpoint})`);
-  const timeout = env[BRAZE_ENV.timeout]?.trim();
+  const timeout = readEnv(env, BRAZE_ENV.timeout)?.trim();
   const requestTimeoutMs = timeout ? Number(timeout) : undefined;
   if (requestTimeoutMs !== undefined && (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1)) {
     throw new BadInputError(`contract ${contractName}: ${BRAZE_ENV.timeout} must be a positive whole number of milliseconds (got ${timeout})`);

@@ -8,6 +8,7 @@ import https from "node:https";
 import type { Socket } from "node:net";
 import { z } from "zod";
 import { BadInputError } from "../../errors.ts";
+import { readEnv } from "../../config/env.ts";
 
 export interface HubSpotOAuth {
   clientId: string;
@@ -34,10 +35,10 @@ export const HUBSPOT_TIMEOUT_ENV = "HUBSPOT_REQUEST_TIMEOUT_MS";
 export const HUBSPOT_OAUTH_ENV = { clientId: "HUBSPOT_CLIENT_ID", clientSecret: "HUBSPOT_CLIENT_SECRET", refreshToken: "HUBSPOT_REFRESH_TOKEN" } as const;
 
 export function hubspotConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: string): HubSpotConnection {
-  const accessToken = env[HUBSPOT_TOKEN_ENV] || undefined;
-  const clientId = env[HUBSPOT_OAUTH_ENV.clientId];
-  const clientSecret = env[HUBSPOT_OAUTH_ENV.clientSecret];
-  const refreshToken = env[HUBSPOT_OAUTH_ENV.refreshToken];
+  const accessToken = readEnv(env, HUBSPOT_TOKEN_ENV) || undefined;
+  const clientId = readEnv(env, HUBSPOT_OAUTH_ENV.clientId);
+  const clientSecret = readEnv(env, HUBSPOT_OAUTH_ENV.clientSecret);
+  const refreshToken = readEnv(env, HUBSPOT_OAUTH_ENV.refreshToken);
   const oauthParts = [clientId, clientSecret, refreshToken].filter(Boolean).length;
   if (oauthParts > 0 && oauthParts < 3) {
     throw new BadInputError(
@@ -50,12 +51,12 @@ export function hubspotConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: s
       `contract ${contractName}: set ${HUBSPOT_TOKEN_ENV} to a HubSpot private-app access token, or ${HUBSPOT_OAUTH_ENV.clientId}, ${HUBSPOT_OAUTH_ENV.clientSecret} and ${HUBSPOT_OAUTH_ENV.refreshToken} for OAuth`,
     );
   }
-  const timeout = env[HUBSPOT_TIMEOUT_ENV]?.trim();
+  const timeout = readEnv(env, HUBSPOT_TIMEOUT_ENV)?.trim();
   const requestTimeoutMs = timeout ? Number(timeout) : undefined;
   if (requestTimeoutMs !== undefined && (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1)) {
     throw new BadInputError(`contract ${contractName}: ${HUBSPOT_TIMEOUT_ENV} must be a positive whole number of milliseconds (got ${timeout})`);
   }
-  return { accessToken, oauth, basePath: env[HUBSPOT_BASE_PATH_ENV] || undefined, requestTimeoutMs };
+  return { accessToken, oauth, basePath: readEnv(env, HUBSPOT_BASE_PATH_ENV) || undefined, requestTimeoutMs };
 }
 
 /**

@@ -7,6 +7,7 @@ import { createSign } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import jsforce from "jsforce";
 import { BadInputError } from "../../errors.ts";
+import { readEnv, type EnvName } from "../../config/env.ts";
 
 export type SalesforceConnection = InstanceType<typeof jsforce.Connection>;
 
@@ -53,7 +54,7 @@ function hostOf(url: string): string {
 }
 
 export function salesforceCredentialsFromEnv(env: NodeJS.ProcessEnv, contractName: string): SalesforceCredentials {
-  const get = (name: string): string | undefined => env[name] || undefined;
+  const get = (name: EnvName): string | undefined => readEnv(env, name) || undefined;
   const instanceUrl = get(SALESFORCE_ENV.instanceUrl);
   const accessToken = get(SALESFORCE_ENV.accessToken);
   const loginUrl = get(SALESFORCE_ENV.loginUrl) ?? instanceUrl ?? "https://login.salesforce.com";

@@ -5,6 +5,7 @@
  * this module builds names a token or the Authorization header.
  */
 import { BadInputError } from "../../errors.ts";
+import { readEnv, type EnvName } from "../../config/env.ts";
 
 export const ZENDESK_ENV = {
   url: "ZENDESK_URL",
@@ -27,8 +28,8 @@ export interface ZendeskConnection {
   requestsPerMinute?: number | undefined;
 }
 
-function positive(env: NodeJS.ProcessEnv, name: string, contractName: string, unit: string): number | undefined {
-  const raw = env[name]?.trim();
+function positive(env: NodeJS.ProcessEnv, name: EnvName, contractName: string, unit: string): number | undefined {
+  const raw = readEnv(env, name)?.trim();
   if (!raw) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new BadInputError(`contract ${contractName}: ${name} must be a positive whole number of ${unit} (got ${raw})`);
@@ -38,7 +39,7 @@ function positive(env: NodeJS.ProcessEnv, name: string, contractName: string, un
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 export function zendeskConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: string): ZendeskConnection {
-  const rawUrl = env[ZENDESK_ENV.url]?.trim();
+  const rawUrl = readEnv(env, ZENDESK_ENV.url)?.trim();
   if (!rawUrl) throw new BadInputError(`contract ${contractName}: set ${ZENDESK_ENV.url} to your Zendesk URL (https://<subdomain>.zendesk.com)`);
   let url: URL;
   try {
@@ -50,9 +51,9 @@ export function zendeskConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: s
   if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK.has(url.hostname))) {
     throw new BadInputError(`contract ${contractName}: ${ZENDESK_ENV.url} must be an https URL (plain http is accepted for 127.0.0.1 / localhost only)`);
   }
-  const email = env[ZENDESK_ENV.email]?.trim();
-  const apiToken = env[ZENDESK_ENV.apiToken]?.trim();
-  const oauthToken = env[ZENDESK_ENV.oauthToken]?.trim();
+  const email = readEnv(env, ZENDESK_ENV.email)?.trim();
+  const apiToken = readEnv(env, ZENDESK_ENV.apiToken)?.trim();
+  const oauthToken = readEnv(env, ZENDESK_ENV.oauthToken)?.trim();
   const both = `set ${ZENDESK_ENV.email} and ${ZENDESK_ENV.apiToken} (API token), or ${ZENDESK_ENV.oauthToken} (OAuth)`;
   if (oauthToken && (email || apiToken)) throw new BadInputError(`contract ${contractName}: ${both}, not both`);
   if (!oauthToken && (!email || !apiToken)) throw new BadInputError(`contract ${contractName}: ${both}`);
