@@ -73,7 +73,17 @@ export function summarize(): string {
       "",
     );
   }
-  const machine = (t ?? s ?? p ?? n ?? m)?.machine;
+  const st = load("startup");
+  if (st) {
+    lines.push(`**6. Start-up** (whole processes, median of ${st.version.runs} pairs; ratio to the floor pair by pair; ${st.entry}; goals: within 1.5x of the floor, under 120 MB)`, "");
+    lines.push("| command | wall | floor | wall ÷ floor | CPU ÷ floor | peak RSS | goals met |", "|---|---|---|---|---|---|---|");
+    for (const [label, c, floor] of [["`--version`", st.version, "`node -e 0`"], ["`validate` (examples/acme_saas)", st.validate, "`node -e 0` + reading the project"]] as const) {
+      const met = c.goals.within1_5x && c.goals.under120MB ? "yes" : `${c.goals.within1_5x ? "" : "time "}${c.goals.under120MB ? "" : "memory "}not met`.trim();
+      lines.push(`| ${label} | ${int(c.ours.wallMs)} ms | ${floor}: ${int(c.floor.wallMs)} ms | ${fmt(c.wallRatio)} | ${fmt(c.cpuRatio)} | ${fmt(c.ours.maxRssMB, 0)} MB | ${met} |`);
+    }
+    lines.push("");
+  }
+  const machine = (t ?? s ?? p ?? n ?? m ?? st)?.machine;
   if (machine) lines.push(`Machine: ${machine.cpus} × ${machine.cpuModel}, ${int(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, ${machine.date.slice(0, 10)}, load average at the end ${machine.loadAverageAtEnd?.join(" / ")}.`, "");
   return lines.join("\n");
 }
