@@ -10,12 +10,13 @@ import { run as manifest } from "./manifest.ts";
 import { run as noop } from "./noop.ts";
 import { run as planner } from "./planner.ts";
 import { run as salesforce } from "./salesforce.ts";
+import { run as shards } from "./shards.ts";
 import { run as startup } from "./startup.ts";
 import { summarize } from "./summary.ts";
 import { run as throughput } from "./throughput.ts";
 import { QUICK, RESULTS_DIR, log } from "./lib.ts";
 
-const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = { throughput, salesforce, planner, noop, manifest, startup };
+const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = { throughput, salesforce, planner, noop, manifest, startup, shards };
 
 function selected(): string[] {
   const args = process.argv.slice(2);

@@ -83,7 +83,15 @@ export function summarize(): string {
     }
     lines.push("");
   }
-  const machine = (t ?? s ?? p ?? n ?? m ?? st)?.machine;
+  const sh = load("shards");
+  if (sh) {
+    lines.push(
+      `**7. Shards against one portal** (${sh.shards} workers of ${int(sh.rows / sh.shards)} rows, each paced at 1/${sh.shards} of ${sh.limit.perWindow} per ${sh.limit.windowMs} ms; median of ${sh.repetitions}): ` +
+        `${fmt(sh.median.fractionOfIdeal)} of the ideal in aggregate (goal 0.9), 429s ${int(sh.median.status429)} / ${int(sh.max429)} (median / max), busiest window ${int(sh.median.busiestWindow)} of ${int(sh.limit.perWindow)}, ${int(sh.median.lost)} rows lost; goal ${sh.goalMet ? "met" : "not met"}.`,
+      "",
+    );
+  }
+  const machine = (t ?? s ?? p ?? n ?? m ?? st ?? sh)?.machine;
   if (machine) lines.push(`Machine: ${machine.cpus} × ${machine.cpuModel}, ${int(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, ${machine.date.slice(0, 10)}, load average at the end ${machine.loadAverageAtEnd?.join(" / ")}.`, "");
   return lines.join("\n");
 }
