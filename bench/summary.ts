@@ -91,7 +91,18 @@ export function summarize(): string {
       "",
     );
   }
-  const machine = (t ?? s ?? p ?? n ?? m ?? st ?? sh)?.machine;
+  for (const [at, name] of [[8, "braze"], [9, "zendesk"]] as const) {
+    const d = load(name);
+    if (!d) continue;
+    lines.push(`**${at}. ${name === "braze" ? "Braze" : "Zendesk"} at the limit** (${int(d.rows)} rows, ${d.perRequest} per write request, ${d.limit.perWindow} requests per ${d.limit.windowMs / 1000} s; fraction of ideal = records/s ÷ (${d.perRequest} × allowed requests/s))`, "");
+    lines.push("| client | fraction of ideal | records/s | 429s (median / max) | API calls per record | rows lost |", "|---|---|---|---|---|---|");
+    for (const c of d.cases) {
+      const m = c.median;
+      lines.push(`| ${c.variant === "ours" ? "ours" : "hand-written fetch loop"} | ${fmt(m.fractionOfIdeal)} | ${int(m.recordsPerSecond)} | ${int(m.status429)} / ${int(c.max429)} | ${fmt(m.apiCallsPerRecord, 4)} | ${int(m.lost)} |`);
+    }
+    lines.push("");
+  }
+  const machine = (t ?? s ?? p ?? n ?? m ?? st ?? sh ?? load("braze") ?? load("zendesk"))?.machine;
   if (machine) lines.push(`Machine: ${machine.cpus} × ${machine.cpuModel}, ${int(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, ${machine.date.slice(0, 10)}, load average at the end ${machine.loadAverageAtEnd?.join(" / ")}.`, "");
   return lines.join("\n");
 }
