@@ -9,20 +9,10 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { startHubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import type { ClientInput, ClientResult } from "./throughput-client.ts";
+import { busiestWindow } from "../test/support/windows.ts";
 import { BENCH_DIR, QUICK, log, median, round, runChild, writeResult } from "./lib.ts";
 
 const TOKEN = "bench-shards-token";
-
-export function busiestWindow(stamps: number[], windowMs: number): number {
-  const sorted = [...stamps].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi += 1) {
-    while (sorted[lo]! <= sorted[hi]! - windowMs) lo += 1;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
 
 export async function run(): Promise<Record<string, unknown>> {
   const shards = 4;

@@ -10,6 +10,7 @@ import { Pacer, pacerFor } from "../src/engine/pacing.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { openDestination, RunDestinations } from "../src/pipeline/destination.ts";
 import { HUBSPOT_PEOPLE, contractOn } from "./support/contracts.ts";
+import { busiestWindow } from "./support/windows.ts";
 
 const TOKEN = "shared-pacing-token";
 const running: HubSpotEmulator[] = [];
@@ -36,20 +37,14 @@ const contract = (name: string) => contractOn({ name: "people" }, HUBSPOT_PEOPLE
 const throttled = (emulator: HubSpotEmulator): number => emulator.calls().filter((c) => c.status === 429).length;
 
 /** The most requests the emulator accepted in any window (every endpoint: the limit counts them all). */
-function busiestWindow(emulator: HubSpotEmulator, windowMs: number): number {
-  const stamps = emulator
-    .calls()
-    .filter((c) => c.status !== 429)
-    .map((c) => c.at)
-    .sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < stamps.length; hi += 1) {
-    while (stamps[lo]! <= stamps[hi]! - windowMs) lo += 1;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
+const busiest = (emulator: HubSpotEmulator, windowMs: number): number =>
+  busiestWindow(
+    emulator
+      .calls()
+      .filter((c) => c.status !== 429)
+      .map((c) => c.at),
+    windowMs,
+  );
 
 describe("a pacer's share of the account", () => {
   it("keeps to 1/n of the documented window and of the window the answers report, at least one request", () => {
@@ -89,7 +84,7 @@ describe("shards of one contract against one portal", () => {
     expect(emulator.records("contacts")).toHaveLength(rows);
     // At most one 429 per worker: the first answers (documented limit ÷ 4 until the headers say the real one).
     expect(throttled(emulator)).toBeLessThanOrEqual(4);
-    expect(busiestWindow(emulator, windowMs)).toBeLessThanOrEqual(perWindow);
+    expect(busiest(emulator, windowMs)).toBeLessThanOrEqual(perWindow);
   }, 120_000);
 
   it("each at the whole limit (no share), the same four workers ask for 4x what the portal allows and are throttled", async () => {
@@ -115,7 +110,7 @@ describe("contracts of one run writing to the same portal", () => {
     expect([a.created, b.created, a.failed + a.notSent + b.failed + b.notSent]).toEqual([3000, 3000, 0]);
     expect(emulator.records("contacts")).toHaveLength(6000);
     expect(throttled(emulator)).toBeLessThanOrEqual(1);
-    expect(busiestWindow(emulator, windowMs)).toBeLessThanOrEqual(perWindow);
+    expect(busiest(emulator, windowMs)).toBeLessThanOrEqual(perWindow);
   }, 120_000);
 
   it("of different destination types get a pacer each", async () => {
