@@ -1,25 +1,30 @@
 /**
- * `npm run bench [-- --only NAME[,NAME]]`: runs the benchmarks in order and writes bench/results/<name>.json and
+ * `npm run bench [-- --only NAME[,NAME]]` or `node bench/run.ts NAME [NAME …]` (one benchmark alone, e.g.
+ * `node bench/run.ts braze`): runs the benchmarks in order and writes bench/results/<name>.json and
  * bench/results/summary.md (the tables for docs/benchmarks.md). `BENCH_QUICK=1` runs smaller cases for a smoke run.
  * Never part of `npm test`: figures are measured and reported, never asserted on time.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { braze, zendesk } from "./destinations.ts";
 import { run as manifest } from "./manifest.ts";
 import { run as noop } from "./noop.ts";
 import { run as planner } from "./planner.ts";
 import { run as salesforce } from "./salesforce.ts";
+import { run as shards } from "./shards.ts";
+import { run as startup } from "./startup.ts";
 import { summarize } from "./summary.ts";
 import { run as throughput } from "./throughput.ts";
 import { QUICK, RESULTS_DIR, log } from "./lib.ts";
 
-const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = { throughput, salesforce, planner, noop, manifest };
+const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = { throughput, salesforce, planner, noop, manifest, startup, shards, braze, zendesk };
 
 function selected(): string[] {
   const args = process.argv.slice(2);
   const at = args.findIndex((a) => a === "--only" || a.startsWith("--only="));
-  if (at < 0) return Object.keys(BENCHMARKS);
-  const value = args[at]!.includes("=") ? args[at]!.split("=")[1] : args[at + 1];
+  const positional = args.filter((a) => !a.startsWith("-"));
+  if (at < 0 && positional.length === 0) return Object.keys(BENCHMARKS);
+  const value = at < 0 ? positional.join(",") : args[at]!.includes("=") ? args[at]!.split("=")[1] : args[at + 1];
   const names = (value ?? "").split(",").filter(Boolean);
   const unknown = names.filter((n) => !(n in BENCHMARKS));
   if (names.length === 0 || unknown.length > 0) {

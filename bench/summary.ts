@@ -73,7 +73,36 @@ export function summarize(): string {
       "",
     );
   }
-  const machine = (t ?? s ?? p ?? n ?? m)?.machine;
+  const st = load("startup");
+  if (st) {
+    lines.push(`**6. Start-up** (whole processes, median of ${st.version.runs} pairs; ratio to the floor pair by pair; ${st.entry}; goals: within 1.5x of the floor, under 120 MB)`, "");
+    lines.push("| command | wall | floor | wall ÷ floor | CPU ÷ floor | peak RSS | goals met |", "|---|---|---|---|---|---|---|");
+    for (const [label, c, floor] of [["`--version`", st.version, "`node -e 0`"], ["`validate` (examples/acme_saas)", st.validate, "`node -e 0` + reading the project"]] as const) {
+      const met = c.goals.within1_5x && c.goals.under120MB ? "yes" : `${c.goals.within1_5x ? "" : "time "}${c.goals.under120MB ? "" : "memory "}not met`.trim();
+      lines.push(`| ${label} | ${int(c.ours.wallMs)} ms | ${floor}: ${int(c.floor.wallMs)} ms | ${fmt(c.wallRatio)} | ${fmt(c.cpuRatio)} | ${fmt(c.ours.maxRssMB, 0)} MB | ${met} |`);
+    }
+    lines.push("");
+  }
+  const sh = load("shards");
+  if (sh) {
+    lines.push(
+      `**7. Shards against one portal** (${sh.shards} workers of ${int(sh.rows / sh.shards)} rows, each paced at 1/${sh.shards} of ${sh.limit.perWindow} per ${sh.limit.windowMs} ms; median of ${sh.repetitions}): ` +
+        `${fmt(sh.median.fractionOfIdeal)} of the ideal in aggregate (goal 0.9), 429s ${int(sh.median.status429)} / ${int(sh.max429)} (median / max), busiest window ${int(sh.median.busiestWindow)} of ${int(sh.limit.perWindow)}, ${int(sh.median.lost)} rows lost; goal ${sh.goalMet ? "met" : "not met"}.`,
+      "",
+    );
+  }
+  for (const [at, name] of [[8, "braze"], [9, "zendesk"]] as const) {
+    const d = load(name);
+    if (!d) continue;
+    lines.push(`**${at}. ${name === "braze" ? "Braze" : "Zendesk"} at the limit** (${int(d.rows)} rows, ${d.perRequest} per write request, ${d.limit.perWindow} requests per ${d.limit.windowMs / 1000} s; fraction of ideal = records/s ÷ (${d.perRequest} × allowed requests/s))`, "");
+    lines.push("| client | fraction of ideal | records/s | 429s (median / max) | API calls per record | rows lost |", "|---|---|---|---|---|---|");
+    for (const c of d.cases) {
+      const m = c.median;
+      lines.push(`| ${c.variant === "ours" ? "ours" : "hand-written fetch loop"} | ${fmt(m.fractionOfIdeal)} | ${int(m.recordsPerSecond)} | ${int(m.status429)} / ${int(c.max429)} | ${fmt(m.apiCallsPerRecord, 4)} | ${int(m.lost)} |`);
+    }
+    lines.push("");
+  }
+  const machine = (t ?? s ?? p ?? n ?? m ?? st ?? sh ?? load("braze") ?? load("zendesk"))?.machine;
   if (machine) lines.push(`Machine: ${machine.cpus} × ${machine.cpuModel}, ${int(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, ${machine.date.slice(0, 10)}, load average at the end ${machine.loadAverageAtEnd?.join(" / ")}.`, "");
   return lines.join("\n");
 }

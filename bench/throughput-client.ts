@@ -22,6 +22,11 @@ export interface ClientInput {
   rows: number;
   perWindow: number;
   windowMs: number;
+  /** One of `share` shards of the account (bench/shards.ts): paced at 1/share of the limit, rows from `offset`. */
+  share?: number;
+  offset?: number;
+  /** Epoch ms to start sending at (after the mapping check): workers side by side start together. */
+  startAt?: number;
 }
 
 export interface ClientResult {
@@ -35,6 +40,9 @@ export interface ClientResult {
   sdkRetries?: number;
   /** CPU time the client process spent (user + system), ms. */
   cpuMs?: number;
+  /** When the timed part began and ended (epoch ms), so workers side by side add up to one span. */
+  startedAt?: number;
+  endedAt?: number;
 }
 
 const contract: Contract = contractOn({ name: "people" }, HUBSPOT_PEOPLE, { name: "bench_contacts", fields: { first_name: "firstname", last_name: "lastname" } });
@@ -43,10 +51,10 @@ function record(i: number): DestinationRecord {
   return { key: `p${String(i).padStart(8, "0")}@example.com`, fields: { firstname: `First${i}`, lastname: `Last${i % 997}` } };
 }
 
-async function* people(count: number, chunk = 2000): AsyncIterable<DestinationRecord[]> {
-  for (let start = 0; start < count; start += chunk) {
+async function* people(count: number, chunk = 2000, offset = 0): AsyncIterable<DestinationRecord[]> {
+  for (let start = offset; start < offset + count; start += chunk) {
     const rows: DestinationRecord[] = [];
-    for (let i = start; i < Math.min(count, start + chunk); i += 1) rows.push(record(i));
+    for (let i = start; i < Math.min(offset + count, start + chunk); i += 1) rows.push(record(i));
     yield rows;
   }
 }
@@ -54,13 +62,15 @@ async function* people(count: number, chunk = 2000): AsyncIterable<DestinationRe
 async function ours(input: ClientInput): Promise<ClientResult> {
   // As `sync` does: the destination comes with its pacer (the mapping check counts against the same limit), and the
   // mapping is checked once before the first write (one GET, not timed).
-  const destination = openDestination(contract, { HUBSPOT_ACCESS_TOKEN: input.token, HUBSPOT_BASE_PATH: input.url });
+  const destination = openDestination(contract, { HUBSPOT_ACCESS_TOKEN: input.token, HUBSPOT_BASE_PATH: input.url }, input.share ? { share: input.share } : {});
   const problems = await retrying(() => destination.preflight(), {}, { requests: 0, retries: 0 });
   if (problems.length > 0) throw new Error(problems.join("; "));
+  if (input.startAt !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.max(0, input.startAt! - Date.now())));
+  const startedAt = Date.now();
   const started = performance.now();
-  const summary = await sendRecords(destination, people(input.rows));
+  const summary = await sendRecords(destination, people(input.rows, 2000, input.offset ?? 0));
   const elapsedMs = performance.now() - started;
-  return { elapsedMs, written: summary.created + summary.updated, lost: summary.failed + summary.notSent, clientRequests: summary.requests };
+  return { elapsedMs, written: summary.created + summary.updated, lost: summary.failed + summary.notSent, clientRequests: summary.requests, startedAt, endedAt: Date.now() };
 }
 
 /** The SDK's retry sleeps a fixed 10 s × attempt after a TEN_SECONDLY_ROLLING 429: time-scaled like the window. */

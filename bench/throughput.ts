@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { startHubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import type { ClientInput, ClientResult, Variant } from "./throughput-client.ts";
+import { busiestWindow } from "../test/support/windows.ts";
 import { BENCH_DIR, QUICK, log, median, round, runChild, writeResult } from "./lib.ts";
 
 const TOKEN = "bench-token";
@@ -35,16 +36,6 @@ interface Trial {
   busiestWindow: number;
   sdkRetries?: number | undefined;
   clientCpuMsPerRequest: number;
-}
-
-function busiest(stamps: number[], windowMs: number): number {
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < stamps.length; hi += 1) {
-    while (stamps[lo]! <= stamps[hi]! - windowMs) lo += 1;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -102,7 +93,7 @@ export async function run(): Promise<Record<string, unknown>> {
             status429: emulator.calls().filter((c) => c.status === 429).length,
             apiCalls: emulator.calls().length,
             apiCallsPerRecord: round(emulator.calls().length / n, 5),
-            busiestWindow: busiest(accepted, limit.windowMs),
+            busiestWindow: busiestWindow(accepted, limit.windowMs),
             sdkRetries: result.sdkRetries,
             clientCpuMsPerRequest: round((result.cpuMs ?? 0) / Math.max(1, writes.length), 2),
           };

@@ -11,5 +11,8 @@ if (!(major >= REQUIRED_MAJOR)) {
   );
   process.exit(2);
 }
-const { main } = await import("../dist/cli/main.js");
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// `--version` alone is answered before the commands load (see src/cli/version.ts).
+const { onlyVersion, VERSION } = await import("../dist/cli/version.js");
+if (onlyVersion(argv)) process.stdout.write(`${VERSION}\n`);
+else process.exitCode = await (await import("../dist/cli/main.js")).main(argv);

@@ -10,6 +10,7 @@ import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";
 import { copyArtifacts, freshDuckdb, integrationBuild, runCli, syncArgs } from "./support/cli.ts";
 import { queryDuckDB } from "./support/warehouse.ts";
+import { busiestWindow } from "./support/windows.ts";
 
 const TOKEN = "e2e-token";
 let emulator: HubSpotEmulator;
@@ -159,6 +160,27 @@ describe("sync after dbt build", () => {
       expect(tight.calls().filter((c) => c.status === 429).length).toBeLessThanOrEqual(1);
       expect(tight.calls().filter((c) => c.status === 200).length).toBeGreaterThanOrEqual(2);
       expect(tight.records("contacts")).toHaveLength(outcome.counts.eligible);
+    } finally {
+      await tight.close();
+    }
+  });
+});
+
+describe("shards", () => {
+  it("a worker of --shard i/n paces at 1/n of the portal's limit: one request per window where the portal allows n", async () => {
+    const windowMs = 400;
+    const tight = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, limits: { perTenSeconds: 4, windowMs } });
+    try {
+      const run = await runCli(syncArgs(integrationBuild().targetPath, "--select", "contact_engagement_to_hubspot", "--shard", "0/4", "--json"), env({ HUBSPOT_BASE_PATH: tight.url }));
+      expect(run.exitCode, run.stderr).toBe(0);
+      const [outcome] = JSON.parse(run.stdout).contracts;
+      expect(outcome.counts.created).toBeGreaterThan(0);
+      expect(tight.records("contacts")).toHaveLength(outcome.counts.created);
+      // Its mapping check and its writes: more than one request, never two in one window (the portal allows 4).
+      const stamps = tight.calls().filter((c) => c.status !== 429).map((c) => c.at).sort((a, b) => a - b);
+      expect(stamps.length).toBeGreaterThanOrEqual(2);
+      expect(busiestWindow(stamps, windowMs)).toBe(1);
+      expect(tight.calls().filter((c) => c.status === 429)).toEqual([]);
     } finally {
       await tight.close();
     }

@@ -13,10 +13,11 @@ import { registerServe } from "./commands/serve.ts";
 import { registerSync } from "./commands/sync.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { EXIT_CODES_HELP } from "./help.ts";
+import { VERSION } from "./version.ts";
 import { defaultIo, LOG_FORMAT_ENV, LOG_FORMATS, logger, type CommandContext, type Io, type LogFormat } from "./io.ts";
 import { environmentHelp, readEnv } from "../config/env.ts";
 
-export const VERSION = "0.1.0";
+export { VERSION } from "./version.ts";
 
 type Register = (program: Command, context: CommandContext) => void;
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Entry point run straight from source (Node 22 strips the types): `node src/cli/run.ts sync …`.
-import { main } from "./main.ts";
+import { onlyVersion, VERSION } from "./version.ts";
 
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (onlyVersion(argv)) process.stdout.write(`${VERSION}\n`);
+else process.exitCode = await (await import("./main.ts")).main(argv);

@@ -6,6 +6,9 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 
+/** Where `serve` takes dbt Cloud's job webhooks. */
+export const WEBHOOK_PATH = "/webhooks/dbt-cloud";
+
 const deliverySchema = z.looseObject({
   accountId: z.union([z.number(), z.string()]).transform(String),
   eventId: z.string(),

@@ -11,11 +11,18 @@
  * Nunjucks differs from Jinja2 in Python-only syntax (`'x'.upper()` methods): such a template is refused with its
  * location, not guessed at.
  */
-import nunjucks from "nunjucks";
+import type * as Nunjucks from "nunjucks";
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { BadInputError, errorMessage } from "../errors.ts";
 import { readNamedEnv } from "../config/env.ts";
+
+let loadedNunjucks: typeof Nunjucks | undefined;
+/** nunjucks is loaded on the first render: most commands (and most values) never need it, and it costs start-up. */
+function nunjucks(): typeof Nunjucks {
+  return (loadedNunjucks ??= createRequire(import.meta.url)("nunjucks") as typeof Nunjucks);
+}
 
 export interface RenderContext {
   env: NodeJS.ProcessEnv;
@@ -64,8 +71,8 @@ function pythonRepr(value: unknown): string {
   return String(value);
 }
 
-function makeEnvironment(context: RenderContext, state: RenderState): nunjucks.Environment {
-  const environment = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
+function makeEnvironment(context: RenderContext, state: RenderState): Nunjucks.Environment {
+  const environment = new (nunjucks().Environment)(null, { autoescape: false, throwOnUndefined: true });
   const mark = (kind: MarkerKind) => (value: unknown) => {
     const marker = new Marker(kind, pythonText(value instanceof Marker ? value.text : value));
     state.markers.push(marker);
@@ -139,7 +146,7 @@ function wholeExpression(template: string): { source: string; constant: boolean 
   // The regex is lazy: `{{ a }}{{ b }}` matches it too. The parser says how many output nodes there are.
   try {
     // nunjucks exports its parser (untyped in @types/nunjucks).
-    const { parser } = nunjucks as unknown as { parser: { parse(src: string, extensions: unknown[], opts: object): ParsedNode } };
+    const { parser } = nunjucks() as unknown as { parser: { parse(src: string, extensions: unknown[], opts: object): ParsedNode } };
     const root = parser.parse(template, [], {});
     const only = root.children.length === 1 ? root.children[0] : undefined;
     const outputs = only?.typename === "Output" ? only.children : [];

@@ -18,6 +18,10 @@
  * - a circuit breaker (circuit.ts) and the daily quota: when the destination reports none left, no request is sent
  *   and the run ends cleanly (`exhausted`), to resume the next day.
  *
+ * - a share (`share: n`): n workers of one destination account running side by side (`sync --shard i/n`) each pace
+ *   at 1/n of the window's requests, documented or corrected from headers, so together they stay under the limit
+ *   without talking to each other. The daily quota is the account's own figure in every answer: not divided.
+ *
  * Retries are not here (retry.ts): the pacer decides *when* a request may go, the retry policy *whether* to resend.
  */
 import { setTimeout as delay } from "node:timers/promises";
@@ -31,6 +35,8 @@ export interface PacerOptions {
   /** The longest pause after a 429 (a `Retry-After` longer than this is cut to it). Default 60 s. */
   maxPauseMs?: number;
   breaker?: CircuitBreakerOptions;
+  /** This pacer's workers share the account's window with `share - 1` others (shards): it keeps to 1/share of it. */
+  share?: number;
 }
 
 export interface PacerStats {
@@ -49,6 +55,7 @@ export class Pacer implements RequestPacer {
   #windowMs: number;
   readonly #marginMs: number;
   readonly #maxPauseMs: number;
+  readonly #share: number;
   /** When each spent token's request ended (oldest first); phantom entries stand for other clients' requests. */
   #spent: number[] = [];
   /** Tokens of requests still in flight: they count against the window until their answer arrives. */
@@ -59,11 +66,17 @@ export class Pacer implements RequestPacer {
   #queue: Promise<void> = Promise.resolve();
 
   constructor(options: PacerOptions) {
-    this.#capacity = options.limits.requestsPerWindow ?? Infinity;
+    this.#share = Math.max(1, Math.trunc(options.share ?? 1));
+    this.#capacity = this.#shareOf(options.limits.requestsPerWindow ?? Infinity);
     this.#windowMs = options.limits.windowMs;
     this.#marginMs = options.marginMs ?? 5;
     this.#maxPauseMs = options.maxPauseMs ?? 60_000;
     this.breaker = new CircuitBreaker(options.breaker);
+  }
+
+  /** This worker's part of a window's requests: at least one, so a tiny limit split n ways still moves. */
+  #shareOf(requestsPerWindow: number): number {
+    return Number.isFinite(requestsPerWindow) ? Math.max(1, Math.floor(requestsPerWindow / this.#share)) : requestsPerWindow;
   }
 
   /** The limits the pacer works to now (after header corrections). */
@@ -97,7 +110,7 @@ export class Pacer implements RequestPacer {
   observe(info: RateLimitInfo): void {
     const now = Date.now();
     if (info.windowMs !== undefined && info.windowMs > 0) this.#windowMs = info.windowMs;
-    if (info.windowMax !== undefined && info.windowMax > 0) this.#capacity = info.windowMax;
+    if (info.windowMax !== undefined && info.windowMax > 0) this.#capacity = this.#shareOf(info.windowMax);
     if (info.windowRemaining !== undefined && Number.isFinite(this.#capacity)) {
       this.#prune(now);
       const ours = this.#capacity - this.#spent.length - this.#inFlight;
@@ -172,11 +185,15 @@ const pacers = new WeakMap<Destination, Pacer>();
  * object, so the preflight, read-backs, writes and removals of a run all share one budget of requests.
  */
 export function pacerFor(destination: Destination, options: Omit<PacerOptions, "limits"> = {}): Pacer {
-  let pacer = pacers.get(destination);
-  if (!pacer) {
-    pacer = new Pacer({ limits: destination.limits, ...options });
-    pacers.set(destination, pacer);
-    destination.usePacer(pacer);
-  }
+  return pacers.get(destination) ?? sharePacer(destination, new Pacer({ limits: destination.limits, ...options }));
+}
+
+/**
+ * Attaches an existing pacer to another destination object of the same account (before its first request): both then
+ * draw on one budget of requests, as the destination counts them.
+ */
+export function sharePacer(destination: Destination, pacer: Pacer): Pacer {
+  pacers.set(destination, pacer);
+  destination.usePacer(pacer);
   return pacer;
 }

@@ -7,10 +7,9 @@ import { loadExportInput } from "./source.ts";
 import { BadInputError } from "../errors.ts";
 import type { CommandLine } from "../alerts/conditions.ts";
 
-export const EXPORT_FORMATS = ["card", "runbook", "dbml", "odcs", "jsonschema"] as const;
-/** Formats written one Markdown file per contract with --out-dir. */
-export const PER_CONTRACT_FORMATS = ["card", "runbook"] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+import { PER_CONTRACT_FORMATS, type ExportFormat } from "./formats.ts";
+
+export { EXPORT_FORMATS, PER_CONTRACT_FORMATS, type ExportFormat } from "./formats.ts";
 
 export interface ExportOptions {
   format: ExportFormat;

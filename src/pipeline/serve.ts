@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { dbtCloudConfig, webhookConfig } from "../config/env.ts";
 import { dbtCloudArtifacts, DbtCloudClient } from "../dbt/cloud.ts";
-import { verifyDelivery } from "../dbt/cloud-webhook.ts";
+import { verifyDelivery, WEBHOOK_PATH } from "../dbt/cloud-webhook.ts";
 import { BadInputError, errorMessage } from "../errors.ts";
 import { CloudRuns } from "../ledger/cloud-runs.ts";
 import { PAUSE_ENV } from "../ledger/controls.ts";
@@ -50,7 +50,6 @@ interface QueueItem {
 }
 
 const MAX_BODY = 1024 * 1024;
-export const WEBHOOK_PATH = "/webhooks/dbt-cloud";
 
 export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const env = options.env ?? process.env;

@@ -25,7 +25,7 @@ import { ineligibleDeadLetters, planCounts, plannedRecords, removedKeys, REMOVAL
 import { planOptionsFor } from "../plan/partitions.ts";
 import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
 import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
-import { openDestination } from "./destination.ts";
+import { RunDestinations } from "./destination.ts";
 import { pauseRuleTripped } from "../contract/pause-rule.ts";
 import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
@@ -215,10 +215,12 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       }
       // Input checks for every contract first: a bad one stops the run before any contract writes.
       const destinations = new Map<string, Destination>();
+      // One pacer per destination account; a shard keeps to its 1/n share of the account's limit.
+      const opened = new RunDestinations(env, options.shard ? { share: options.shard.count } : {});
       for (const contract of proven.keys()) {
         await checkColumns(warehouse, contract);
         // A dry run talks to no destination, so it needs no credentials.
-        if (!options.dryRun && !alertOnly(contract)) destinations.set(contract.spec.name, openDestination(contract, env));
+        if (!options.dryRun && !alertOnly(contract)) destinations.set(contract.spec.name, opened.open(contract));
       }
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
       // A contract its gate held back leaves a run-log row saying why: `status` shows it, not only runs that wrote.

@@ -1,9 +1,7 @@
 /** `pause`, `resume` and `status`: the kill switch and what the syncer's tables say about each contract. */
 import { Option, type Command } from "commander";
 import { resolveProjectDir } from "../../dbt/project.ts";
-import { ALL_CONTRACTS, contractScope, setKillSwitch } from "../../pipeline/control.ts";
 import type { SessionOptions } from "../../pipeline/session.ts";
-import { runStatus } from "../../pipeline/status.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { connectionOptions, jsonOption, projectOptions, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import type { CommandContext } from "../io.ts";
@@ -31,6 +29,7 @@ export function registerControl(program: Command, context: CommandContext): void
       .option("--json", "print the result as JSON")
       .action(async (opts: ConnectionFlags & { contract?: string; all?: boolean; reason?: string; json?: boolean }) => {
         setJson(Boolean(opts.json));
+        const { ALL_CONTRACTS, contractScope, setKillSwitch } = await import("../../pipeline/control.ts");
         const scope = contractScope(opts);
         const actor = actorFromEnv(io.env);
         await setKillSwitch(sessionOptions(opts, context), scope, paused, opts.reason, actor);
@@ -44,6 +43,7 @@ export function registerControl(program: Command, context: CommandContext): void
     .addOption(jsonOption("print as JSON"))
     .action(async (opts: ConnectionFlags & ProjectFlags & { json?: boolean }) => {
       setJson(Boolean(opts.json));
+      const [{ runStatus }, { ALL_CONTRACTS }] = await Promise.all([import("../../pipeline/status.ts"), import("../../pipeline/control.ts")]);
       const { contracts, paused } = await runStatus({ ...sessionOptions(opts, context), targetPath: targetPathOf(opts) });
       if (opts.json) io.stdout(`${JSON.stringify({ contracts, paused }, null, 2)}\n`);
       else {

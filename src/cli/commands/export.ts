@@ -2,7 +2,7 @@ import { Argument, type Command } from "commander";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { BadInputError } from "../../errors.ts";
-import { EXPORT_FORMATS, PER_CONTRACT_FORMATS, runExport, runExportPerContract, type ExportFormat } from "../../export/export.ts";
+import { EXPORT_FORMATS, PER_CONTRACT_FORMATS, type ExportFormat } from "../../export/formats.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { resolveProjectDir } from "../../dbt/project.ts";
 import { projectOptions, targetPathOf, type ProjectFlags } from "../flags.ts";
@@ -21,6 +21,7 @@ export function registerExport(program: Command, { io, setExit, setJson, log }: 
     .option("--json", "print {format, documents: [{contract, text}]} or, with --out / --out-dir, {format, written: [paths]}")
     .action(async (format: ExportFormat, opts: ProjectFlags & { contract?: string; out?: string; outDir?: string; profilesDir?: string; target?: string; ledgerSchema?: string; json?: boolean }) => {
       setJson(Boolean(opts.json));
+      const { runExport, runExportPerContract } = await import("../../export/export.ts");
       const printJson = (result: object): void => io.stdout(`${JSON.stringify({ format, ...result, exitCode: EXIT.ok }, null, 2)}\n`);
       const options = { format, projectDir: format === "jsonschema" ? opts.projectDir : resolveProjectDir(opts.projectDir, io.cwd), targetDir: targetPathOf(opts), contract: opts.contract, cwd: io.cwd, profilesDir: opts.profilesDir, target: opts.target, ledgerSchema: opts.ledgerSchema };
       if (opts.outDir) {

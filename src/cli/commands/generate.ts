@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { join } from "node:path";
 import { EXIT } from "../../exit-codes.ts";
-import { runGenerate } from "../../pipeline/generate.ts";
 import type { CommandContext } from "../io.ts";
 import { jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ProjectFlags } from "../flags.ts";
 
@@ -14,6 +13,7 @@ export function registerGenerate(program: Command, { io, setExit, setJson }: Com
     .addOption(jsonOption())
     .action(async (opts: ProjectFlags & { outDir: string; select: string[]; check?: boolean; json?: boolean }) => {
       setJson(Boolean(opts.json));
+      const { runGenerate } = await import("../../pipeline/generate.ts");
       const { result, contracts } = await runGenerate({
         projectDir: opts.projectDir,
         targetPath: targetPathOf(opts),

@@ -1,8 +1,7 @@
 /** `rollback`, `reconcile` and `replay`. */
 import type { Command } from "commander";
 import type { SendSummary } from "../../engine/send.ts";
-import { runReconcile } from "../../pipeline/reconcile.ts";
-import { runReplay, runRollback, type RecoverOptions } from "../../pipeline/recover.ts";
+import type { RecoverOptions } from "../../pipeline/recover.ts";
 import { connectionOptions, jsonOption, projectOptions, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { formatText, toJson } from "../../report/format.ts";
@@ -31,6 +30,7 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
     .requiredOption("--run <id>", "the run to undo (run_id in the run log; see `status`)")
     .action(async (opts: Flags & { run: string }) => {
       setJson(Boolean(opts.json));
+      const { runRollback } = await import("../../pipeline/recover.ts");
       const result = await runRollback({ ...recoverOptions(opts, io), runId: opts.run });
       io.stdout(
         opts.json
@@ -47,6 +47,7 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
   withFlags(program.command("reconcile").description("Read the destination back for every key the ledger knows, write the destination snapshot, and classify discrepancies"))
     .action(async (opts: Flags) => {
       setJson(Boolean(opts.json));
+      const { runReconcile } = await import("../../pipeline/reconcile.ts");
       const result = await runReconcile(recoverOptions(opts, io));
       const total = Object.values(result.counts).reduce((a, b) => a + b, 0);
       if (opts.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
@@ -61,6 +62,7 @@ export function registerRecover(program: Command, { io, setExit, setJson }: Comm
   withFlags(program.command("replay").description("Sync the dead-lettered keys of a contract again, as today's eligible rows, through the gate of --target-path's artifacts"))
     .action(async (opts: Flags) => {
       setJson(Boolean(opts.json));
+      const { runReplay } = await import("../../pipeline/recover.ts");
       const report = await runReplay({ ...recoverOptions(opts, io), actor: actorFromEnv(io.env) });
       io.stdout(`${opts.json ? toJson(report) : `replay of the dead letters of ${opts.contract}\n${formatText(report)}`}\n`);
       setExit(report.exitCode);

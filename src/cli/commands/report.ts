@@ -3,7 +3,6 @@ import { Option, type Command } from "commander";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { InvalidArgumentError } from "commander";
-import { buildHtmlReport } from "../../pipeline/report.ts";
 import { EXIT } from "../../exit-codes.ts";
 import type { CommandContext } from "../io.ts";
 import { splitList } from "../flags.ts";
@@ -30,6 +29,7 @@ export function registerReport(program: Command, { io, setExit, setJson, log }: 
     .action(async (opts: { projectDir: string; out: string; profilesDir?: string; target?: string; ledgerSchema?: string; select: string[]; run?: string; last?: number; json?: boolean }) => {
       setJson(Boolean(opts.json));
       const selected = splitList(opts.select);
+      const { buildHtmlReport } = await import("../../pipeline/report.ts");
       const { html, contracts } = await buildHtmlReport({
         projectDir: opts.projectDir,
         profilesDir: opts.profilesDir,

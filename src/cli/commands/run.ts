@@ -1,11 +1,10 @@
 /** `run [-- dbt build args]`: dbt build, then sync what it proved. */
 import type { Command } from "commander";
-import { runBuildAndSync, type RunReport } from "../../pipeline/run.ts";
+import type { RunReport } from "../../pipeline/run.ts";
 import { formatText } from "../../report/format.ts";
 import { connectionOptions, jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
 import type { CommandContext } from "../io.ts";
-import { createProgress } from "../progress.ts";
 import { actorFromEnv } from "../../config/env.ts";
 
 interface RunFlags extends ProjectFlags, ConnectionFlags {
@@ -41,6 +40,7 @@ export function registerRun(program: Command, { io, setExit, setJson, log, logFo
     .addHelpText("after", `\nExample:\n  dbt-activation run -- --select +tag:activation --vars '{day: 2026-11-29}' --target prod\n${EXIT_CODES_HELP}\n${SYNC_ENVIRONMENT_HELP}`)
     .action(async (dbtArgs: string[], opts: RunFlags) => {
       setJson(Boolean(opts.json));
+      const [{ runBuildAndSync }, { createProgress }] = await Promise.all([import("../../pipeline/run.ts"), import("../progress.ts")]);
       const stop = stopSignal();
       const progress = createProgress({ mode: io.stderrIsTty && logFormat === "text" ? "bar" : "lines", log, stream: io.stderrStream });
       try {

@@ -2,7 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { resolveProjectDir } from "../../dbt/project.ts";
 import { BadInputError } from "../../errors.ts";
-import { startServe, WEBHOOK_PATH } from "../../pipeline/serve.ts";
+import { WEBHOOK_PATH } from "../../dbt/cloud-webhook.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { connectionOptions, type ConnectionFlags } from "../flags.ts";
 import { DBT_CLOUD_ENVIRONMENT_HELP } from "../help.ts";
@@ -43,6 +43,7 @@ export function registerServe(program: Command, { io, setExit }: CommandContext)
         if (!/^\d+$/.test(j.trim())) throw new BadInputError(`--job ${j}: a dbt Cloud job id is a whole number`);
         return Number(j.trim());
       });
+      const { startServe } = await import("../../pipeline/serve.ts");
       const handle = await startServe({
         ...opts,
         projectDir: resolveProjectDir(opts.projectDir, io.cwd),

@@ -2,24 +2,18 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { dbtCloudConfig, readEnv, actorFromEnv } from "../../config/env.ts";
 import { appendFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { loadContracts } from "../../contract/load.ts";
-import { localArtifacts, type ArtifactSource, type Artifacts } from "../../dbt/artifacts.ts";
-import { resolveTargetDir } from "../../dbt/project.ts";
-import { formatPlanMarkdown } from "../../report/markdown.ts";
-import { dbtCloudArtifacts, DbtCloudClient } from "../../dbt/cloud.ts";
+import type { ArtifactSource, Artifacts } from "../../dbt/artifacts.ts";
 import { BadInputError, errorMessage } from "../../errors.ts";
-import { buildHtmlReport } from "../../pipeline/report.ts";
 import type { SendSample } from "../../report/html.ts";
 import type { Shard } from "../../eligible/rows.ts";
-import { runSync } from "../../pipeline/sync.ts";
+import type { SyncReport } from "../../report/types.ts";
 import { formatText, toJson } from "../../report/format.ts";
 import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
 import { connectionOptions, jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import type { CommandContext } from "../io.ts";
-import { createProgress, PROGRESS_INTERVAL_ENV } from "../progress.ts";
 
-/** DBT_ACTIVATION_PROGRESS_INTERVAL_MS: how often a progress line is logged when stderr is not a terminal (default 5000). */
-function progressInterval(env: NodeJS.ProcessEnv): number {
+/** How often a progress line is logged when stderr is not a terminal (default 5000). */
+function progressInterval(env: NodeJS.ProcessEnv, PROGRESS_INTERVAL_ENV: "DBT_ACTIVATION_PROGRESS_INTERVAL_MS"): number {
   const raw = readEnv(env, PROGRESS_INTERVAL_ENV)?.trim();
   if (!raw) return 5_000;
   const ms = Number(raw);
@@ -54,8 +48,9 @@ function cloudId(value: string): number {
   return Number(value);
 }
 
-function cloudSource(opts: SyncFlags, env: NodeJS.ProcessEnv): ArtifactSource | undefined {
+async function cloudSource(opts: SyncFlags, env: NodeJS.ProcessEnv): Promise<ArtifactSource | undefined> {
   if (opts.dbtCloudRun === undefined && opts.dbtCloudJob === undefined) return undefined;
+  const { dbtCloudArtifacts, DbtCloudClient } = await import("../../dbt/cloud.ts");
   const client = new DbtCloudClient(dbtCloudConfig(env, opts.dbtCloudRun !== undefined ? "--dbt-cloud-run" : "--dbt-cloud-job"));
   return dbtCloudArtifacts(client, opts.dbtCloudRun !== undefined ? { runId: opts.dbtCloudRun } : { jobId: opts.dbtCloudJob! });
 }
@@ -73,7 +68,7 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
     .option("--full-resync", "treat every eligible row as changed (sends everything once; the ledger is updated as rows land)")
     .option("--allow-large-change", "let a run exceed gates.max_change (needs --reason)")
     .option("--reason <text>", "why the override is intended (recorded in the run log)")
-    .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out", parseShard)
+    .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out; each paces at 1/n of the destination's rate limit, so together they stay under it", parseShard)
     .addOption(jsonOption("print the report as JSON on stdout"))
     .option("--quiet", "no progress display (the report and log lines still print)")
     .option("--report <file.html>", "also write the run report as one self-contained HTML file (charts inline, no network)")
@@ -85,19 +80,22 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
       if (opts.markdown !== undefined && name !== "plan") throw new BadInputError("--markdown is a plan option");
       // The artifacts the run read, kept for the Markdown summary (contracts, column meta).
       let read: Artifacts | undefined;
-      const inner = cloudSource(opts, io.env) ?? (opts.markdown !== undefined ? localArtifacts(await resolveTargetDir({ projectDir: opts.projectDir, targetPath: targetPathOf(opts), env: io.env, cwd: io.cwd })) : undefined);
+      const [{ localArtifacts }, { resolveTargetDir }] = await Promise.all([import("../../dbt/artifacts.ts"), import("../../dbt/project.ts")]);
+      const inner = (await cloudSource(opts, io.env)) ?? (opts.markdown !== undefined ? localArtifacts(await resolveTargetDir({ projectDir: opts.projectDir, targetPath: targetPathOf(opts), env: io.env, cwd: io.cwd })) : undefined);
       const source: ArtifactSource | undefined = inner && { description: inner.description, read: async () => (read = await inner.read()) };
+      // The run's modules (destination clients among them) load only when a sync runs: `--help` stays fast.
+      const [{ runSync }, { buildHtmlReport }, { createProgress, PROGRESS_INTERVAL_ENV }] = await Promise.all([import("../../pipeline/sync.ts"), import("../../pipeline/report.ts"), import("../progress.ts")]);
       const progress = createProgress({
         // A live display needs a terminal, and JSON logs want lines a collector can parse.
         mode: opts.quiet ? "none" : io.stderrIsTty && logFormat === "text" ? "bar" : "lines",
         log,
         stream: io.stderrStream,
-        everyMs: progressInterval(io.env),
+        everyMs: progressInterval(io.env, PROGRESS_INTERVAL_ENV),
       });
       // Samples of each contract's send for the HTML report's charts over time.
       const samples = new Map<string, SendSample[]>();
       const started = new Map<string, number>();
-      let report: Awaited<ReturnType<typeof runSync>>;
+      let report: SyncReport;
       try {
         report = await runSync({
         projectDir: opts.projectDir,
@@ -145,6 +143,7 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
       io.stdout(`${opts.json ? toJson(report) : formatText(report)}\n`);
       if (opts.markdown !== undefined && read) {
         const path = resolve(io.cwd, opts.markdown);
+        const [{ formatPlanMarkdown }, { loadContracts }] = await Promise.all([import("../../report/markdown.ts"), import("../../contract/load.ts")]);
         await appendFile(path, formatPlanMarkdown(report, loadContracts(read.manifest), read.manifest, inner!.description));
         io.stderr(`plan summary appended to ${path}\n`);
       }

@@ -1,7 +1,5 @@
 import type { Command } from "commander";
 import { resolveProjectDir } from "../../dbt/project.ts";
-import { formatValidateText, validateJson } from "../../validate/format.ts";
-import { runValidate } from "../../validate/validate.ts";
 import type { CommandContext } from "../io.ts";
 import { jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ProjectFlags } from "../flags.ts";
 
@@ -13,6 +11,7 @@ export function registerValidate(program: Command, { io, setExit, setJson }: Com
     .addHelpText("after", "\nExit codes:\n  0  every contract is valid (warnings allowed)\n  2  at least one error: YAML, schema, column, or a status the contract does not qualify for")
     .action(async (opts: ProjectFlags & { select: string[]; json?: boolean }) => {
       setJson(Boolean(opts.json));
+      const [{ runValidate }, { formatValidateText, validateJson }] = await Promise.all([import("../../validate/validate.ts"), import("../../validate/format.ts")]);
       const report = await runValidate({ projectDir: resolveProjectDir(opts.projectDir, io.cwd), targetDir: targetPathOf(opts), select: splitList(opts.select), cwd: io.cwd, env: io.env });
       io.stdout(`${opts.json ? validateJson(report) : formatValidateText(report)}\n`);
       setExit(report.exitCode);
