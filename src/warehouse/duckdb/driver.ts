@@ -1,9 +1,9 @@
 /** Opens the DuckDB file a dbt-duckdb profile target names. */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { BadInputError, BusyError, errorMessage } from "../../errors.ts";
+import { redact, secretValues } from "../redact.ts";
 import type { ConnectOptions } from "../types.ts";
+import { duckdbDatabase } from "./path.ts";
 
 /**
  * DuckDB's memory_limit for the syncer's own connection when the profile's `settings:` name none. DuckDB's default
@@ -14,15 +14,8 @@ import type { ConnectOptions } from "../types.ts";
 export const SYNCER_MEMORY_LIMIT = "256MB";
 
 export async function openDuckDB(config: Record<string, unknown>, options: ConnectOptions): Promise<DuckDBInstance> {
-  const raw = config.path ?? config.database;
-  if (typeof raw !== "string" || raw === "" || raw === ":memory:") {
-    throw new BadInputError("the duckdb profile target needs a `path` to a database file (an in-memory database holds nothing dbt built)");
-  }
   // dbt-duckdb hands `path` to DuckDB as is, so a relative path is relative to the working directory dbt ran in.
-  const path = resolve(options.cwd ?? process.cwd(), raw);
-  if (!existsSync(path)) {
-    throw new BadInputError(`DuckDB database ${path} does not exist: run \`dbt build\` with this profile target first`, { where: path });
-  }
+  const { path, shown } = duckdbDatabase(config, options.cwd ?? process.cwd());
   try {
     // dbt-duckdb's `settings:` (memory_limit, threads, …) apply here too: the planner's join runs in this process.
     const settings = Object.fromEntries(Object.entries((config.settings as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]));
@@ -31,8 +24,9 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
   } catch (error) {
     // DuckDB lets one process at a time open a file for writing: another sync (or dbt) has it open now.
     if (/Could not set lock on file/i.test(errorMessage(error))) {
-      throw new BusyError(`DuckDB database ${path} is open in another process (another sync, or dbt, is running); nothing was done`);
+      throw new BusyError(`DuckDB database ${shown} is open in another process (another sync, or dbt, is running); nothing was done`);
     }
-    throw new BadInputError(`cannot open DuckDB database ${path}: ${errorMessage(error)}`, { where: path, cause: error });
+    // The driver's message may quote the path, and with it a MotherDuck token.
+    throw new BadInputError(`cannot open DuckDB database ${shown}: ${redact(errorMessage(error), [...(path === shown ? [] : [path]), ...secretValues({}, (config.settings as Record<string, unknown> | undefined) ?? {})])}`, { where: shown });
   }
 }
