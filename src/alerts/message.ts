@@ -1,7 +1,7 @@
 /** The alert every channel renders: the same facts, whichever way it travels. */
 import type { Contract } from "../contract/load.ts";
 import type { OwnersSpec } from "../contract/schema.ts";
-import { redactDeep, secretValues } from "../warehouse/redact.ts";
+import { redactDeep, secretValues } from "../config/secrets.ts";
 import type { AlertKind, Condition, NextStep } from "./conditions.ts";
 
 export interface Alert {

@@ -2,7 +2,7 @@ import { BadInputError } from "../errors.ts";
 import type { ProfileTarget } from "../dbt/profiles.ts";
 import { join } from "node:path";
 import { DUCKDB_DEFAULT_SCHEMA, duckdbDatabase, sideFilesOf } from "./duckdb/path.ts";
-import { stringField } from "./redact.ts";
+import { stringField } from "./fields.ts";
 import type { ConnectOptions, Warehouse } from "./types.ts";
 
 export type { SqlParam, Warehouse, WarehouseRow, WarehouseValue } from "./types.ts";
@@ -62,6 +62,5 @@ export async function connectWarehouse(target: ProfileTarget, options: ConnectOp
 export function sideFilesDir(target: ProfileTarget, ledgerSchema: string | undefined, options: ConnectOptions = {}): string | undefined {
   if (target.config.type !== "duckdb") return undefined;
   const database = duckdbDatabase(target.config, options.cwd ?? process.cwd());
-  if (!database.file) return undefined;
-  return join(sideFilesOf(database.path), encodeURIComponent(ledgerSchema ?? stringField(target.config, "schema") ?? DUCKDB_DEFAULT_SCHEMA));
+  return join(sideFilesOf(database), encodeURIComponent(ledgerSchema ?? stringField(target.config, "schema") ?? DUCKDB_DEFAULT_SCHEMA));
 }

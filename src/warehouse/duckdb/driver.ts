@@ -1,7 +1,7 @@
 /** Opens the DuckDB file a dbt-duckdb profile target names. */
 import { DuckDBInstance } from "@duckdb/node-api";
 import { BadInputError, BusyError, errorMessage } from "../../errors.ts";
-import { redact, secretValues } from "../redact.ts";
+import { redact, secretValues } from "../../config/secrets.ts";
 import type { ConnectOptions } from "../types.ts";
 import { duckdbDatabase } from "./path.ts";
 
@@ -15,7 +15,7 @@ export const SYNCER_MEMORY_LIMIT = "256MB";
 
 export async function openDuckDB(config: Record<string, unknown>, options: ConnectOptions): Promise<DuckDBInstance> {
   // dbt-duckdb hands `path` to DuckDB as is, so a relative path is relative to the working directory dbt ran in.
-  const { path, shown } = duckdbDatabase(config, options.cwd ?? process.cwd());
+  const path = duckdbDatabase(config, options.cwd ?? process.cwd());
   try {
     // dbt-duckdb's `settings:` (memory_limit, threads, …) apply here too: the planner's join runs in this process.
     const settings = Object.fromEntries(Object.entries((config.settings as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]));
@@ -24,9 +24,9 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
   } catch (error) {
     // DuckDB lets one process at a time open a file for writing: another sync (or dbt) has it open now.
     if (/Could not set lock on file/i.test(errorMessage(error))) {
-      throw new BusyError(`DuckDB database ${shown} is open in another process (another sync, or dbt, is running); nothing was done`);
+      throw new BusyError(`DuckDB database ${path} is open in another process (another sync, or dbt, is running); nothing was done`);
     }
-    // The driver's message may quote the path, and with it a MotherDuck token.
-    throw new BadInputError(`cannot open DuckDB database ${shown}: ${redact(errorMessage(error), [...(path === shown ? [] : [path]), ...secretValues({}, (config.settings as Record<string, unknown> | undefined) ?? {})])}`, { where: shown });
+    // The driver's message may quote a setting holding a credential (a token in `settings:`).
+    throw new BadInputError(`cannot open DuckDB database ${path}: ${redact(errorMessage(error), secretValues({}, (config.settings as Record<string, unknown> | undefined) ?? {}))}`, { where: path });
   }
 }
