@@ -38,8 +38,12 @@ export function redact(message: string, secrets: readonly unknown[]): string {
  * The secrets a run must never print: values of secret-looking environment variables (at least 6 characters, so a
  * flag like `1` is not masked everywhere), and the credential fields of the profile target.
  */
-export function secretValues(env: NodeJS.ProcessEnv, config?: Record<string, unknown>): string[] {
-  const fromEnv = Object.entries(env).filter(([name, value]) => SECRET_NAME.test(name) && value && value.trim().length >= 6).map(([, value]) => value!);
+export function secretValues(env: NodeJS.ProcessEnv, config?: Record<string, unknown>, options: { endpoints?: boolean } = {}): string[] {
+  // Endpoints (`…_URL`, `…_DSN`) whole are secrets where a message could quote one (an alert names its channels);
+  // elsewhere their credentials are the URL parts `redactUrlSecrets` masks, and the address helps fix a connection.
+  const endpoint = /_URL$|_DSN$/i;
+  const secretName = (name: string): boolean => SECRET_NAME.test(name) && (options.endpoints !== false || !endpoint.test(name) || /TOKEN|SECRET|PASSWORD|KEY/i.test(name));
+  const fromEnv = Object.entries(env).filter(([name, value]) => secretName(name) && value && value.trim().length >= 6).map(([, value]) => value!);
   const fromProfile = Object.entries(config ?? {}).filter(([name, value]) => SECRET_FIELD.test(name) && typeof value === "string" && value.length >= 3).map(([, value]) => value as string);
   return [...new Set([...fromEnv, ...fromProfile])];
 }
