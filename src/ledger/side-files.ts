@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { BadInputError } from "../errors.ts";
 
 export interface PauseRecord {
   contract: string;
@@ -59,7 +60,14 @@ export class SideFiles {
       return;
     }
     const record: PauseRecord = { contract, reason, actor, updatedAt: new Date().toISOString() };
-    await writeAtomically(path, this.#pauses, JSON.stringify(record));
+    try {
+      await writeAtomically(path, this.#pauses, JSON.stringify(record));
+    } catch (error) {
+      // A directory this user cannot write (the database's, shared): say where, not a stack trace.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === undefined) throw error;
+      throw new BadInputError(`cannot write the kill switch ${path} (${code}): the directory next to the DuckDB database must be writable by whoever pauses`, { where: path });
+    }
   }
 
   async paused(contract: string): Promise<PauseRecord | undefined> {
