@@ -5,6 +5,7 @@
 import { Client } from "@hubspot/api-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { HUBSPOT_DOCUMENTED_LIMITS } from "../src/destinations/hubspot/limits.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";
 import { runCli, startCli, syncArgs } from "./support/cli.ts";
@@ -94,6 +95,77 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect([run.exitCode, run.stdout.includes("paused by DBT_ACTIVATION_PAUSE")]).toEqual([3, true]);
       expect(emulator.calls()).toEqual([]);
     });
+  });
+
+  describe("operators during a run", () => {
+    /**
+     * 2,896 rows (the build's 16, each copied 180 times under new emails) to a portal that answers slowly and allows
+     * 4 calls per 10 s: 29 batches over more than a minute, so other processes act while the sync sends.
+     */
+    async function manyRows(): Promise<number> {
+      const copy = engine.model("bulk_copy");
+      await engine.mutate(`create table ${copy} as select m.*, g.i as bulk_i from ${engine.model(CONTRACT)} as m cross join generate_series(1, 180) as g(i)`);
+      await engine.mutate(`update ${copy} set email = 'bulk' || cast(bulk_i as varchar) || '-' || email, _activation_row_hash = md5('bulk' || cast(bulk_i as varchar) || email)`);
+      await engine.mutate(`alter table ${copy} drop column bulk_i`);
+      await engine.mutate(`insert into ${engine.model(CONTRACT)} select * from ${copy}`);
+      await engine.mutate(`drop table ${copy}`);
+      const [row] = await engine.query(`select count(*) as n from ${engine.model(CONTRACT)}`);
+      return Number(row!.n);
+    }
+
+    it("pause from another process stops the running sync before its next batch, and status shows the run meanwhile", async () => {
+      const rows = await manyRows();
+      expect(rows).toBe(16 * 181);
+      const slow = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, latencyMs: 1_000, limits: { perTenSeconds: 4 } });
+      const upserts = (): number => slow.calls().filter((c) => c.endpoint.endsWith("batch/upsert")).length;
+      try {
+        const running = startCli(sync("--json", "--allow-large-change", "--reason", "bulk"), env({ HUBSPOT_BASE_PATH: slow.url }));
+        await until(() => upserts() > 0, 120_000);
+
+        // status from another process: exit 0, the contract's run is going.
+        const status = await runCli(["status", ...connection, "--json"], env());
+        expect(status.exitCode, status.stderr).toBe(0);
+        const during = JSON.parse(status.stdout);
+        expect(during.contracts.find((c: { contract: string }) => c.contract === CONTRACT).lastRun).toMatchObject({ status: "running" });
+        if (engineName === "duckdb") {
+          // The database is the running sync's: status shows what that sync published, and says so.
+          expect(during.publishedBy).toMatchObject({ command: "sync", shard: null });
+          const text = await runCli(["status", ...connection], env());
+          expect(text.stdout).toMatch(/a sync \(pid \d+ on .*\) holds the DuckDB database/);
+          expect(text.stdout).toMatch(/contact_engagement_to_hubspot: active; running since .* \(\d+ created, 0 updated, 0 failed so far\)/);
+          // A second shard cannot open the file: it fails at once and says how shards run on DuckDB.
+          const shard = await runCli(sync("--shard", "1/2"), env({ HUBSPOT_BASE_PATH: slow.url }));
+          expect(shard.exitCode).toBe(7);
+          expect(shard.stderr).toContain("Shards of a contract cannot run side by side on one DuckDB file");
+          expect(shard.stderr).toContain("dbt-activation sync --shard 0/2 … && dbt-activation sync --shard 1/2 …");
+        }
+
+        const pause = await runCli(["pause", ...connection, "--contract", CONTRACT, "--reason", "stop mid-run"], env());
+        expect(pause.exitCode, pause.stderr).toBe(0);
+        const atPause = upserts();
+        expect(atPause, "the pause came after the last batch: the test proves nothing").toBeLessThan(25);
+        const done = await running;
+        // Batches already leaving may land (at most one per slot in flight); no batch starts after the switch is seen.
+        expect(upserts() - atPause).toBeLessThanOrEqual(HUBSPOT_DOCUMENTED_LIMITS.concurrency);
+        expect(done.exitCode, done.stderr).toBe(4);
+        const outcome = JSON.parse(done.stdout).contracts.find((c: { contract: string }) => c.contract === CONTRACT);
+        expect(outcome).toMatchObject({ status: "synced", result: "paused", stopped: "paused by ops-tester: stop mid-run (dbt-activation resume)" });
+        expect(outcome.counts.notSent).toBeGreaterThan(0);
+        expect(outcome.counts.created + outcome.counts.notSent).toBe(rows);
+        expect(slow.records("contacts")).toHaveLength(outcome.counts.created);
+
+        const [log] = await engine.query(`select status, stop_reason from ${engine.ledgerTable("activation_run_log")}`);
+        expect(log).toEqual({ status: "paused", stop_reason: "paused by ops-tester: stop mid-run (dbt-activation resume)" });
+        const after = JSON.parse((await runCli(["status", ...connection, "--json"], env())).stdout);
+        expect(after.publishedBy).toBeUndefined();
+        expect(after.paused).toEqual([expect.objectContaining({ contract: CONTRACT, reason: "stop mid-run" })]);
+        expect(after.contracts.find((c: { contract: string }) => c.contract === CONTRACT)).toMatchObject({ lastRun: { status: "paused", created: outcome.counts.created }, ledgerRows: outcome.counts.created });
+        expect((await runCli(["resume", ...connection, "--contract", CONTRACT], env())).exitCode).toBe(0);
+        expect(JSON.parse((await runCli(["status", ...connection, "--json"], env())).stdout).paused).toEqual([]);
+      } finally {
+        await slow.close();
+      }
+    }, 240_000);
   });
 
   describe("rollback and replay", () => {

@@ -1,7 +1,7 @@
 /** The alert every channel renders: the same facts, whichever way it travels. */
 import type { Contract } from "../contract/load.ts";
 import type { OwnersSpec } from "../contract/schema.ts";
-import { redact } from "../warehouse/redact.ts";
+import { redactDeep, secretValues } from "../config/secrets.ts";
 import type { AlertKind, Condition, NextStep } from "./conditions.ts";
 
 export interface Alert {
@@ -69,19 +69,7 @@ export function recoveryAlert(previous: { kind: string; summary: string | null; 
   };
 }
 
-/** Names of environment variables whose values are secrets (credentials the syncer reads, and alert endpoints). */
-const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSPHRASE|PRIVATE_KEY|API_KEY|ROUTING_KEY|CREDENTIAL|_URL$|_DSN$/i;
-
 /** Every string in the alert with every secret-looking value of the environment masked (a reason may quote one). */
 export function redactAlert(alert: Alert, env: NodeJS.ProcessEnv, extra: string[]): Alert {
-  const secrets = [...extra, ...Object.entries(env).filter(([name, value]) => SECRET_NAME.test(name) && value && value.length >= 6).map(([, value]) => value!)];
-  // Longest first, so a secret that contains another is masked whole.
-  secrets.sort((a, b) => b.length - a.length);
-  const clean = (value: unknown): unknown => {
-    if (typeof value === "string") return redact(value, secrets);
-    if (Array.isArray(value)) return value.map(clean);
-    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clean(v)]));
-    return value;
-  };
-  return clean(alert) as Alert;
+  return redactDeep(alert, [...extra, ...secretValues(env)]);
 }

@@ -1,5 +1,6 @@
 /** The `dbt-activation` command line: one binary, one file per subcommand in commands/. */
 import { Command, CommanderError } from "commander";
+import { redact, secretValues } from "../config/secrets.ts";
 import { BadInputError, BusyError } from "../errors.ts";
 import { EXIT } from "../exit-codes.ts";
 import { registerEmulate } from "./commands/emulate.ts";
@@ -51,11 +52,24 @@ function takeLogFormat(argv: string[], io: Io): { argv: string[]; format: LogFor
   return { argv: rest, format: (format as LogFormat | undefined) ?? "text" };
 }
 
+/**
+ * An error's text as printed: the last guard before the terminal, with the environment's secrets and URL credentials
+ * masked (the sources mask their own; a driver or a stack trace may still quote one).
+ */
+function errorText(io: Io): (text: string) => string {
+  const secrets = secretValues(io.env, undefined, { endpoints: false });
+  return (text) => redact(text, secrets);
+}
+
 function reportError(error: BadInputError, json: boolean, io: Io): number {
-  if (json) jsonError(io, EXIT.badInput, { kind: "bad_input", message: error.message, where: error.where, details: error.details });
-  io.stderr(`error: ${error.message}\n`);
-  if (error.where && !error.message.includes(error.where)) io.stderr(`  at ${error.where}\n`);
-  for (const detail of error.details) io.stderr(`  - ${detail}\n`);
+  const clean = errorText(io);
+  const message = clean(error.message);
+  const where = error.where === undefined ? undefined : clean(error.where);
+  const details = error.details.map(clean);
+  if (json) jsonError(io, EXIT.badInput, { kind: "bad_input", message, where, details });
+  io.stderr(`error: ${message}\n`);
+  if (where && !message.includes(where)) io.stderr(`  at ${where}\n`);
+  for (const detail of details) io.stderr(`  - ${detail}\n`);
   return EXIT.badInput;
 }
 
@@ -90,14 +104,15 @@ export async function main(rawArgv: string[], io: Io = defaultIo, commands: Regi
       return EXIT.badInput;
     }
     if (error instanceof BadInputError) return reportError(error, json, io);
+    const clean = errorText(io);
     if (error instanceof BusyError) {
-      if (json) jsonError(io, EXIT.busy, { kind: "busy", message: error.message });
-      io.stderr(`busy: ${error.message}\n`);
+      if (json) jsonError(io, EXIT.busy, { kind: "busy", message: clean(error.message) });
+      io.stderr(`busy: ${clean(error.message)}\n`);
       return EXIT.busy;
     }
     // The stack goes to stderr only: stdout under --json stays one parseable object.
-    if (json) jsonError(io, EXIT.internal, { kind: "internal", message: error instanceof Error ? error.message : String(error) });
-    io.stderr(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    if (json) jsonError(io, EXIT.internal, { kind: "internal", message: clean(error instanceof Error ? error.message : String(error)) });
+    io.stderr(`internal error: ${clean(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
     return EXIT.internal;
   }
 }

@@ -208,3 +208,20 @@ export function connectionFromEnv(env: NodeJS.ProcessEnv): { config: Record<stri
   }
   return { config: { ...config, type }, source: `the environment (${TARGET_PREFIX}*)` };
 }
+
+/**
+ * A credential from the environment (a token, key, secret or client id), exactly as given; unset or empty is
+ * undefined. White space around it is bad input naming the variable, never trimmed and never sent: a token read from a
+ * file with `echo` or `cat` carries a newline, which the destination would answer with a 401 far from the cause.
+ */
+export function credential(env: NodeJS.ProcessEnv, name: string, context?: string): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === "") return undefined;
+  if (value.trim() !== value) {
+    const what = /\n|\r/.test(value) ? "a line break" : "white space";
+    throw new BadInputError(
+      `${context ? `${context}: ` : ""}${name} begins or ends with ${what} (a value read from a file with echo or cat carries one): set it without, e.g. ${name}="$(tr -d '\\n' < file)"`,
+    );
+  }
+  return value;
+}

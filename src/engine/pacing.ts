@@ -158,23 +158,37 @@ export class Pacer implements RequestPacer {
         throw new DestinationRequestError("the daily limit is reached (the destination reports no requests left today)", { code: "DAILY_LIMIT", exhausted: true });
       }
       const now = Date.now();
-      if (now < this.#pausedUntil) {
-        await delay(this.#pausedUntil - now);
-        continue;
-      }
-      this.#prune(now);
-      if (this.#spent.length + this.#inFlight < this.#capacity) {
+      const wait = this.#untilToken(now);
+      if (wait === 0) {
         this.#inFlight += 1;
         if (this.#dailyRemaining !== undefined) this.#dailyRemaining -= 1;
         this.stats.waitedMs += now - started;
         return;
       }
-      // The token that frees first is the oldest spent one; with every token in flight, the next answer frees one
-      // (a window later), so look again shortly.
-      const free = this.#spent.length + this.#inFlight - this.#capacity;
-      const oldest = this.#spent[free];
-      await delay(oldest === undefined ? 5 : Math.max(1, oldest + this.#windowMs + this.#marginMs - now + 1));
+      await delay(wait);
     }
+  }
+
+  /** How long until a token is free (0: one is free now). */
+  #untilToken(now: number): number {
+    if (now < this.#pausedUntil) return this.#pausedUntil - now;
+    this.#prune(now);
+    if (this.#spent.length + this.#inFlight < this.#capacity) return 0;
+    // The token that frees first is the oldest spent one; with every token in flight, the next answer frees one
+    // (a window later), so look again shortly.
+    const free = this.#spent.length + this.#inFlight - this.#capacity;
+    const oldest = this.#spent[free];
+    return oldest === undefined ? 5 : Math.max(1, oldest + this.#windowMs + this.#marginMs - now + 1);
+  }
+
+  /**
+   * Resolves once a request could leave now (after the requests already waiting), without taking the token: the
+   * engine decides at that last moment whether to send the next batch at all (the kill switch), so batches do not
+   * queue here past a pause.
+   */
+  async ready(): Promise<void> {
+    await this.#queue;
+    for (let wait = this.#untilToken(Date.now()); wait > 0; wait = this.#untilToken(Date.now())) await delay(wait);
   }
 }
 

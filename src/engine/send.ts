@@ -174,10 +174,6 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
 
   for await (const batch of toBatches(stream, maxBatch, normalize)) {
     if (fatal) break; // the ledger (or a bug) failed: stop reading, report the error
-    if (summary.stopped === undefined) {
-      const reason = await options.shouldStop?.();
-      if (reason) stop(reason);
-    }
     if (summary.stopped !== undefined) {
       summary.notSent += batch.length;
       continue;
@@ -190,6 +186,13 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
     }
     if (blockers.size > 0) await Promise.all(blockers);
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    // Asked as the batch is about to leave (a slot and a request token are free): a pause thrown while earlier batches
+    // waited on the rate limit sends no more.
+    if (summary.stopped === undefined && !fatal && options.shouldStop) {
+      await pacer.ready();
+      const reason = await options.shouldStop();
+      if (reason) stop(reason);
+    }
     if (summary.stopped !== undefined || fatal) {
       summary.notSent += batch.length;
       continue;

@@ -1,10 +1,13 @@
 /**
- * Operational controls kept in the warehouse beside the ledger: the kill switch (pause / resume a contract, or `*`
- * for every contract) and the lease that lets one runner at a time sync a contract.
+ * Operational controls kept beside the ledger: the kill switch (pause / resume a contract, or `*` for every contract)
+ * and the lease that lets one runner at a time sync a contract. The switch lives in the warehouse, except where the
+ * engine lets one process at a time open the database (DuckDB): there it lives in side files next to the database
+ * (side-files.ts), so an operator can throw it while a sync holds the file, and the sync reads it between batches.
  */
 import type { Warehouse } from "../warehouse/types.ts";
 import type { LedgerTables } from "./migrations.ts";
 import { readEnv } from "../config/env.ts";
+import type { PauseRecord, SideFiles } from "./side-files.ts";
 
 export const ALL_CONTRACTS = "*";
 /** `DBT_ACTIVATION_PAUSE=1` (or `*`) pauses every contract; a comma-separated list pauses those contracts. */
@@ -26,16 +29,76 @@ export interface HeldLease {
   release(): Promise<void>;
 }
 
+/** Why a contract may not send, from its switch (or the `*` switch): what the sync's outcome and `status` say. */
+function pausedReasonOf(row: { contract: string; reason: string | null; actor: string | null }): string {
+  const who = row.actor ? ` by ${row.actor}` : "";
+  const scope = row.contract === ALL_CONTRACTS ? "every contract is paused" : "paused";
+  return `${scope}${who}${row.reason ? `: ${row.reason}` : ""} (dbt-activation resume)`;
+}
+
+/** `DBT_ACTIVATION_PAUSE` names the contract (or every contract): the reason, else undefined. */
+function pausedByEnv(contract: string, env: NodeJS.ProcessEnv): string | undefined {
+  const fromEnv = readEnv(env, PAUSE_ENV)?.trim();
+  if (!fromEnv) return undefined;
+  const names = fromEnv.split(",").map((n) => n.trim());
+  return ["1", "true", ALL_CONTRACTS].includes(fromEnv) || names.includes(contract) ? `paused by ${PAUSE_ENV}=${fromEnv}` : undefined;
+}
+
+const pauseState = (r: PauseRecord): PauseState => ({ contract: r.contract, reason: r.reason, actor: r.actor, updatedAt: new Date(r.updatedAt) });
+
+/** The kill switch kept in side files (DuckDB), for commands that must not open the database: `pause`, `resume`, `status`. */
+export class FileKillSwitch {
+  readonly #side: SideFiles;
+
+  constructor(side: SideFiles) {
+    this.#side = side;
+  }
+
+  setPaused(contract: string, paused: boolean, reason: string | undefined, actor: string | undefined): Promise<void> {
+    return this.#side.setPaused(contract, paused, reason ?? null, actor ?? null);
+  }
+
+  async pausedReason(contract: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+    const fromEnv = pausedByEnv(contract, env);
+    if (fromEnv) return fromEnv;
+    const record = (await this.#side.paused(contract)) ?? (await this.#side.paused(ALL_CONTRACTS));
+    return record ? pausedReasonOf(record) : undefined;
+  }
+
+  async pausedContracts(): Promise<PauseState[]> {
+    return (await this.#side.allPaused()).map(pauseState);
+  }
+}
+
 export class Controls {
   readonly #w: Warehouse;
   readonly #t: LedgerTables;
+  readonly #file: FileKillSwitch | undefined;
 
-  constructor(warehouse: Warehouse, tables: LedgerTables) {
+  /** `side`: the engine admits one process at a time, so the kill switch lives in these side files. */
+  constructor(warehouse: Warehouse, tables: LedgerTables, side?: SideFiles) {
     this.#w = warehouse;
     this.#t = tables;
+    this.#file = side ? new FileKillSwitch(side) : undefined;
+  }
+
+  /**
+   * Where the switch lives in side files, moves the switches an older version kept in the controls table into them
+   * (a side file already there is newer and wins), so no pause is lost on upgrade.
+   */
+  async adoptTableSwitches(): Promise<void> {
+    if (!this.#file) return;
+    const rows = await this.#w.query(`select contract_name, reason, actor from ${this.#t.controls} where paused`);
+    const present = new Set((await this.#file.pausedContracts()).map((p) => p.contract));
+    for (const row of rows) {
+      const contract = String(row.contract_name);
+      if (!present.has(contract)) await this.#file.setPaused(contract, true, (row.reason as string | null) ?? undefined, (row.actor as string | null) ?? undefined);
+    }
+    if (rows.length > 0) await this.#w.execute(`delete from ${this.#t.controls}`);
   }
 
   async setPaused(contract: string, paused: boolean, reason: string | undefined, actor: string | undefined): Promise<void> {
+    if (this.#file) return this.#file.setPaused(contract, paused, reason, actor);
     const p = this.#w.dialect.param;
     await this.#w.transaction(async () => {
       await this.#w.execute(`delete from ${this.#t.controls} where contract_name = ${p(1)}`, [contract]);
@@ -51,21 +114,18 @@ export class Controls {
 
   /** Why the contract may not send now, or undefined. The environment variable wins over the warehouse. */
   async pausedReason(contract: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-    const fromEnv = readEnv(env, PAUSE_ENV)?.trim();
-    if (fromEnv) {
-      const names = fromEnv.split(",").map((n) => n.trim());
-      if (["1", "true", ALL_CONTRACTS].includes(fromEnv) || names.includes(contract)) return `paused by ${PAUSE_ENV}=${fromEnv}`;
-    }
+    if (this.#file) return this.#file.pausedReason(contract, env);
+    const fromEnv = pausedByEnv(contract, env);
+    if (fromEnv) return fromEnv;
     const p = this.#w.dialect.param;
     const rows = await this.#w.query(`select contract_name, reason, actor from ${this.#t.controls} where paused and contract_name in (${p(1)}, ${p(2)})`, [contract, ALL_CONTRACTS]);
     const row = rows[0];
     if (!row) return undefined;
-    const who = row.actor ? ` by ${String(row.actor)}` : "";
-    const scope = row.contract_name === ALL_CONTRACTS ? "every contract is paused" : "paused";
-    return `${scope}${who}${row.reason ? `: ${String(row.reason)}` : ""} (dbt-activation resume)`;
+    return pausedReasonOf({ contract: String(row.contract_name), reason: (row.reason as string | null) ?? null, actor: (row.actor as string | null) ?? null });
   }
 
   async pausedContracts(): Promise<PauseState[]> {
+    if (this.#file) return this.#file.pausedContracts();
     const rows = await this.#w.query(`select contract_name, reason, actor, updated_at from ${this.#t.controls} where paused order by contract_name`);
     return rows.map((r) => ({ contract: String(r.contract_name), reason: (r.reason as string | null) ?? null, actor: (r.actor as string | null) ?? null, updatedAt: (r.updated_at as Date | null) ?? null }));
   }

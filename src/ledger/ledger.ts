@@ -75,6 +75,16 @@ const DEAD_LETTER_COLUMNS = [
 /** Why a dead letter stopped being open (close_reason). */
 export type CloseReason = "written" | "superseded" | `not eligible: ${string}`;
 
+/**
+ * Told after each run-log and checkpoint write has committed (the live status of a sync on DuckDB, which other
+ * processes cannot read from the database it holds: src/pipeline/status.ts).
+ */
+export interface LedgerListener {
+  runStarted(run: RunStart): Promise<void>;
+  acknowledged(contract: string, runId: string, outcomes: RecordOutcome[]): Promise<void>;
+  runFinished(entry: RunEnd): Promise<void>;
+}
+
 export interface LedgerOptions {
   /** The first cross-run backoff of a transient dead letter (src/engine/failures.ts). */
   backoffBaseMs?: number;
@@ -97,11 +107,17 @@ export class Ledger {
   readonly tables: LedgerTables;
   readonly #warehouse: Warehouse;
   readonly #backoffBaseMs: number;
+  #listener: LedgerListener | undefined;
 
   constructor(warehouse: Warehouse, tables: LedgerTables, options: LedgerOptions = {}) {
     this.#warehouse = warehouse;
     this.tables = tables;
     this.#backoffBaseMs = options.backoffBaseMs ?? 15 * 60_000;
+  }
+
+  /** One listener at a time (the run's live status). */
+  listen(listener: LedgerListener | undefined): void {
+    this.#listener = listener;
   }
 
   #placeholders(rows: number, columns: number, offset = 0): string {
@@ -130,6 +146,7 @@ export class Ledger {
       }
       for (let i = 0; i < failed.length; i += CHECKPOINT_SLICE) await this.#deadLetter(contract, runId, failed.slice(i, i + CHECKPOINT_SLICE), byKey, "rejected", now);
     });
+    await this.#listener?.acknowledged(contract, runId, latest);
   }
 
   /**
@@ -267,6 +284,7 @@ export class Ledger {
         values ${this.#placeholders(1, values.length)}`,
       values,
     );
+    await this.#listener?.runStarted(run);
   }
 
   /**
@@ -297,6 +315,7 @@ export class Ledger {
         where run_id = ${p(16)} and contract_name = ${p(17)}`,
       values,
     );
+    await this.#listener?.runFinished(entry);
   }
 
   /** Per contract: the latest run by start (a run still going, or killed, has no finish time yet). */

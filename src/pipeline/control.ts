@@ -1,7 +1,7 @@
-/** `pause` and `resume`: the kill switch, kept in the warehouse with who threw it and why. */
+/** `pause` and `resume`: the kill switch, kept beside the ledger with who threw it and why (src/ledger/controls.ts). */
 import { BadInputError } from "../errors.ts";
 import { ALL_CONTRACTS } from "../ledger/controls.ts";
-import { openLedgerSession, type SessionOptions } from "./session.ts";
+import { openLedgerSession, sideKillSwitch, type SessionOptions } from "./session.ts";
 
 export { ALL_CONTRACTS };
 
@@ -14,6 +14,10 @@ export function contractScope(opts: { contract?: string | undefined; all?: boole
 /** Throws or lifts the kill switch for a contract (or `*`), recorded with who and why. */
 export async function setKillSwitch(options: SessionOptions, scope: string, paused: boolean, reason: string | undefined, actor: string | undefined): Promise<void> {
   if (paused && !reason?.trim()) throw new BadInputError("pause needs --reason \"why\": the next runner and the status command show it");
+  // DuckDB: the switch is a side file, thrown without opening the database a running sync holds; the sync reads it
+  // before its next batch.
+  const file = await sideKillSwitch(options);
+  if (file) return file.setPaused(scope, paused, reason?.trim(), actor);
   const session = await openLedgerSession(options);
   try {
     await session.controls.setPaused(scope, paused, reason?.trim(), actor);

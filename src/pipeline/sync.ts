@@ -9,7 +9,7 @@ import { loadContracts, selectContracts, unsyncableContracts, type Contract } fr
 import { launchReadiness } from "../contract/readiness.ts";
 import { actsOnRemoved, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
-import { BadInputError } from "../errors.ts";
+import { BadInputError, BusyError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
 import { resolveProjectDir, resolveTargetDir } from "../dbt/project.ts";
 import { checkInvocation, createGate, reusedOnly, type GateCheck } from "../gate/gate.ts";
@@ -31,6 +31,7 @@ import { exitCodeOf } from "../report/format.ts";
 import type { ContractOutcome, SyncReport } from "../report/types.ts";
 import type { Warehouse } from "../warehouse/index.ts";
 import { openLedgerSession, type LedgerSession } from "./session.ts";
+import { LiveStatus } from "./status.ts";
 import { alertOutcomes } from "../alerts/index.ts";
 import { AlertState } from "../ledger/alerts.ts";
 import { readEnv } from "../config/env.ts";
@@ -155,7 +156,8 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const select = options.select ?? [];
   const unsyncable = unsyncableContracts(manifest).filter((u) => select.length === 0 || select.includes(u.name));
   const selected = select.filter((name) => !unsyncable.some((u) => u.name === name));
-  const contracts = select.length > 0 && selected.length === 0 ? [] : selectContracts(loadContracts(manifest), selected);
+  const declared = loadContracts(manifest);
+  const contracts = select.length > 0 && selected.length === 0 ? [] : selectContracts(declared, selected);
   const outcomes = new Map<string, ContractOutcome>();
   for (const u of unsyncable) {
     outcomes.set(u.name, { contract: u.name, model: u.node, destination: "-", status: "failed", reasons: [`${u.file}: ${u.reason}`] });
@@ -196,7 +198,19 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   // One session for the run and its alerts: on DuckDB a second instance of the file in this process would not see
   // (and could overwrite) the first one's writes.
   let session: LedgerSession | undefined;
-  const openSession = async (): Promise<LedgerSession> => (session ??= await openLedgerSession({ ...options, projectDir, env, cwd }));
+  let live: LiveStatus | undefined;
+  const openSession = async (): Promise<LedgerSession> => {
+    if (session) return session;
+    session = await openLedgerSession({ ...options, projectDir, env, cwd }).catch((error: unknown) => {
+      throw options.shard && error instanceof BusyError ? shardsOnOneFile(error, options.shard) : error;
+    });
+    // Where other processes cannot read the ledger while this one holds it (DuckDB), `status` reads what it publishes.
+    if (!options.dryRun) {
+      const shard = options.shard ? `${options.shard.index}/${options.shard.count}` : null;
+      live = await LiveStatus.start(session, declared.map((c) => c.spec.name), { command: options.replay ? "replay" : "sync", shard });
+    }
+    return session;
+  };
   try {
     if (passed.length > 0 || (gated.length > 0 && !options.dryRun)) {
       const { warehouse, ledger, controls } = await openSession();
@@ -263,7 +277,24 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
     return report;
   } finally {
     await session?.close();
+    // After the database is free: a `status` in between reads either the tables or a snapshot still true.
+    await live?.stop();
   }
+}
+
+/**
+ * DuckDB admits one writing process per database file, so a second shard of a contract cannot open it while the
+ * first runs: fail at once, saying how shards run on DuckDB.
+ */
+function shardsOnOneFile(error: BusyError, shard: Shard): BusyError {
+  const n = shard.count;
+  const each = (i: number): string => `dbt-activation sync --shard ${i}/${n} …`;
+  const sequence = n <= 3 ? Array.from({ length: n }, (_, i) => each(i)).join(" && ") : `${each(0)} && … && ${each(n - 1)}`;
+  return new BusyError(
+    `${error.message}. Shards of a contract cannot run side by side on one DuckDB file (one writing process at a time): run them one after another ` +
+      `in one job (\`${sequence}\`), or sync without --shard; to fan shards out to parallel ` +
+      "workers, use a server warehouse (PostgreSQL, Snowflake, BigQuery)",
+  );
 }
 
 /** `monitoring.alert_only`: gated and planned like any contract, alerted on, and never written. */
@@ -411,6 +442,8 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   let removal: RemovalSummary | undefined;
   let nullFailed = 0;
   const nullFailures: FailedOutcome[] = [];
+  // The kill switch thrown while the run sent: the run ends paused, as the contract now is.
+  let switchedOff: string | undefined;
   // Nothing changed: no destination call at all, not even the preflight.
   if (plan.create + plan.update + removals > 0) {
     let problems: string[];
@@ -455,9 +488,12 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       },
       // The kill switch is read between batches: pausing stops a running sync after the batch in flight. So is the
       // pause rule: a run failing rows past it stops now rather than at the end.
-      shouldStop: async () =>
-        (sending && pauseRuleTripped(contract.spec, { attempted: sending.created + sending.updated + sending.failed, failed: sending.failed })) ??
-        controls.pausedReason(contract.spec.name, env),
+      shouldStop: async () => {
+        const rule = sending && pauseRuleTripped(contract.spec, { attempted: sending.created + sending.updated + sending.failed, failed: sending.failed });
+        if (rule) return rule;
+        switchedOff = await controls.pausedReason(contract.spec.name, env);
+        return switchedOff;
+      },
     });
     if (removals > 0 && !summary.stopped) {
       removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed) => {
@@ -482,7 +518,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   // Over the rows attempted in this run: rows held back by an open dead letter were not attempted.
   const pausedBy = pauseRuleTripped(contract.spec, { attempted: counts.created + counts.updated + counts.failed, failed: counts.failed });
   if (pausedBy) await controls.setPaused(contract.spec.name, true, pausedBy, "dbt-activation");
-  const result = pausedBy ? "paused" : summary?.stopped ? "interrupted" : counts.failed + counts.notSent > 0 ? "partial" : "success";
+  const result = pausedBy || (switchedOff && summary?.stopped === switchedOff) ? "paused" : summary?.stopped ? "interrupted" : counts.failed + counts.notSent > 0 ? "partial" : "success";
   await finishRun(result, counts, summary?.stopped ?? pausedBy, overrideReason);
   return {
     ...base,

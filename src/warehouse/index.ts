@@ -1,6 +1,8 @@
 import { BadInputError } from "../errors.ts";
 import type { ProfileTarget } from "../dbt/profiles.ts";
-import { stringField } from "./redact.ts";
+import { join } from "node:path";
+import { DUCKDB_DEFAULT_SCHEMA, duckdbDatabase, sideFilesOf } from "./duckdb/path.ts";
+import { stringField } from "./fields.ts";
 import type { ConnectOptions, Warehouse } from "./types.ts";
 
 export type { SqlParam, Warehouse, WarehouseRow, WarehouseValue } from "./types.ts";
@@ -44,7 +46,7 @@ export async function connectWarehouse(target: ProfileTarget, options: ConnectOp
     case "duckdb": {
       const [{ DuckDBWarehouse }, { openDuckDB }] = await loadEngine(() => Promise.all([import("./duckdb/adapter.ts"), import("./duckdb/driver.ts")]), DRIVER_PACKAGES.duckdb, "duckdb");
       const instance = await openDuckDB(config, options);
-      return new DuckDBWarehouse(instance, await instance.connect(), stringField(config, "schema") ?? "main");
+      return new DuckDBWarehouse(instance, await instance.connect(), stringField(config, "schema") ?? DUCKDB_DEFAULT_SCHEMA);
     }
     case "postgres": {
       const [{ PostgresWarehouse }, { openPostgres }] = await loadEngine(() => Promise.all([import("./postgres/adapter.ts"), import("./postgres/driver.ts")]), DRIVER_PACKAGES.postgres, "postgres");
@@ -65,4 +67,15 @@ export async function connectWarehouse(target: ProfileTarget, options: ConnectOp
         { where: target.profilesPath },
       );
   }
+}
+
+/**
+ * The directory where the ledger keeps what other processes must reach while one holds the warehouse (the kill switch,
+ * the running sync's status: src/ledger/side-files.ts), for engines that admit one process at a time: a local DuckDB
+ * file. Undefined for every other engine (their ledger tables serve every process). Opens nothing.
+ */
+export function sideFilesDir(target: ProfileTarget, ledgerSchema: string | undefined, options: ConnectOptions = {}): string | undefined {
+  if (target.config.type !== "duckdb") return undefined;
+  const database = duckdbDatabase(target.config, options.cwd ?? process.cwd());
+  return join(sideFilesOf(database), encodeURIComponent(ledgerSchema ?? stringField(target.config, "schema") ?? DUCKDB_DEFAULT_SCHEMA));
 }

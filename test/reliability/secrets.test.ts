@@ -3,9 +3,14 @@
  * OAuth client secret and refresh token, a Salesforce client secret, a warehouse password read by a profile's
  * env_var), then runs that succeed, fail per record, and fail on credentials (401, OAuth refused, a bad profile) are
  * made, and every output is searched: stdout, stderr, `--json` reports, error messages, and every table the syncer
- * writes (ledger, run log, dead letters, controls, leases).
+ * writes (ledger, run log, dead letters, controls, leases). The sweep then plants more (a MotherDuck token in the
+ * DuckDB path, a password in a PostgreSQL connection string, a Slack webhook URL, a token with a trailing newline) and
+ * adds the remaining channels: JSON logs, the HTML report, alert messages and the ledger's side files.
  */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startAlertReceiver } from "../support/alert-receiver.ts";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
 import { startSalesforceEmulator, type SalesforceEmulator } from "../../src/emulators/salesforce/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
@@ -146,6 +151,103 @@ describe("no credential in any output", () => {
       const rows = await queryDuckDB(duckdbPath, `select * from "integration_tests"."main"."${String(table_name)}"`);
       const text = JSON.stringify(rows, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
       expect(leaks(text), `table ${String(table_name)}`).toEqual([]);
+    }
+  }, 300_000);
+});
+
+/** Secrets only the sweep plants, each in one place a user could put it. */
+const SWEEP = {
+  motherDuckToken: "PLANTEDmotherduckToken77gg",
+  pgUrlPassword: "PLANTEDpgUrlPassword88hh",
+  slackPath: "PLANTEDslackWebhookPath99ii",
+};
+
+describe("the sweep: every place a secret can be planted, every channel it could leave by", () => {
+  it("plants secrets in profiles, paths, connection strings, destination tokens and alert URLs, and finds none in any output", async () => {
+    const sweep: { label: string; text: string }[] = [];
+    const record = async (label: string, args: string[], env: Record<string, string>): Promise<CliRun> => {
+      const result = await runCli(args, env);
+      sweep.push({ label, text: `${result.stdout}\n${result.stderr}` });
+      return result;
+    };
+    const secrets = [...Object.values(SECRETS), EXPIRED_TOKEN, ...Object.values(SWEEP)];
+    const leaked = (text: string): string[] => secrets.filter((secret) => text.includes(secret) || text.includes(encodeURIComponent(secret)));
+    const db = await freshDuckdb();
+    const receiver = await startAlertReceiver({ webhookSecret: "unused-webhook-secret", routingKey: "unused-routing-key" });
+    const slackUrl = `${receiver.url}/slack/T0001/B0001/${SWEEP.slackPath}`;
+    const connection = ["--project-dir", integrationProject, "--profiles-dir", integrationProject];
+    const env = (extra: Record<string, string> = {}): Record<string, string> => ({ ...baseEnv(), ACTIVATION_DUCKDB_PATH: db, ACTIVATION_SLACK_URL: slackUrl, ...extra });
+    // The contract alerts on Slack (its pause rule and failed rows alert), so alert messages are searched too.
+    const target = await copyArtifacts({
+      manifest: (m) => {
+        m.nodes[MODEL].config.meta.activation[0].monitoring.alert = { slack_webhook_env: "ACTIVATION_SLACK_URL" };
+      },
+    });
+    const select = ["--select", CONTRACT];
+    const resend = ["--full-resync", "--allow-large-change", "--reason", "sweep"];
+    try {
+      // Runs that succeed with rejected rows, as JSON logs and as a JSON report; status, pause, resume, the HTML report.
+      const rejected = await record("sync --json --log-format json", syncArgs(target, ...select, "--json", "--log-format", "json"), env());
+      expect(rejected.exitCode, rejected.stderr).toBe(4);
+      expect((await record("status --json", ["status", ...connection, "--json"], env())).exitCode).toBe(0);
+      expect((await record("pause", ["pause", ...connection, "--contract", CONTRACT, "--reason", "sweep"], env())).exitCode).toBe(0);
+      expect((await record("resume", ["resume", ...connection, "--contract", CONTRACT], env())).exitCode).toBe(0);
+
+      // The destination down (500 on every call) and refusing the token (401).
+      hubspot.setFaults({ serverErrorRate: 1, seed: 3 });
+      const down = await record("hubspot 500", syncArgs(target, ...select, ...resend, "--json"), env({ HUBSPOT_REQUEST_TIMEOUT_MS: "5000" }));
+      expect(down.exitCode).not.toBe(0);
+      hubspot.setFaults({});
+      const refused = await record("hubspot 401", syncArgs(target, ...select, ...resend), env({ HUBSPOT_ACCESS_TOKEN: EXPIRED_TOKEN, ...NO_OAUTH }));
+      expect(refused.exitCode).toBe(2);
+
+      // A token read from a file with echo: refused before any call, naming the variable, not a 401 later.
+      const calls = hubspot.calls().length;
+      const newline = await record("token with a trailing newline", syncArgs(target, ...select, ...resend, "--json"), env({ HUBSPOT_ACCESS_TOKEN: `${SECRETS.HUBSPOT_ACCESS_TOKEN}\n` }));
+      expect(newline.exitCode).toBe(2);
+      expect(newline.stdout).toContain("HUBSPOT_ACCESS_TOKEN begins or ends with a line break");
+      expect(hubspot.calls().length).toBe(calls);
+
+      const html = join(db, "..", "report.html");
+      expect((await record("report", ["report", ...connection, "--out", html], env())).exitCode).toBe(0);
+      sweep.push({ label: "the HTML report", text: await readFile(html, "utf8") });
+
+      // A MotherDuck path carrying its token, for every command that opens the warehouse.
+      const motherDuck = { ACTIVATION_DUCKDB_PATH: `md:planted_db?motherduck_token=${SWEEP.motherDuckToken}` };
+      for (const [label, args] of [
+        ["sync", syncArgs(target, ...select, "--json")],
+        ["status", ["status", ...connection]],
+        ["pause", ["pause", ...connection, "--contract", CONTRACT, "--reason", "md"]],
+      ] as const) {
+        const run = await record(`motherduck ${label}`, [...args], env(motherDuck));
+        expect(run.exitCode, `${label}: ${run.stdout}${run.stderr}`).toBe(2);
+        expect(run.stdout + run.stderr).toContain("motherduck_token=***");
+      }
+
+      // A PostgreSQL connection string with its password, where a host belongs.
+      const url = await record("postgres connection string", syncArgs(target, ...select, "--target", "postgres"), env({ ACTIVATION_PG_HOST: `postgresql://planted:${SWEEP.pgUrlPassword}@127.0.0.1:1/db`, ACTIVATION_PG_PORT: "1" }));
+      expect(url.exitCode).toBe(2);
+
+      // Alert messages as the receiver got them.
+      expect(receiver.received.length).toBeGreaterThan(0);
+      for (const alert of receiver.received) sweep.push({ label: `alert ${alert.channel}`, text: alert.raw });
+
+      // The ledger's tables and its side files (the kill switch and the status a running sync publishes).
+      const tables = await queryDuckDB(db, `select table_name from information_schema.tables where table_name like 'activation_%' order by table_name`);
+      for (const { table_name } of tables) {
+        const rows = await queryDuckDB(db, `select * from "integration_tests"."main"."${String(table_name)}"`);
+        sweep.push({ label: `table ${String(table_name)}`, text: JSON.stringify(rows, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) });
+      }
+      const side = `${db}.activation`;
+      for (const entry of await readdir(side, { recursive: true, withFileTypes: true })) {
+        if (entry.isFile()) sweep.push({ label: `side file ${entry.name}`, text: await readFile(join(entry.parentPath, entry.name), "utf8") });
+      }
+
+      const found = sweep.flatMap(({ label, text }) => leaked(text).map((secret) => `${label}: ${secret}`));
+      expect(found, sweep.map(({ label, text }) => `--- ${label}\n${text.slice(0, 3000)}`).join("\n").slice(0, 30_000)).toEqual([]);
+    } finally {
+      hubspot.setFaults({});
+      await receiver.close();
     }
   }, 300_000);
 });

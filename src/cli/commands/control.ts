@@ -44,9 +44,13 @@ export function registerControl(program: Command, context: CommandContext): void
     .action(async (opts: ConnectionFlags & ProjectFlags & { json?: boolean }) => {
       setJson(Boolean(opts.json));
       const [{ runStatus }, { ALL_CONTRACTS }] = await Promise.all([import("../../pipeline/status.ts"), import("../../pipeline/control.ts")]);
-      const { contracts, paused } = await runStatus({ ...sessionOptions(opts, context), targetPath: targetPathOf(opts) });
-      if (opts.json) io.stdout(`${JSON.stringify({ contracts, paused }, null, 2)}\n`);
+      const { contracts, paused, publishedBy } = await runStatus({ ...sessionOptions(opts, context), targetPath: targetPathOf(opts) });
+      if (opts.json) io.stdout(`${JSON.stringify({ contracts, paused, ...(publishedBy ? { publishedBy } : {}) }, null, 2)}\n`);
       else {
+        if (publishedBy) {
+          const shard = publishedBy.shard ? ` --shard ${publishedBy.shard}` : "";
+          io.stdout(`a ${publishedBy.command}${shard} (pid ${publishedBy.pid} on ${publishedBy.host}, since ${publishedBy.since}) holds the DuckDB database: its status as of ${publishedBy.writtenAt}, the kill switch as of now\n`);
+        }
         if (contracts.length === 0) io.stdout("no contracts declared and no runs recorded yet\n");
         const at = (t: unknown): string => (t instanceof Date ? t.toISOString() : String(t));
         for (const c of contracts) {
@@ -54,7 +58,9 @@ export function registerControl(program: Command, context: CommandContext): void
           const held = r && r.failedUnchanged + r.retryLater > 0 ? `, ${r.failedUnchanged + r.retryLater} held by dead letters` : "";
           const last = !r
             ? "never run"
-            : r.status === "running"
+            : r.status === "running" && publishedBy
+              ? `running since ${at(r.startedAt)} (${r.created} created, ${r.updated} updated, ${r.failed} failed so far)`
+              : r.status === "running"
               ? `a run has been going since ${at(r.startedAt)} (or its runner died: the next run marks it abandoned)`
               : r.status === "gated"
                 ? `last run held by the gate at ${at(r.startedAt)}: ${r.stopReason ?? "?"}`

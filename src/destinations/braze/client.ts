@@ -4,8 +4,8 @@
  * `X-RateLimit-*` headers could never reach the pacer; it also has no request timeout and no `GET /custom_attributes`.
  * Every answer here keeps its status, headers and body; the API key is sent as a Bearer header and never printed.
  */
+import { credential, readEnv } from "../../config/env.ts";
 import { BadInputError } from "../../errors.ts";
-import { readEnv } from "../../config/env.ts";
 
 export interface BrazeConnection {
   apiKey: string;
@@ -19,7 +19,7 @@ export const BRAZE_ENV = { apiKey: "BRAZE_API_KEY", restEndpoint: "BRAZE_REST_EN
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export function brazeConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: string): BrazeConnection {
-  const apiKey = readEnv(env, BRAZE_ENV.apiKey)?.trim();
+  const apiKey = credential(env, BRAZE_ENV.apiKey, `contract ${contractName}`);
   const endpoint = readEnv(env, BRAZE_ENV.restEndpoint)?.trim();
   if (!apiKey) throw new BadInputError(`contract ${contractName}: set ${BRAZE_ENV.apiKey} to a Braze REST API key (users.track, users.delete, users.export.ids, custom_attributes.get)`);
   if (!endpoint) throw new BadInputError(`contract ${contractName}: set ${BRAZE_ENV.restEndpoint} to your Braze instance's REST endpoint, e.g. https://rest.iad-01.braze.com`);

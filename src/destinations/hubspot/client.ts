@@ -2,13 +2,13 @@
  * The official HubSpot SDK client, configured for a syncer that paces and retries on its own, with either a
  * private-app token or OAuth (a refresh token exchanged for access tokens, again whenever HubSpot answers 401).
  */
+import { credential, readEnv } from "../../config/env.ts";
 import { Client } from "@hubspot/api-client";
 import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
 import { z } from "zod";
 import { BadInputError } from "../../errors.ts";
-import { readEnv } from "../../config/env.ts";
 
 export interface HubSpotOAuth {
   clientId: string;
@@ -35,10 +35,11 @@ export const HUBSPOT_TIMEOUT_ENV = "HUBSPOT_REQUEST_TIMEOUT_MS";
 export const HUBSPOT_OAUTH_ENV = { clientId: "HUBSPOT_CLIENT_ID", clientSecret: "HUBSPOT_CLIENT_SECRET", refreshToken: "HUBSPOT_REFRESH_TOKEN" } as const;
 
 export function hubspotConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: string): HubSpotConnection {
-  const accessToken = readEnv(env, HUBSPOT_TOKEN_ENV) || undefined;
-  const clientId = readEnv(env, HUBSPOT_OAUTH_ENV.clientId);
-  const clientSecret = readEnv(env, HUBSPOT_OAUTH_ENV.clientSecret);
-  const refreshToken = readEnv(env, HUBSPOT_OAUTH_ENV.refreshToken);
+  const context = `contract ${contractName}`;
+  const accessToken = credential(env, HUBSPOT_TOKEN_ENV, context);
+  const clientId = credential(env, HUBSPOT_OAUTH_ENV.clientId, context);
+  const clientSecret = credential(env, HUBSPOT_OAUTH_ENV.clientSecret, context);
+  const refreshToken = credential(env, HUBSPOT_OAUTH_ENV.refreshToken, context);
   const oauthParts = [clientId, clientSecret, refreshToken].filter(Boolean).length;
   if (oauthParts > 0 && oauthParts < 3) {
     throw new BadInputError(

@@ -3,6 +3,7 @@
  * flow. Client credentials and JWT give no refresh token, so jsforce gets a `refreshFn` that runs the grant again
  * whenever Salesforce answers 401 (expired session). Secrets stay in memory and are never printed.
  */
+import { credential } from "../../config/env.ts";
 import { createSign } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import jsforce from "jsforce";
@@ -56,10 +57,11 @@ function hostOf(url: string): string {
 export function salesforceCredentialsFromEnv(env: NodeJS.ProcessEnv, contractName: string): SalesforceCredentials {
   const get = (name: EnvName): string | undefined => readEnv(env, name) || undefined;
   const instanceUrl = get(SALESFORCE_ENV.instanceUrl);
-  const accessToken = get(SALESFORCE_ENV.accessToken);
+  const secret = (name: string): string | undefined => credential(env, name, `contract ${contractName}`);
+  const accessToken = secret(SALESFORCE_ENV.accessToken);
   const loginUrl = get(SALESFORCE_ENV.loginUrl) ?? instanceUrl ?? "https://login.salesforce.com";
-  const clientId = get(SALESFORCE_ENV.clientId);
-  const clientSecret = get(SALESFORCE_ENV.clientSecret);
+  const clientId = secret(SALESFORCE_ENV.clientId);
+  const clientSecret = secret(SALESFORCE_ENV.clientSecret);
   const username = get(SALESFORCE_ENV.username);
   const key = get(SALESFORCE_ENV.privateKey);
   let grant: SalesforceGrant | undefined;

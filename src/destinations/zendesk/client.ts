@@ -4,8 +4,8 @@
  * or the Retry-After / X-Rate-Limit headers the engine paces and retries by). Credentials stay in memory: no message
  * this module builds names a token or the Authorization header.
  */
+import { type EnvName, credential, readEnv } from "../../config/env.ts";
 import { BadInputError } from "../../errors.ts";
-import { readEnv, type EnvName } from "../../config/env.ts";
 
 export const ZENDESK_ENV = {
   url: "ZENDESK_URL",
@@ -52,8 +52,8 @@ export function zendeskConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: s
     throw new BadInputError(`contract ${contractName}: ${ZENDESK_ENV.url} must be an https URL (plain http is accepted for 127.0.0.1 / localhost only)`);
   }
   const email = readEnv(env, ZENDESK_ENV.email)?.trim();
-  const apiToken = readEnv(env, ZENDESK_ENV.apiToken)?.trim();
-  const oauthToken = readEnv(env, ZENDESK_ENV.oauthToken)?.trim();
+  const apiToken = credential(env, ZENDESK_ENV.apiToken, `contract ${contractName}`);
+  const oauthToken = credential(env, ZENDESK_ENV.oauthToken, `contract ${contractName}`);
   const both = `set ${ZENDESK_ENV.email} and ${ZENDESK_ENV.apiToken} (API token), or ${ZENDESK_ENV.oauthToken} (OAuth)`;
   if (oauthToken && (email || apiToken)) throw new BadInputError(`contract ${contractName}: ${both}, not both`);
   if (!oauthToken && (!email || !apiToken)) throw new BadInputError(`contract ${contractName}: ${both}`);

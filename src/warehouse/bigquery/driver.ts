@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { BigQuery, type BigQueryOptions } from "@google-cloud/bigquery";
 import { OAuth2Client } from "google-auth-library";
 import { BadInputError } from "../../errors.ts";
-import { stringField } from "../redact.ts";
+import { stringField } from "../fields.ts";
 import type { ConnectOptions } from "../types.ts";
 
 export interface BigQueryTarget {

@@ -1,9 +1,9 @@
 /** Opens the DuckDB file a dbt-duckdb profile target names. */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { BadInputError, BusyError, errorMessage } from "../../errors.ts";
+import { redact, secretValues } from "../../config/secrets.ts";
 import type { ConnectOptions } from "../types.ts";
+import { duckdbDatabase } from "./path.ts";
 
 /**
  * DuckDB's memory_limit for the syncer's own connection when the profile's `settings:` name none. DuckDB's default
@@ -14,15 +14,8 @@ import type { ConnectOptions } from "../types.ts";
 export const SYNCER_MEMORY_LIMIT = "256MB";
 
 export async function openDuckDB(config: Record<string, unknown>, options: ConnectOptions): Promise<DuckDBInstance> {
-  const raw = config.path ?? config.database;
-  if (typeof raw !== "string" || raw === "" || raw === ":memory:") {
-    throw new BadInputError("the duckdb profile target needs a `path` to a database file (an in-memory database holds nothing dbt built)");
-  }
   // dbt-duckdb hands `path` to DuckDB as is, so a relative path is relative to the working directory dbt ran in.
-  const path = resolve(options.cwd ?? process.cwd(), raw);
-  if (!existsSync(path)) {
-    throw new BadInputError(`DuckDB database ${path} does not exist: run \`dbt build\` with this profile target first`, { where: path });
-  }
+  const path = duckdbDatabase(config, options.cwd ?? process.cwd());
   try {
     // dbt-duckdb's `settings:` (memory_limit, threads, …) apply here too: the planner's join runs in this process.
     const settings = Object.fromEntries(Object.entries((config.settings as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]));
@@ -33,6 +26,7 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
     if (/Could not set lock on file/i.test(errorMessage(error))) {
       throw new BusyError(`DuckDB database ${path} is open in another process (another sync, or dbt, is running); nothing was done`);
     }
-    throw new BadInputError(`cannot open DuckDB database ${path}: ${errorMessage(error)}`, { where: path, cause: error });
+    // The driver's message may quote a setting holding a credential (a token in `settings:`).
+    throw new BadInputError(`cannot open DuckDB database ${path}: ${redact(errorMessage(error), secretValues({}, (config.settings as Record<string, unknown> | undefined) ?? {}))}`, { where: path });
   }
 }

@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import pg from "pg";
 import { BadInputError, errorMessage } from "../../errors.ts";
-import { redact, stringField } from "../redact.ts";
+import { redact } from "../../config/secrets.ts";
+import { stringField } from "../fields.ts";
 import type { ConnectOptions } from "../types.ts";
 
 /** int8 (count(*), sum, bigint columns) as a bigint, the way DuckDB returns it; pg's default is a string. */
@@ -76,7 +77,8 @@ export async function openPostgres(config: Record<string, unknown>, options: Con
     client.release();
   } catch (error) {
     await pool.end().catch(() => undefined);
-    const where = `${poolConfig.host}:${poolConfig.port}/${poolConfig.database} as ${poolConfig.user}`;
+    // A host given as a connection string carries its password: neither the place nor the driver's words show it.
+    const where = redact(`${poolConfig.host}:${poolConfig.port}/${poolConfig.database} as ${poolConfig.user}`, [poolConfig.password]);
     throw new BadInputError(`cannot connect to PostgreSQL at ${where}: ${redact(errorMessage(error), [poolConfig.password])}`, { where });
   }
   return pool;

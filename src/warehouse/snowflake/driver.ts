@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import snowflake from "snowflake-sdk";
 import { BadInputError, errorMessage } from "../../errors.ts";
-import { redact, stringField } from "../redact.ts";
+import { redact } from "../../config/secrets.ts";
+import { stringField } from "../fields.ts";
 import type { ConnectOptions } from "../types.ts";
 
 // The driver logs to the console by default; the syncer reports errors itself.
