@@ -76,7 +76,7 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
 
   "suppression.exclude": { tests: suppression },
   "suppression.on_removed.consent": { tests: [t(CONSENT, "revoked consent clears the record"), t(CONSENT, "on_removed.consent delete"), t(CONSENT, "audience mode unlists"), t(VALIDATE, "refuses keep for a consent removal without a reason")] },
-  "suppression.on_removed.excluded": { tests: [t(CONSENT, "an exclude item follows on_removed.excluded")] },
+  "suppression.on_removed.excluded": { tests: [t(CONSENT, "on_removed.consent delete deletes the record; an exclude item follows on_removed.excluded")] },
   "suppression.on_removed.reason": { tests: [t(CONSENT, "keep with a reason is recorded"), t(VALIDATE, "refuses keep for a consent removal without a reason")] },
   "suppression.consent.column": { tests: suppression },
   "suppression.consent.updated_at": { tests: suppression },
