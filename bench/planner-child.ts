@@ -92,7 +92,7 @@ async function naive(warehouse: Warehouse, input: PlannerInput): Promise<Diffed>
   for await (const chunk of warehouse.stream(`select sync_key, row_hash from ${tables.ledger} where contract_name = $1 and status = 'synced'`, [PLANNER_CONTRACT])) {
     for (const row of chunk) ledger.set(String(row.sync_key), String(row.row_hash));
   }
-  const counts: PlanCounts = { eligible: rows.size, create: 0, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0 };
+  const counts: PlanCounts = { eligible: rows.size, create: 0, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0, removable: 0 };
   const changed: { key: string; fields: Record<string, unknown> }[] = [];
   for (const [key, row] of rows) {
     const previous = ledger.get(key);

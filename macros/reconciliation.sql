@@ -10,6 +10,9 @@
     orphan_in_destination   in the snapshot, never synced by us (no ledger row)
     suppressed_but_present  ledger 'removed' (left the eligible set: suppressed, excluded or gone) but still in a
                             snapshot captured after the removal; expected only when the contract keeps removed records
+    consent_revoked_but_present  the row left for a withdrawn consent (ledger removal_reason no_consent or
+                            consent_stale) and the destination still holds exactly the values we activated: its clear
+                            or delete failed (ledger still 'synced'), or the contract declared keep
     in_dead_letters         an open dead letter (not yet written, replayed or closed; latest per key)
   Columns: contract_name, sync_key, discrepancy, destination_record_id, ledger_status, synced_at,
   destination_updated_at, detail. Relations default to the source('activation', …) tables; missing tables are empty.
@@ -26,13 +29,18 @@
 {%- set ts = dbt.type_timestamp() -%}
 with ledger_ranked as (
     select
-        contract_name, sync_key, destination_record_id, last_sent_values, status, synced_at,
+        contract_name, sync_key, destination_record_id, last_sent_values, status, synced_at, removal_reason, removal_action,
         row_number() over (partition by contract_name, sync_key order by synced_at desc) as activation_rank
     from {{ activation.relation_or_empty(ledger, 'activation_ledger') }} as ledger
 ),
 
 ledger_latest as (
-    select * from ledger_ranked where activation_rank = 1
+    select
+        ledger_ranked.*,
+        case
+            when removal_reason like '%no_consent%' or removal_reason like '%consent_stale%' then 1 else 0
+        end as activation_consent_revoked
+    from ledger_ranked where activation_rank = 1
 ),
 
 snapshot_ranked as (
@@ -118,7 +126,20 @@ discrepancies as (
     from ledger_latest as l
     inner join snapshot_latest as s
         on s.contract_name = l.contract_name and s.sync_key = l.sync_key
-    where l.status = 'removed' and s.captured_at >= l.synced_at
+    where l.status = 'removed' and s.captured_at >= l.synced_at and l.activation_consent_revoked = 0
+
+    union all
+
+    select
+        l.contract_name, l.sync_key,
+        cast('consent_revoked_but_present' as {{ text }}) as discrepancy,
+        coalesce(s.destination_record_id, l.destination_record_id) as destination_record_id,
+        l.status as ledger_status, l.synced_at, s.destination_updated_at,
+        {{ dbt.concat(["'consent withdrawn ('", "l.removal_reason", "'; '", "coalesce(l.removal_action, '')", "'); the destination still holds the values we activated'"]) }} as detail
+    from ledger_latest as l
+    inner join snapshot_latest as s
+        on s.contract_name = l.contract_name and s.sync_key = l.sync_key
+    where l.activation_consent_revoked = 1 and s.values_json = l.last_sent_values
 
     union all
 

@@ -145,7 +145,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
 
       const plan = await runCli(["plan", ...syncArgs(expiring, "--select", CONTRACT).slice(1), "--json", ...engine.args], env());
       expect(plan.exitCode, plan.stderr).toBe(0);
-      expect(JSON.parse(plan.stdout).contracts[0].plan).toEqual({ eligible: 14, create: 0, update: 0, unchanged: 14, removed: 2, expired: 2, failedUnchanged: 0, retryLater: 0 });
+      expect(JSON.parse(plan.stdout).contracts[0].plan).toEqual({ eligible: 14, create: 0, update: 0, unchanged: 14, removed: 2, expired: 2, failedUnchanged: 0, retryLater: 0, removable: 2 });
 
       const run = await sync(expiring, "--json");
       expect(run.exitCode, run.stderr).toBe(0);

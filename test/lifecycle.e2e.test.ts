@@ -363,7 +363,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
         // Reconcile: only the dead-lettered records, counted once each.
         const reconcile = await runCli(["reconcile", ...connection(), "--target-dir", engine.targetPath(), "--contract", CONTRACT, "--json"], env());
         const counts = JSON.parse(reconcile.stdout).counts;
-        expect(counts, `run ${run} reconcile`).toEqual({ missing_in_destination: 0, value_mismatch: 0, stale: 0, suppressed_but_present: 0, in_dead_letters: broken.size + removedBroken.size });
+        expect(counts, `run ${run} reconcile`).toEqual({ missing_in_destination: 0, value_mismatch: 0, stale: 0, suppressed_but_present: 0, consent_revoked_but_present: 0, in_dead_letters: broken.size + removedBroken.size });
       }
       expect(broken.size + upserts().calls).toBeGreaterThan(0);
     }, 600_000);

@@ -65,13 +65,13 @@ describe("ledger migrations", () => {
 
 describe("plan against the ledger", () => {
   it("plans every row as a create before the first sync, and nothing after it", async () => {
-    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0 });
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0, removable: 0 });
     const first = await syncOnce("run-1");
     expect(first).toMatchObject({ created: 150, failed: 0 });
     const [row] = await warehouse.query(`select count(*) as n, count(distinct row_hash) as hashes, min(run_id) as run from ${tables.ledger}`);
     expect(row).toEqual({ n: 150n, hashes: 150n, run: "run-1" });
 
-    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0, failedUnchanged: 0, retryLater: 0 });
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0, failedUnchanged: 0, retryLater: 0, removable: 0 });
     const calls = emulator.calls().length;
     const again = await syncOnce("run-2");
     expect(again).toMatchObject({ created: 0, updated: 0, requests: 0 });
@@ -82,7 +82,7 @@ describe("plan against the ledger", () => {
     await warehouse.execute(`update people set tier = 'customer' where email = 'p7@example.com'`);
     await warehouse.execute(`insert into people values ('new@example.com', 'New', 'lead')`);
     await warehouse.execute(`delete from people where email = 'p9@example.com'`);
-    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 1, update: 1, unchanged: 148, removed: 1, failedUnchanged: 0, retryLater: 0 });
+    expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 1, update: 1, unchanged: 148, removed: 1, failedUnchanged: 0, retryLater: 0, removable: 0 });
     const planned: PlannedRecord[] = [];
     for await (const chunk of plannedRecords(warehouse, contract, tables)) planned.push(...chunk);
     expect(planned.map((r) => [r.key, r.change, r.fields])).toEqual([

@@ -348,3 +348,68 @@ describe("validate: --select and the command line", () => {
     expect(run.stderr).toContain("no dbt_project.yml in / (--project-dir names the dbt project)");
   });
 });
+
+describe("validate: consent and suppression removals (suppression.on_removed)", () => {
+  async function project(contracts: string): Promise<string> {
+    const dir = await mkdtemp(join(inject("scratchRoot"), "validate-consent-"));
+    await mkdir(join(dir, "models"), { recursive: true });
+    await writeFile(join(dir, "dbt_project.yml"), 'name: consent_removals\nversion: "1.0.0"\nconfig-version: 2\n');
+    await writeFile(join(dir, "models", "schema.yml"), `version: 2\n\nmodels:\n  - name: contacts\n    config:\n      meta:\n        activation:\n${contracts}`);
+    return dir;
+  }
+  const contract = (name: string, destination: string, suppression: string): string =>
+    [
+      `          - name: ${name}`,
+      `            status: paused`,
+      `            key: email`,
+      `            destination: ${destination}`,
+      `            fields: {first_name: firstname}`,
+      `            suppression:`,
+      `              consent: {column: marketing_consent, updated_at: consent_updated_at, max_lag: 1h}`,
+      `              exclude: [is_test]`,
+      `              on_removed: ${suppression}`,
+      "",
+    ].join("\n");
+  const hubspot = "{type: hubspot, object: contacts, match: {field: email}}";
+  const audience = "{type: hubspot, object: contacts, match: {field: email}, mode: audience, list_id: '42'}";
+
+  it("refuses keep for a consent removal without a reason (exit 2, file:line), and unlist outside audience mode, clear in audience mode", async () => {
+    const dir = await project(
+      [
+        contract("keep_without_reason", hubspot, "{consent: keep}"),
+        contract("keep_excluded_without_reason", hubspot, "{excluded: keep}"),
+        contract("reason_without_keep", hubspot, "{consent: clear, reason: because we said so}"),
+        contract("unlist_on_records", hubspot, "{consent: unlist}"),
+        contract("clear_on_audience", audience, "{excluded: clear}"),
+        contract("keep_with_reason", hubspot, "{consent: keep, excluded: delete, reason: legal hold on these records until 2027}"),
+        contract("unlist_on_audience", audience, "{consent: unlist}"),
+      ].join(""),
+    );
+    const report = await runValidate({ projectDir: dir });
+    expect(report.exitCode).toBe(2);
+    expect(report.errors.map(located)).toEqual([
+      "models/schema.yml:16:37 suppression.on_removed.consent: keep leaves the values this project activated in the destination after consent is withdrawn: state why in on_removed.reason, or use clear, delete or unlist",
+      "models/schema.yml:25:38 suppression.on_removed.excluded: keep leaves the values this project activated in the destination after the row is excluded: state why in on_removed.reason, or use clear, delete or unlist",
+      "models/schema.yml:34:52 suppression.on_removed.reason: reason applies to keep only",
+      "models/schema.yml:43:37 suppression.on_removed.consent: unlist applies to mode: audience only (mode upsert writes fields: use clear or delete)",
+      "models/schema.yml:52:38 suppression.on_removed.excluded: audience mode removes the record from list 42: use unlist (or keep with a reason)",
+    ]);
+    const run = await runCli(["validate", "--project-dir", dir, "--select", "keep_without_reason"]);
+    expect(run.exitCode).toBe(2);
+    expect(run.stdout).toContain("models/schema.yml:16:37: model contacts, contract keep_without_reason, field suppression.on_removed.consent: keep leaves the values");
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect((await runCli(["validate", "--project-dir", dir, "--select", "keep_with_reason,unlist_on_audience"])).exitCode).toBe(0);
+  });
+
+  it("defaults to the safe action: clear, or unlist in audience mode; other removals follow destination.on_removed", async () => {
+    const { removalAction } = await import("../src/contract/rules.ts");
+    const parse = (destination: Record<string, unknown>, onRemoved?: Record<string, unknown>) =>
+      contractSchema.parse({ name: "c", key: "email", destination: { type: "hubspot", object: "contacts", match: { field: "email" }, ...destination }, fields: { a: "a" }, suppression: { consent: { column: "c", updated_at: "u", max_lag: "1h" }, ...(onRemoved ? { on_removed: onRemoved } : {}) } });
+    const upsert = parse({});
+    expect([removalAction(upsert, "consent"), removalAction(upsert, "excluded"), removalAction(upsert, "unknown"), removalAction(upsert, "other")]).toEqual(["clear", "clear", "clear", "skip"]);
+    const list = parse({ mode: "audience", list_id: "42" });
+    expect([removalAction(list, "consent"), removalAction(list, "other")]).toEqual(["unlist", "unlist"]);
+    const declared = parse({ on_removed: "delete" }, { consent: "keep", excluded: "delete", reason: "legal hold until 2027" });
+    expect([removalAction(declared, "consent"), removalAction(declared, "excluded"), removalAction(declared, "other")]).toEqual(["keep", "delete", "delete"]);
+  });
+});

@@ -12,7 +12,7 @@
     'activation_ledger': [
       ('contract_name', text), ('sync_key', text), ('row_hash', text), ('destination_record_id', text),
       ('last_sent_values', text), ('previous_values', text), ('source_updated_at', ts), ('synced_at', ts),
-      ('run_id', text), ('status', text)],
+      ('run_id', text), ('status', text), ('removal_reason', text), ('removal_action', text)],
     'activation_run_log': [
       ('run_id', text), ('contract_name', text), ('invocation_id', text), ('started_at', ts), ('finished_at', ts),
       ('status', text), ('mode', text), ('rows_eligible', int), ('rows_created', int), ('rows_updated', int),

@@ -2,7 +2,7 @@
  * What each enforced contract field means for a run, in one place: the pipeline, the gate, rollback and validate ask
  * here rather than reading the contract's fields themselves, so a field's semantics cannot drift between stages.
  */
-import { type FieldMapping, type ContractSpec } from "./schema.ts";
+import { LATE_ARRIVING_MAX_SKIPPED_RUNS, type FieldMapping, type ContractSpec } from "./schema.ts";
 import { durationSeconds } from "./duration.ts";
 
 /** A dbt test status that passes the contract's gate: `pass`, and `warn` only under `gates.allow_warn: true`. */
@@ -101,4 +101,54 @@ export function unsyncableNodeReason(node: { resource_type: string; name: string
 /** Whether the sync acts on rows that left the eligible set (mirror, audience, or an on_removed other than keep). */
 export function actsOnRemoved(spec: ContractSpec): boolean {
   return spec.destination.mode === "mirror" || spec.destination.mode === "audience" || spec.destination.on_removed !== "keep";
+}
+
+/**
+ * Why a synced row left the eligible set, from the excluded-rows model's reasons: consent (no_consent,
+ * consent_stale), excluded (an exclude item), unknown (the contract declares consent or exclude items but the
+ * excluded-rows model could not be read: treated as consent, the safe side), or other (holdout, rollout, review,
+ * expired, gone from the model).
+ */
+export type RemovalCause = "consent" | "excluded" | "unknown" | "other";
+
+export function removalCause(reasons: string | null, excludedReadable: boolean, spec: ContractSpec): RemovalCause {
+  if (reasons === null) return !excludedReadable && declaresSuppressionRemovals(spec) ? "unknown" : "other";
+  const parts = reasons.split(";").map((r) => r.trim());
+  if (parts.some((r) => r === "no_consent" || r === "consent_stale")) return "consent";
+  if (parts.some((r) => r.startsWith("excluded:"))) return "excluded";
+  return "other";
+}
+
+/** What a removal does to the destination record: "skip" leaves it, unrecorded, as `destination.on_removed: keep` does. */
+export type RemovalAction = "clear" | "delete" | "unlist" | "keep" | "skip";
+
+/**
+ * The action for a removal of this cause. Consent and exclude removals follow `suppression.on_removed` (default:
+ * clear, or unlist in audience mode; keep only with a stated reason, recorded in the ledger); every other removal
+ * follows `destination.on_removed` as it always has (audience: unlist; keep: not touched, not recorded).
+ */
+export function removalAction(spec: ContractSpec, cause: RemovalCause): RemovalAction {
+  const audience = spec.destination.mode === "audience";
+  if (cause !== "other") {
+    const declared = spec.suppression?.on_removed?.[cause === "excluded" ? "excluded" : "consent"];
+    return declared ?? (audience ? "unlist" : "clear");
+  }
+  if (audience) return "unlist";
+  if (spec.destination.mode === "mirror" || spec.destination.on_removed !== "keep") return spec.destination.on_removed === "delete" ? "delete" : "clear";
+  return "skip";
+}
+
+/** Whether the contract declares suppression that `suppression.on_removed` governs (consent or exclude items). */
+export function declaresSuppressionRemovals(spec: ContractSpec): boolean {
+  return Boolean(spec.suppression?.consent || spec.suppression?.exclude?.length);
+}
+
+/** Whether a removal reason (as the ledger records it) is a withdrawn consent. */
+export function isConsentRemoval(reason: string | null | undefined): boolean {
+  return reason !== null && reason !== undefined && /(^|; )(no_consent|consent_stale|unknown)(;|$)/.test(reason);
+}
+
+/** `late_arriving.max_skipped_runs`: skipped runs in a row after which a record is dead-lettered, not skipped again. */
+export function lateArrivingLimit(spec: ContractSpec): number | undefined {
+  return spec.late_arriving ? (spec.late_arriving.max_skipped_runs ?? LATE_ARRIVING_MAX_SKIPPED_RUNS) : undefined;
 }

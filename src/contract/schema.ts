@@ -22,6 +22,14 @@ const percent = z.number().gt(0).max(100);
 export const DESTINATION_TYPES = ["hubspot", "salesforce", "braze", "zendesk"] as const;
 export const SYNC_MODES = ["upsert", "update", "create", "mirror", "audience"] as const;
 export const ON_REMOVED = ["keep", "clear", "delete"] as const;
+/**
+ * What a consent or suppression removal does to the destination record: clear the mapped fields, delete the record,
+ * unlist it (audience mode: leave the contract's list, which is Braze's unsubscribe from the subscription group), or
+ * keep it (only with a stated reason).
+ */
+export const SUPPRESSION_REMOVALS = ["clear", "delete", "unlist", "keep"] as const;
+/** `late_arriving.max_skipped_runs` when the contract does not say. */
+export const LATE_ARRIVING_MAX_SKIPPED_RUNS = 3;
 
 export const destinationSchema = z
   .strictObject({
@@ -121,11 +129,26 @@ export const suppressionSchema = z
     holdout: z.strictObject({ percent, salt: z.string().min(1) }).optional().describe("A stable share of keys never synced (measurement)."),
     review: z.strictObject({ when: predicate }).optional().describe("Rows matching this predicate are held for human review, not synced."),
     not_needed: z.string().min(10).optional().describe("Declare explicitly, with the reason, that nobody needs suppressing."),
+    on_removed: z
+      .strictObject({
+        consent: z.enum(SUPPRESSION_REMOVALS).optional().describe("When a synced row loses consent (no_consent, consent_stale): clear | delete | unlist (audience mode) | keep (needs reason). Default: clear, or unlist in audience mode."),
+        excluded: z.enum(SUPPRESSION_REMOVALS).optional().describe("When a synced row matches an exclude item: clear | delete | unlist (audience mode) | keep (needs reason). Default: clear, or unlist in audience mode."),
+        reason: z.string().min(10).optional().describe("Why the destination may keep what it holds: required when consent or excluded is keep."),
+      })
+      .optional()
+      .describe("What happens to the destination record of a synced row that leaves the eligible set because of consent or an exclude item (other removals follow destination.on_removed)."),
   })
   .superRefine((s, ctx) => {
     const declared = s.exclude?.length || s.consent || s.holdout || s.review;
     if (!declared && !s.not_needed) ctx.addIssue({ code: "custom", message: "declare exclude, consent, holdout or review, or not_needed with the reason" });
     if (declared && s.not_needed) ctx.addIssue({ code: "custom", path: ["not_needed"], message: "not_needed contradicts the suppression declared beside it" });
+    const removal = s.on_removed;
+    for (const cause of ["consent", "excluded"] as const) {
+      if (removal?.[cause] === "keep" && !removal.reason) {
+        ctx.addIssue({ code: "custom", path: ["on_removed", cause], message: `keep leaves the values this project activated in the destination after ${cause === "consent" ? "consent is withdrawn" : "the row is excluded"}: state why in on_removed.reason, or use clear, delete or unlist` });
+      }
+    }
+    if (removal?.reason && removal.consent !== "keep" && removal.excluded !== "keep") ctx.addIssue({ code: "custom", path: ["on_removed", "reason"], message: "reason applies to keep only" });
   });
 export type SuppressionSpec = z.infer<typeof suppressionSchema>;
 
@@ -218,7 +241,16 @@ export const contractSchema = z
       .optional()
       .describe("The newest value must be younger than max_age (a dbt test); rows whose column is older than expire_after at sync time are not sent, and what the destination holds for them follows destination.on_removed."),
     late_arriving: z
-      .strictObject({ source: identifier, destination: z.string().min(1) })
+      .strictObject({
+        source: identifier,
+        destination: z.string().min(1),
+        max_skipped_runs: z
+          .number()
+          .int()
+          .min(1)
+          .default(LATE_ARRIVING_MAX_SKIPPED_RUNS)
+          .describe("After this many runs in a row skip one record as newer (default 3), it is dead-lettered (LATE_ARRIVAL_STUCK): a timestamp in the far future cannot hold it forever."),
+      })
       .optional()
       .describe("Never overwrite a destination record whose timestamp field is newer than the row's source timestamp."),
     suppression: suppressionSchema.optional(),
@@ -235,6 +267,7 @@ export const contractSchema = z
       if (previous) ctx.addIssue({ code: "custom", path: ["fields", column], message: `maps to ${to}, which ${previous} already maps to` });
       targets.set(to, column);
     }
+    suppressionRemovalRules(c, ctx);
     if (c.gates?.max_null_rate) {
       for (const column of Object.keys(c.gates.max_null_rate)) {
         if (!(column in c.fields)) ctx.addIssue({ code: "custom", path: ["gates", "max_null_rate", column], message: `${column} is not a mapped field` });
@@ -242,6 +275,19 @@ export const contractSchema = z
     }
   });
 export type ContractSpec = z.infer<typeof contractSchema>;
+
+/** A consent or suppression removal's action must be one the contract's mode can do to the destination. */
+function suppressionRemovalRules(c: { destination: DestinationSpec; suppression?: SuppressionSpec | undefined }, ctx: z.RefinementCtx): void {
+  const removal = c.suppression?.on_removed;
+  if (!removal) return;
+  const audience = c.destination.mode === "audience";
+  for (const cause of ["consent", "excluded"] as const) {
+    const action = removal[cause];
+    if (action === undefined || action === "keep") continue;
+    if (audience && action !== "unlist") ctx.addIssue({ code: "custom", path: ["suppression", "on_removed", cause], message: `audience mode removes the record from list ${c.destination.list_id ?? ""}: use unlist (or keep with a reason)` });
+    if (!audience && action === "unlist") ctx.addIssue({ code: "custom", path: ["suppression", "on_removed", cause], message: `unlist applies to mode: audience only (mode ${c.destination.mode} writes fields: use clear or delete)` });
+  }
+}
 export type ContractInput = z.input<typeof contractSchema>;
 
 export interface FieldMapping extends FieldSpec {

@@ -32,34 +32,47 @@ export function writerFor(destination: Destination, spec: ContractSpec): Destina
 }
 
 export interface RemovalSummary {
+  /** Keys handled: cleared, deleted, unlisted, or kept (recorded with the reason). */
   removed: number;
+  /** Of `removed`, those kept by a declared `keep` (no destination call). */
+  kept: number;
   failed: FailedOutcome[];
 }
 
-/** Applies the contract's on_removed (or audience removal) to keys that left the eligible set, chunk by chunk. */
+/**
+ * Applies each removed key's action (src/contract/rules.ts: removalAction) chunk by chunk: clear the mapped fields,
+ * delete the record, unlist it from the audience, or keep it (no call; recorded all the same). `onDone` gets the
+ * keys handled, the failures, and the removals those failures still owe.
+ */
 export async function applyRemovals(
   destination: Destination,
   spec: ContractSpec,
   keys: AsyncIterable<RemovedKey[]>,
   counters: RetryCounters,
-  onDone: (removedKeys: string[], failed: FailedOutcome[]) => Promise<void>,
+  onDone: (removed: RemovedKey[], failed: FailedOutcome[], owed: RemovedKey[]) => Promise<void>,
   policy: RetryPolicy = {},
 ): Promise<RemovalSummary> {
-  const summary: RemovalSummary = { removed: 0, failed: [] };
-  const how = spec.destination.on_removed === "delete" ? "delete" : "clear";
+  const summary: RemovalSummary = { removed: 0, kept: 0, failed: [] };
   const fields = Object.values(spec.fields).map((f) => (typeof f === "string" ? f : f.to));
+  const call = (action: RemovedKey["action"], batch: string[]): Promise<{ key: string; status: string }[]> => {
+    if (action === "unlist") return retrying(() => destination.audience([], batch), policy, counters);
+    if (action === "clear" || action === "delete") return retrying(() => destination.remove(batch, action, fields), policy, counters);
+    return Promise.resolve(batch.map((key) => ({ key, status: "kept" })));
+  };
   for await (const chunk of keys) {
-    for (let start = 0; start < chunk.length; start += destination.maxBatchSize) {
-      const batch = chunk.slice(start, start + destination.maxBatchSize).map((k) => k.key);
-      const outcomes =
-        spec.destination.mode === "audience"
-          ? await retrying(() => destination.audience([], batch), policy, counters)
-          : await retrying(() => destination.remove(batch, how, fields), policy, counters);
-      const failed = outcomes.filter((o): o is FailedOutcome => o.status === "failed");
-      const done = outcomes.filter((o) => o.status !== "failed").map((o) => o.key);
-      summary.removed += done.length;
-      summary.failed.push(...failed);
-      await onDone(done, failed);
+    for (const action of ["clear", "delete", "unlist", "keep"] as const) {
+      const ofAction = chunk.filter((k) => k.action === action);
+      for (let start = 0; start < ofAction.length; start += destination.maxBatchSize) {
+        const batch = ofAction.slice(start, start + destination.maxBatchSize);
+        const outcomes = await call(action, batch.map((k) => k.key));
+        const failed = outcomes.filter((o): o is FailedOutcome => o.status === "failed");
+        const done = new Set(outcomes.filter((o) => o.status !== "failed").map((o) => o.key));
+        summary.removed += done.size;
+        if (action === "keep") summary.kept += done.size;
+        summary.failed.push(...failed);
+        const failedKeys = new Set(failed.map((o) => o.key));
+        await onDone(batch.filter((k) => done.has(k.key)), failed, batch.filter((k) => failedKeys.has(k.key)));
+      }
     }
   }
   return summary;

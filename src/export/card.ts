@@ -3,6 +3,7 @@
  * exists for (decision, grain, matching, lineage, destination mapping, freshness, suppression, quality gates, owners,
  * monitoring with pause and rollback), and the launch-readiness verdict. For reviewers and destination owners.
  */
+import { declaresSuppressionRemovals, removalAction } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import type { ExportContract } from "./source.ts";
 
@@ -69,6 +70,11 @@ export function contractCard(c: ExportContract): string {
     if (sup.holdout) out.push(`- Holdout: ${sup.holdout.percent}% of keys never synced (salt ${code(sup.holdout.salt)})`);
     if (sup.review) out.push(`- Held for human review when: ${code(sup.review.when)}`);
     if (sup.not_needed) out.push(`- No suppression needed: ${sup.not_needed}`);
+    if (declaresSuppressionRemovals(s)) {
+      const action = (cause: "consent" | "excluded"): string => code(removalAction(s, cause));
+      const when = [...(sup.consent ? [`consent is withdrawn: ${action("consent")}`] : []), ...(sup.exclude?.length ? [`an exclude item matches: ${action("excluded")}`] : [])];
+      out.push(`- What a synced record becomes when ${when.join("; when ")}${sup.on_removed?.reason ? ` (keep, because: ${sup.on_removed.reason})` : ""}`);
+    }
   }
   if (s.rollout) out.push(`- Rollout: ${s.rollout.percent}% of keys${s.rollout.salt ? ` (salt ${code(s.rollout.salt)})` : ""}`);
   out.push("");

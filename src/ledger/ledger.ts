@@ -72,6 +72,22 @@ const DEAD_LETTER_COLUMNS = [
   timestamp("next_attempt_at"),
 ];
 
+/** A removal as the ledger records it: the key, why it left (the excluded-rows model's reasons) and what was done. */
+export interface RemovalRecord {
+  key: string;
+  reason: string;
+  action: string;
+}
+
+/**
+ * Late-arrival skips are kept as dead letters closed when written (error_class LATE_ARRIVAL_CLASS): the history of
+ * how many runs in a row a record was skipped, which holds nothing back. After `late_arriving.max_skipped_runs` of
+ * them the record is dead-lettered for real, with LATE_ARRIVAL_STUCK_CODE (permanent).
+ */
+export const LATE_ARRIVAL_CLASS = "late_arrival";
+export const LATE_ARRIVAL_STUCK_CODE = "LATE_ARRIVAL_STUCK";
+const LATE_SKIP_COLUMNS = [...DEAD_LETTER_COLUMNS, timestamp("closed_at"), text("close_reason")];
+
 /** Why a dead letter stopped being open (close_reason). */
 export type CloseReason = "written" | "superseded" | `not eligible: ${string}`;
 
@@ -238,19 +254,82 @@ export class Ledger {
   }
 
   /**
-   * Records keys whose destination records were cleared, deleted or left a list: their ledger rows become `removed`,
-   * and the open dead letters of an earlier removal that failed are settled.
+   * Records keys that left the eligible set and were handled (cleared, deleted, unlisted, or kept by a declared
+   * keep): their ledger rows become `removed` with the reason (which exclusion) and the action, and the open dead
+   * letters of an earlier removal that failed are settled.
    */
-  async markRemoved(contract: string, runId: string, keys: string[]): Promise<void> {
+  async markRemoved(contract: string, runId: string, removed: RemovalRecord[]): Promise<void> {
+    await this.closeDeadLetters(contract, removed.map((r) => r.key), "written");
+    await this.#setRemoval(contract, removed, { status: "removed", runId });
+  }
+
+  /**
+   * Records why a removal was attempted for keys whose removal failed: the row stays `synced` (what we sent is still
+   * there) with the reason and the action owed, so reconcile can tell a withdrawn consent that still holds values.
+   */
+  async notePendingRemoval(contract: string, pending: RemovalRecord[]): Promise<void> {
+    await this.#setRemoval(contract, pending, undefined);
+  }
+
+  async #setRemoval(contract: string, records: RemovalRecord[], done: { status: "removed"; runId: string } | undefined): Promise<void> {
     const p = this.#warehouse.dialect.param;
-    await this.closeDeadLetters(contract, keys, "written");
-    for (let i = 0; i < keys.length; i += CHECKPOINT_SLICE) {
-      const slice = this.#keySet(keys.slice(i, i + CHECKPOINT_SLICE), 4);
-      await this.#warehouse.execute(
-        `update ${this.tables.ledger} set status = 'removed', run_id = ${p(1)}, synced_at = ${p(2)} where contract_name = ${p(3)} and sync_key in (${slice.sql})`,
-        [runId, new Date(), contract, ...slice.params],
-      );
+    const now = new Date();
+    // One statement per (reason, action): keys of a chunk share a handful of reasons.
+    const groups = new Map<string, RemovalRecord[]>();
+    for (const r of records) groups.set(JSON.stringify([r.reason, r.action]), [...(groups.get(JSON.stringify([r.reason, r.action])) ?? []), r]);
+    for (const group of groups.values()) {
+      const { reason, action } = group[0]!;
+      for (let i = 0; i < group.length; i += CHECKPOINT_SLICE) {
+        const keys = group.slice(i, i + CHECKPOINT_SLICE).map((r) => r.key);
+        if (done) {
+          const slice = this.#keySet(keys, 6);
+          await this.#warehouse.execute(
+            `update ${this.tables.ledger} set status = 'removed', run_id = ${p(1)}, synced_at = ${p(2)}, removal_reason = ${p(3)}, removal_action = ${p(4)} where contract_name = ${p(5)} and sync_key in (${slice.sql})`,
+            [done.runId, now, reason, action, contract, ...slice.params],
+          );
+        } else {
+          const slice = this.#keySet(keys, 4);
+          await this.#warehouse.execute(
+            `update ${this.tables.ledger} set removal_reason = ${p(1)}, removal_action = ${p(2)} where contract_name = ${p(3)} and sync_key in (${slice.sql})`,
+            [reason, action, contract, ...slice.params],
+          );
+        }
+      }
     }
+  }
+
+  /**
+   * Records one late-arrival skip per key and returns, per key, the runs in a row it has now been skipped: skips
+   * since the key's last write and since its last LATE_ARRIVAL_STUCK letter (a changed row starts counting again).
+   */
+  async lateSkips(contract: string, runId: string, skips: { key: string; reason: string; hash: string }[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (skips.length === 0) return counts;
+    const p = this.#warehouse.dialect.param;
+    const now = new Date();
+    const rows = skips.map((s): SqlParam[] => [runId, contract, s.key, LATE_ARRIVAL_CLASS, "LATE_ARRIVAL_SKIPPED", s.reason, "{}", now, "permanent", s.hash, 1, null, now, "skipped"]);
+    for (let i = 0; i < rows.length; i += CHECKPOINT_SLICE) await this.#insert(this.tables.deadLetters, LATE_SKIP_COLUMNS, rows.slice(i, i + CHECKPOINT_SLICE));
+    for (let i = 0; i < skips.length; i += CHECKPOINT_SLICE) {
+      const keys = this.#keySet(skips.slice(i, i + CHECKPOINT_SLICE).map((s) => s.key), 2);
+      const since = new Map<string, number>();
+      const later = (key: string, at: unknown): void => {
+        const time = at instanceof Date ? at.getTime() : at === null || at === undefined ? 0 : Date.parse(`${String(at).replace(" ", "T")}Z`);
+        since.set(key, Math.max(since.get(key) ?? 0, time));
+      };
+      for (const r of await this.#warehouse.query(`select sync_key, synced_at from ${this.tables.ledger} where contract_name = ${p(1)} and sync_key in (${keys.sql})`, [contract, ...keys.params])) later(String(r.sync_key), r.synced_at);
+      const letters = await this.#warehouse.query(
+        `select sync_key, error_class, created_at from ${this.tables.deadLetters} where contract_name = ${p(1)} and sync_key in (${keys.sql}) and (error_class = '${LATE_ARRIVAL_CLASS}' or error_code = '${LATE_ARRIVAL_STUCK_CODE}')`,
+        [contract, ...keys.params],
+      );
+      for (const r of letters) if (r.error_class !== LATE_ARRIVAL_CLASS) later(String(r.sync_key), r.created_at);
+      for (const r of letters) {
+        if (r.error_class !== LATE_ARRIVAL_CLASS) continue;
+        const key = String(r.sync_key);
+        const at = r.created_at instanceof Date ? r.created_at.getTime() : Date.parse(`${String(r.created_at).replace(" ", "T")}Z`);
+        if (at > (since.get(key) ?? 0)) counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }
+    return counts;
   }
 
   /** Dead letters for requests that failed outside a write batch (removals, audience membership). */

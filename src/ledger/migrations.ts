@@ -92,6 +92,10 @@ const MIGRATIONS: Migration[] = [
       summary ${x.text}, dedup_key ${x.text} not null, run_id ${x.text}, opened_at ${x.timestamp}, last_alerted_at ${x.timestamp},
       ${primaryKey(["contract_name"])})`,
   ],
+  // 7: why a synced row left the eligible set and what was done to its destination record (clear, delete, unlist,
+  // keep), so reconcile and the reconciliation model can tell a withdrawn consent that still holds activated values.
+  // Set when the removal is done (status removed) and when it fails (status stays synced until it is done).
+  (t, { types: x }) => [`alter table ${t.ledger} add column removal_reason ${x.text}`, `alter table ${t.ledger} add column removal_action ${x.text}`],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;

@@ -3,9 +3,12 @@
  * destination snapshot table (which the dbt package's `activation_reconciliation` model and `parity` / `match_rate`
  * tests read), and classifies each discrepancy: missing in the destination, value mismatch (the destination holds
  * something other than what we last sent), suppressed but present (removed from the eligible set, still there),
- * stale (the eligible row changed since it was sent), in dead letters.
+ * stale (the eligible row changed since it was sent), in dead letters, and consent revoked but present (the row left
+ * for a withdrawn consent, and the destination still holds values this project activated: a clear or delete that
+ * failed, or a declared keep), which outranks the others for its key.
  */
 import { loadContracts, selectContracts } from "../contract/load.ts";
+import { isConsentRemoval } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { readManifest } from "../dbt/artifacts.ts";
 import type { CurrentRecord } from "../destinations/types.ts";
@@ -20,7 +23,7 @@ import type { SqlParam } from "../warehouse/types.ts";
 import type { RecoverOptions } from "./recover.ts";
 import { openLedgerSession } from "./session.ts";
 
-export const DISCREPANCIES = ["missing_in_destination", "value_mismatch", "suppressed_but_present", "stale", "in_dead_letters"] as const;
+export const DISCREPANCIES = ["missing_in_destination", "value_mismatch", "suppressed_but_present", "consent_revoked_but_present", "stale", "in_dead_letters"] as const;
 export type Discrepancy = (typeof DISCREPANCIES)[number];
 
 export interface ReconcileResult {
@@ -50,7 +53,7 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
       if (result.samples.length < 20) result.samples.push({ key, discrepancy, detail });
     };
 
-    const ledgerRows = await warehouse.query(`select sync_key, status, last_sent_values from ${tables.ledger} where contract_name = ${p(1)} order by sync_key`, [name]);
+    const ledgerRows = await warehouse.query(`select sync_key, status, last_sent_values, removal_reason, removal_action from ${tables.ledger} where contract_name = ${p(1)} order by sync_key`, [name]);
     await warehouse.execute(`delete from ${tables.snapshot} where contract_name = ${p(1)}`, [name]);
     const capturedAt = new Date();
     for (let start = 0; start < ledgerRows.length; start += READ_CHUNK) {
@@ -62,8 +65,16 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
         const record = current.get(key);
         result.checked += 1;
         if (record) snapshot.push(name, key, record.recordId, toJsonText(record.values), record.modifiedAt ? new Date(record.modifiedAt) : null, capturedAt);
+        const holdsValues = record !== undefined && fields.some((f) => record.values[f] !== null && record.values[f] !== undefined && record.values[f] !== "");
+        const reason = row.removal_reason === null || row.removal_reason === undefined ? undefined : String(row.removal_reason);
+        if (isConsentRemoval(reason)) {
+          // Whether the removal was done (status removed) or is still owed (its clear or delete failed).
+          const what = row.removal_action === "keep" ? "kept by the contract's declared keep" : row.status === "removed" ? `${String(row.removal_action)} done` : `${String(row.removal_action)} failed, still owed`;
+          if (holdsValues) note(key, "consent_revoked_but_present", `consent withdrawn (${reason}; ${what}); the destination still holds activated values`);
+          if (holdsValues || row.status === "removed") continue;
+        }
         if (row.status === "removed") {
-          if (record && fields.some((f) => record.values[f] !== null && record.values[f] !== "")) note(key, "suppressed_but_present", "left the eligible set; the destination still holds its values");
+          if (holdsValues) note(key, "suppressed_but_present", "left the eligible set; the destination still holds its values");
           continue;
         }
         if (!record) {

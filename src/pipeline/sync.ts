@@ -6,8 +6,9 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
+import type { ContractSpec } from "../contract/schema.ts";
 import { launchReadiness } from "../contract/readiness.ts";
-import { actsOnRemoved, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
+import { lateArrivingLimit, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
 import { BadInputError, BusyError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
@@ -19,7 +20,7 @@ import { checkColumns, rejectedKeys, rowInvocations, type Shard } from "../eligi
 import { RetryBudget, retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
-import type { Ledger, RunCounts } from "../ledger/ledger.ts";
+import { LATE_ARRIVAL_STUCK_CODE, type Ledger, type RunCounts } from "../ledger/ledger.ts";
 import { stopChecks, type Overrides } from "../plan/checks.ts";
 import { ineligibleDeadLetters, planCounts, plannedRecords, removedKeys, REMOVAL_CLASS, withoutFailedRows, type PlannedRecord } from "../plan/diff.ts";
 import { planOptionsFor } from "../plan/partitions.ts";
@@ -406,6 +407,18 @@ async function syncLeased(leased: Omit<ContractRun, "started">): Promise<Contrac
   }
 }
 
+/** The late-arrival skips that reached `late_arriving.max_skipped_runs`, as permanent failures (LATE_ARRIVAL_STUCK). */
+async function stuckLateArrivals(spec: ContractSpec, ledger: Ledger, contract: string, runId: string, skips: GuardSkip[], records: PlannedRecord[]): Promise<FailedOutcome[]> {
+  const limit = lateArrivingLimit(spec);
+  const late = skips.filter((s) => s.late);
+  if (limit === undefined || late.length === 0) return [];
+  const hashes = new Map(records.map((r) => [r.key, r.hash]));
+  const counts = await ledger.lateSkips(contract, runId, late.map((s) => ({ key: s.key, reason: s.reason, hash: hashes.get(s.key) ?? "" })));
+  return late
+    .filter((s) => (counts.get(s.key) ?? 0) >= limit)
+    .map((s): FailedOutcome => ({ key: s.key, status: "failed", code: LATE_ARRIVAL_STUCK_CODE, message: `skipped by late-arriving protection ${counts.get(s.key)} runs in a row (late_arriving.max_skipped_runs ${limit}): ${s.reason}; check the destination's timestamp (a typo or a clock error holds the record forever)` }));
+}
+
 type FinishRun = (status: string, counts: RunCounts, stopReason?: string, overrideReason?: string) => Promise<void>;
 
 async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
@@ -436,12 +449,13 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     return { ...base, status: "stopped", runId: run.runId, reasons: checks.stops, plan };
   }
 
-  const removals = actsOnRemoved(contract.spec) ? plan.removed : 0;
+  // Removals the run acts on: destination.on_removed's, and every consent or exclude removal (src/contract/rules.ts).
+  const removals = plan.removable;
   const skips: GuardSkip[] = [];
   let skipped = 0;
   let removal: RemovalSummary | undefined;
-  let nullFailed = 0;
-  const nullFailures: FailedOutcome[] = [];
+  let failedBeforeSend = 0;
+  const failedBeforeSendSamples: FailedOutcome[] = [];
   // The kill switch thrown while the run sent: the run ends paused, as the contract now is.
   let switchedOff: string | undefined;
   // Nothing changed: no destination call at all, not even the preflight.
@@ -466,13 +480,23 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     let records = withoutFailedRows(plannedRecords(warehouse, contract, ledger.tables, planOptions), async (failed) => {
       const outcomes = failed.map((r): FailedOutcome => ({ key: r.key, status: "failed", code: NULL_FIELD_CODE, message: r.failure! }));
       await ledger.checkpoint(contract.spec.name, run.runId, failed, outcomes);
-      nullFailed += failed.length;
-      nullFailures.push(...outcomes.slice(0, Math.max(0, 100 - nullFailures.length)));
+      failedBeforeSend += failed.length;
+      failedBeforeSendSamples.push(...outcomes.slice(0, Math.max(0, 100 - failedBeforeSendSamples.length)));
     });
     if (needsReadBack(contract.spec)) {
-      records = guardRecords(contract.spec, records, (keys, fields) => retrying(() => destination.readBack(keys, fields), retryPolicy, counters), (found) => {
-        skipped += found.length;
-        skips.push(...found.slice(0, Math.max(0, SAMPLE_ROWS * 4 - skips.length)));
+      records = guardRecords(contract.spec, records, (keys, fields) => retrying(() => destination.readBack(keys, fields), retryPolicy, counters), async (found, skippedRecords) => {
+        // Late-arrival skips are counted across runs: a record skipped max_skipped_runs in a row is dead-lettered
+        // (a destination timestamp in the far future must not win every run with exit 0).
+        const stuck = await stuckLateArrivals(contract.spec, ledger, contract.spec.name, run.runId, found, skippedRecords);
+        if (stuck.length > 0) {
+          await ledger.checkpoint(contract.spec.name, run.runId, skippedRecords, stuck);
+          failedBeforeSend += stuck.length;
+          failedBeforeSendSamples.push(...stuck.slice(0, Math.max(0, 100 - failedBeforeSendSamples.length)));
+        }
+        const stuckKeys = new Set(stuck.map((s) => s.key));
+        const still = found.filter((f) => !stuckKeys.has(f.key));
+        skipped += still.length;
+        skips.push(...still.slice(0, Math.max(0, SAMPLE_ROWS * 4 - skips.length)));
       });
     }
     let sending: SendSummary | undefined;
@@ -496,9 +520,10 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       },
     });
     if (removals > 0 && !summary.stopped) {
-      removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed) => {
+      removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed, owed) => {
         await ledger.markRemoved(contract.spec.name, run.runId, done);
         await ledger.deadLetters(contract.spec.name, run.runId, failed, REMOVAL_CLASS);
+        await ledger.notePendingRemoval(contract.spec.name, owed);
       }, retryPolicy);
     }
   }
@@ -508,7 +533,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     updated: summary?.updated ?? 0,
     unchanged: plan.unchanged,
     removed: removal?.removed ?? 0,
-    failed: (summary?.failed ?? 0) + nullFailed + (removal?.failed.length ?? 0),
+    failed: (summary?.failed ?? 0) + failedBeforeSend + (removal?.failed.length ?? 0),
     skipped,
     rejected: rejectedRows,
     notSent: summary?.notSent ?? 0,
@@ -529,7 +554,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     ...(options.replay ? { notEligible } : {}),
     requests: counters.requests + (summary?.requests ?? 0),
     retries: counters.retries + (summary?.retries ?? 0),
-    failures: [...nullFailures, ...(summary?.failures ?? []), ...(removal?.failed ?? [])].slice(0, 100),
+    failures: [...failedBeforeSendSamples, ...(summary?.failures ?? []), ...(removal?.failed ?? [])].slice(0, 100),
     skips,
     rejected,
     ...(summary?.stopped ? { stopped: summary.stopped } : {}),

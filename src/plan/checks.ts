@@ -16,7 +16,7 @@ export interface StopCheck {
   overridden: string[];
 }
 
-export function stopChecks(spec: ContractSpec, plan: Pick<PlanCounts, "eligible" | "create" | "update" | "unchanged" | "removed">, overrides: Overrides = {}): StopCheck {
+export function stopChecks(spec: ContractSpec, plan: Pick<PlanCounts, "eligible" | "create" | "update" | "unchanged" | "removed"> & { removable?: number | undefined }, overrides: Overrides = {}): StopCheck {
   // Every synced ledger row is either still eligible (update, unchanged) or removed.
   const ledgerRows = plan.update + plan.unchanged + plan.removed;
   const stops: string[] = [];
@@ -27,8 +27,8 @@ export function stopChecks(spec: ContractSpec, plan: Pick<PlanCounts, "eligible"
   }
   const maxChange = gates?.max_change;
   if (maxChange) {
-    // Removed rows count only where the sync acts on them.
-    const changed = plan.create + plan.update + (actsOnRemoved(spec) ? plan.removed : 0);
+    // Removed rows count only where the sync acts on them (the plan says which: consent and exclude removals too).
+    const changed = plan.create + plan.update + (plan.removable ?? (actsOnRemoved(spec) ? plan.removed : 0));
     const problems: string[] = [];
     if (maxChange.rows !== undefined && changed > maxChange.rows) problems.push(`${changed} rows would change, more than gates.max_change.rows ${maxChange.rows}`);
     // Before the first sync every row is new: a percentage of nothing says nothing, so only the row limit applies.

@@ -11,7 +11,7 @@
  * backoff (src/pipeline/sync.ts: replay is a sync).
  */
 import type { Contract } from "../contract/load.ts";
-import { nullOutcome } from "../contract/rules.ts";
+import { declaresSuppressionRemovals, nullOutcome, removalAction, removalCause, type RemovalAction, type RemovalCause } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
 import type { LedgerRecord } from "../ledger/ledger.ts";
@@ -46,6 +46,11 @@ export interface PlanCounts {
    * when the contract declares an expiry.
    */
   expired?: number;
+  /**
+   * Of `removed`, the keys the run acts on: each gets its removal action (clear, delete, unlist, or a keep recorded
+   * with its reason); the rest are left as `destination.on_removed: keep` leaves them.
+   */
+  removable: number;
 }
 
 export interface PlanOptions extends Omit<EligibleSqlOptions, "partition"> {
@@ -57,6 +62,8 @@ export interface PlanOptions extends Omit<EligibleSqlOptions, "partition"> {
   now?: Date;
   /** Run each query once per stable key bucket, 0 … partitions-1, one after another (1 or absent: one query). */
   partitions?: number | undefined;
+  /** The excluded-rows model's relation when it can be read: why each removed key left (consent, exclude, …). */
+  excluded?: string | undefined;
 }
 
 /** One partition's query options. */
@@ -159,7 +166,7 @@ function removedParams(contract: Contract, options: PlanOptions): SqlParam[] {
 
 export async function planCounts(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): Promise<PlanCounts> {
   const q = warehouse.dialect.quoteIdentifier;
-  const total: PlanCounts = { eligible: 0, create: 0, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0 };
+  const total: PlanCounts = { eligible: 0, create: 0, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0, removable: 0 };
   const classes = { create: "create", update: "update", unchanged: "unchanged", failedUnchanged: "failed_unchanged", retryLater: "retry_later" } as const;
   for (const part of partitioned(options)) {
     const expired = expiredRowsSql(contract, warehouse.dialect, part);
@@ -171,10 +178,14 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
       ].join("\n"),
       diffParams(contract, options),
     );
-    const [removed] = await warehouse.query(`select count(*) as n from (${removedKeysSql(contract, warehouse, tables, part)}) as removed`, removedParams(contract, options));
+    const [removed] = await warehouse.query(
+      `select count(*) as n, sum(case when ${actedOnCondition(contract, options)} then 1 else 0 end) as ${q("removable")} from (${removedKeysSql(contract, warehouse, tables, part)}) as removed`,
+      removedParams(contract, options),
+    );
     total.eligible += Number(row?.eligible ?? 0);
     for (const name of Object.keys(classes) as (keyof typeof classes)[]) total[name] += Number(row?.[name] ?? 0);
     total.removed += Number(removed?.n ?? 0);
+    total.removable += Number(removed?.removable ?? 0);
     if (expired) {
       const [row] = await warehouse.query(`select count(*) as n from (${expired}) as x`);
       total.expired = (total.expired ?? 0) + Number(row?.n ?? 0);
@@ -214,6 +225,28 @@ export async function* plannedRecords(warehouse: Warehouse, contract: Contract, 
 export interface RemovedKey {
   key: string;
   recordId: string | null;
+  /** Why it left, as the ledger records it: the excluded-rows model's reasons, or what stands in for them. */
+  reason: string;
+  cause: RemovalCause;
+  action: RemovalAction;
+}
+
+const REMOVAL_REASONS = "removal_reasons";
+
+/** The excluded-rows model's reasons for the ledger row `l`'s key, or null (not listed, or no readable model). */
+function removalReasonsSql(contract: Contract, warehouse: Warehouse, options: PlanOptions): string {
+  const d = warehouse.dialect;
+  if (!options.excluded) return `cast(null as ${d.types.text})`;
+  return `(select max(cast(x.reasons as ${d.types.text})) from ${options.excluded} as x where cast(x.${d.quoteIdentifier(contract.spec.key)} as ${d.types.text}) = l.sync_key)`;
+}
+
+/** SQL over removedKeysSql's rows: the removals the run acts on (every one but those `destination.on_removed: keep` leaves). */
+function actedOnCondition(contract: Contract, options: PlanOptions): string {
+  if (removalAction(contract.spec, "other") !== "skip") return "true";
+  if (!declaresSuppressionRemovals(contract.spec)) return "false";
+  // Unreadable excluded-rows model: every removal may be a withdrawn consent, so each takes the consent action.
+  if (!options.excluded) return "true";
+  return ["no_consent", "consent_stale", "excluded:"].map((r) => `${REMOVAL_REASONS} like '%${r}%'`).join(" or ");
 }
 
 /**
@@ -226,7 +259,7 @@ function removedKeysSql(contract: Contract, warehouse: Warehouse, tables: Ledger
   const letter = `select 1 from ${tables.deadLetters} as x where x.contract_name = ${d.param(1)} and x.sync_key = l.sync_key and x.closed_at is null and x.error_class = '${REMOVAL_CLASS}'`;
   const letters = options.replay ? `and exists (${letter})` : `and not exists (${letter} and (x.failure_kind = 'permanent' or x.next_attempt_at > ${d.param(2)}))`;
   return [
-    `select l.sync_key, l.destination_record_id from ${tables.ledger} as l`,
+    `select l.sync_key, l.destination_record_id, ${removalReasonsSql(contract, warehouse, options)} as ${REMOVAL_REASONS} from ${tables.ledger} as l`,
     `where ${ledgerRowsWhere(warehouse, options, "l")}`,
     `  and not exists (select 1 from (${eligibleRowsSql(contract, d, options)}) as e where e.${q(KEY_COLUMN)} = l.sync_key)`,
     `  ${letters}`,
@@ -236,9 +269,14 @@ function removedKeysSql(contract: Contract, warehouse: Warehouse, tables: Ledger
 /** Keys to remove (see removedKeysSql), in the shard when there is one, in key order within each partition. */
 export async function* removedKeys(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<RemovedKey[]> {
   for (const part of partitioned(options)) {
-    const sql = `${removedKeysSql(contract, warehouse, tables, part)}\norder by l.sync_key`;
+    const sql = `select * from (${removedKeysSql(contract, warehouse, tables, part)}) as removed where ${actedOnCondition(contract, options)} order by sync_key`;
     for await (const rows of warehouse.stream(sql, removedParams(contract, options))) {
-      yield rows.map((r) => ({ key: String(r.sync_key), recordId: r.destination_record_id === null ? null : String(r.destination_record_id) }));
+      yield rows.map((r): RemovedKey => {
+        const reasons = r[REMOVAL_REASONS] === null || r[REMOVAL_REASONS] === undefined ? null : String(r[REMOVAL_REASONS]);
+        const cause = removalCause(reasons, options.excluded !== undefined, contract.spec);
+        const reason = reasons ?? (cause === "unknown" ? "unknown" : "not in the eligible rows");
+        return { key: String(r.sync_key), recordId: r.destination_record_id === null ? null : String(r.destination_record_id), reason, cause, action: removalAction(contract.spec, cause) };
+      });
     }
   }
 }

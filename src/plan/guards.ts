@@ -13,6 +13,8 @@ import type { PlannedRecord } from "./diff.ts";
 export interface GuardSkip {
   key: string;
   reason: string;
+  /** Skipped by late-arriving protection (counted across runs: late_arriving.max_skipped_runs). */
+  late?: true;
 }
 
 export function needsReadBack(spec: ContractSpec): boolean {
@@ -46,6 +48,7 @@ export function guardRecord(spec: ContractSpec, record: PlannedRecord, current: 
     if (destination !== undefined && (source === undefined || destination > source)) {
       return {
         key: record.key,
+        late: true,
         reason: `destination ${late.destination} ${new Date(destination).toISOString()} is newer than the row's ${late.source} ${source === undefined ? "(null)" : new Date(source).toISOString()}`,
       };
     }
@@ -74,19 +77,22 @@ export async function* guardRecords(
   spec: ContractSpec,
   chunks: AsyncIterable<PlannedRecord[]>,
   readBack: (keys: string[], fields: string[]) => Promise<Map<string, CurrentRecord>>,
-  onSkip: (skips: GuardSkip[]) => void,
+  onSkip: (skips: GuardSkip[], records: PlannedRecord[]) => void | Promise<void>,
 ): AsyncIterable<PlannedRecord[]> {
   const fields = [...new Set([...fieldMappings(spec).map((f) => f.to), ...(spec.late_arriving ? [spec.late_arriving.destination] : [])])];
   for await (const chunk of chunks) {
     const current = await readBack(chunk.map((r) => r.key), fields);
     const send: PlannedRecord[] = [];
     const skipped: GuardSkip[] = [];
+    const skippedRecords: PlannedRecord[] = [];
     for (const record of chunk) {
       const decided = guardRecord(spec, record, current.get(record.key));
-      if ("reason" in decided) skipped.push(decided);
-      else send.push(decided);
+      if ("reason" in decided) {
+        skipped.push(decided);
+        skippedRecords.push(record);
+      } else send.push(decided);
     }
-    if (skipped.length > 0) onSkip(skipped);
+    if (skipped.length > 0) await onSkip(skipped, skippedRecords);
     if (send.length > 0) yield send;
   }
 }

@@ -59,5 +59,22 @@ export async function planOptionsFor(
     partitions: await planPartitions(warehouse, contract, tables, options.shard, options.env),
     // One clock for the run: every query agrees on which rows `freshness.expire_after` leaves out.
     now: new Date(),
+    excluded: await readableExcluded(warehouse, contract),
   };
+}
+
+/**
+ * The excluded-rows model's relation when the warehouse can read it (a build that selected only some models may
+ * not have built it): removals then know why each row left. Unreadable, a contract with consent or exclude items
+ * treats every removal as a possible withdrawn consent (src/contract/rules.ts: removalCause).
+ */
+async function readableExcluded(warehouse: Warehouse, contract: Contract): Promise<string | undefined> {
+  const relation = contract.excludedModel?.relation;
+  if (!relation) return undefined;
+  try {
+    const columns = (await warehouse.columns(relation)).map((c) => c.toLowerCase());
+    return columns.includes("reasons") && columns.includes(contract.spec.key.toLowerCase()) ? relation : undefined;
+  } catch {
+    return undefined;
+  }
 }

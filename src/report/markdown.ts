@@ -4,6 +4,7 @@
  * `meta: {sensitive: true}` (or `pii: true`, or tagged `pii`/`sensitive`) in dbt is shown as `‹redacted›`, and so is
  * the sync key when its column is one. No credential is ever part of a plan.
  */
+import { removalAction } from "../contract/rules.ts";
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import type { Manifest } from "../dbt/artifacts.ts";
@@ -33,6 +34,14 @@ function removedAction(contract: Contract | undefined): string {
   return { keep: "kept (on_removed: keep)", clear: "cleared (on_removed: clear)", delete: "deleted (on_removed: delete)" }[d.on_removed];
 }
 
+/** Of the removed rows, those consent or an exclude item removes (suppression.on_removed), when the rest are kept. */
+function suppressionRemovals(contract: Contract | undefined, plan: { removed: number; removable?: number | undefined }): string {
+  if (!contract || removalAction(contract.spec, "other") !== "skip" || !plan.removable) return "";
+  const consent = removalAction(contract.spec, "consent");
+  const excluded = removalAction(contract.spec, "excluded");
+  return `, of which ${plan.removable} for consent or an exclude item: ${consent === excluded ? consent : `${consent} (consent) / ${excluded} (exclude)`}`;
+}
+
 function section(outcome: ContractOutcome, contract: Contract | undefined, manifest: Manifest): string[] {
   const lines = [`### \`${outcome.contract}\` → ${outcome.destination}`, ""];
   if (outcome.status !== "planned") {
@@ -44,7 +53,7 @@ function section(outcome: ContractOutcome, contract: Contract | undefined, manif
   lines.push(
     `| eligible | create | update | unchanged | removed |`,
     `|---:|---:|---:|---:|---:|`,
-    `| ${p.eligible} | ${p.create} | ${p.update} | ${p.unchanged} | ${p.removed} → ${removedAction(contract)} |`,
+    `| ${p.eligible} | ${p.create} | ${p.update} | ${p.unchanged} | ${p.removed} → ${removedAction(contract)}${suppressionRemovals(contract, p)} |`,
     "",
   );
   const rejected = outcome.rejected.reduce((n, r) => n + r.rows, 0);

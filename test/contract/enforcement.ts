@@ -34,6 +34,7 @@ const EXPORT = "test/export.test.ts";
 const BRAZE_DEST = "test/destinations/braze.test.ts";
 const ALERTS = "test/alerts.e2e.test.ts";
 const ALERT_UNIT = "test/alerts.test.ts";
+const CONSENT = "test/consent.e2e.test.ts";
 
 
 const t = (file: string, test: string): EnforcingTest => ({ file, test });
@@ -71,8 +72,12 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
 
   "late_arriving.source": { tests: [t(MODES, "never overwrites a record whose timestamp is newer")] },
   "late_arriving.destination": { tests: [t(MODES, "never overwrites a record whose timestamp is newer")] },
+  "late_arriving.max_skipped_runs": { tests: [t(CONSENT, "a destination timestamp in the far future is dead-lettered after max_skipped_runs skipped runs")] },
 
   "suppression.exclude": { tests: suppression },
+  "suppression.on_removed.consent": { tests: [t(CONSENT, "revoked consent clears the record"), t(CONSENT, "on_removed.consent delete"), t(CONSENT, "audience mode unlists"), t(VALIDATE, "refuses keep for a consent removal without a reason")] },
+  "suppression.on_removed.excluded": { tests: [t(CONSENT, "on_removed.consent delete deletes the record; an exclude item follows on_removed.excluded")] },
+  "suppression.on_removed.reason": { tests: [t(CONSENT, "keep with a reason is recorded"), t(VALIDATE, "refuses keep for a consent removal without a reason")] },
   "suppression.consent.column": { tests: suppression },
   "suppression.consent.updated_at": { tests: suppression },
   "suppression.consent.max_lag": { tests: suppression },

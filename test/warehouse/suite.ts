@@ -224,14 +224,14 @@ export function warehouseSuite(engine: EngineUnderTest): void {
     });
 
     it("plans creates, then nothing once the ledger has them", async () => {
-      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0 });
+      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 150, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0, removable: 0 });
       const planned = await syncAll(warehouse, contract, tables, "run-1");
       expect(planned).toHaveLength(150);
       // Key order (text order), mapped fields only.
       expect(planned.slice(0, 3).map((r) => r.key)).toEqual(["p0@example.com", "p100@example.com", "p101@example.com"]);
       expect(planned[0]).toMatchObject({ change: "create", fields: { firstname: "First0", lifecyclestage: "lead" } });
       expect(planned[0]!.hash).toBe(rowHashOf(["First0", "lead"]));
-      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0, failedUnchanged: 0, retryLater: 0 });
+      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 0, update: 0, unchanged: 150, removed: 0, failedUnchanged: 0, retryLater: 0, removable: 0 });
       expect(await collect(plannedRecords(warehouse, contract, tables))).toEqual([]);
     });
 
@@ -240,7 +240,7 @@ export function warehouseSuite(engine: EngineUnderTest): void {
       await warehouse.execute(`update ${people} set tier = ${p(1)} where email = ${p(2)}`, ["customer", "p7@example.com"]);
       await warehouse.execute(`insert into ${people} (email, first_name, tier) values (${p(1)}, ${p(2)}, ${p(3)})`, ["new@example.com", "New", "lead"]);
       await warehouse.execute(`delete from ${people} where email = ${p(1)}`, ["p9@example.com"]);
-      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 1, update: 1, unchanged: 148, removed: 1, failedUnchanged: 0, retryLater: 0 });
+      expect(await planCounts(warehouse, contract, tables)).toEqual({ eligible: 150, create: 1, update: 1, unchanged: 148, removed: 1, failedUnchanged: 0, retryLater: 0, removable: 0 });
       const planned = await syncAll(warehouse, contract, tables, "run-2");
       expect(planned.map((r) => [r.key, r.change, r.fields])).toEqual([
         ["new@example.com", "create", { firstname: "New", lifecyclestage: "lead" }],
