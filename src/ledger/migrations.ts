@@ -92,6 +92,10 @@ const MIGRATIONS: Migration[] = [
       summary ${x.text}, dedup_key ${x.text} not null, run_id ${x.text}, opened_at ${x.timestamp}, last_alerted_at ${x.timestamp},
       ${primaryKey(["contract_name"])})`,
   ],
+  // 7: parity (the dbt package's <contract>__parity models). Per captured record: the ledger row hash whose sent values
+  // the destination held at capture (null when it held other values, or a record we never wrote), and whether any
+  // mapped field held a value (a record with its fields cleared holds nothing of ours).
+  (t, { types: x }) => [`alter table ${t.snapshot} add column row_hash ${x.text}`, `alter table ${t.snapshot} add column holds_values ${x.boolean}`],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;
