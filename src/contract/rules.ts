@@ -109,3 +109,8 @@ export function unsyncableNodeReason(node: { resource_type: string; name: string
 export function actsOnRemoved(spec: ContractSpec): boolean {
   return spec.destination.mode === "mirror" || spec.destination.mode === "audience" || spec.destination.on_removed !== "keep";
 }
+
+/** Whether the contract's generated parity test gates its sync (`gates.parity: hold`); by default it only warns. */
+export function holdsOnParity(spec: ContractSpec): boolean {
+  return spec.gates?.parity === "hold";
+}

@@ -130,6 +130,9 @@ export const suppressionSchema = z
   });
 export type SuppressionSpec = z.infer<typeof suppressionSchema>;
 
+/** `gates.parity`: what drift found by the generated parity test does to the next sync. */
+export const PARITY_ON_DRIFT = ["warn", "hold"] as const;
+
 export const gatesSchema = z.strictObject({
   min_rows: z.number().int().min(0).optional().describe("Fewer eligible rows than this stops the run before it sends."),
   max_change: z
@@ -139,6 +142,10 @@ export const gatesSchema = z.strictObject({
     .describe("Blast radius: more changed rows than this (against the ledger) stops the run before it sends."),
   max_null_rate: z.record(identifier, share).optional().describe("Per column: the largest share of nulls allowed."),
   min_match_rate: share.optional().describe("The smallest share of rows that must match existing destination records."),
+  parity: z
+    .enum(PARITY_ON_DRIFT)
+    .default("warn")
+    .describe("Whether drift between the activation model and the destination snapshot (the generated <contract>__parity model's test) holds the next sync back: warn (default: shown in dbt build as a warning, never holds) or hold (the gate holds the contract until parity is restored)."),
   allow_warn: z.boolean().default(false).describe("Whether a dbt test with status warn counts as passed for the gate (default false: a warn holds the contract back)."),
 });
 

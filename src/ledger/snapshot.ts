@@ -30,9 +30,17 @@ export class DestinationSnapshot {
     this.#tables = tables;
   }
 
-  /** Drops the contract's previous capture: a new one begins. */
-  async clear(contract: string): Promise<void> {
-    await this.#warehouse.execute(`delete from ${this.#tables.snapshot} where contract_name = ${this.#warehouse.dialect.param(1)}`, [contract]);
+  /**
+   * Replaces the contract's previous capture with a new, empty one taken at `capturedAt`. The capture is marked by a
+   * row without a key, so a capture that finds no record still says the destination was read (the `match_rate` test
+   * tells "nothing matched" from "never read" by it).
+   */
+  async begin(contract: string, capturedAt: Date): Promise<void> {
+    const p = this.#warehouse.dialect.param;
+    await this.#warehouse.transaction(async () => {
+      await this.#warehouse.execute(`delete from ${this.#tables.snapshot} where contract_name = ${p(1)}`, [contract]);
+      await this.#warehouse.execute(`insert into ${this.#tables.snapshot} (contract_name, captured_at) values (${p(1)}, ${p(2)})`, [contract, capturedAt]);
+    });
   }
 
   /** Adds records to the contract's capture taken at `capturedAt`. */

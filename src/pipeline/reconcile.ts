@@ -56,8 +56,8 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
     // contract's match rate counts the records the destination already holds before its first sync.
     const keys = [...new Set([...ledgerByKey.keys(), ...(await eligibleKeys(warehouse, contract!))])].sort();
     const snapshot = new DestinationSnapshot(warehouse, tables);
-    await snapshot.clear(name);
     const capturedAt = new Date();
+    await snapshot.begin(name, capturedAt);
     for (let start = 0; start < keys.length; start += READ_CHUNK) {
       const chunk = keys.slice(start, start + READ_CHUNK);
       const current: Map<string, CurrentRecord> = await retrying(() => destination.readBack(chunk, fields), {}, counters);

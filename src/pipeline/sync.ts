@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import { launchReadiness } from "../contract/readiness.ts";
-import { actsOnRemoved, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses, unwritableReason } from "../contract/rules.ts";
+import { actsOnRemoved, holdsOnParity, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses, unwritableReason } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
 import { BadInputError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
@@ -88,6 +88,9 @@ function checkRunnable(contracts: Contract[], manifest: Manifest): void {
     const needsSql = (spec.suppression && !spec.suppression.not_needed) || spec.rollout;
     if (needsSql && !contract.activationModel) {
       problems.push(`${at}: no activation model ${spec.name} in the manifest: suppression and rollout are applied by it; run \`dbt-activation generate\` then \`dbt build\``);
+    }
+    if (holdsOnParity(spec) && !contract.parityModel) {
+      problems.push(`${at}, field gates.parity: hold, but no parity model ${spec.name}__parity in the manifest; run \`dbt-activation generate\` then \`dbt build\``);
     }
   }
   if (problems.length > 0) throw new BadInputError("contracts that may not sync", { details: problems });
@@ -184,7 +187,9 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       passes: (status: string) => testStatusPasses(contract.spec, status),
       overridable: options.overrides?.allowLargeChange ? overridableByLargeChange : undefined,
     };
-    const verdicts = [contract.model, contract.activationModel].filter((m) => m !== undefined).map((m) => gate.verdictFor(m.uniqueId, gateOptions));
+    // gates.parity: hold adds the parity model (its test says whether the destination drifted from the model).
+    const verdicts = [contract.model, contract.activationModel, holdsOnParity(contract.spec) ? contract.parityModel : undefined]
+      .filter((m) => m !== undefined).map((m) => gate.verdictFor(m.uniqueId, gateOptions));
     const reasons = verdicts.flatMap((v) => v.reasons);
     const overridden = verdicts.flatMap((v) => v.overridden);
     if (overridden.length > 0 && options.overrides?.allowLargeChange) {
