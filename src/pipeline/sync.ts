@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import { launchReadiness } from "../contract/readiness.ts";
-import { actsOnRemoved, holdsOnParity, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses, unwritableReason } from "../contract/rules.ts";
+import { actsOnRemoved, holdsOnParity, matchRateStop, measuresMatchRate, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses, unwritableReason } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
 import { BadInputError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
@@ -15,7 +15,7 @@ import { resolveProjectDir, resolveTargetDir } from "../dbt/project.ts";
 import { checkInvocation, createGate, reusedOnly, type GateCheck } from "../gate/gate.ts";
 import { DestinationRequestError, type Destination } from "../destinations/index.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
-import { checkColumns, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
+import { checkColumns, eligibleKeys, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
 import { RetryBudget, retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
@@ -386,6 +386,31 @@ async function syncLeased(leased: Omit<ContractRun, "started">): Promise<Contrac
 
 type FinishRun = (status: string, counts: RunCounts, stopReason?: string, overrideReason?: string) => Promise<void>;
 
+/** Keys looked up per read before a first sync (the destinations batch their reads below this). */
+const MATCH_LOOKUP_CHUNK = 500;
+
+/**
+ * `gates.min_match_rate` on a first sync: looks the eligible keys up in the destination (read-only, nothing written)
+ * and says why the run stops when too few already have a record; undefined when enough do.
+ */
+async function firstSyncMatchRate(
+  contract: Contract,
+  destination: Destination,
+  warehouse: Warehouse,
+  planOptions: Parameters<typeof eligibleKeys>[2],
+  read: <T>(call: () => Promise<T>) => Promise<T>,
+): Promise<string | undefined> {
+  const keys = await eligibleKeys(warehouse, contract, planOptions);
+  const field = contract.spec.destination.match.field;
+  let matched = 0;
+  for (let start = 0; start < keys.length; start += MATCH_LOOKUP_CHUNK) {
+    const chunk = keys.slice(start, start + MATCH_LOOKUP_CHUNK);
+    const found = await read(() => destination.readBack(chunk, [field]));
+    matched += chunk.filter((k) => found.has(k)).length;
+  }
+  return matchRateStop(contract.spec, matched, keys.length);
+}
+
 async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
@@ -404,6 +429,10 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   let summary: SendSummary | undefined;
   // A replay sends only keys that failed after passing these checks in their own run.
   const checks = options.replay ? { stops: [], overridden: [] } : stopChecks(contract.spec, plan, options.overrides);
+  if (!options.replay && checks.stops.length === 0 && measuresMatchRate(contract.spec, await ledger.hasRows(contract.spec.name))) {
+    const stop = await firstSyncMatchRate(contract, destination, warehouse, planOptions, (read) => retrying(read, retryPolicy, counters));
+    if (stop) checks.stops.push(stop);
+  }
   const overridden = [...(options.gateOverridden ?? []), ...checks.overridden];
   const overrideReason = overridden.length > 0 ? overridden.join("; ") : undefined;
   const rejectedRows = rejected.reduce((n, r) => n + r.rows, 0);
