@@ -151,10 +151,10 @@ describe.each(ENGINES)("on %s", (engineName) => {
 
   describe("gates.min_match_rate on a first sync", () => {
     const eligible = async (): Promise<string[]> => (await engine.query(`select email from ${engine.model(CONTRACT)} order by email`)).map((r) => String(r.email));
-    /** The destination already holds `count` of the eligible contacts (created by someone else). */
+    /** The destination already holds these contacts (created by someone else, before the contract's first sync). */
     const preseed = async (emails: string[]) => {
       const client = new Client({ accessToken: TOKEN, basePath: emulator.url });
-      await client.crm.contacts.batchApi.create({ inputs: emails.map((email) => ({ properties: { email, firstname: "Existing" }, associations: [] })) });
+      await client.crm.contacts.batchApi.upsert({ inputs: emails.map((email) => ({ id: email, idProperty: "email", properties: { email, firstname: "Existing" } })) });
     };
     const withRate = () =>
       artifacts((g) => {
