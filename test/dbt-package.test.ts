@@ -52,9 +52,10 @@ const GENERIC_TESTS = [
   "change_limit",
   "match_rate",
   "parity",
+  "parity_drift",
 ];
 /** Every macro and generic test must have a passing and a failing fixture (meta.subject). */
-const SUBJECTS = ["row_hash", "stable_bucket", "eligible_rows", "excluded_rows", "reconciliation", ...GENERIC_TESTS];
+const SUBJECTS = ["row_hash", "stable_bucket", "eligible_rows", "excluded_rows", "reconciliation", "destination_parity", ...GENERIC_TESTS];
 
 /** Points the package's sources at the fixture seeds and enables the reconciliation model. */
 const RECONCILIATION_VARS = JSON.stringify({

@@ -40,7 +40,8 @@ describe("generated files", () => {
     expect(model.name).toBe("account_health_to_hubspot");
     expect(excluded.name).toBe("account_health_to_hubspot__excluded");
     const testNames = model.data_tests.map((t: unknown) => (typeof t === "string" ? t : Object.keys(t as object)[0]));
-    expect(testNames).toEqual(["activation.row_count", "activation.freshness", "activation.suppression", "activation.change_limit", "activation.match_rate"]);
+    // match_rate_not_needed: no match-rate test (a positive min_match_rate writes one, below).
+    expect(testNames).toEqual(["activation.row_count", "activation.freshness", "activation.suppression", "activation.change_limit"]);
     expect(model.data_tests[1]).toEqual({ "activation.freshness": { arguments: { column_name: "scored_at", max_age: "24h" } } });
     expect(model.data_tests[3]).toEqual({
       "activation.change_limit": { arguments: { contract: "account_health_to_hubspot", key: "billing_customer_id", max_rows: 500, max_percent: 20, count_removed: false } },
@@ -59,6 +60,29 @@ describe("generated files", () => {
         description: "CSMs prioritize at-risk accounts in the weekly renewal review\n\n{{ doc('account_health_to_hubspot_runbook') }}",
       }),
     ]);
+  });
+
+  it("write a parity model per contract whose test warns by default and errors under gates.parity: hold, and the match-rate test", async () => {
+    const contracts = await integrationContracts();
+    const sqlOf = (files: ReturnType<typeof generatedFiles>) => files.find((f) => f.path.endsWith("account_health_to_hubspot__parity.sql"))!.content;
+    const parityOf = (files: ReturnType<typeof generatedFiles>) => parse(files.find((f) => f.path.endsWith("account_health_to_hubspot.yml"))!.content).models[2];
+    const files = generatedFiles(contracts, "/p/models/activation");
+    expect(sqlOf(files)).toContain(
+      "{{ activation.destination_parity(\n    model=ref('account_health_to_hubspot'),\n    contract='account_health_to_hubspot',\n    key='billing_customer_id',\n    acts_on_removed=false\n) }}",
+    );
+    const warn = parityOf(files);
+    expect(warn.name).toBe("account_health_to_hubspot__parity");
+    expect(warn.data_tests).toEqual([{ "activation.parity_drift": { config: { severity: "warn" } } }]);
+
+    const health = contracts.find((c) => c.spec.name === "account_health_to_hubspot")!;
+    const changed = { ...health, spec: { ...health.spec, gates: { ...health.spec.gates!, parity: "hold" as const, match_rate_not_needed: undefined, min_match_rate: 0.9 } } };
+    const held = generatedFiles([changed], "/p/models/activation");
+    expect(parityOf(held).data_tests).toEqual(["activation.parity_drift"]);
+    const model = parse(held.find((f) => f.path.endsWith("account_health_to_hubspot.yml"))!.content).models[0];
+    expect(model.data_tests).toContainEqual({ "activation.match_rate": { arguments: { contract: "account_health_to_hubspot", key: "billing_customer_id", min_rate: 0.9 } } });
+    // on_removed: delete acts on removed rows: a record left holding values after our removal is drift.
+    const contact = contracts.find((c) => c.spec.name === "contact_engagement_to_braze")!;
+    expect(generatedFiles([contact], "/p").find((f) => f.path.endsWith("__parity.sql"))!.content).toContain("acts_on_removed=true");
   });
 
   it("write the contract's runbook as the docs block its exposure shows, so dbt docs carries it in lineage", async () => {

@@ -245,7 +245,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
             destination: { type: "hubspot", object: "companies", match: { field: "billing_customer_id" }, mode: "upsert", on_removed: "keep" },
             fields: { first_name: "name" },
             suppression: { not_needed: "a second contract of the same model, for the failure test" },
-            gates: { min_rows: gates.min_rows, min_match_rate: gates.min_match_rate },
+            gates: { min_rows: gates.min_rows, match_rate_not_needed: gates.match_rate_not_needed },
           });
         },
       });

@@ -2,8 +2,11 @@
   Test activation.match_rate(contract, key, min_rate, snapshot=none) on an activation model: the share of its keys
   that match a known destination record (a row of `contract` in the destination snapshot the syncer captures) is at
   least `min_rate` (0 .. 1). For update-only syncs, where an unmatched key is a row that can never land.
-  A snapshot table that does not exist yet, or holds nothing for the contract, means no known record: 0 matches, so
-  the test fails unless min_rate is 0 (capture a snapshot before gating on matches). An empty model passes.
+  The test decides only once the destination was read for the contract (`reconcile` wrote a capture, marked by a row
+  without a key): with no capture yet (no snapshot table, or nothing for the contract) it passes, and the syncer
+  measures the rate itself before the contract's first sync by looking the eligible keys up in the destination
+  (read-only), holding the sync back below `min_rate`. A capture that found no record is 0 matches. An empty model
+  passes.
   `snapshot` defaults to source('activation', 'activation_destination_snapshot').
   Fails with one row per unmatched key when the rate is too low: the key, matched/total counts and `reason`.
 -#}
@@ -19,10 +22,14 @@ with model_keys as (
     where {{ key }} is not null
 ),
 
-known as (
-    select distinct sync_key
+captured as (
+    select sync_key
     from {{ activation.relation_or_empty(snapshot, 'activation_destination_snapshot') }} as snapshot
     where contract_name = {{ activation.sql_literal(contract) }}
+),
+
+known as (
+    select distinct sync_key from captured where sync_key is not null
 ),
 
 matched as (
@@ -33,7 +40,11 @@ matched as (
 ),
 
 totals as (
-    select count(*) as total_keys, sum(is_match) as matched_keys from matched
+    select
+        count(*) as total_keys,
+        sum(is_match) as matched_keys,
+        (select count(*) from captured) as captured_rows
+    from matched
 )
 
 select
@@ -47,5 +58,6 @@ select
 from matched as m
 cross join totals as t
 where m.is_match = 0
+    and t.captured_rows > 0
     and t.matched_keys < {{ min_rate }} * t.total_keys
 {% endmacro %}

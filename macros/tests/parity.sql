@@ -35,7 +35,7 @@ synced as (
 destination as (
     select distinct sync_key
     from {{ activation.relation_or_empty(snapshot, 'activation_destination_snapshot') }} as snapshot
-    where contract_name = {{ activation.sql_literal(contract) }}
+    where contract_name = {{ activation.sql_literal(contract) }} and sync_key is not null
 ),
 
 captured as (

@@ -25,7 +25,7 @@
       ('row_hash', text), ('attempts', int), ('next_attempt_at', ts), ('closed_at', ts), ('close_reason', text)],
     'activation_destination_snapshot': [
       ('contract_name', text), ('sync_key', text), ('destination_record_id', text), ('values_json', text),
-      ('destination_updated_at', ts), ('captured_at', ts)],
+      ('destination_updated_at', ts), ('captured_at', ts), ('row_hash', text), ('holds_values', bool)],
   } -%}
   {%- if table not in tables -%}
     {{ exceptions.raise_compiler_error("activation: unknown syncer table " ~ table ~ " (one of " ~ (tables.keys() | list | join(', ')) ~ ")") }}

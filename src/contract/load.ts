@@ -27,6 +27,8 @@ export interface Contract {
   activationModel?: ModelRef | undefined;
   /** The generated excluded-rows model (`<contract>__excluded`): who the activation model leaves out, and why. */
   excludedModel?: ModelRef | undefined;
+  /** The generated parity model (`<contract>__parity`): the activation model against the destination snapshot. */
+  parityModel?: ModelRef | undefined;
 }
 
 function modelRef(node: ManifestNode): ModelRef {
@@ -79,7 +81,14 @@ export function loadContracts(manifest: Manifest): Contract[] {
       seen.set(parsed.data.name, node.name);
       const generated = models.get(`${node.package_name ?? ""}.${parsed.data.name}`);
       const excluded = models.get(`${node.package_name ?? ""}.${parsed.data.name}__excluded`);
-      contracts.push({ spec: parsed.data, model, activationModel: generated ? modelRef(generated) : undefined, excludedModel: excluded ? modelRef(excluded) : undefined });
+      const parity = models.get(`${node.package_name ?? ""}.${parsed.data.name}__parity`);
+      contracts.push({
+        spec: parsed.data,
+        model,
+        activationModel: generated ? modelRef(generated) : undefined,
+        excludedModel: excluded ? modelRef(excluded) : undefined,
+        parityModel: parity ? modelRef(parity) : undefined,
+      });
     });
   }
 

@@ -44,7 +44,13 @@ export function launchReadiness(contract: Contract, manifest?: Manifest): Readin
     const notNull = KEY_TESTS.notNull.some((t) => tests.has(t));
     if (!unique || !notNull) reasons.push(`key: column ${c.key} is not tested ${[!unique && "unique", !notNull && "not_null"].filter(Boolean).join(" and ")}`);
   }
-  if (c.gates?.min_match_rate === undefined) reasons.push("gates.min_match_rate: the matching rule is untested (declare the share of rows that must match)");
+  // A rate of 0 passes whatever matches: it tests nothing, like no rate at all.
+  if (!c.gates?.match_rate_not_needed) {
+    if (c.gates?.min_match_rate === undefined) reasons.push("gates.min_match_rate: the matching rule is untested (declare the share of rows that must match)");
+    else if (c.gates.min_match_rate === 0) {
+      reasons.push("gates.min_match_rate: 0 tests nothing (declare a positive share of rows that must match, or gates.match_rate_not_needed with the reason)");
+    }
+  }
   if (!c.owners?.destination) reasons.push("owners.destination: no destination owner");
   if (!c.suppression) reasons.push("suppression: none declared (declare exclusions, consent, holdout, review, or not_needed with the reason)");
   if (!c.freshness) reasons.push("freshness: none declared");

@@ -152,3 +152,28 @@ export function isConsentRemoval(reason: string | null | undefined): boolean {
 export function lateArrivingLimit(spec: ContractSpec): number | undefined {
   return spec.late_arriving ? (spec.late_arriving.max_skipped_runs ?? LATE_ARRIVING_MAX_SKIPPED_RUNS) : undefined;
 }
+
+/** Whether the contract's generated parity test gates its sync (`gates.parity: hold`); by default it only warns. */
+export function holdsOnParity(spec: ContractSpec): boolean {
+  return spec.gates?.parity === "hold";
+}
+
+/**
+ * `gates.min_match_rate` before a contract's first sync (nothing in the ledger): the syncer measures it itself from a
+ * read-only lookup of the eligible keys in the destination, since the dbt `match_rate` test has no capture to read
+ * yet. A stop reason when fewer than the share match, else undefined (also for no eligible keys, as the test).
+ */
+export function matchRateStop(spec: ContractSpec, matched: number, keys: number): string | undefined {
+  const min = spec.gates?.min_match_rate;
+  if (min === undefined || keys === 0 || matched >= min * keys) return undefined;
+  const percent = (share: number): string => `${(100 * share).toFixed(1).replace(/\.0$/, "")}%`;
+  return (
+    `gates.min_match_rate: ${matched} of the ${keys} eligible keys (${percent(matched / keys)}) match an existing ` +
+    `${spec.destination.type} ${spec.destination.object} record, fewer than ${percent(min)} (first sync: looked up in the destination before any write)`
+  );
+}
+
+/** Whether a run must look the eligible keys up before writing: a positive `gates.min_match_rate` and a first sync. */
+export function measuresMatchRate(spec: ContractSpec, hasSynced: boolean): boolean {
+  return (spec.gates?.min_match_rate ?? 0) > 0 && !hasSynced;
+}

@@ -152,6 +152,9 @@ export const suppressionSchema = z
   });
 export type SuppressionSpec = z.infer<typeof suppressionSchema>;
 
+/** `gates.parity`: what drift found by the generated parity test does to the next sync. */
+export const PARITY_ON_DRIFT = ["warn", "hold"] as const;
+
 export const gatesSchema = z.strictObject({
   min_rows: z.number().int().min(0).optional().describe("Fewer eligible rows than this stops the run before it sends."),
   max_change: z
@@ -160,8 +163,23 @@ export const gatesSchema = z.strictObject({
     .optional()
     .describe("Blast radius: more changed rows than this (against the ledger) stops the run before it sends."),
   max_null_rate: z.record(identifier, share).optional().describe("Per column: the largest share of nulls allowed."),
-  min_match_rate: share.optional().describe("The smallest share of rows that must match existing destination records."),
+  min_match_rate: share
+    .optional()
+    .describe("The smallest share of rows that must match existing destination records (before the first sync the syncer looks the keys up; after it, the dbt match_rate test reads reconcile's snapshot). 0 tests nothing."),
+  match_rate_not_needed: z
+    .string()
+    .min(10)
+    .optional()
+    .describe("Declare explicitly, with the reason, that no share of rows needs to match existing records (a sync that creates them): launch readiness then asks for no min_match_rate."),
+  parity: z
+    .enum(PARITY_ON_DRIFT)
+    .default("warn")
+    .describe("Whether drift between the activation model and the destination snapshot (the generated <contract>__parity model's test) holds the next sync back: warn (default: shown in dbt build as a warning, never holds) or hold (the gate holds the contract until parity is restored)."),
   allow_warn: z.boolean().default(false).describe("Whether a dbt test with status warn counts as passed for the gate (default false: a warn holds the contract back)."),
+}).superRefine((g, ctx) => {
+  if (g.match_rate_not_needed && (g.min_match_rate ?? 0) > 0) {
+    ctx.addIssue({ code: "custom", path: ["match_rate_not_needed"], message: "match_rate_not_needed contradicts the min_match_rate declared beside it" });
+  }
 });
 
 export const ownersSchema = z.strictObject({

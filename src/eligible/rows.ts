@@ -201,3 +201,10 @@ export async function rejectedKeys(warehouse: Warehouse, contract: Contract, opt
   }
   return rejected;
 }
+
+/** The eligible rows' sync keys (as text, sorted): what `reconcile` looks up and `sync` measures the match rate on. */
+export async function eligibleKeys(warehouse: Warehouse, contract: Contract, options: EligibleSqlOptions = {}): Promise<string[]> {
+  const key = warehouse.dialect.quoteIdentifier(KEY_ALIAS);
+  const rows = await warehouse.query(`select ${key} from (${eligibleRowsSql(contract, warehouse.dialect, options)}) as eligible order by ${key}`);
+  return rows.map((r) => String(r[KEY_ALIAS]));
+}

@@ -38,7 +38,12 @@ export function contractCard(c: ExportContract): string {
   out.push("## 3. Matching", "");
   out.push(`Each row matches the ${destination} record whose ${code(d.match.field)} equals ${code(s.key)} (one unique field, no fuzzy fallback).`);
   out.push(`Mode ${code(d.mode)}${d.list_id ? ` (list ${code(d.list_id)})` : ""}; when a row leaves the eligible set: ${code(d.on_removed)}.`);
-  out.push(`Match-rate gate: ${s.gates?.min_match_rate !== undefined ? `at least ${percent(s.gates.min_match_rate)} of rows must match existing records` : "_none: the matching rule is untested_"}.`, "");
+  const matchGate = s.gates?.match_rate_not_needed
+    ? `not needed (${s.gates.match_rate_not_needed})`
+    : s.gates?.min_match_rate !== undefined
+      ? `at least ${percent(s.gates.min_match_rate)} of rows must match existing records`
+      : "_none: the matching rule is untested_";
+  out.push(`Match-rate gate: ${matchGate}.`, "");
 
   out.push("## 4. Lineage", "");
   out.push(`- Declared source systems: ${s.lineage ? s.lineage.sources.map(code).join(", ") : NOT_DECLARED}${s.lineage?.notes ? ` (${s.lineage.notes})` : ""}`);
@@ -85,7 +90,8 @@ export function contractCard(c: ExportContract): string {
   out.push(`- Minimum eligible rows: ${g?.min_rows ?? NOT_DECLARED}`);
   out.push(`- Maximum change per run: ${g?.max_change ? [g.max_change.percent !== undefined && `${g.max_change.percent}%`, g.max_change.rows !== undefined && `${g.max_change.rows} rows`].filter(Boolean).join(" and ") : NOT_DECLARED}`);
   out.push(`- Maximum null rate: ${g?.max_null_rate && Object.keys(g.max_null_rate).length > 0 ? Object.entries(g.max_null_rate).map(([col, rate]) => `${code(col)} ${percent(rate)}`).join(", ") : NOT_DECLARED}`);
-  out.push(`- Minimum match rate: ${g?.min_match_rate !== undefined ? percent(g.min_match_rate) : NOT_DECLARED}`);
+  out.push(`- Minimum match rate: ${g?.min_match_rate !== undefined ? percent(g.min_match_rate) : g?.match_rate_not_needed ? `not needed (${g.match_rate_not_needed})` : NOT_DECLARED}`);
+  out.push(`- Parity drift (the generated parity test): ${g?.parity === "hold" ? "holds the next sync" : "warns only"}`);
   out.push(`- dbt tests with status warn count as passed: ${g?.allow_warn ? "yes" : "no"}`, "");
 
   out.push("## 9. Owners", "");

@@ -5,6 +5,7 @@
  */
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
+import { actsOnRemoved } from "../contract/rules.ts";
 import { suppressionArguments } from "./properties.ts";
 
 /** Jinja/SQL literal for a value: strings single-quoted with escapes, lists and dicts recursively. */
@@ -60,4 +61,26 @@ export function excludedRowsSql(contract: Contract, header: string): string {
   return activationModelSql(contract, header)
     .replace("activation.eligible_rows(", "activation.excluded_rows(")
     .replace(/\n {4}hash_columns=[^\n]*,/, "");
+}
+
+/**
+ * The parity model: the activation model against the latest destination snapshot `reconcile` wrote (missing in the
+ * destination, value mismatch, present but no longer eligible), so `dbt build` shows source-vs-destination parity.
+ */
+export function parityModelSql(contract: Contract, header: string): string {
+  const { spec } = contract;
+  const args: [string, unknown][] = [
+    ["contract", spec.name],
+    ["key", spec.key],
+    ["acts_on_removed", actsOnRemoved(spec)],
+  ];
+  return [
+    header,
+    "{{ config(materialized='view', tags=['activation']) }}",
+    "",
+    "{{ activation.destination_parity(",
+    [`    model=ref(${jinjaLiteral(spec.name)})`, ...args.map(([name, value]) => `    ${name}=${jinjaLiteral(value)}`)].join(",\n"),
+    ") }}",
+    "",
+  ].join("\n");
 }

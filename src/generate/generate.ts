@@ -1,13 +1,14 @@
 /**
  * `dbt-activation generate`: writes, per contract, thin deterministic files into the user's dbt project:
- * `<contract>.sql` (the activation model), `<contract>__excluded.sql` (who is left out and why) and `<contract>.yml`
+ * `<contract>.sql` (the activation model), `<contract>__excluded.sql` (who is left out and why), `<contract>__parity.sql`
+ * (the activation model against the destination snapshot) and `<contract>.yml`
  * (tests and the exposure). `--check` compares instead of writing, for CI.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { stringify } from "yaml";
 import type { Contract } from "../contract/load.ts";
-import { activationModelSql, excludedRowsSql } from "./activation-model.ts";
+import { activationModelSql, excludedRowsSql, parityModelSql } from "./activation-model.ts";
 import { activationProperties, runbookDocName } from "./properties.ts";
 import { contractRunbook } from "../export/runbook.ts";
 
@@ -41,6 +42,7 @@ export function generatedFiles(contracts: Contract[], outDir: string): Generated
     return [
       { path: join(outDir, `${name}.sql`), content: activationModelSql(contract, header(contract, "--")) },
       { path: join(outDir, `${name}__excluded.sql`), content: excludedRowsSql(contract, header(contract, "--")) },
+      { path: join(outDir, `${name}__parity.sql`), content: parityModelSql(contract, header(contract, "--")) },
       { path: join(outDir, `${name}__runbook.md`), content: runbookDocs(contract) },
       { path: join(outDir, `${name}.yml`), content: `${header(contract, "#")}\n${stringify(activationProperties(contract), { lineWidth: 0 })}` },
     ];

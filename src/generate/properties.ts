@@ -5,7 +5,7 @@
  */
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
-import { actsOnRemoved } from "../contract/rules.ts";
+import { actsOnRemoved, holdsOnParity } from "../contract/rules.ts";
 
 type Test = Record<string, { arguments?: Record<string, unknown>; config?: Record<string, unknown> }> | string;
 
@@ -99,6 +99,13 @@ export function activationProperties(contract: Contract): Record<string, unknown
         name: `${spec.name}__excluded`,
         description: `Rows of ${contract.model.name} that contract ${spec.name} does not send, with the reasons.`,
         config: { meta: { activation_generated_from: { contract: spec.name, model: contract.model.name } } },
+      },
+      {
+        name: `${spec.name}__parity`,
+        description: `Source-vs-destination parity of contract ${spec.name}: its eligible rows against the latest ${label} ${d.object} snapshot \`dbt-activation reconcile\` wrote (missing in the destination, value mismatch, present but no longer eligible). Drift ${holdsOnParity(spec) ? "holds the next sync back (gates.parity: hold)" : "warns only (gates.parity: warn)"}.`,
+        config: { meta: { activation_generated_from: { contract: spec.name, model: contract.model.name } } },
+        // warn: dbt build shows drift as a warning and the gate does not read this model; hold: the gate reads it.
+        data_tests: [holdsOnParity(spec) ? "activation.parity_drift" : { "activation.parity_drift": { config: { severity: "warn" } } }],
       },
     ],
     exposures: [

@@ -379,6 +379,13 @@ export class Ledger {
     return Number(rows[0]?.runs ?? 0) > 0;
   }
 
+  /** Whether the ledger holds any row of the contract: false before its first sync into the destination. */
+  async hasRows(contract: string): Promise<boolean> {
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    const rows = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${this.#warehouse.dialect.param(1)}`, [contract]);
+    return Number(rows[0]?.keys ?? 0) > 0;
+  }
+
   /** Completes the run's row: how it ended, the rows per class, why it stopped and what was overridden. */
   async finishRun(entry: RunEnd): Promise<void> {
     const c = entry.counts;

@@ -96,6 +96,10 @@ const MIGRATIONS: Migration[] = [
   // keep), so reconcile and the reconciliation model can tell a withdrawn consent that still holds activated values.
   // Set when the removal is done (status removed) and when it fails (status stays synced until it is done).
   (t, { types: x }) => [`alter table ${t.ledger} add column removal_reason ${x.text}`, `alter table ${t.ledger} add column removal_action ${x.text}`],
+  // 8: parity (the dbt package's <contract>__parity models). Per captured record: the ledger row hash whose sent values
+  // the destination held at capture (null when it held other values, or a record we never wrote), and whether any
+  // mapped field held a value (a record with its fields cleared holds nothing of ours).
+  (t, { types: x }) => [`alter table ${t.snapshot} add column row_hash ${x.text}`, `alter table ${t.snapshot} add column holds_values ${x.boolean}`],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;

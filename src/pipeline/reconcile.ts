@@ -1,5 +1,5 @@
 /**
- * `reconcile`: reads the destination records of every key the ledger knows for a contract, writes them to the
+ * `reconcile`: reads the destination records of every key the ledger knows for a contract and every eligible key, writes them to the
  * destination snapshot table (which the dbt package's `activation_reconciliation` model and `parity` / `match_rate`
  * tests read), and classifies each discrepancy: missing in the destination, value mismatch (the destination holds
  * something other than what we last sent), suppressed but present (removed from the eligible set, still there),
@@ -14,12 +14,12 @@ import { readManifest } from "../dbt/artifacts.ts";
 import type { CurrentRecord } from "../destinations/types.ts";
 import { openDestination } from "./destination.ts";
 import { retrying } from "../engine/retry.ts";
-import { toJsonText } from "../ledger/ledger.ts";
+import { DestinationSnapshot, type CapturedRecord } from "../ledger/snapshot.ts";
+import { eligibleKeys } from "../eligible/rows.ts";
 import { plannedRecords } from "../plan/diff.ts";
 import { planOptionsFor } from "../plan/partitions.ts";
 import { join } from "node:path";
 import { resolveTargetDir } from "../dbt/project.ts";
-import type { SqlParam } from "../warehouse/types.ts";
 import type { RecoverOptions } from "./recover.ts";
 import { openLedgerSession } from "./session.ts";
 
@@ -53,19 +53,29 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
       if (result.samples.length < 20) result.samples.push({ key, discrepancy, detail });
     };
 
-    const ledgerRows = await warehouse.query(`select sync_key, status, last_sent_values, removal_reason, removal_action from ${tables.ledger} where contract_name = ${p(1)} order by sync_key`, [name]);
-    await warehouse.execute(`delete from ${tables.snapshot} where contract_name = ${p(1)}`, [name]);
+    const ledgerRows = await warehouse.query(`select sync_key, status, row_hash, last_sent_values, removal_reason, removal_action from ${tables.ledger} where contract_name = ${p(1)} order by sync_key`, [name]);
+    const ledgerByKey = new Map(ledgerRows.map((r) => [String(r.sync_key), r]));
+    // The eligible keys are read too, synced or not: parity shows eligible rows missing from the destination, and a
+    // contract's match rate counts the records the destination already holds before its first sync.
+    const keys = [...new Set([...ledgerByKey.keys(), ...(await eligibleKeys(warehouse, contract!))])].sort();
+    const snapshot = new DestinationSnapshot(warehouse, tables);
     const capturedAt = new Date();
-    for (let start = 0; start < ledgerRows.length; start += READ_CHUNK) {
-      const chunk = ledgerRows.slice(start, start + READ_CHUNK);
-      const current: Map<string, CurrentRecord> = await retrying(() => destination.readBack(chunk.map((r) => String(r.sync_key)), fields), {}, counters);
-      const snapshot: SqlParam[] = [];
-      for (const row of chunk) {
-        const key = String(row.sync_key);
+    await snapshot.begin(name, capturedAt);
+    for (let start = 0; start < keys.length; start += READ_CHUNK) {
+      const chunk = keys.slice(start, start + READ_CHUNK);
+      const current: Map<string, CurrentRecord> = await retrying(() => destination.readBack(chunk, fields), {}, counters);
+      const captured: CapturedRecord[] = [];
+      for (const key of chunk) {
+        const row = ledgerByKey.get(key);
         const record = current.get(key);
-        result.checked += 1;
-        if (record) snapshot.push(name, key, record.recordId, toJsonText(record.values), record.modifiedAt ? new Date(record.modifiedAt) : null, capturedAt);
+        const sent = row ? (JSON.parse(String(row.last_sent_values ?? "{}")) as Record<string, unknown>) : undefined;
+        const differing = sent && record ? Object.keys(sent).filter((f) => String(record.values[f] ?? "") !== String(sent[f] ?? "")) : [];
         const holdsValues = record !== undefined && fields.some((f) => record.values[f] !== null && record.values[f] !== undefined && record.values[f] !== "");
+        // The row hash the destination holds: only when it holds exactly what we last sent for it.
+        const heldHash = row?.status === "synced" && differing.length === 0 ? String(row.row_hash ?? "") || null : null;
+        if (record) captured.push({ key, recordId: record.recordId, values: record.values, modifiedAt: record.modifiedAt, rowHash: heldHash, holdsValues });
+        if (!row) continue; // eligible, never synced: the next sync creates it (parity shows it; nothing drifted)
+        result.checked += 1;
         const reason = row.removal_reason === null || row.removal_reason === undefined ? undefined : String(row.removal_reason);
         if (isConsentRemoval(reason)) {
           // Whether the removal was done (status removed) or is still owed (its clear or delete failed).
@@ -81,19 +91,10 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
           note(key, "missing_in_destination", "the ledger says it was synced; the destination has no such record");
           continue;
         }
-        const sent = JSON.parse(String(row.last_sent_values ?? "{}")) as Record<string, unknown>;
-        const differing = Object.keys(sent).filter((f) => String(record.values[f] ?? "") !== String(sent[f] ?? ""));
         if (differing.length > 0) note(key, "value_mismatch", `destination differs from what was sent on ${differing.join(", ")}`);
       }
-      const rows = snapshot.length / 6;
-      if (rows > 0) {
-        const values = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: 6 }, (_, c) => p(r * 6 + c + 1)).join(", ")})`).join(", ");
-        await warehouse.execute(
-          `insert into ${tables.snapshot} (contract_name, sync_key, destination_record_id, values_json, destination_updated_at, captured_at) values ${values}`,
-          snapshot,
-        );
-        result.snapshotRows += rows;
-      }
+      await snapshot.append(name, capturedAt, captured);
+      result.snapshotRows += captured.length;
     }
     // Stale: eligible rows whose values changed since they were last sent (the next sync sends them).
     for await (const chunk of plannedRecords(warehouse, contract!, tables, await planOptionsFor(warehouse, contract!, tables, { env: options.env }))) {

@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import type { ContractSpec } from "../contract/schema.ts";
 import { launchReadiness } from "../contract/readiness.ts";
-import { lateArrivingLimit, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
+import { holdsOnParity, lateArrivingLimit, matchRateStop, measuresMatchRate, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
 import { BadInputError, BusyError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
@@ -16,7 +16,7 @@ import { resolveProjectDir, resolveTargetDir } from "../dbt/project.ts";
 import { checkInvocation, createGate, reusedOnly, type GateCheck } from "../gate/gate.ts";
 import { DestinationRequestError, type Destination } from "../destinations/index.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
-import { checkColumns, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
+import { checkColumns, eligibleKeys, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
 import { RetryBudget, retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
@@ -91,6 +91,9 @@ function checkRunnable(contracts: Contract[], manifest: Manifest): void {
     const needsSql = (spec.suppression && !spec.suppression.not_needed) || spec.rollout;
     if (needsSql && !contract.activationModel) {
       problems.push(`${at}: no activation model ${spec.name} in the manifest: suppression and rollout are applied by it; run \`dbt-activation generate\` then \`dbt build\``);
+    }
+    if (holdsOnParity(spec) && !contract.parityModel) {
+      problems.push(`${at}, field gates.parity: hold, but no parity model ${spec.name}__parity in the manifest; run \`dbt-activation generate\` then \`dbt build\``);
     }
   }
   if (problems.length > 0) throw new BadInputError("contracts that may not sync", { details: problems });
@@ -181,7 +184,9 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       passes: (status: string) => testStatusPasses(contract.spec, status),
       overridable: options.overrides?.allowLargeChange ? overridableByLargeChange : undefined,
     };
-    const verdicts = [contract.model, contract.activationModel].filter((m) => m !== undefined).map((m) => gate.verdictFor(m.uniqueId, gateOptions));
+    // gates.parity: hold adds the parity model (its test says whether the destination drifted from the model).
+    const verdicts = [contract.model, contract.activationModel, holdsOnParity(contract.spec) ? contract.parityModel : undefined]
+      .filter((m) => m !== undefined).map((m) => gate.verdictFor(m.uniqueId, gateOptions));
     const reasons = verdicts.flatMap((v) => v.reasons);
     const overridden = verdicts.flatMap((v) => v.overridden);
     if (overridden.length > 0 && options.overrides?.allowLargeChange) {
@@ -421,6 +426,31 @@ async function stuckLateArrivals(spec: ContractSpec, ledger: Ledger, contract: s
 
 type FinishRun = (status: string, counts: RunCounts, stopReason?: string, overrideReason?: string) => Promise<void>;
 
+/** Keys looked up per read before a first sync (the destinations batch their reads below this). */
+const MATCH_LOOKUP_CHUNK = 500;
+
+/**
+ * `gates.min_match_rate` on a first sync: looks the eligible keys up in the destination (read-only, nothing written)
+ * and says why the run stops when too few already have a record; undefined when enough do.
+ */
+async function firstSyncMatchRate(
+  contract: Contract,
+  destination: Destination,
+  warehouse: Warehouse,
+  planOptions: Parameters<typeof eligibleKeys>[2],
+  read: <T>(call: () => Promise<T>) => Promise<T>,
+): Promise<string | undefined> {
+  const keys = await eligibleKeys(warehouse, contract, planOptions);
+  const field = contract.spec.destination.match.field;
+  let matched = 0;
+  for (let start = 0; start < keys.length; start += MATCH_LOOKUP_CHUNK) {
+    const chunk = keys.slice(start, start + MATCH_LOOKUP_CHUNK);
+    const found = await read(() => destination.readBack(chunk, [field]));
+    matched += chunk.filter((k) => found.has(k)).length;
+  }
+  return matchRateStop(contract.spec, matched, keys.length);
+}
+
 async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
@@ -439,6 +469,10 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   let summary: SendSummary | undefined;
   // A replay sends only keys that failed after passing these checks in their own run.
   const checks = options.replay ? { stops: [], overridden: [] } : stopChecks(contract.spec, plan, options.overrides);
+  if (!options.replay && checks.stops.length === 0 && measuresMatchRate(contract.spec, await ledger.hasRows(contract.spec.name))) {
+    const stop = await firstSyncMatchRate(contract, destination, warehouse, planOptions, (read) => retrying(read, retryPolicy, counters));
+    if (stop) checks.stops.push(stop);
+  }
   const overridden = [...(options.gateOverridden ?? []), ...checks.overridden];
   const overrideReason = overridden.length > 0 ? overridden.join("; ") : undefined;
   const rejectedRows = rejected.reduce((n, r) => n + r.rows, 0);

@@ -113,6 +113,29 @@ describe("validate: a destination type sync cannot write is refused", () => {
   });
 });
 
+describe("validate: the match rate", () => {
+  it("a match rate of 0 is not tested for launch readiness; a positive one, or match_rate_not_needed with the reason, is", async () => {
+    const contracts = [
+      contract({ name: "rate_zero", gates: { min_match_rate: 0 } }),
+      contract({ name: "rate_positive", gates: { min_match_rate: 0.5 } }),
+      contract({ name: "rate_waived", gates: { match_rate_not_needed: "creates every contact it syncs" } }),
+      contract({ name: "rate_none", gates: {} }),
+      contract({ name: "rate_both", gates: { min_match_rate: 0.5, match_rate_not_needed: "creates every contact it syncs" } }),
+    ];
+    const report = await runValidate({ projectDir: await project({ "models/schema.yml": onModel(...contracts) }) });
+    const ready = Object.fromEntries(report.contracts.map((c) => [c.name, c.launchReady]));
+    expect(ready).toMatchObject({ rate_zero: false, rate_positive: true, rate_waived: true, rate_none: false });
+    expect(report.contracts.find((c) => c.name === "rate_zero")!.reasons).toContain(
+      "gates.min_match_rate: 0 tests nothing (declare a positive share of rows that must match, or gates.match_rate_not_needed with the reason)",
+    );
+    expect(report.exitCode).toBe(2);
+    const errors = report.errors.map(formatProblem).join("\n");
+    expect(errors).toMatch(/contract rate_zero, field gates\.min_match_rate: not launch-ready, yet status is launch: 0 tests nothing/);
+    expect(errors).toMatch(/contract rate_both, field gates\.match_rate_not_needed: match_rate_not_needed contradicts the min_match_rate declared beside it/);
+    expect(errors).not.toMatch(/rate_positive|rate_waived/);
+  });
+});
+
 describe("validate and sync: contracts on nodes that cannot be synced", () => {
   it("a seed, a snapshot and a disabled model each get an error naming why (exit 2), located at the contract", async () => {
     const dir = await project({

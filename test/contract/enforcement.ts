@@ -35,6 +35,7 @@ const BRAZE_DEST = "test/destinations/braze.test.ts";
 const ALERTS = "test/alerts.e2e.test.ts";
 const ALERT_UNIT = "test/alerts.test.ts";
 const CONSENT = "test/consent.e2e.test.ts";
+const PARITY = "test/parity.e2e.test.ts";
 
 
 const t = (file: string, test: string): EnforcingTest => ({ file, test });
@@ -90,7 +91,17 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
   "gates.max_change.percent": { tests: [t(PLAN, "stops on blast radius"), t(E2E, "holds the contract without the override")] },
   "gates.max_change.rows": { tests: [t(PLAN, "stops on blast radius"), t(PLAN, "before the first sync applies only the row limit")] },
   "gates.max_null_rate.*": { tests: [t(GENERATE, "write the package's tests derived from the contract"), t(PACKAGE, "passes every expect_pass fixture")] },
-  "gates.min_match_rate": { tests: [t(GENERATE, "write the package's tests derived from the contract"), t(PACKAGE, "passes every expect_pass fixture"), readiness] },
+  "gates.min_match_rate": {
+    tests: [
+      t(GENERATE, "write the package's tests derived from the contract"),
+      t(PACKAGE, "passes every expect_pass fixture"),
+      readiness,
+      t(PARITY, "holds the sync back with the reason when 50% match"),
+      t(PARITY, "syncs when 80% of the keys already have a record"),
+    ],
+  },
+  "gates.match_rate_not_needed": { tests: [readiness, t(CONTRACT, "a match rate of 0 is not tested for launch readiness")] },
+  "gates.parity": { tests: [t(PARITY, "classifies drift against reconcile's snapshot, warns by default, and holds the next sync only under gates.parity: hold")] },
   "gates.allow_warn": { tests: [t(E2E, "a warn test holds the contract back unless the contract allows warn"), t(E2E, "allow_warn: true lets a warn test pass the gate")] },
 
   "rollout.percent": { tests: suppression },

@@ -27,7 +27,7 @@ const VALID = {
   fields: { first_name: "firstname", engagement_band: { to: "engagement_band", on_null: "skip", allowed: ["high", "medium", "low"] } },
   freshness: { column: "scored_at", max_age: "24h" },
   suppression: { consent: { column: "marketing_consent", updated_at: "consent_updated_at", max_lag: "365d" } },
-  gates: { min_rows: 5, max_change: { percent: 50 }, max_null_rate: { engagement_band: 0.05 }, min_match_rate: 0 },
+  gates: { min_rows: 5, max_change: { percent: 50 }, max_null_rate: { engagement_band: 0.05 }, match_rate_not_needed: "creates the contacts it syncs" },
   owners: { model: "a@x.io", destination: "b@x.io" },
   monitoring: { pause_if: { failed_rows_percent: 5 }, rollback: "restore_previous" },
 };
