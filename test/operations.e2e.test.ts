@@ -186,6 +186,31 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect([next.exitCode, next.stdout.includes("rolled back run")]).toEqual([3, true]);
     });
 
+    it("rollback leaves a record the run removed as it is: a row that left the eligible set gets none of its values back", async () => {
+      const revoked = "amara.singh@fathomrobotics.ai";
+      const target = await engine.copyArtifacts({
+        manifest: (m) => (m.nodes["model.activation_integration_tests.contact_engagement"].config.meta.activation[0].destination.on_removed = "clear"),
+      });
+      const syncTo = (...extra: string[]) => runCli(syncArgs(target, "--select", CONTRACT, "--json", ...extra, ...engine.args), env());
+      expect((await syncTo()).exitCode).toBe(0);
+      // Her row changes once (so the ledger keeps what was sent before), then her consent is withdrawn.
+      await engine.mutate(`update ${engine.model(CONTRACT)} set job_title = 'Changed', _activation_row_hash = md5('changed') where email = '${revoked}'`);
+      expect((await syncTo()).exitCode).toBe(0);
+      await engine.mutate(`delete from ${engine.model(CONTRACT)} where email = '${revoked}'`);
+      await engine.mutate(`update ${engine.model(CONTRACT)} set job_title = 'Other', _activation_row_hash = md5('other') where email = 'zoe.kim@harborcoffee.com'`);
+      const removal = await syncTo();
+      const outcome = JSON.parse(removal.stdout).contracts[0];
+      expect(outcome).toMatchObject({ status: "synced", counts: { removed: 1, updated: 1 } });
+      expect(emulator.findByProperty("contacts", "email", revoked)?.properties.jobtitle).toBe("");
+
+      const rollback = await runCli(["rollback", ...connection, "--target-dir", target, "--contract", CONTRACT, "--run", outcome.runId], env());
+      expect(rollback.exitCode, rollback.stderr).toBe(0);
+      expect(rollback.stdout).toContain("restored 1 records of run");
+      // The updated record is restored; the cleared one stays cleared.
+      expect(emulator.findByProperty("contacts", "email", "zoe.kim@harborcoffee.com")?.properties.jobtitle).not.toBe("Other");
+      expect(emulator.findByProperty("contacts", "email", revoked)?.properties).toMatchObject({ jobtitle: "", firstname: "", engagement_band: "" });
+    });
+
     it("replay resends dead letters after the destination is fixed", async () => {
       const narrow = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties, faults: { recordRejectRate: 1, seed: 1 } });
       try {

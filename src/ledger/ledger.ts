@@ -211,9 +211,11 @@ export class Ledger {
     const w = this.#warehouse;
     const p = w.dialect.param;
     const keys = this.#keySet(written.map((o) => o.key), 2);
-    // What we sent before this write becomes previous_values: `rollback` restores it.
+    // What we sent before this write becomes previous_values: `rollback` restores it. A key whose record we cleared
+    // or deleted since (status removed) holds nothing of ours any more: this write makes it anew, and rolling it back
+    // must not bring back the values of before its removal (after a consent withdrawal, say).
     const previous = new Map(
-      (await w.query(`select sync_key, last_sent_values from ${this.tables.ledger} where contract_name = ${p(1)} and sync_key in (${keys.sql})`, [contract, ...keys.params])).map(
+      (await w.query(`select sync_key, last_sent_values from ${this.tables.ledger} where contract_name = ${p(1)} and status = 'synced' and sync_key in (${keys.sql})`, [contract, ...keys.params])).map(
         (r) => [String(r.sync_key), (r.last_sent_values as string | null) ?? null],
       ),
     );

@@ -63,8 +63,10 @@ export async function runRollback(options: RecoverOptions & { runId: string }): 
   if (action.kind === "refuse") throw new BadInputError(action.message);
   return withSession(options, async ({ warehouse, tables, ledger, controls }, contract) => {
     const p = warehouse.dialect.param;
+    // Only records the run wrote: those it removed (cleared, deleted: their row left the eligible set, a consent
+    // withdrawn, say) stay removed, or rolling back would bring back values of a row that may no longer be activated.
     const rows = await warehouse.query(
-      `select sync_key, previous_values from ${tables.ledger} where contract_name = ${p(1)} and run_id = ${p(2)} order by sync_key`,
+      `select sync_key, previous_values from ${tables.ledger} where contract_name = ${p(1)} and run_id = ${p(2)} and status = 'synced' order by sync_key`,
       [contract.spec.name, options.runId],
     );
     if (rows.length === 0) throw new BadInputError(`run ${options.runId} changed no record of contract ${contract.spec.name} (see dbt-activation status)`);

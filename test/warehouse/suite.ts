@@ -255,6 +255,23 @@ export function warehouseSuite(engine: EngineUnderTest): void {
       expect(await planCounts(warehouse, contract, tables)).toMatchObject({ create: 0, update: 0, unchanged: 150, removed: 1 });
     });
 
+    it("keeps nothing from before a removal: a row that left and came back has no previous values to roll back to", async () => {
+      const p = d().param;
+      // p9 left the eligible set and its record was cleared or deleted (on_removed); then it comes back, changed.
+      await new Ledger(warehouse, tables).markRemoved(contract.spec.name, "run-2", ["p9@example.com"]);
+      await warehouse.execute(`insert into ${people} (email, first_name, tier) values (${p(1)}, ${p(2)}, ${p(3)})`, ["p9@example.com", "Back", "customer"]);
+      try {
+        const planned = await syncAll(warehouse, contract, tables, "run-back");
+        expect(planned.map((r) => r.key)).toEqual(["p9@example.com"]);
+        const [entry] = (await warehouse.query(`select status, previous_values from ${tables.ledger} where sync_key = ${p(1)}`, ["p9@example.com"])).map(lower);
+        // Not the values sent before the removal: `rollback` would write them back to a record made anew.
+        expect(entry).toEqual({ status: "synced", previous_values: null });
+      } finally {
+        // The later tests count the table as it was: p9 gone again.
+        await warehouse.execute(`delete from ${people} where email = ${p(1)}`, ["p9@example.com"]);
+      }
+    });
+
     it("dead-letters failed rows with their reason, holds them back while unchanged, and a full resync plans them again", async () => {
       const p = d().param;
       await warehouse.execute(`update ${people} set tier = ${p(1)} where email in (${p(2)}, ${p(3)})`, ["evangelist", "p1@example.com", "p2@example.com"]);
