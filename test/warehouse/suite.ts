@@ -258,7 +258,7 @@ export function warehouseSuite(engine: EngineUnderTest): void {
     it("keeps nothing from before a removal: a row that left and came back has no previous values to roll back to", async () => {
       const p = d().param;
       // p9 left the eligible set and its record was cleared or deleted (on_removed); then it comes back, changed.
-      await new Ledger(warehouse, tables).markRemoved(contract.spec.name, "run-2", ["p9@example.com"]);
+      await new Ledger(warehouse, tables).markRemoved(contract.spec.name, "run-2", [{ key: "p9@example.com", reason: "no_consent", action: "clear" }]);
       await warehouse.execute(`insert into ${people} (email, first_name, tier) values (${p(1)}, ${p(2)}, ${p(3)})`, ["p9@example.com", "Back", "customer"]);
       try {
         const planned = await syncAll(warehouse, contract, tables, "run-back");
