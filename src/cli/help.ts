@@ -28,6 +28,8 @@ Environment (credentials are read from it only, never from a contract or a flag)
   DBT_ACTIVATION_PLAN_PARTITION_ROWS  keys per plan query (default on DuckDB 1000000; one query elsewhere)
   DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS  first wait before a transient dead letter is retried (default 900000;
                                       doubles with each failure, up to a day)
+  DBT_ACTIVATION_THROTTLE_TIMEOUT_MS  how long a request stays throttled (429) while the destination accepts no
+                                      request at all, before its rows become transient dead letters (default 60000)
   DBT_ACTIVATION_PROGRESS_INTERVAL_MS how often a progress line is logged when stderr is no terminal (default 5000)
   DBT_ACTIVATION_LOG_FORMAT           text or json: the default of --log-format
   Alerts      the variables a contract's monitoring.alert names (Slack URL, webhook URL and signing secret, PagerDuty

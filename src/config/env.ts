@@ -17,6 +17,7 @@ export const ENVIRONMENT = {
   DBT_CLOUD_HOST: "dbt Cloud access URL or host: cloud.getdbt.com (default), emea.dbt.com, au.dbt.com, ACCOUNT_PREFIX.us1.dbt.com, …",
   DBT_CLOUD_WEBHOOK_SECRET: "serve: the secret dbt Cloud shows when the webhook is created (HMAC-SHA256 key)",
   DBT_ACTIVATION_WEBHOOK_MAX_AGE_S: "serve: deliveries whose timestamp is older than this are refused as stale (default 900)",
+  DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: "how long a request may stay throttled (429) while the destination accepts no request at all (default 60000)",
 } as const;
 
 export type EnvName = keyof typeof ENVIRONMENT;
@@ -33,6 +34,11 @@ function required<T>(env: NodeJS.ProcessEnv, name: EnvName, schema: z.ZodType<T>
   const value = read(env, name, schema);
   if (value === undefined) throw new BadInputError(`${name} is not set: ${why} needs it (${ENVIRONMENT[name]})`);
   return value;
+}
+
+/** How long a throttled request waits while the destination accepts nothing, before its rows are dead-lettered. */
+export function throttleTimeoutMs(env: NodeJS.ProcessEnv): number | undefined {
+  return read(env, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS", positiveInt);
 }
 
 /** The dbt executable for `run`. */

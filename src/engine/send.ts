@@ -68,7 +68,8 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
   const pacer = options.pacer ?? pacerFor(destination, options.maxDelayMs === undefined ? {} : { maxPauseMs: options.maxDelayMs });
   const throttledBefore = pacer.stats.throttled;
   const budget = options.retryBudget instanceof RetryBudget ? options.retryBudget : new RetryBudget(options.retryBudget);
-  const policy: RetryPolicy = { ...options, budget };
+  // A throttled batch waits as long as the destination still accepts someone's requests (retry.ts).
+  const policy: RetryPolicy = { lastAcceptedAt: () => pacer.lastAcceptedAt, ...options, budget };
   const concurrency = Math.max(1, options.concurrency ?? destination.limits.concurrency);
   const normalize = (key: string): string => destination.normalizeKey(key);
 

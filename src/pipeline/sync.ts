@@ -16,6 +16,8 @@ import { checkInvocation, createGate, reusedOnly, type GateCheck } from "../gate
 import { DestinationRequestError, type Destination } from "../destinations/index.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
 import { checkColumns, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
+import { throttleTimeoutMs } from "../config/env.ts";
+import { pacerFor } from "../engine/pacing.ts";
 import { RetryBudget, retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
@@ -395,7 +397,13 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract, planOptions) : [];
   const counters = { requests: 0, retries: 0 };
   // One budget for every call of this contract's run: preflight, read-back, writes and removals.
-  const retryPolicy = { budget: new RetryBudget(retryBudgetOf(contract.spec)) };
+  // Throttles wait while the destination still accepts requests (any of this run's), up to the throttle timeout.
+  const maxThrottledMs = throttleTimeoutMs(env);
+  const retryPolicy = {
+    budget: new RetryBudget(retryBudgetOf(contract.spec)),
+    lastAcceptedAt: () => pacerFor(destination).lastAcceptedAt,
+    ...(maxThrottledMs === undefined ? {} : { maxThrottledMs }),
+  };
   let summary: SendSummary | undefined;
   // A replay sends only keys that failed after passing these checks in their own run.
   const checks = options.replay ? { stops: [], overridden: [] } : stopChecks(contract.spec, plan, options.overrides);
@@ -450,6 +458,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     options.onSendStart?.(contract.spec.name, plan.create + plan.update);
     summary = await sendRecords(writerFor(destination, contract.spec), records, {
       retryBudget: retryPolicy.budget,
+      ...(maxThrottledMs === undefined ? {} : { maxThrottledMs }),
       onProgress: (s) => {
         sending = s;
         options.onProgress?.(contract.spec.name, s);
