@@ -428,7 +428,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     let problems: string[];
     let cause: "mapping" | "destination" = "mapping";
     try {
-      problems = await retrying(() => destination.preflight(), retryPolicy, counters);
+      problems = await retrying(() => destination.checkMapping(), retryPolicy, counters);
     } catch (error) {
       // Refused credentials, a revoked token, an exhausted quota, a destination down (5xx after every retry): the
       // contract fails before any write, and the run goes on to the next contract.
@@ -456,7 +456,8 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     }
     let sending: SendSummary | undefined;
     options.onSendStart?.(contract.spec.name, plan.create + plan.update);
-    summary = await sendRecords(writerFor(destination, contract.spec), records, {
+    summary = await sendRecords(destination, records, {
+      writer: writerFor(destination, contract.spec),
       retryBudget: retryPolicy.budget,
       ...(maxThrottledMs === undefined ? {} : { maxThrottledMs }),
       onProgress: (s) => {

@@ -190,7 +190,7 @@ describe("describe, mapping check, drift", () => {
       "fields: Nope__c is not a field of Salesforce Account",
     ]);
     const { destination } = await start();
-    expect(await destination.preflight()).toEqual([]);
+    expect(await destination.checkMapping()).toEqual([]);
   });
 });
 
