@@ -146,6 +146,7 @@ function destinationLabel(contract: Contract): string {
 
 export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const env = options.env ?? process.env;
+  throttleTimeoutMs(env); // a bad value is bad input (exit 2) before any run starts, not an error inside one
   const cwd = options.cwd ?? process.cwd();
   const projectDir = resolveProjectDir(options.projectDir, cwd);
   const source = options.artifacts ?? localArtifacts(await resolveTargetDir({ projectDir, targetPath: options.targetPath, env, cwd }));

@@ -1,6 +1,8 @@
 /** The retry policy: throttles wait their turn (bounded by time and the run's budget), failures give up after maxAttempts. */
 import { describe, expect, it } from "vitest";
+import { throttleTimeoutMs } from "../../src/config/env.ts";
 import { DestinationRequestError } from "../../src/destinations/types.ts";
+import { BadInputError } from "../../src/errors.ts";
 import { Pacer } from "../../src/engine/pacing.ts";
 import { RetryBudget, retrying } from "../../src/engine/retry.ts";
 
@@ -113,5 +115,16 @@ describe("retrying", () => {
     expect(pacer.stats.throttled).toBe(10);
     for (let i = 0; i < 3; i += 1) await expect(pacer.request(() => Promise.reject(serverError()))).rejects.toMatchObject({ code: "SERVER_ERROR" });
     await expect(pacer.request(() => Promise.resolve("answered"))).rejects.toThrow(/consecutive failed requests/);
+  });
+});
+
+describe("DBT_ACTIVATION_THROTTLE_TIMEOUT_MS", () => {
+  it("is a whole number of milliseconds; anything else is bad input naming the variable", () => {
+    expect(throttleTimeoutMs({})).toBeUndefined();
+    expect(throttleTimeoutMs({ DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: "2000" })).toBe(2000);
+    for (const bad of ["soon", "-5", "1.5"]) {
+      expect(() => throttleTimeoutMs({ DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: bad })).toThrow(BadInputError);
+      expect(() => throttleTimeoutMs({ DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: bad })).toThrow(/DBT_ACTIVATION_THROTTLE_TIMEOUT_MS/);
+    }
   });
 });
