@@ -53,7 +53,7 @@ function env(input: DestinationClientInput): Record<string, string> {
 
 async function ours(input: DestinationClientInput): Promise<DestinationClientResult> {
   const destination = openDestination(contracts[input.destination], env(input));
-  const problems = await retrying(() => destination.preflight(), {}, { requests: 0, retries: 0 });
+  const problems = await retrying(() => destination.checkMapping(), {}, { requests: 0, retries: 0 });
   if (problems.length > 0) throw new Error(problems.join("; "));
   const started = performance.now();
   const summary = await sendRecords(destination, people(input.destination, input.rows));

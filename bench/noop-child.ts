@@ -57,7 +57,7 @@ async function engine(input: NoopInput): Promise<Omit<NoopResult, "elapsedMs">> 
     if (plan.create + plan.update > 0) {
       const destination = openDestination(contract, input.env);
       const counters = { requests: 0, retries: 0 };
-      const problems = await retrying(() => destination.preflight(), {}, counters);
+      const problems = await retrying(() => destination.checkMapping(), {}, counters);
       if (problems.length > 0) throw new Error(problems.join("; "));
       const runId = randomUUID();
       const summary = await sendRecords(destination, plannedRecords(reader, contract, tables), {

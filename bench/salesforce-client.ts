@@ -45,7 +45,7 @@ runAsChild<SalesforceInput, SalesforceResult>(async (input) => {
     SALESFORCE_BULK_THRESHOLD: input.path === "bulk" ? "1" : String(Number.MAX_SAFE_INTEGER),
   });
   const started = performance.now();
-  const problems = await retrying(() => destination.preflight(), {}, { requests: 0, retries: 0 });
+  const problems = await retrying(() => destination.checkMapping(), {}, { requests: 0, retries: 0 });
   if (problems.length > 0) throw new Error(problems.join("; "));
   const summary = await sendRecords(destination, accounts(input.rows));
   const elapsedMs = performance.now() - started;

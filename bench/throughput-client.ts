@@ -63,7 +63,7 @@ async function ours(input: ClientInput): Promise<ClientResult> {
   // As `sync` does: the destination comes with its pacer (the mapping check counts against the same limit), and the
   // mapping is checked once before the first write (one GET, not timed).
   const destination = openDestination(contract, { HUBSPOT_ACCESS_TOKEN: input.token, HUBSPOT_BASE_PATH: input.url }, input.share ? { share: input.share } : {});
-  const problems = await retrying(() => destination.preflight(), {}, { requests: 0, retries: 0 });
+  const problems = await retrying(() => destination.checkMapping(), {}, { requests: 0, retries: 0 });
   if (problems.length > 0) throw new Error(problems.join("; "));
   if (input.startAt !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.max(0, input.startAt! - Date.now())));
   const startedAt = Date.now();

@@ -61,7 +61,7 @@ describe("a run's destination", () => {
       model: { uniqueId: "model.t.people", name: "people", relation: "people", file: "models/people.yml" },
     };
     const destination = openDestination(contract, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url });
-    expect(await destination.preflight()).toEqual([]);
+    expect(await destination.checkMapping()).toEqual([]);
     const calls = emulator.calls().length;
     expect(calls).toBeGreaterThan(0);
     // Every request the emulator saw went through the pacer: none before it was attached.

@@ -71,7 +71,7 @@ describe("shards of one contract against one portal", () => {
     const summaries = await Promise.all(
       [0, 1, 2, 3].map(async (shard) => {
         const destination = openDestination(contract("people_sharded"), env, share === undefined ? {} : { share });
-        expect(await destination.preflight()).toEqual([]);
+        expect(await destination.checkMapping()).toEqual([]);
         return sendRecords(destination, people(shard * quarter, (shard + 1) * quarter), { baseDelayMs: 50 });
       }),
     );
@@ -104,8 +104,8 @@ describe("contracts of one run writing to the same portal", () => {
     const first = run.open(contract("people_a"));
     const second = run.open(contract("people_b"));
     expect(pacerFor(first)).toBe(pacerFor(second));
-    expect(await first.preflight()).toEqual([]);
-    expect(await second.preflight()).toEqual([]);
+    expect(await first.checkMapping()).toEqual([]);
+    expect(await second.checkMapping()).toEqual([]);
     const [a, b] = await Promise.all([sendRecords(first, people(0, 3000), { baseDelayMs: 50 }), sendRecords(second, people(3000, 6000), { baseDelayMs: 50 })]);
     expect([a.created, b.created, a.failed + a.notSent + b.failed + b.notSent]).toEqual([3000, 3000, 0]);
     expect(emulator.records("contacts")).toHaveLength(6000);

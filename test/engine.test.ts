@@ -52,7 +52,7 @@ async function sync(options: HubSpotEmulatorOptions, configure?: (e: HubSpotEmul
   const emulator = await startHubSpotEmulator({ accessToken: TOKEN, ...options });
   configure?.(emulator);
   const destination = createDestination(contract, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url });
-  expect(await retrying(() => destination.preflight(), { baseDelayMs: 1 }, { requests: 0, retries: 0 })).toEqual([]);
+  expect(await retrying(() => destination.checkMapping(), { baseDelayMs: 1 }, { requests: 0, retries: 0 })).toEqual([]);
   const summary = await sendRecords(destination, plannedRecords(warehouse, contract, tables, { fullResync: true }), { baseDelayMs: 1, maxDelayMs: 50 });
   return { emulator, summary };
 }

@@ -114,8 +114,9 @@ describe.each(ENGINES)("on %s", (engineName) => {
 
   describe("a transient failure", () => {
     it("is retried on a later run after its backoff, not before, and closes when it lands", async () => {
-      const backoff = { DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS: "20000" };
-      // Every write answers 429 (the preflight's reads do not): the batch runs out of attempts.
+      // Every write answers 429 (the preflight's reads do not): the batch stays throttled, nothing accepted, for the
+      // throttle timeout (2 s here), and its rows become transient dead letters.
+      const backoff = { DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS: "20000", DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: "2000" };
       emulator.setFaults({ rateLimitRate: 1, pathPattern: "/batch/upsert$" });
       const first = await syncOnce(backoff);
       expect(first.exitCode).toBe(4);

@@ -149,8 +149,6 @@ export interface Destination {
    * contract's `allowed` values are a subset of the destination's. Returns the problems found.
    */
   checkMapping(kinds?: Record<string, ValueKind>): Promise<string[]>;
-  /** `checkMapping()` without column kinds; kept for callers written before it. */
-  preflight(): Promise<string[]>;
   /** Writes one batch (≤ maxBatchSize, no two keys equal under normalizeKey); one outcome per record. */
   write(records: DestinationRecord[]): Promise<RecordOutcome[]>;
   /** The current destination records of these keys (keys with none are absent from the map, keyed as given). */

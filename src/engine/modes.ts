@@ -5,30 +5,27 @@
  * records of rows that left the eligible set.
  */
 import type { ContractSpec } from "../contract/schema.ts";
-import type { Destination, DestinationRecord, FailedOutcome, RecordOutcome } from "../destinations/types.ts";
+import type { BulkWriter, Destination, DestinationRecord, FailedOutcome, RecordOutcome } from "../destinations/types.ts";
 import type { RemovedKey } from "../plan/diff.ts";
 import { retrying, type RetryCounters, type RetryPolicy } from "./retry.ts";
 
-/** The destination as the engine should write to it for this contract's mode. */
-export function writerFor(destination: Destination, spec: ContractSpec): Destination {
+/** How the engine writes a contract's records: a description for messages, one batch's write, the bulk path if any. */
+export interface Writer {
+  readonly description: string;
+  write(records: DestinationRecord[]): Promise<RecordOutcome[]>;
+  readonly bulk?: BulkWriter | undefined;
+}
+
+/** The writer for this contract's mode: the destination itself, or in audience mode its list (no bulk path). */
+export function writerFor(destination: Destination, spec: ContractSpec): Writer {
   if (spec.destination.mode !== "audience") return destination;
-  const write = async (records: DestinationRecord[]): Promise<RecordOutcome[]> => {
-    const outcomes = await destination.audience(records.map((r) => r.key), []);
-    return outcomes.map((o): RecordOutcome => (o.status === "failed" ? o : { key: o.key, status: o.status === "added" ? "created" : "updated", recordId: o.recordId }));
-  };
-  const overrides: Partial<Record<keyof Destination, unknown>> = {
+  return {
     description: `${destination.description} (audience ${spec.destination.list_id})`,
-    bulk: undefined,
-    write,
-  };
-  // Every other member is the destination's own, bound to it (its methods use private fields).
-  return new Proxy(destination, {
-    get(target, property) {
-      if (property in overrides) return overrides[property as keyof Destination];
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    write: async (records) => {
+      const outcomes = await destination.audience(records.map((r) => r.key), []);
+      return outcomes.map((o): RecordOutcome => (o.status === "failed" ? o : { key: o.key, status: o.status === "added" ? "created" : "updated", recordId: o.recordId }));
     },
-  });
+  };
 }
 
 export interface RemovalSummary {

@@ -14,7 +14,12 @@
  *   documented ones (the portal's tier is not known in advance), and a `Remaining` lower than our own count (another
  *   client shares the quota) takes the difference out of the bucket.
  * - a pause for everyone after a 429, as long as `Retry-After` (capped) says: the other requests in flight would
- *   only be refused too.
+ *   only be refused too. Without a `Retry-After` (Salesforce sends none) the pause doubles with each 429 in a row,
+ *   up to one window.
+ * - a rate learned from the 429s when the destination reports no limit of its own (Salesforce documents none per
+ *   second; an org throttles by its own load): a 429 cuts the requests allowed per window to at most what the
+ *   destination accepted in the last window (and to half the previous ceiling), and each window without a 429 allows
+ *   one more. A storm then converges to the rate the destination takes instead of resending into it at full speed.
  * - a circuit breaker (circuit.ts) and the daily quota: when the destination reports none left, no request is sent
  *   and the run ends cleanly (`exhausted`), to resume the next day.
  *
@@ -61,6 +66,18 @@ export class Pacer implements RequestPacer {
   /** Tokens of requests still in flight: they count against the window until their answer arrives. */
   #inFlight = 0;
   #pausedUntil = 0;
+  /** 429s in a row, with no accepted request between: the pause without `Retry-After` doubles with each. */
+  #throttleStreak = 0;
+  /** Requests per window learned from 429s (see above); Infinity until the first one. */
+  #learned = Infinity;
+  /** When the learned ceiling last moved: it moves at most once per window. */
+  #learnedAt = 0;
+  #lastThrottleAt = 0;
+  /** The destination reported its window's limit in its headers: that limit is authoritative, nothing to learn. */
+  #reported = false;
+  /** When each accepted request of the last window ended. */
+  #accepted: number[] = [];
+  #lastAcceptedAt: number | undefined;
   #dailyRemaining: number | undefined;
   /** Acquisitions queue in order, so a waiting request is not overtaken by a later one. */
   #queue: Promise<void> = Promise.resolve();
@@ -81,7 +98,17 @@ export class Pacer implements RequestPacer {
 
   /** The limits the pacer works to now (after header corrections). */
   get current(): { requestsPerWindow: number; windowMs: number; dailyRemaining: number | undefined } {
-    return { requestsPerWindow: this.#capacity, windowMs: this.#windowMs, dailyRemaining: this.#dailyRemaining };
+    return { requestsPerWindow: this.#allowed, windowMs: this.#windowMs, dailyRemaining: this.#dailyRemaining };
+  }
+
+  /** When the destination last accepted a request (any answer but a throttle or a failure). */
+  get lastAcceptedAt(): number | undefined {
+    return this.#lastAcceptedAt;
+  }
+
+  /** Requests allowed per window now: the documented or reported limit, or the rate learned from 429s if lower. */
+  get #allowed(): number {
+    return Math.min(this.#capacity, this.#learned);
   }
 
   async request<T>(call: () => Promise<T>): Promise<T> {
@@ -90,6 +117,7 @@ export class Pacer implements RequestPacer {
     try {
       const result = await call();
       this.breaker.success();
+      this.#acceptedNow(Date.now());
       return result;
     } catch (error) {
       this.#failed(error);
@@ -102,15 +130,40 @@ export class Pacer implements RequestPacer {
   /** A request's answer (or failure) arrived: its token is stamped now and returns one window later. */
   #ended(now: number): void {
     this.#inFlight = Math.max(0, this.#inFlight - 1);
-    if (!Number.isFinite(this.#capacity)) return;
+    // Kept whatever the limit, so a ceiling learned later counts the requests already in its window.
     // Answers end out of order, but `now` only grows: appending keeps the stamps sorted.
     this.#spent.push(now);
+  }
+
+  /** An accepted answer ends the 429 streak, and a whole window without a 429 lets the learned ceiling up by one. */
+  #acceptedNow(now: number): void {
+    this.#throttleStreak = 0;
+    this.#lastAcceptedAt = now;
+    this.#accepted.push(now);
+    while ((this.#accepted[0] ?? now) <= now - this.#windowMs) this.#accepted.shift();
+    if (Number.isFinite(this.#learned) && now - Math.max(this.#learnedAt, this.#lastThrottleAt) >= this.#windowMs) {
+      this.#learned += 1;
+      this.#learnedAt = now;
+    }
+  }
+
+  /** A 429: cut the ceiling to what the destination took in the last window (once per window: one burst, one cut). */
+  #learnFromThrottle(now: number): void {
+    if (this.#reported || now - this.#learnedAt < this.#windowMs) return;
+    while ((this.#accepted[0] ?? now) <= now - this.#windowMs) this.#accepted.shift();
+    const halved = Number.isFinite(this.#learned) ? Math.floor(this.#learned / 2) : Infinity;
+    this.#learned = Math.max(1, Math.min(this.#accepted.length, halved));
+    this.#learnedAt = now;
   }
 
   observe(info: RateLimitInfo): void {
     const now = Date.now();
     if (info.windowMs !== undefined && info.windowMs > 0) this.#windowMs = info.windowMs;
-    if (info.windowMax !== undefined && info.windowMax > 0) this.#capacity = this.#shareOf(info.windowMax);
+    if (info.windowMax !== undefined && info.windowMax > 0) {
+      this.#capacity = this.#shareOf(info.windowMax);
+      this.#reported = true;
+      this.#learned = Infinity;
+    }
     if (info.windowRemaining !== undefined && Number.isFinite(this.#capacity)) {
       this.#prune(now);
       const ours = this.#capacity - this.#spent.length - this.#inFlight;
@@ -128,8 +181,13 @@ export class Pacer implements RequestPacer {
     }
     if (error.throttled) {
       this.stats.throttled += 1;
-      const pause = Math.min(this.#maxPauseMs, error.retryAfterMs ?? this.#windowMs / Math.max(1, Math.min(this.#capacity, 10)));
-      this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + pause);
+      const now = Date.now();
+      this.#throttleStreak += 1;
+      this.#learnFromThrottle(now);
+      this.#lastThrottleAt = now;
+      const doubling = Math.min(this.#windowMs, (this.#windowMs / Math.max(1, Math.min(this.#capacity, 10))) * 2 ** Math.min(this.#throttleStreak - 1, 20));
+      const pause = Math.min(this.#maxPauseMs, error.retryAfterMs ?? doubling);
+      this.#pausedUntil = Math.max(this.#pausedUntil, now + pause);
       // A throttle is an answer from a destination that is up: it neither opens nor closes the circuit.
       return;
     }
@@ -173,10 +231,10 @@ export class Pacer implements RequestPacer {
   #untilToken(now: number): number {
     if (now < this.#pausedUntil) return this.#pausedUntil - now;
     this.#prune(now);
-    if (this.#spent.length + this.#inFlight < this.#capacity) return 0;
+    if (this.#spent.length + this.#inFlight < this.#allowed) return 0;
     // The token that frees first is the oldest spent one; with every token in flight, the next answer frees one
     // (a window later), so look again shortly.
-    const free = this.#spent.length + this.#inFlight - this.#capacity;
+    const free = this.#spent.length + this.#inFlight - this.#allowed;
     const oldest = this.#spent[free];
     return oldest === undefined ? 5 : Math.max(1, oldest + this.#windowMs + this.#marginMs - now + 1);
   }

@@ -4,9 +4,13 @@
  * as long as the run's retry budget lasts. A spent budget ends the run cleanly (the rest is not sent, resumes next
  * run) rather than failing rows: a destination that needs that many retries is not healthy enough to write to.
  *
- * A throttled request (429) was not processed: throttles are counted apart from failures (`maxThrottledAttempts`), so
- * a batch that met a few 429s and a few 5xx is not given up after six answers of either kind, and they do not open
- * the circuit (pacing.ts). Rows of a batch that stayed throttled end as transient dead letters, retried on a later run.
+ * A throttled request (429) was not processed: throttles do not count against `maxAttempts`, and they are bounded by
+ * time, not by a count. A storm lasts as long as the destination needs (the pacer learns its rate from the 429s:
+ * pacing.ts), and a count of throttles is spent faster the busier the machine and the more batches compete, so a
+ * count-bounded batch loses its rows in a storm the run would have come through. A request is given up only when it
+ * has been throttled for `maxThrottledMs` while the destination accepted no request at all (no progress: it is
+ * refusing, not pacing), or when the run's retry budget (count and waiting time) is spent. Rows of a batch given up
+ * end as transient dead letters, retried on a later run.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { DestinationRequestError } from "../destinations/types.ts";
@@ -14,8 +18,15 @@ import { DestinationRequestError } from "../destinations/types.ts";
 export interface RetryPolicy {
   /** Calls per request when the destination fails (5xx, network); default 6. */
   maxAttempts?: number;
-  /** Throttled answers (429) per request before it is given up; default 6, counted apart from failures. */
-  maxThrottledAttempts?: number;
+  /**
+   * How long a request may stay throttled while the destination accepts no request at all (default 60 s,
+   * `DBT_ACTIVATION_THROTTLE_TIMEOUT_MS`): while other requests still land, the storm is progress and nobody gives up.
+   */
+  maxThrottledMs?: number;
+  /** When the destination last accepted a request (the pacer's `lastAcceptedAt`); without it, only this request counts. */
+  lastAcceptedAt?: () => number | undefined;
+  /** The clock (tests drive it with `sleep`). */
+  now?: () => number;
   baseDelayMs?: number;
   maxDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -60,26 +71,42 @@ export class RetryBudget {
   }
 }
 
+/** The default of `maxThrottledMs`: a minute in which the destination accepted nothing at all. */
+export const DEFAULT_MAX_THROTTLED_MS = 60_000;
+
 export async function retrying<T>(call: () => Promise<T>, policy: RetryPolicy, counters: RetryCounters): Promise<T> {
   const maxAttempts = policy.maxAttempts ?? 6;
-  const maxThrottledAttempts = policy.maxThrottledAttempts ?? 6;
+  const maxThrottledMs = policy.maxThrottledMs ?? DEFAULT_MAX_THROTTLED_MS;
+  const now = policy.now ?? Date.now;
   const baseDelayMs = policy.baseDelayMs ?? 500;
   const maxDelayMs = policy.maxDelayMs ?? 60_000;
   const sleep = policy.sleep ?? ((ms: number) => delay(ms));
   let failures = 0;
   let throttles = 0;
+  let throttledSince: number | undefined;
   for (;;) {
     counters.requests += 1;
     try {
       return await call();
     } catch (error) {
       if (!(error instanceof DestinationRequestError) || !error.retryable) throw error;
-      if (error.throttled) throttles += 1;
-      else failures += 1;
-      if (failures >= maxAttempts || throttles >= maxThrottledAttempts) throw error;
-      const attempt = failures + throttles;
-      const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt - 1, 30)) * (0.5 + Math.random() / 2);
-      const wait = Math.min(maxDelayMs, error.retryAfterMs ?? backoff);
+      let wait: number;
+      if (error.throttled) {
+        throttles += 1;
+        const at = now();
+        throttledSince ??= at;
+        // Throttled with no request accepted since (ours or another batch's) for the whole bound: given up.
+        const since = Math.max(throttledSince, policy.lastAcceptedAt?.() ?? -Infinity);
+        const left = since + maxThrottledMs - at;
+        if (left <= 0) throw error;
+        // The destination's own signal (Retry-After) first; without one, a backoff (the pacer also holds every request
+        // until its pause after the 429 ends and its learned rate lets one go). Never past the bound: one last try there.
+        wait = Math.min(left, maxDelayMs, error.retryAfterMs ?? backoff(throttles, baseDelayMs, maxDelayMs));
+      } else {
+        failures += 1;
+        if (failures >= maxAttempts) throw error;
+        wait = Math.min(maxDelayMs, error.retryAfterMs ?? backoff(failures + throttles, baseDelayMs, maxDelayMs));
+      }
       if (policy.budget && !policy.budget.take(wait)) {
         const { retries } = policy.budget.spent;
         throw new DestinationRequestError(`the run's retry budget is spent (${retries} retries); last error: ${error.message}`, {
@@ -92,4 +119,9 @@ export async function retrying<T>(call: () => Promise<T>, policy: RetryPolicy, c
       await sleep(wait);
     }
   }
+}
+
+/** Exponential backoff with jitter (half to all of base × 2^(attempt-1), capped). */
+function backoff(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
+  return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt - 1, 30)) * (0.5 + Math.random() / 2);
 }

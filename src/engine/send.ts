@@ -3,22 +3,20 @@
  * destination's reason), or not sent (the run ended early: daily quota, revoked token, open circuit, spent retry
  * budget).
  *
- * Recovery per batch: retryable failures (429, 5xx, network) are resent per the retry policy (retry.ts); a batch
- * refused for what one of its records carries (HTTP 400) is split in halves until the bad records are isolated, so
- * one bad row does not fail its 99 neighbours.
- *
- * Pacing (pacing.ts) decides when each request may leave; up to `concurrency` batches are in flight at once
- * (p-limit), except that a batch holding a key an in-flight batch also holds waits for it, so the order in which two
- * writes of one destination record land is the order of the rows.
- *
- * Runs of at least `destination.bulk.threshold` records go through the destination's bulk path (Salesforce Bulk
- * API 2.0) in jobs of up to `bulk.maxRecords`, with the same accounting; smaller runs never start a bulk job.
+ * The loop wires four units, each with its own tests: the bulk path or the ordinary writes (bulk-path.ts), batches
+ * in flight by key (key-order.ts), each batch's retries (retry.ts) and splitting on 400/413 (split.ts), and the
+ * group commit of acknowledged batches to the ledger (group-commit.ts). Pacing (pacing.ts) decides when each
+ * request may leave.
  */
-import pLimit from "p-limit";
-import { DestinationRequestError, type Destination, type DestinationRecord, type FailedOutcome, type RecordOutcome } from "../destinations/types.ts";
+import type { Destination, DestinationRecord, FailedOutcome, RecordOutcome } from "../destinations/types.ts";
 import { toBatches } from "./batches.ts";
+import { choosePath } from "./bulk-path.ts";
+import { GroupCommit } from "./group-commit.ts";
+import { KeyOrderedPool } from "./key-order.ts";
+import type { Writer } from "./modes.ts";
 import { pacerFor, type Pacer } from "./pacing.ts";
 import { RetryBudget, retrying, type RetryBudgetLimits, type RetryPolicy } from "./retry.ts";
+import { writeSplitting } from "./split.ts";
 
 export type { FailedOutcome } from "../destinations/types.ts";
 
@@ -60,6 +58,8 @@ export interface SendOptions extends Omit<RetryPolicy, "budget"> {
   retryBudget?: RetryBudgetLimits | RetryBudget;
   /** Default: the destination's shared pacer (`pacerFor`). */
   pacer?: Pacer;
+  /** How records are written; default the destination's own write and bulk path (audience mode: `writerFor`). */
+  writer?: Writer;
 }
 
 export async function sendRecords(destination: Destination, records: AsyncIterable<DestinationRecord[]>, options: SendOptions = {}): Promise<SendSummary> {
@@ -68,151 +68,70 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
   const pacer = options.pacer ?? pacerFor(destination, options.maxDelayMs === undefined ? {} : { maxPauseMs: options.maxDelayMs });
   const throttledBefore = pacer.stats.throttled;
   const budget = options.retryBudget instanceof RetryBudget ? options.retryBudget : new RetryBudget(options.retryBudget);
-  const policy: RetryPolicy = { ...options, budget };
-  const concurrency = Math.max(1, options.concurrency ?? destination.limits.concurrency);
+  // A throttled batch waits as long as the destination still accepts someone's requests (retry.ts).
+  const policy: RetryPolicy = { lastAcceptedAt: () => pacer.lastAcceptedAt, ...options, budget };
+  const writer = options.writer ?? destination;
   const normalize = (key: string): string => destination.normalizeKey(key);
-
-  const record = (outcome: RecordOutcome): void => {
-    if (outcome.status === "failed") {
-      summary.failed += 1;
-      if (summary.failures.length < maxSamples) summary.failures.push(outcome);
-    } else summary[outcome.status] += 1;
-  };
-
-  // Group commit: one onAcknowledged call at a time, each covering every batch acknowledged while the previous one ran.
-  // A slow checkpoint (a warehouse commit per call) then takes several batches at once instead of throttling the run.
-  let pending: { records: DestinationRecord[]; outcomes: RecordOutcome[]; done: PromiseWithResolvers<void> }[] = [];
-  let draining = false;
-  const drain = async (): Promise<void> => {
-    draining = true;
-    while (pending.length > 0) {
-      const group = pending;
-      pending = [];
-      try {
-        await options.onAcknowledged?.(group.flatMap((g) => g.records), group.flatMap((g) => g.outcomes));
-        for (const g of group) g.done.resolve();
-      } catch (error) {
-        for (const g of group) g.done.reject(error);
-      }
-    }
-    draining = false;
-  };
-  const acknowledge = (batch: DestinationRecord[], outcomes: RecordOutcome[]): Promise<void> => {
-    for (const outcome of outcomes) record(outcome);
-    if (!options.onAcknowledged) return Promise.resolve();
-    const done = Promise.withResolvers<void>();
-    pending.push({ records: batch, outcomes, done });
-    if (!draining) void drain();
-    return done.promise;
-  };
+  const commit = new GroupCommit(options.onAcknowledged);
+  const pool = new KeyOrderedPool(options.concurrency ?? destination.limits.concurrency);
 
   const stop = (reason: string): void => {
     summary.stopped ??= reason;
   };
-
-  const writeBatch = async (batch: DestinationRecord[], write: (batch: DestinationRecord[]) => Promise<RecordOutcome[]>): Promise<void> => {
-    if (summary.stopped !== undefined) {
-      summary.notSent += batch.length;
-      return;
+  const acknowledge = (outcomes: RecordOutcome[]): void => {
+    for (const outcome of outcomes) {
+      if (outcome.status === "failed") {
+        summary.failed += 1;
+        if (summary.failures.length < maxSamples) summary.failures.push(outcome);
+      } else summary[outcome.status] += 1;
     }
-    let outcomes: RecordOutcome[];
-    try {
-      outcomes = await retrying(() => write(batch), policy, summary);
-    } catch (error) {
-      if (!(error instanceof DestinationRequestError)) throw error;
-      if (error.exhausted) {
-        stop(`${destination.description}: ${error.message}`);
-        summary.notSent += batch.length;
-        return;
-      }
-      if (error.splittable && batch.length > 1) {
-        const middle = Math.ceil(batch.length / 2);
-        await writeBatch(batch.slice(0, middle), write);
-        await writeBatch(batch.slice(middle), write);
-        return;
-      }
-      // A retryable error here ran out of attempts: it says nothing about the rows, a later run may try them again.
-      outcomes = batch.map((r): RecordOutcome => ({ key: r.key, status: "failed", code: error.code, message: error.message, ...(error.retryable ? { transient: true } : {}) }));
-    }
-    await acknowledge(batch, outcomes);
   };
 
-  // Bulk path: look ahead up to the threshold; only a run that reaches it starts bulk jobs.
-  const bulk = destination.bulk;
-  let stream: AsyncIterable<DestinationRecord[]> = records;
-  let maxBatch = destination.maxBatchSize;
-  let write = (batch: DestinationRecord[]): Promise<RecordOutcome[]> => destination.write(batch);
-  if (bulk) {
-    const iterator = records[Symbol.asyncIterator]();
-    const head: DestinationRecord[][] = [];
-    let seen = 0;
-    let done = false;
-    while (seen < bulk.threshold) {
-      const next = await iterator.next();
-      if (next.done) {
-        done = true;
-        break;
-      }
-      head.push(next.value);
-      seen += next.value.length;
-    }
-    stream = (async function* () {
-      yield* head;
-      if (!done) for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-    })();
-    if (seen >= bulk.threshold) {
-      summary.bulk = true;
-      maxBatch = bulk.maxRecords;
-      write = (batch) => bulk.write(batch);
-    }
-  }
+  const path = await choosePath(records, { maxBatch: destination.maxBatchSize, write: (batch) => writer.write(batch) }, writer.bulk);
+  summary.bulk = path.bulk;
+  const writeBatch = (batch: DestinationRecord[]): Promise<void> =>
+    writeSplitting(
+      batch,
+      (part) => retrying(() => path.write(part), policy, summary),
+      async (part, result) => {
+        if ("notSent" in result) {
+          if (result.reason !== undefined) stop(`${writer.description}: ${result.reason}`);
+          summary.notSent += part.length;
+          return;
+        }
+        acknowledge(result.outcomes);
+        await commit.add(part, result.outcomes);
+      },
+      () => summary.stopped !== undefined,
+    );
 
-  const limit = pLimit(concurrency);
-  const inFlight = new Set<Promise<void>>();
-  const holders = new Map<string, Promise<void>>(); // normalized key → the in-flight batch holding it
-  let fatal: { error: unknown } | undefined;
-
-  for await (const batch of toBatches(stream, maxBatch, normalize)) {
-    if (fatal) break; // the ledger (or a bug) failed: stop reading, report the error
+  for await (const batch of toBatches(path.records, path.maxBatch, normalize)) {
+    if (pool.failure) break; // the ledger (or a bug) failed: stop reading, report the error
     if (summary.stopped !== undefined) {
       summary.notSent += batch.length;
       continue;
     }
     const keys = batch.map((r) => normalize(r.key));
-    const blockers = new Set<Promise<void>>();
-    for (const key of keys) {
-      const holder = holders.get(key);
-      if (holder) blockers.add(holder);
-    }
-    if (blockers.size > 0) await Promise.all(blockers);
-    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    await pool.ready(keys);
     // Asked as the batch is about to leave (a slot and a request token are free): a pause thrown while earlier batches
     // waited on the rate limit sends no more.
-    if (summary.stopped === undefined && !fatal && options.shouldStop) {
+    if (summary.stopped === undefined && !pool.failure && options.shouldStop) {
       await pacer.ready();
       const reason = await options.shouldStop();
       if (reason) stop(reason);
     }
-    if (summary.stopped !== undefined || fatal) {
+    if (summary.stopped !== undefined || pool.failure) {
       summary.notSent += batch.length;
       continue;
     }
-    const task: Promise<void> = limit(() => writeBatch(batch, write))
-      .catch((error: unknown) => {
-        fatal ??= { error };
-      })
-      .finally(() => {
-        inFlight.delete(task);
-        for (const key of keys) if (holders.get(key) === task) holders.delete(key);
-        // 429s so far, so progress (and the HTML report's chart over time) sees them as they come.
-        summary.throttled = pacer.stats.throttled - throttledBefore;
-        options.onProgress?.(summary);
-      });
-    inFlight.add(task);
-    for (const key of keys) holders.set(key, task);
+    pool.start(keys, () => writeBatch(batch), () => {
+      // 429s so far, so progress (and the HTML report's chart over time) sees them as they come.
+      summary.throttled = pacer.stats.throttled - throttledBefore;
+      options.onProgress?.(summary);
+    });
   }
-  await Promise.all(inFlight);
+  await pool.drain();
   summary.throttled = pacer.stats.throttled - throttledBefore;
-  if (fatal) throw fatal.error;
+  if (pool.failure) throw pool.failure.error;
   return summary;
 }

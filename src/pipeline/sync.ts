@@ -17,6 +17,8 @@ import { checkInvocation, createGate, reusedOnly, type GateCheck } from "../gate
 import { DestinationRequestError, type Destination } from "../destinations/index.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
 import { checkColumns, eligibleKeys, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
+import { throttleTimeoutMs } from "../config/env.ts";
+import { pacerFor } from "../engine/pacing.ts";
 import { RetryBudget, retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
@@ -150,6 +152,7 @@ function destinationLabel(contract: Contract): string {
 
 export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const env = options.env ?? process.env;
+  throttleTimeoutMs(env); // a bad value is bad input (exit 2) before any run starts, not an error inside one
   const cwd = options.cwd ?? process.cwd();
   const projectDir = resolveProjectDir(options.projectDir, cwd);
   const source = options.artifacts ?? localArtifacts(await resolveTargetDir({ projectDir, targetPath: options.targetPath, env, cwd }));
@@ -465,7 +468,13 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract, planOptions) : [];
   const counters = { requests: 0, retries: 0 };
   // One budget for every call of this contract's run: preflight, read-back, writes and removals.
-  const retryPolicy = { budget: new RetryBudget(retryBudgetOf(contract.spec)) };
+  // Throttles wait while the destination still accepts requests (any of this run's), up to the throttle timeout.
+  const maxThrottledMs = throttleTimeoutMs(env);
+  const retryPolicy = {
+    budget: new RetryBudget(retryBudgetOf(contract.spec)),
+    lastAcceptedAt: () => pacerFor(destination).lastAcceptedAt,
+    ...(maxThrottledMs === undefined ? {} : { maxThrottledMs }),
+  };
   let summary: SendSummary | undefined;
   // A replay sends only keys that failed after passing these checks in their own run.
   const checks = options.replay ? { stops: [], overridden: [] } : stopChecks(contract.spec, plan, options.overrides);
@@ -497,7 +506,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     let problems: string[];
     let cause: "mapping" | "destination" = "mapping";
     try {
-      problems = await retrying(() => destination.preflight(), retryPolicy, counters);
+      problems = await retrying(() => destination.checkMapping(), retryPolicy, counters);
     } catch (error) {
       // Refused credentials, a revoked token, an exhausted quota, a destination down (5xx after every retry): the
       // contract fails before any write, and the run goes on to the next contract.
@@ -535,8 +544,10 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     }
     let sending: SendSummary | undefined;
     options.onSendStart?.(contract.spec.name, plan.create + plan.update);
-    summary = await sendRecords(writerFor(destination, contract.spec), records, {
+    summary = await sendRecords(destination, records, {
+      writer: writerFor(destination, contract.spec),
       retryBudget: retryPolicy.budget,
+      ...(maxThrottledMs === undefined ? {} : { maxThrottledMs }),
       onProgress: (s) => {
         sending = s;
         options.onProgress?.(contract.spec.name, s);

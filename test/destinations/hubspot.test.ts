@@ -171,7 +171,7 @@ describe("mapping check and drift (properties API)", () => {
     ]);
     const good = destination(e, { objectType: "p_renewals", idProperty: "renewal_key", fields: [{ to: "risk_band", allowed: ["low", "high"] }, { to: "score" }] });
     expect(await good.checkMapping({ score: "number", risk_band: "string" })).toEqual([]);
-    expect(await good.preflight()).toEqual([]);
+    expect(await good.checkMapping()).toEqual([]);
   });
 
   it("describes type, writability and enumeration options, and reports drift between two describes", async () => {

@@ -202,9 +202,6 @@ export class BrazeDestination implements Destination {
     return problems;
   }
 
-  preflight(): Promise<string[]> {
-    return this.checkMapping();
-  }
 
   /**
    * `/users/track` with one attribute object per record. A 400 whose errors name objects by index refused those; when

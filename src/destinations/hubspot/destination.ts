@@ -151,9 +151,6 @@ export class HubSpotDestination implements Destination {
     return problems;
   }
 
-  preflight(): Promise<string[]> {
-    return this.checkMapping();
-  }
 
   async #checkList(listId: string): Promise<string[]> {
     let raw: unknown;

@@ -195,9 +195,6 @@ export class SalesforceDestination implements Destination {
     return checkMapping(schema, { label: `Salesforce ${this.#target.object}`, matchField: this.#target.externalIdField, fields: this.#target.fields, accepts }, kinds);
   }
 
-  preflight(): Promise<string[]> {
-    return this.checkMapping();
-  }
 
   #fieldType(name: string): string | undefined {
     return this.#described?.schema.get(name)?.type;

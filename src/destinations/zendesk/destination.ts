@@ -244,9 +244,6 @@ export class ZendeskDestination implements Destination {
     return problems;
   }
 
-  preflight(): Promise<string[]> {
-    return this.checkMapping();
-  }
 
   /** The object as Zendesk takes it: the match field, standard attributes, custom values under user_fields / organization_fields. */
   #toObject(key: string, fields: Record<string, unknown>, typed: boolean): Record<string, unknown> {

@@ -1,0 +1,40 @@
+/**
+ * The choice between a destination's bulk path (Salesforce Bulk API 2.0) and its ordinary writes: look ahead up to
+ * the bulk threshold; only a run that reaches it starts bulk jobs, in jobs of up to `bulk.maxRecords`. The records
+ * read ahead are not lost: the stream returned yields them first.
+ */
+import type { BulkWriter, DestinationRecord, RecordOutcome } from "../destinations/types.ts";
+
+export interface WritePath {
+  records: AsyncIterable<DestinationRecord[]>;
+  bulk: boolean;
+  maxBatch: number;
+  write: (batch: DestinationRecord[]) => Promise<RecordOutcome[]>;
+}
+
+export async function choosePath(
+  records: AsyncIterable<DestinationRecord[]>,
+  ordinary: { maxBatch: number; write: (batch: DestinationRecord[]) => Promise<RecordOutcome[]> },
+  bulk: BulkWriter | undefined,
+): Promise<WritePath> {
+  if (!bulk) return { records, bulk: false, ...ordinary };
+  const iterator = records[Symbol.asyncIterator]();
+  const head: DestinationRecord[][] = [];
+  let seen = 0;
+  let done = false;
+  while (seen < bulk.threshold) {
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    head.push(next.value);
+    seen += next.value.length;
+  }
+  const replayed = (async function* () {
+    yield* head;
+    if (!done) for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  })();
+  if (seen < bulk.threshold) return { records: replayed, bulk: false, ...ordinary };
+  return { records: replayed, bulk: true, maxBatch: bulk.maxRecords, write: (batch) => bulk.write(batch) };
+}

@@ -1,0 +1,47 @@
+/** The bulk path: only a run reaching the threshold starts bulk jobs; the records read ahead are yielded first, none lost or repeated. */
+import { describe, expect, it } from "vitest";
+import type { BulkWriter, DestinationRecord, RecordOutcome } from "../../src/destinations/types.ts";
+import { choosePath } from "../../src/engine/bulk-path.ts";
+
+async function* chunks(count: number, size: number, read: { chunks: number }): AsyncIterable<DestinationRecord[]> {
+  for (let start = 0; start < count; start += size) {
+    read.chunks += 1;
+    yield Array.from({ length: Math.min(size, count - start) }, (_, i) => ({ key: `k${start + i}`, fields: {} }));
+  }
+}
+
+const created = (batch: DestinationRecord[]): Promise<RecordOutcome[]> => Promise.resolve(batch.map((r): RecordOutcome => ({ key: r.key, status: "created", recordId: `id-${r.key}` })));
+const ordinary = { maxBatch: 100, write: created };
+const bulk: BulkWriter = { threshold: 250, maxRecords: 10_000, write: created };
+
+async function keysOf(records: AsyncIterable<DestinationRecord[]>): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const chunk of records) keys.push(...chunk.map((r) => r.key));
+  return keys;
+}
+
+describe("choosePath", () => {
+  it("takes the bulk path from the threshold, with bulk jobs' size and write", async () => {
+    const read = { chunks: 0 };
+    const path = await choosePath(chunks(1000, 100, read), ordinary, bulk);
+    expect(path).toMatchObject({ bulk: true, maxBatch: 10_000 });
+    // It read only as far as the threshold before deciding.
+    expect(read.chunks).toBe(3);
+    expect(await keysOf(path.records)).toEqual(Array.from({ length: 1000 }, (_, i) => `k${i}`));
+  });
+
+  it("stays on ordinary writes below the threshold, and yields every record it read ahead", async () => {
+    const path = await choosePath(chunks(249, 100, { chunks: 0 }), ordinary, bulk);
+    expect(path).toMatchObject({ bulk: false, maxBatch: 100 });
+    expect(path.write).toBe(created);
+    expect(await keysOf(path.records)).toEqual(Array.from({ length: 249 }, (_, i) => `k${i}`));
+  });
+
+  it("reads nothing ahead without a bulk path", async () => {
+    const read = { chunks: 0 };
+    const path = await choosePath(chunks(1000, 100, read), ordinary, undefined);
+    expect(path.bulk).toBe(false);
+    expect(read.chunks).toBe(0);
+    expect(await keysOf(path.records)).toHaveLength(1000);
+  });
+});
