@@ -9,6 +9,7 @@ import { loadContracts, selectContracts } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { readManifest } from "../dbt/artifacts.ts";
 import type { CurrentRecord } from "../destinations/types.ts";
+import { knownKeyRule } from "../destinations/index.ts";
 import { openDestination } from "./destination.ts";
 import { retrying } from "../engine/retry.ts";
 import { toJsonText } from "../ledger/ledger.ts";
@@ -85,7 +86,7 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
       }
     }
     // Stale: eligible rows whose values changed since they were last sent (the next sync sends them).
-    for await (const chunk of plannedRecords(warehouse, contract!, tables, await planOptionsFor(warehouse, contract!, tables, { env: options.env }))) {
+    for await (const chunk of plannedRecords(warehouse, contract!, tables, await planOptionsFor(warehouse, contract!, tables, { env: options.env, keyRule: knownKeyRule(contract!) ?? (await retrying(() => destination.keyRule(), {}, counters)) }))) {
       for (const record of chunk) if (record.change === "update") note(record.key, "stale", "the eligible row changed since it was sent");
     }
     // Records (keys) with an open dead letter: not yet written, replayed, or closed as no longer eligible.

@@ -11,12 +11,12 @@
  * backoff (src/pipeline/sync.ts: replay is a sync).
  */
 import type { Contract } from "../contract/load.ts";
-import { nullOutcome } from "../contract/rules.ts";
+import { NULL_FIELD_CODE, nullOutcome } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
-import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
+import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, sharedKeysSql, type EligibleSqlOptions } from "../eligible/rows.ts";
 import type { LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
-import type { SqlParam, Warehouse } from "../warehouse/types.ts";
+import { UNSENDABLE_VALUE_CODE, unsendableReason, type SqlParam, type Warehouse } from "../warehouse/types.ts";
 
 export type ChangeClass = "create" | "update" | "unchanged" | "removed" | "failed_unchanged" | "retry_later";
 
@@ -24,8 +24,11 @@ export interface PlannedRecord extends LedgerRecord {
   change: "create" | "update";
   /** The row's `late_arriving.source` timestamp, when the contract declares one. */
   sourceTimestamp?: Date | null;
-  /** Why the row may not be sent at all (an `on_null: fail` field is null): it is dead-lettered instead. */
-  failure?: string;
+  /**
+   * Why the row may not be sent at all, dead-lettered instead: a value with no exact destination form
+   * (`UNSENDABLE_VALUE`), or an `on_null: fail` field that is null (`NULL_FIELD`).
+   */
+  failure?: { code: string; message: string };
   /** What the ledger says we last sent for this key (absent for creates). */
   ledger?: { syncedAt: Date | null; lastSent: Record<string, unknown> | null };
 }
@@ -193,14 +196,21 @@ export async function* plannedRecords(warehouse: Warehouse, contract: Contract, 
   const source = contract.spec.late_arriving?.source;
   const toRecord = (row: Record<string, unknown>): PlannedRecord => {
     const fields: PlannedRecord["fields"] = {};
-    const failures: string[] = [];
+    const unsendable: string[] = [];
+    const nullFailures: string[] = [];
     for (const mapping of mappings) {
+      const reason = unsendableReason(row[mapping.column]);
+      if (reason) {
+        unsendable.push(`${mapping.column}: ${reason}`);
+        continue;
+      }
       const outcome = nullOutcome(mapping, row[mapping.column]);
-      if ("fail" in outcome) failures.push(outcome.fail);
+      if ("fail" in outcome) nullFailures.push(outcome.fail);
       else if (outcome.send) fields[mapping.to] = outcome.value as PlannedRecord["fields"][string];
     }
     const record: PlannedRecord = { key: String(row[KEY_COLUMN]), fields, hash: String(row[HASH_COLUMN]), change: row[CHANGE] as PlannedRecord["change"] };
-    if (failures.length > 0) record.failure = failures.join("; ");
+    if (unsendable.length > 0) record.failure = { code: UNSENDABLE_VALUE_CODE, message: unsendable.join("; ") };
+    else if (nullFailures.length > 0) record.failure = { code: NULL_FIELD_CODE, message: nullFailures.join("; ") };
     if (source) record.sourceTimestamp = asDate(row[source]);
     if (record.change === "update") record.ledger = { syncedAt: asDate(row[LEDGER_SYNCED_AT]), lastSent: parseJson(row[LEDGER_LAST_SENT]) };
     return record;
@@ -219,6 +229,7 @@ export interface RemovedKey {
 /**
  * Keys the ledger holds as synced that are no longer eligible, less those whose removal failed before and is held
  * back as a write failure is (permanent: until replay; transient: until its next attempt). `replay`: only those.
+ * A key now shared by several rows is rejected, not removed: its record is left alone.
  */
 function removedKeysSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
   const d = warehouse.dialect;
@@ -229,6 +240,7 @@ function removedKeysSql(contract: Contract, warehouse: Warehouse, tables: Ledger
     `select l.sync_key, l.destination_record_id from ${tables.ledger} as l`,
     `where ${ledgerRowsWhere(warehouse, options, "l")}`,
     `  and not exists (select 1 from (${eligibleRowsSql(contract, d, options)}) as e where e.${q(KEY_COLUMN)} = l.sync_key)`,
+    `  and l.sync_key not in (${sharedKeysSql(contract, d, options)})`,
     `  ${letters}`,
   ].join("\n");
 }
