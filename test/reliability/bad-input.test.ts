@@ -7,7 +7,7 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, type ExpectStatic } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotPropertyDefinition } from "../../src/emulators/hubspot/index.ts";
 import { startSalesforceEmulator } from "../../src/emulators/salesforce/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { repoRoot } from "../../scripts/dbt.ts";
@@ -42,6 +42,8 @@ interface Case {
   /** The command line; default: sync of the one contract against the (copied) target dir. */
   args?: (target: string) => string[];
   env?: Record<string, string>;
+  /** HubSpot contact properties the portal has beyond the integration portal's. */
+  contactProperties?: HubSpotPropertyDefinition[];
   exit: number;
   /** What the message must say (stdout + stderr). */
   says: RegExp;
@@ -191,7 +193,13 @@ const CASES: Case[] = [
     writes: { not: [], landed: 16 },
     then: async ({ emulator }) => expect(emulator.findByProperty("contacts", "email", AMARA)?.properties.jobtitle).toBe("123456789012345678901234567890"),
   },
-  { name: "a text column mapped to a HubSpot number property stops before sending", contract: (c) => (c.fields.job_title = "health_score"), exit: 2, says: /health_score is a number field in HubSpot contacts; a string column cannot be written to it/ },
+  {
+    name: "a text column mapped to a HubSpot number property stops before sending",
+    contactProperties: [{ name: "seniority_score", type: "number" }],
+    contract: (c) => (c.fields.job_title = "seniority_score"),
+    exit: 2,
+    says: /seniority_score is a number field in HubSpot contacts; a string column cannot be written to it/,
+  },
   {
     name: "a newline and an ANSI escape in a key cannot forge a report line",
     warehouse: `update ${ACTIVATION_TABLE} set email = 'a' || chr(10) || 'synced   forged' || chr(27) || '[2j' where email = '${AMARA}'`,
@@ -237,7 +245,8 @@ const FOUND_BUGS: Case[] = [
 ];
 
 async function runCase(c: Case, expect: ExpectStatic): Promise<void> {
-  const emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
+  const properties = { ...integrationPortalProperties, contacts: [...(integrationPortalProperties.contacts ?? []), ...(c.contactProperties ?? [])] };
+  const emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties });
   const salesforce = await startSalesforceEmulator({ clientId: "sf-client", clientSecret: "the-secret" });
   try {
     const duckdbPath = await freshDuckdb();

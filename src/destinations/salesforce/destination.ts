@@ -195,7 +195,7 @@ export class SalesforceDestination implements Destination {
         // An upsert both creates and updates: a field must allow both.
         writable: f.createable && f.updateable,
         matchable: f.externalId === true || f.name === "Id",
-        keyRule: f.name !== "Id" && f.unique === true && f.caseSensitive === false ? "case_insensitive" : "exact",
+        ...(f.externalId === true || f.name === "Id" ? { keyRule: f.name !== "Id" && f.unique === true && f.caseSensitive === false ? "case_insensitive" : "exact" } : {}),
         ...(f.restrictedPicklist ? { allowed: (f.picklistValues ?? []).filter((v) => v.active !== false).map((v) => v.value) } : {}),
       });
     }
