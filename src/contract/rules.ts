@@ -29,6 +29,18 @@ export function nullOutcome(mapping: FieldMapping, value: unknown): NullOutcome 
   }
 }
 
+/**
+ * How a destination compares the values of the contract's match field, so two sync keys equal under the rule address
+ * one record: `exact`, or `case_insensitive` (then the canonical key is the lower-cased text, in SQL, the plan and
+ * the ledger). Each destination states its rule (`Destination.keyRule()`).
+ */
+export type KeyRule = "exact" | "case_insensitive";
+
+/** A key in the canonical form of a rule (the same as SQL `lower()` on the key's text). */
+export function canonicalKey(key: string, rule: KeyRule): string {
+  return rule === "case_insensitive" ? key.toLowerCase() : key;
+}
+
 /** The code dead letters of `on_null: fail` rows carry. */
 export const NULL_FIELD_CODE = "NULL_FIELD";
 

@@ -11,9 +11,16 @@ const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a plain identifier (letters, digits, underscores; not starting with a digit)");
 
+/**
+ * The longest contract name: it names the generated models `<name>` and `<name>__excluded` (their files and
+ * relations), and PostgreSQL keeps 63 characters of an identifier (it would silently cut a longer one).
+ */
+export const CONTRACT_NAME_MAX = 53;
+
 export const contractNameSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9_]*$/, "must be lower snake_case (it names the sync in logs, the ledger and dbt docs)");
+  .regex(/^[a-z][a-z0-9_]*$/, "must be lower snake_case (it names the sync in logs, the ledger and dbt docs)")
+  .max(CONTRACT_NAME_MAX, `must be at most ${CONTRACT_NAME_MAX} characters (it names the generated models, and PostgreSQL keeps 63 characters of a name)`);
 
 const share = z.number().min(0).max(1);
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be the name of an environment variable");

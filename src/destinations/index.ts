@@ -2,14 +2,14 @@ import type { Contract } from "../contract/load.ts";
 import { BadInputError } from "../errors.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { createHubSpotClient, hubspotConnectionFromEnv } from "./hubspot/client.ts";
-import { HubSpotDestination } from "./hubspot/destination.ts";
+import { HubSpotDestination, hubspotKeyRule } from "./hubspot/destination.ts";
 import { SALESFORCE_ENV, SalesforceSession, salesforceCredentialsFromEnv } from "./salesforce/client.ts";
 import { SalesforceDestination } from "./salesforce/destination.ts";
 import { BrazeHttp, brazeConnectionFromEnv } from "./braze/client.ts";
-import { BrazeDestination } from "./braze/destination.ts";
-import type { Destination } from "./types.ts";
+import { BrazeDestination, brazeKeyRule } from "./braze/destination.ts";
+import type { Destination, KeyRule } from "./types.ts";
 import { ZendeskHttp, zendeskConnectionFromEnv } from "./zendesk/client.ts";
-import { ZendeskDestination } from "./zendesk/destination.ts";
+import { ZendeskDestination, zendeskKeyRule } from "./zendesk/destination.ts";
 import { readEnv, type EnvName } from "../config/env.ts";
 
 export type {
@@ -19,6 +19,7 @@ export type {
   DestinationRecord,
   DestinationSchema,
   FieldDescription,
+  KeyRule,
   MembershipOutcome,
   RateLimitInfo,
   RecordOutcome,
@@ -26,7 +27,26 @@ export type {
   RequestPacer,
   ValueKind,
 } from "./types.ts";
-export { DestinationRequestError } from "./types.ts";
+export { canonicalKey, DestinationRequestError } from "./types.ts";
+
+/**
+ * The key rule of a contract's destination where it is known without asking the destination (a dry run calls none):
+ * HubSpot's, Braze's and Zendesk's are fixed per match field; Salesforce's is in the field's describe (undefined
+ * here: a dry run compares exactly).
+ */
+export function knownKeyRule(contract: Contract): KeyRule | undefined {
+  const { type, match } = contract.spec.destination;
+  switch (type) {
+    case "hubspot":
+      return hubspotKeyRule(match.field);
+    case "braze":
+      return brazeKeyRule(match.field);
+    case "zendesk":
+      return zendeskKeyRule(match.field);
+    default:
+      return undefined;
+  }
+}
 export { schemaDrift, type FieldDrift } from "./mapping.ts";
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: EnvName, contract: Contract): number | undefined {

@@ -1,4 +1,5 @@
 /** One interface for every destination; each destination is a folder behind it. */
+import type { KeyRule } from "../contract/rules.ts";
 import type { WarehouseValue } from "../warehouse/types.ts";
 
 /** One row as the destination will receive it: its sync key and its mapped fields (destination names). */
@@ -66,7 +67,12 @@ export interface FieldDescription {
   allowed?: string[];
   /** Unique per record, so it can match records (HubSpot `hasUniqueValue`, Salesforce `externalId`). */
   matchable: boolean;
+  /** For a field that can match: how the destination compares its values (absent: exactly). */
+  keyRule?: KeyRule;
 }
+
+// How a destination compares its match field's values: a rule of the contract's sync key (src/contract/rules.ts).
+export { canonicalKey, type KeyRule } from "../contract/rules.ts";
 
 /** Field name → description, for every field of the destination object. */
 export type DestinationSchema = Map<string, FieldDescription>;
@@ -137,7 +143,12 @@ export interface Destination {
   readonly limits: DestinationLimits;
   /** Present when the destination has a bulk path for large runs (Salesforce Bulk API 2.0). */
   readonly bulk?: BulkWriter | undefined;
-  /** Keys equal under this function address one destination record (HubSpot emails are case-insensitive). */
+  /**
+   * How the destination compares keys of the contract's match field (HubSpot: emails case-insensitively, other
+   * unique properties exactly; Salesforce: as the field's describe says). May read the describe once per run.
+   */
+  keyRule(): Promise<KeyRule>;
+  /** Keys equal under this function address one destination record: `canonicalKey` under `keyRule()`. */
   normalizeKey(key: string): string;
   /** Routes every later request through the engine's pacer. */
   usePacer(pacer: RequestPacer): void;

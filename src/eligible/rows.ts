@@ -4,15 +4,18 @@
  * random or write nothing useful); they are returned separately as rejected rows so every row is accounted for.
  */
 import type { Contract } from "../contract/load.ts";
-import { expiryCutoff } from "../contract/rules.ts";
+import { expiryCutoff, type KeyRule } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { BadInputError } from "../errors.ts";
 import type { Dialect, Warehouse } from "../warehouse/types.ts";
 
 export interface RejectedKey {
+  /** The key in the destination's canonical form (lower-cased where it compares keys case-insensitively). */
   key: string | null;
   reason: "null_key" | "duplicate_key";
   rows: number;
+  /** For a shared key: the rule it was compared under, when not exact (rows whose keys differ only in case). */
+  rule?: KeyRule;
 }
 
 const KEY_ALIAS = "__activation_key";
@@ -68,6 +71,11 @@ export interface EligibleSqlOptions {
   now?: Date | undefined;
   /** Only rows the activation model built in this dbt invocation (its `_activation_invocation_id`). */
   builtBy?: string | undefined;
+  /**
+   * How the destination compares keys (`Destination.keyRule()`; default exact): keys equal under it are one key, so
+   * rows sharing it are rejected, and the key text everywhere after (plan, ledger, sends) is its canonical form.
+   */
+  keyRule?: KeyRule | undefined;
 }
 
 /** The column the generated activation model fills with the id of the dbt invocation that built it (activation.eligible_rows). */
@@ -99,6 +107,12 @@ function expiredCondition(contract: Contract, dialect: Dialect, now: Date | unde
   // An explicit UTC offset: timestamptz engines would otherwise read the literal in the session's time zone.
   const literal = `${cutoff.before.toISOString().replace("T", " ").replace("Z", "")}+00:00`;
   return `cast(${dialect.quoteIdentifier(cutoff.column)} as ${dialect.types.timestamp}) < cast('${literal}' as ${dialect.types.timestamp})`;
+}
+
+/** The key column as canonical text: the destination's rule applied in SQL (`canonicalKey` in TypeScript). */
+export function canonicalKeySql(contract: Contract, dialect: Dialect, rule: KeyRule | undefined): string {
+  const text = `cast(${dialect.quoteIdentifier(contract.spec.key)} as ${dialect.types.text})`;
+  return rule === "case_insensitive" ? `lower(${text})` : text;
 }
 
 /** The SQL condition that a text key belongs to the shard (true without a shard). */
@@ -142,17 +156,30 @@ function keyedRowsSql(contract: Contract, dialect: Dialect, options: EligibleSql
   const source = contract.spec.late_arriving?.source;
   const carried = source && !fieldMappings(contract.spec).some((m) => m.column === source) ? [...mapped, q(source)] : mapped;
   const hash = options.modelHash ? q(MODEL_HASH_COLUMN) : dialect.rowHash(mapped);
-  const textKey = `cast(${key} as ${dialect.types.text})`;
+  const textKey = canonicalKeySql(contract, dialect, options.keyRule);
   const expired = expiredCondition(contract, dialect, options.now);
   // The shard and partition filters go before the window: rows sharing a key share its buckets, so this is exact,
   // and the window (and everything after it) holds only the bucket's rows.
   return [
     `select ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${q(HASH_COLUMN)} from (`,
     `  select ${textKey} as ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
-    `    count(*) over (partition by ${key}) as ${q(COUNT_ALIAS)}${expired ? `, case when ${expired} then 1 else 0 end as ${q(EXPIRED_ALIAS)}` : ""}`,
+    `    count(*) over (partition by ${textKey}) as ${q(COUNT_ALIAS)}${expired ? `, case when ${expired} then 1 else 0 end as ${q(EXPIRED_ALIAS)}` : ""}`,
     `  from ${relationOf(contract)}`,
     `  where ${key} is not null and ${keyCondition(textKey, dialect, options)} and ${builtByCondition(dialect, options.builtBy)}`,
     `) as keyed where ${q(COUNT_ALIAS)} = 1${expired ? ` and ${q(EXPIRED_ALIAS)} = ${which === "expired" ? 1 : 0}` : ""}`,
+  ].join("\n");
+}
+
+/**
+ * Keys (canonical text, column `k`) that several rows of the relation share, in the options' shard and partition:
+ * rejected, not removed. A key that became shared is still in the data, so what was written for it stays.
+ */
+export function sharedKeysSql(contract: Contract, dialect: Dialect, options: EligibleSqlOptions = {}): string {
+  const textKey = canonicalKeySql(contract, dialect, options.keyRule);
+  return [
+    `select ${textKey} as k from ${relationOf(contract)}`,
+    `where ${dialect.quoteIdentifier(contract.spec.key)} is not null and ${keyCondition(textKey, dialect, options)} and ${builtByCondition(dialect, options.builtBy)}`,
+    `group by ${textKey} having count(*) > 1`,
   ].join("\n");
 }
 
@@ -167,17 +194,17 @@ export async function relationRows(warehouse: Warehouse, contract: Contract): Pr
   return Number(row?.rows ?? 0);
 }
 
-export function rejectedKeysSql(contract: Contract, dialect: Dialect, partition?: KeyBucket, builtBy?: string): string {
+export function rejectedKeysSql(contract: Contract, dialect: Dialect, partition?: KeyBucket, builtBy?: string, keyRule?: KeyRule): string {
   const q = dialect.quoteIdentifier;
-  const key = q(contract.spec.key);
+  const key = canonicalKeySql(contract, dialect, keyRule);
   // Null keys all fall in the bucket of '' (so exactly one partition counts them).
   const conditions = [
-    ...(partition ? [keyCondition(`coalesce(cast(${key} as ${dialect.types.text}), '')`, dialect, { partition })] : []),
+    ...(partition ? [keyCondition(`coalesce(${key}, '')`, dialect, { partition })] : []),
     ...(builtBy === undefined ? [] : [builtByCondition(dialect, builtBy)]),
   ];
   const where = conditions.length > 0 ? `where ${conditions.join(" and ")}` : undefined;
   return [
-    `select cast(${key} as ${dialect.types.text}) as ${q("key")}, count(*) as ${q("rows")}`,
+    `select ${key} as ${q("key")}, count(*) as ${q("rows")}`,
     `from ${relationOf(contract)}`,
     ...(where ? [where] : []),
     `group by ${key}`,
@@ -187,15 +214,20 @@ export function rejectedKeysSql(contract: Contract, dialect: Dialect, partition?
 }
 
 /** Null and shared keys with their row counts, in key order (within each partition, when there are several). */
-export async function rejectedKeys(warehouse: Warehouse, contract: Contract, options: { partitions?: number | undefined; builtBy?: string | undefined } = {}): Promise<RejectedKey[]> {
+export async function rejectedKeys(
+  warehouse: Warehouse,
+  contract: Contract,
+  options: { partitions?: number | undefined; builtBy?: string | undefined; keyRule?: KeyRule | undefined } = {},
+): Promise<RejectedKey[]> {
   const rejected: RejectedKey[] = [];
   const count = Math.max(1, Math.trunc(options.partitions ?? 1));
+  const rule = options.keyRule && options.keyRule !== "exact" ? { rule: options.keyRule } : {};
   for (let index = 0; index < count; index += 1) {
-    const sql = rejectedKeysSql(contract, warehouse.dialect, count > 1 ? { index, count } : undefined, options.builtBy);
+    const sql = rejectedKeysSql(contract, warehouse.dialect, count > 1 ? { index, count } : undefined, options.builtBy, options.keyRule);
     for await (const chunk of warehouse.stream(sql)) {
       for (const row of chunk) {
         const key = row.key === null || row.key === undefined ? null : String(row.key);
-        rejected.push({ key, reason: key === null ? "null_key" : "duplicate_key", rows: Number(row.rows) });
+        rejected.push(key === null ? { key, reason: "null_key", rows: Number(row.rows) } : { key, reason: "duplicate_key", rows: Number(row.rows), ...rule });
       }
     }
   }

@@ -3,7 +3,7 @@
  * transaction per group of batches (src/engine/send.ts), so a run killed at any point and rerun resends at most the
  * batches that were in flight.
  */
-import type { DestinationRecord, FailedOutcome, RecordOutcome } from "../destinations/types.ts";
+import type { DestinationRecord, FailedOutcome, KeyRule, RecordOutcome } from "../destinations/types.ts";
 import { failureKind, nextAttemptAt } from "./failures.ts";
 import type { SqlParam, Warehouse } from "../warehouse/types.ts";
 import type { LedgerTables } from "./migrations.ts";
@@ -253,6 +253,32 @@ export class Ledger {
     const select = columns.map((c, i) => (c.kind === "text" ? `c${i + 1}` : `cast(c${i + 1} as ${c.kind === "timestamp" ? d.types.timestamp : d.types.integer})`));
     const texts = rows.map((row) => row.map((v) => (v === null ? null : v instanceof Date ? utcTimestampText(v) : String(v))));
     await this.#warehouse.execute(`insert into ${table} (${names}) select ${select.join(", ")} from ${d.jsonTextRows(d.param(1), columns.length)}`, [JSON.stringify(texts)]);
+  }
+
+  /**
+   * Brings the contract's ledger keys to the canonical form of a case-insensitive key rule (lower-cased), so a key
+   * recorded before the rule applied is the same key as today's and is never taken for a removed one (whose
+   * removal would clear or delete the record both spell). Where the canonical spelling is already there, the older
+   * spelling's row goes. Nothing to do for exact keys.
+   */
+  async canonicalizeKeys(contract: string, rule: KeyRule): Promise<void> {
+    if (rule !== "case_insensitive") return;
+    const w = this.#warehouse;
+    const p = w.dialect.param;
+    const ledger = this.tables.ledger;
+    await w.transaction(async () => {
+      await w.execute(
+        `delete from ${ledger} where contract_name = ${p(1)} and sync_key <> lower(sync_key)
+          and lower(sync_key) in (select sync_key from ${ledger} where contract_name = ${p(2)})`,
+        [contract, contract],
+      );
+      await w.execute(`update ${ledger} set sync_key = lower(sync_key) where contract_name = ${p(1)} and sync_key <> lower(sync_key)`, [contract]);
+      // Open dead letters follow, so a replay or a settled write finds them under the key the plan now uses.
+      await w.execute(
+        `update ${this.tables.deadLetters} set sync_key = lower(sync_key) where contract_name = ${p(1)} and closed_at is null and sync_key <> lower(sync_key)`,
+        [contract],
+      );
+    });
   }
 
   /**

@@ -12,6 +12,7 @@ import { isConsentRemoval } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { readManifest } from "../dbt/artifacts.ts";
 import type { CurrentRecord } from "../destinations/types.ts";
+import { knownKeyRule } from "../destinations/index.ts";
 import { openDestination } from "./destination.ts";
 import { retrying } from "../engine/retry.ts";
 import { DestinationSnapshot, type CapturedRecord } from "../ledger/snapshot.ts";
@@ -97,7 +98,7 @@ export async function runReconcile(options: RecoverOptions): Promise<ReconcileRe
       result.snapshotRows += captured.length;
     }
     // Stale: eligible rows whose values changed since they were last sent (the next sync sends them).
-    for await (const chunk of plannedRecords(warehouse, contract!, tables, await planOptionsFor(warehouse, contract!, tables, { env: options.env }))) {
+    for await (const chunk of plannedRecords(warehouse, contract!, tables, await planOptionsFor(warehouse, contract!, tables, { env: options.env, keyRule: knownKeyRule(contract!) ?? (await retrying(() => destination.keyRule(), {}, counters)) }))) {
       for (const record of chunk) if (record.change === "update") note(record.key, "stale", "the eligible row changed since it was sent");
     }
     // Records (keys) with an open dead letter: not yet written, replayed, or closed as no longer eligible.

@@ -8,13 +8,15 @@ import { hostname } from "node:os";
 import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import type { ContractSpec } from "../contract/schema.ts";
 import { launchReadiness } from "../contract/readiness.ts";
-import { holdsOnParity, lateArrivingLimit, matchRateStop, measuresMatchRate, NULL_FIELD_CODE, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
+import { holdsOnParity, lateArrivingLimit, matchRateStop, measuresMatchRate, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
 import { BadInputError, BusyError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
 import { resolveProjectDir, resolveTargetDir } from "../dbt/project.ts";
 import { checkInvocation, createGate, reusedOnly, type GateCheck } from "../gate/gate.ts";
-import { DestinationRequestError, type Destination } from "../destinations/index.ts";
+import { DestinationRequestError, knownKeyRule, type Destination, type KeyRule, type ValueKind } from "../destinations/index.ts";
+import { fieldMappings } from "../contract/schema.ts";
+import { kindOfType } from "../warehouse/types.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
 import { checkColumns, eligibleKeys, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
 import { throttleTimeoutMs } from "../config/env.ts";
@@ -367,7 +369,9 @@ function leaseTtlMs(env: NodeJS.ProcessEnv): number {
 /** `plan`: what a sync would do, with nothing written anywhere: counts per class, sample rows, what would stop it. */
 async function planContract(contract: Contract, warehouse: Warehouse, ledger: Ledger, options: SyncOptions, paused: string | undefined, builtBy: string | undefined): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
-  const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy });
+  // A dry run asks no destination: the key rule is the one known without a describe (Salesforce: exact).
+  const keyRule = knownKeyRule(contract);
+  const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy, keyRule });
   const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
   const checks = stopChecks(contract.spec, plan, options.overrides);
   const samples: PlannedRecord[] = [];
@@ -380,6 +384,20 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
 }
 
 const SAMPLE_ROWS = 5;
+
+/** Destination field → the kind of values its column holds, from the warehouse's column types (where it says). */
+async function columnKinds(warehouse: Warehouse, contract: Contract): Promise<Record<string, ValueKind>> {
+  const relation = (contract.activationModel ?? contract.model).relation;
+  if (!warehouse.columnTypes || !relation) return {};
+  const types = Object.fromEntries(Object.entries(await warehouse.columnTypes(relation)).map(([c, t]) => [c.toLowerCase(), t]));
+  const kinds: Record<string, ValueKind> = {};
+  for (const { column, to } of fieldMappings(contract.spec)) {
+    const type = types[column.toLowerCase()];
+    const kind = type === undefined ? undefined : kindOfType(type);
+    if (kind) kinds[to] = kind;
+  }
+  return kinds;
+}
 
 /** How long a runner's lease outlives its last heartbeat: then another runner may take over (this one died). */
 const LEASE_TTL_MS = 3 * 60_000;
@@ -457,7 +475,31 @@ async function firstSyncMatchRate(
 async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
-  const planOptions = { ...(await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy: run.builtBy })), replay: options.replay };
+  const counters = { requests: 0, retries: 0 };
+  // One budget for every call of this contract's run: key rule, preflight, read-back, writes and removals.
+  // Throttles wait while the destination still accepts requests (any of this run's), up to the throttle timeout.
+  const maxThrottledMs = throttleTimeoutMs(env);
+  const retryPolicy = {
+    budget: new RetryBudget(retryBudgetOf(contract.spec)),
+    lastAcceptedAt: () => pacerFor(destination).lastAcceptedAt,
+    ...(maxThrottledMs === undefined ? {} : { maxThrottledMs }),
+  };
+  // Keys are compared as the destination compares them (Salesforce: its describe of the match field, read once).
+  let keyRule: KeyRule;
+  try {
+    // Known without asking (HubSpot): no request is made or counted, so a quiet rerun stays at zero requests.
+    keyRule = knownKeyRule(contract) ?? (await retrying(() => destination.keyRule(), retryPolicy, counters));
+  } catch (error) {
+    if (!(error instanceof DestinationRequestError) || error.retryable) throw error;
+    const reason = `${destination.description}: ${error.message}`;
+    await finishRun("failed", { eligible: 0, created: 0, updated: 0, unchanged: 0, removed: 0, failed: 0, rejected: 0 }, reason.slice(0, 2000));
+    return { ...base, status: "failed", reasons: [reason] };
+  }
+  await ledger.canonicalizeKeys(contract.spec.name, keyRule);
+  const planOptions = {
+    ...(await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy: run.builtBy, keyRule })),
+    replay: options.replay,
+  };
   // Replay: dead-lettered keys that are not eligible today are not sent; their letters close with the reason.
   const notEligible = options.replay ? await ineligibleDeadLetters(warehouse, contract, ledger.tables, planOptions) : [];
   for (const reason of new Set(notEligible.map((n) => n.reason))) {
@@ -466,15 +508,6 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
   // Rejected keys are reported by one shard only, so the shards' reports add up.
   const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract, planOptions) : [];
-  const counters = { requests: 0, retries: 0 };
-  // One budget for every call of this contract's run: preflight, read-back, writes and removals.
-  // Throttles wait while the destination still accepts requests (any of this run's), up to the throttle timeout.
-  const maxThrottledMs = throttleTimeoutMs(env);
-  const retryPolicy = {
-    budget: new RetryBudget(retryBudgetOf(contract.spec)),
-    lastAcceptedAt: () => pacerFor(destination).lastAcceptedAt,
-    ...(maxThrottledMs === undefined ? {} : { maxThrottledMs }),
-  };
   let summary: SendSummary | undefined;
   // A replay sends only keys that failed after passing these checks in their own run.
   const checks = options.replay ? { stops: [], overridden: [] } : stopChecks(contract.spec, plan, options.overrides);
@@ -506,7 +539,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     let problems: string[];
     let cause: "mapping" | "destination" = "mapping";
     try {
-      problems = await retrying(() => destination.checkMapping(), retryPolicy, counters);
+      problems = await retrying(async () => destination.checkMapping(await columnKinds(warehouse, contract)), retryPolicy, counters);
     } catch (error) {
       // Refused credentials, a revoked token, an exhausted quota, a destination down (5xx after every retry): the
       // contract fails before any write, and the run goes on to the next contract.
@@ -519,9 +552,10 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       await finishRun("failed", planned, problems.join("; ").slice(0, 2000), overrideReason);
       return { ...base, status: "failed", cause, runId: run.runId, reasons: problems };
     }
-    // Rows an `on_null: fail` field fails are dead-lettered here, before the engine: nothing of them is sent.
+    // Rows with a value that has no exact destination form, or an `on_null: fail` field that is null, are
+    // dead-lettered here, before the engine: nothing of them is sent.
     let records = withoutFailedRows(plannedRecords(warehouse, contract, ledger.tables, planOptions), async (failed) => {
-      const outcomes = failed.map((r): FailedOutcome => ({ key: r.key, status: "failed", code: NULL_FIELD_CODE, message: r.failure! }));
+      const outcomes = failed.map((r): FailedOutcome => ({ key: r.key, status: "failed", ...r.failure! }));
       await ledger.checkpoint(contract.spec.name, run.runId, failed, outcomes);
       failedBeforeSend += failed.length;
       failedBeforeSendSamples.push(...outcomes.slice(0, Math.max(0, 100 - failedBeforeSendSamples.length)));

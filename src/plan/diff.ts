@@ -11,12 +11,12 @@
  * backoff (src/pipeline/sync.ts: replay is a sync).
  */
 import type { Contract } from "../contract/load.ts";
-import { declaresSuppressionRemovals, nullOutcome, removalAction, removalCause, type RemovalAction, type RemovalCause } from "../contract/rules.ts";
+import { declaresSuppressionRemovals, NULL_FIELD_CODE, nullOutcome, removalAction, removalCause, type KeyRule, type RemovalAction, type RemovalCause } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
-import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, type EligibleSqlOptions } from "../eligible/rows.ts";
+import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, sharedKeysSql, type EligibleSqlOptions } from "../eligible/rows.ts";
 import type { LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
-import type { SqlParam, Warehouse } from "../warehouse/types.ts";
+import { UNSENDABLE_VALUE_CODE, unsendableReason, type SqlParam, type Warehouse } from "../warehouse/types.ts";
 
 export type ChangeClass = "create" | "update" | "unchanged" | "removed" | "failed_unchanged" | "retry_later";
 
@@ -24,8 +24,11 @@ export interface PlannedRecord extends LedgerRecord {
   change: "create" | "update";
   /** The row's `late_arriving.source` timestamp, when the contract declares one. */
   sourceTimestamp?: Date | null;
-  /** Why the row may not be sent at all (an `on_null: fail` field is null): it is dead-lettered instead. */
-  failure?: string;
+  /**
+   * Why the row may not be sent at all, dead-lettered instead: a value with no exact destination form
+   * (`UNSENDABLE_VALUE`), or an `on_null: fail` field that is null (`NULL_FIELD`).
+   */
+  failure?: { code: string; message: string };
   /** What the ledger says we last sent for this key (absent for creates). */
   ledger?: { syncedAt: Date | null; lastSent: Record<string, unknown> | null };
 }
@@ -204,14 +207,21 @@ export async function* plannedRecords(warehouse: Warehouse, contract: Contract, 
   const source = contract.spec.late_arriving?.source;
   const toRecord = (row: Record<string, unknown>): PlannedRecord => {
     const fields: PlannedRecord["fields"] = {};
-    const failures: string[] = [];
+    const unsendable: string[] = [];
+    const nullFailures: string[] = [];
     for (const mapping of mappings) {
+      const reason = unsendableReason(row[mapping.column]);
+      if (reason) {
+        unsendable.push(`${mapping.column}: ${reason}`);
+        continue;
+      }
       const outcome = nullOutcome(mapping, row[mapping.column]);
-      if ("fail" in outcome) failures.push(outcome.fail);
+      if ("fail" in outcome) nullFailures.push(outcome.fail);
       else if (outcome.send) fields[mapping.to] = outcome.value as PlannedRecord["fields"][string];
     }
     const record: PlannedRecord = { key: String(row[KEY_COLUMN]), fields, hash: String(row[HASH_COLUMN]), change: row[CHANGE] as PlannedRecord["change"] };
-    if (failures.length > 0) record.failure = failures.join("; ");
+    if (unsendable.length > 0) record.failure = { code: UNSENDABLE_VALUE_CODE, message: unsendable.join("; ") };
+    else if (nullFailures.length > 0) record.failure = { code: NULL_FIELD_CODE, message: nullFailures.join("; ") };
     if (source) record.sourceTimestamp = asDate(row[source]);
     if (record.change === "update") record.ledger = { syncedAt: asDate(row[LEDGER_SYNCED_AT]), lastSent: parseJson(row[LEDGER_LAST_SENT]) };
     return record;
@@ -233,11 +243,21 @@ export interface RemovedKey {
 
 const REMOVAL_REASONS = "removal_reasons";
 
+/**
+ * The excluded-rows model's key (alias `x`) in the ledger's canonical form: a case-insensitive key rule lower-cases
+ * it as the ledger does, or a withdrawn consent of `Ann@X.com` would not be found for ledger key `ann@x.com`.
+ */
+function excludedKeySql(contract: Contract, warehouse: Warehouse, options: { keyRule?: KeyRule | undefined }): string {
+  const d = warehouse.dialect;
+  const text = `cast(x.${d.quoteIdentifier(contract.spec.key)} as ${d.types.text})`;
+  return options.keyRule === "case_insensitive" ? `lower(${text})` : text;
+}
+
 /** The excluded-rows model's reasons for the ledger row `l`'s key, or null (not listed, or no readable model). */
 function removalReasonsSql(contract: Contract, warehouse: Warehouse, options: PlanOptions): string {
   const d = warehouse.dialect;
   if (!options.excluded) return `cast(null as ${d.types.text})`;
-  return `(select max(cast(x.reasons as ${d.types.text})) from ${options.excluded} as x where cast(x.${d.quoteIdentifier(contract.spec.key)} as ${d.types.text}) = l.sync_key)`;
+  return `(select max(cast(x.reasons as ${d.types.text})) from ${options.excluded} as x where ${excludedKeySql(contract, warehouse, options)} = l.sync_key)`;
 }
 
 /** SQL over removedKeysSql's rows: the removals the run acts on (every one but those `destination.on_removed: keep` leaves). */
@@ -252,6 +272,7 @@ function actedOnCondition(contract: Contract, options: PlanOptions): string {
 /**
  * Keys the ledger holds as synced that are no longer eligible, less those whose removal failed before and is held
  * back as a write failure is (permanent: until replay; transient: until its next attempt). `replay`: only those.
+ * A key now shared by several rows is rejected, not removed: its record is left alone.
  */
 function removedKeysSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
   const d = warehouse.dialect;
@@ -262,6 +283,7 @@ function removedKeysSql(contract: Contract, warehouse: Warehouse, tables: Ledger
     `select l.sync_key, l.destination_record_id, ${removalReasonsSql(contract, warehouse, options)} as ${REMOVAL_REASONS} from ${tables.ledger} as l`,
     `where ${ledgerRowsWhere(warehouse, options, "l")}`,
     `  and not exists (select 1 from (${eligibleRowsSql(contract, d, options)}) as e where e.${q(KEY_COLUMN)} = l.sync_key)`,
+    `  and l.sync_key not in (${sharedKeysSql(contract, d, options)})`,
     `  ${letters}`,
   ].join("\n");
 }
@@ -302,7 +324,7 @@ export async function ineligibleDeadLetters(warehouse: Warehouse, contract: Cont
   for (const part of partitioned(options)) {
     const excluded = contract.excludedModel?.relation;
     const sql = [
-      `select f.sync_key, ${excluded ? `(select max(cast(x.reasons as ${d.types.text})) from ${excluded} as x where cast(x.${q(contract.spec.key)} as ${d.types.text}) = f.sync_key)` : "cast(null as " + d.types.text + ")"} as reasons`,
+      `select f.sync_key, ${excluded ? `(select max(cast(x.reasons as ${d.types.text})) from ${excluded} as x where ${excludedKeySql(contract, warehouse, options)} = f.sync_key)` : "cast(null as " + d.types.text + ")"} as reasons`,
       `from (${openFailuresSql(warehouse, tables, part)}) as f`,
       `where not exists (select 1 from (${eligibleRowsSql(contract, d, part)}) as e where e.${q(KEY_COLUMN)} = f.sync_key)`,
       `order by f.sync_key`,

@@ -5,6 +5,7 @@
  * for the price of k scans. Rows sharing a key share its bucket, so each bucket's diff is exact on its own.
  */
 import type { Contract } from "../contract/load.ts";
+import type { KeyRule } from "../contract/rules.ts";
 import { BadInputError } from "../errors.ts";
 import { hasModelHash, relationRows, type Shard } from "../eligible/rows.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
@@ -49,10 +50,11 @@ export async function planOptionsFor(
   warehouse: Warehouse,
   contract: Contract,
   tables: LedgerTables,
-  options: { fullResync?: boolean | undefined; shard?: Shard | undefined; env?: NodeJS.ProcessEnv | undefined; builtBy?: string | undefined } = {},
+  options: { fullResync?: boolean | undefined; shard?: Shard | undefined; env?: NodeJS.ProcessEnv | undefined; builtBy?: string | undefined; keyRule?: KeyRule | undefined } = {},
 ): Promise<PlanOptions> {
   return {
     builtBy: options.builtBy,
+    keyRule: options.keyRule,
     modelHash: await hasModelHash(warehouse, contract),
     fullResync: options.fullResync ?? false,
     shard: options.shard,

@@ -16,15 +16,24 @@ export function exitCodeOf(contracts: ContractOutcome[]): ExitCode {
 /** The label of a run that reached the destination: only a run that wrote every attempted row says SYNCED. */
 const LABEL: Record<SyncedOutcome["result"], string> = { success: "SYNCED", partial: "PARTIAL", interrupted: "STOPPED", paused: "PAUSED" };
 
+/**
+ * Data-derived text for the terminal: control characters (newlines, ANSI escapes) shown as `\xNN`, so a key or value
+ * can neither forge a report line nor drive the terminal.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 function formatOutcome(outcome: ContractOutcome): string[] {
   const head = `${outcome.contract} (model ${outcome.model} → ${outcome.destination})`;
   switch (outcome.status) {
     case "skipped":
-      return [`SKIPPED  ${head}`, ...outcome.reasons.map((r) => `         held back by the gate: ${r}`)];
+      return [`SKIPPED  ${head}`, ...outcome.reasons.map((r) => `         held back by the gate: ${printable(r)}`)];
     case "busy":
-      return [`BUSY     ${head}`, ...outcome.reasons.map((r) => `         ${r}`)];
+      return [`BUSY     ${head}`, ...outcome.reasons.map((r) => `         ${printable(r)}`)];
     case "failed":
-      return [`FAILED   ${head}${outcome.cause === "destination" ? ": the destination failed the run; nothing more was sent" : ""}`, ...outcome.reasons.map((r) => `         ${r}`)];
+      return [`FAILED   ${head}${outcome.cause === "destination" ? ": the destination failed the run; nothing more was sent" : ""}`, ...outcome.reasons.map((r) => `         ${printable(r)}`)];
     case "planned": {
       const p = outcome.plan;
       const lines = [
@@ -33,7 +42,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
           (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : "") +
           (p.expired !== undefined ? `; ${p.expired} expired (freshness.expire_after: not sent)` : ""),
       ];
-      for (const r of outcome.samples) lines.push(`         ${r.change} ${r.key}: ${JSON.stringify(r.fields, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
+      for (const r of outcome.samples) lines.push(`         ${r.change} ${printable(r.key)}: ${JSON.stringify(r.fields, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
       for (const w of outcome.wouldStop) lines.push(`         would stop: ${w}`);
       for (const o of outcome.overridden) lines.push(`         overridden: ${o}`);
       return lines;
@@ -42,7 +51,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       const p = outcome.plan;
       return [
         `STOPPED  ${head}: nothing sent (plan: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed)`,
-        ...outcome.reasons.map((r) => `         ${r}`),
+        ...outcome.reasons.map((r) => `         ${printable(r)}`),
       ];
     }
     case "synced": {
@@ -55,14 +64,15 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       if (c.rejected) parts.push(`${c.rejected} rejected before sending`);
       if (c.notSent) parts.push(`${c.notSent} not sent`);
       const lines = [`${LABEL[outcome.result].padEnd(8)} ${head}: ${c.eligible} eligible rows, ${parts.join(", ")} (${outcome.requests} request${outcome.requests === 1 ? "" : "s"}, ${(outcome.durationMs / 1000).toFixed(1)}s)`];
-      for (const n of (outcome.notEligible ?? []).slice(0, 10)) lines.push(`         not sent ${n.key}: not eligible today (${n.reason}); its dead letter is closed`);
-      for (const f of outcome.failures.slice(0, 10)) lines.push(`         row ${f.key}: ${f.code}: ${f.message}`);
+      for (const n of (outcome.notEligible ?? []).slice(0, 10)) lines.push(`         not sent ${printable(n.key)}: not eligible today (${printable(n.reason)}); its dead letter is closed`);
+      for (const f of outcome.failures.slice(0, 10)) lines.push(`         row ${printable(f.key)}: ${printable(f.code)}: ${printable(f.message)}`);
       if (c.failed > 10) lines.push(`         … and ${c.failed - 10} more failed rows (--json lists up to 100)`);
       for (const r of outcome.rejected.slice(0, 10)) {
-        lines.push(`         rejected: ${r.reason === "null_key" ? `${r.rows} row(s) with a null key` : `key ${r.key} appears in ${r.rows} rows`}`);
+        const compared = r.rule === "case_insensitive" ? " (keys compared case-insensitively, as the destination matches them)" : "";
+        lines.push(`         rejected: ${r.reason === "null_key" ? `${r.rows} row(s) with a null key` : `key ${printable(r.key ?? "")} appears in ${r.rows} rows${compared}`}`);
       }
-      for (const k of outcome.skips.slice(0, 5)) lines.push(`         skipped ${k.key}: ${k.reason}`);
-      if (outcome.stopped) lines.push(`         stopped early: ${outcome.stopped}`);
+      for (const k of outcome.skips.slice(0, 5)) lines.push(`         skipped ${printable(k.key)}: ${printable(k.reason)}`);
+      if (outcome.stopped) lines.push(`         stopped early: ${printable(outcome.stopped)}`);
       if (outcome.paused) lines.push(`         PAUSED by its pause rule: ${outcome.paused}; fix the cause, replay the dead letters, then \`dbt-activation resume --contract ${outcome.contract}\``);
       for (const o of outcome.overridden ?? []) lines.push(`         overridden: ${o}`);
       return lines;

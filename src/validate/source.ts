@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from "yaml";
+import { errorMessage } from "../errors.ts";
 import type { DbtProject } from "./project.ts";
 import { schemaFiles } from "./project.ts";
 import type { Problem } from "./types.ts";
@@ -176,10 +177,18 @@ export async function readProjectSources(project: DbtProject): Promise<ProjectSo
         const activation = (meta && resolvePath(meta, ["activation"]).node) ?? resolvePath(item, ["meta", "activation"]).node;
         if (!activation) continue;
         const entries: Node[] = isSeq(activation) ? (activation.items as Node[]) : [activation];
-        entries.forEach((node, index) => {
-          const raw: unknown = node.toJS(doc);
+        for (const [index, node] of entries.entries()) {
+          let raw: unknown;
+          try {
+            raw = node.toJS(doc);
+          } catch (error) {
+            // The yaml package refuses aliases that expand past its limit (a "billion laughs" alias bomb).
+            const at = locate(source, node.range?.[0] ?? 0);
+            result.problems.push({ severity: "error", kind: "yaml", file, ...at, path: "", message: `invalid YAML: ${errorMessage(error).split("\n")[0]}` });
+            continue;
+          }
           result.contracts.push({ source, model, node, raw, label: contractLabel(node, raw, index) });
-        });
+        }
       }
     }
   }

@@ -58,6 +58,8 @@ export interface Warehouse {
   readonly defaultSchema: string;
   /** Column names of a relation, in order (a zero-row query: cheap on every engine). */
   columns(relation: string): Promise<string[]>;
+  /** Column name → the engine's type name, where the engine's driver says (for the mapping check's kinds). */
+  columnTypes?(relation: string): Promise<Record<string, string>>;
   /** Runs a query and yields its rows in chunks, without holding the whole result in memory. */
   stream(sql: string, params?: SqlParam[]): AsyncIterable<WarehouseRow[]>;
   /** Runs a query whose result is small, and returns all its rows. */
@@ -74,4 +76,47 @@ export interface ConnectOptions {
   readOnly?: boolean;
   /** Directory relative paths in the profile resolve against (dbt's: the working directory). */
   cwd?: string;
+}
+
+/**
+ * A warehouse value the syncer cannot send exactly (TIME, INTERVAL, binary, an infinite or out-of-range timestamp):
+ * the drivers return this instead of an approximation, and the row carrying it is refused with the reason.
+ */
+export class UnsendableValue {
+  readonly reason: string;
+  constructor(reason: string) {
+    this.reason = reason;
+  }
+  toJSON(): string {
+    return `(unsendable: ${this.reason})`;
+  }
+}
+
+/** The dead-letter code of a row refused for a value with no exact destination form. */
+export const UNSENDABLE_VALUE_CODE = "UNSENDABLE_VALUE";
+
+/** Why a value cannot be sent as it is, or undefined when it can (nested lists are checked element by element). */
+export function unsendableReason(value: WarehouseValue): string | undefined {
+  if (value instanceof UnsendableValue) return value.reason;
+  if (typeof value === "number" && !Number.isFinite(value)) return `${value} is not a number any destination stores`;
+  if (value instanceof Date && Number.isNaN(value.getTime())) return "an infinite or out-of-range timestamp";
+  if (value instanceof Uint8Array) return "a binary value (BLOB/BYTEA) has no exact text or number form";
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const reason = unsendableReason(item);
+      if (reason) return reason;
+    }
+  }
+  return undefined;
+}
+
+/** The kind of value a warehouse column type holds, for the mapping check (undefined: not checked). */
+export function kindOfType(type: string): "string" | "number" | "boolean" | "date" | "datetime" | undefined {
+  const t = type.toLowerCase();
+  if (/^(var)?char|^text|^string|^character|^uuid|^enum|^name$|^citext/.test(t)) return "string";
+  if (/^(tiny|small|big|huge|u)?int|^integer|^decimal|^numeric|^double|^float|^real|^number/.test(t)) return "number";
+  if (/^bool/.test(t)) return "boolean";
+  if (t === "date") return "date";
+  if (/^timestamp/.test(t)) return "datetime";
+  return undefined;
 }

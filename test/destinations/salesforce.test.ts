@@ -213,10 +213,12 @@ describe("read-back and removal", () => {
   it("reads values with Id and SystemModstamp, clears fields by Id without creating, deletes", async () => {
     const { emu, destination } = await start();
     await destination.write(accounts(3));
-    const found = await destination.readBack(["B-0", "b-1", "b-2", "zzz"], ["Churn_Risk_Band__c", "Risk_Reason_Code__c"]);
-    expect([...found.keys()]).toEqual(["B-0", "b-1", "b-2"]);
+    // Billing_Customer_Id__c is not unique, so Salesforce matches it exactly: B-0 is not b-0's key.
+    expect(await destination.keyRule()).toBe("exact");
+    const found = await destination.readBack(["B-0", "b-0", "b-1", "b-2", "zzz"], ["Churn_Risk_Band__c", "Risk_Reason_Code__c"]);
+    expect([...found.keys()]).toEqual(["b-0", "b-1", "b-2"]);
     const stored = emu.records("Account").find((r) => r.Billing_Customer_Id__c === "b-0")!;
-    expect(found.get("B-0")).toEqual({ key: "B-0", recordId: stored.Id, modifiedAt: stored.SystemModstamp, values: { Churn_Risk_Band__c: "low", Risk_Reason_Code__c: "r0" } });
+    expect(found.get("b-0")).toEqual({ key: "b-0", recordId: stored.Id, modifiedAt: stored.SystemModstamp, values: { Churn_Risk_Band__c: "low", Risk_Reason_Code__c: "r0" } });
 
     const cleared = await destination.remove(["b-0", "gone"], "clear", ["Risk_Reason_Code__c"]);
     expect(cleared.map((o) => o.status)).toEqual(["cleared", "absent"]);

@@ -2,6 +2,10 @@
 import jsforce from "jsforce";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSalesforceEmulator, type SalesforceEmulator, type SalesforceEmulatorOptions } from "../../src/emulators/salesforce/index.ts";
+import { DEFAULT_SOBJECTS } from "../../src/emulators/salesforce/describe.ts";
+
+/** Billing_Customer_Id__c as a unique external id (case-insensitive: Salesforce's default for a unique text field). */
+const UNIQUE_BILLING_ID = { name: "Billing_Customer_Id__c", type: "string" as const, length: 80, externalId: true, unique: true };
 
 type Conn = InstanceType<typeof jsforce.Connection>;
 interface SaveResultLike {
@@ -114,8 +118,8 @@ describe("OAuth", () => {
 });
 
 describe("sObject Collections upsert", () => {
-  it("creates then updates by external id, case-insensitively, with system fields", async () => {
-    const { emu, conn } = await start();
+  it("creates then updates by external id, case-insensitively (a unique, case-insensitive field), with system fields", async () => {
+    const { emu, conn } = await start({ sobjects: { Account: [...DEFAULT_SOBJECTS.Account!, UNIQUE_BILLING_ID] } });
     const created = (await conn.sobject("Account").upsert(
       [
         { Billing_Customer_Id__c: "c-1", Churn_Risk_Band__c: "low" },
@@ -141,10 +145,26 @@ describe("sObject Collections upsert", () => {
     expect(emu.calls().at(-1)).toMatchObject({ method: "PATCH", path: "/services/data/v60.0/composite/sobjects/Account/Billing_Customer_Id__c", status: 200, records: 1 });
   });
 
+  it("matches external ids exactly unless the field is unique and not case-sensitive (as its describe says)", async () => {
+    for (const [fields, expected] of [
+      [DEFAULT_SOBJECTS.Account!, "created"],
+      [[...DEFAULT_SOBJECTS.Account!, { ...UNIQUE_BILLING_ID, caseSensitive: true }], "created"],
+      [[...DEFAULT_SOBJECTS.Account!, UNIQUE_BILLING_ID], "updated"],
+    ] as const) {
+      const { emu, conn } = await start({ sobjects: { Account: [...fields] } });
+      const described = (await conn.sobject("Account").describe()).fields.find((f) => f.name === "Billing_Customer_Id__c");
+      await conn.sobject("Account").upsert([{ Billing_Customer_Id__c: "c-1", Churn_Risk_Band__c: "low" }], "Billing_Customer_Id__c");
+      const [second] = (await conn.sobject("Account").upsert([{ Billing_Customer_Id__c: "C-1", Churn_Risk_Band__c: "high" }], "Billing_Customer_Id__c")) as SaveResultLike[];
+      expect(second?.created ? "created" : "updated", JSON.stringify(described)).toBe(expected);
+      expect(emu.records("Account")).toHaveLength(expected === "created" ? 2 : 1);
+    }
+  });
+
   it("maps each per-record error to its record, in order, and writes only the good ones", async () => {
     const { emu, conn } = await start();
+    // Ext_Id__c is not unique: two records may hold one value, and a key matching both is ambiguous.
     const a = emu.insertRecord("Contact", { Ext_Id__c: "dup", LastName: "A" });
-    const b = emu.insertRecord("Contact", { Ext_Id__c: "DUP", LastName: "B" });
+    const b = emu.insertRecord("Contact", { Ext_Id__c: "dup", LastName: "B" });
     const results = (await conn.sobject("Contact").upsert(
       [
         { Ext_Id__c: "ok-1", LastName: "Good" },
@@ -180,7 +200,7 @@ describe("sObject Collections upsert", () => {
     });
     expect(results[4]?.errors[0]?.fields).toEqual(["LastName"]);
     const keys = emu.records("Contact").map((r) => r.Ext_Id__c);
-    expect(keys.sort()).toEqual(["DUP", "dup", "ok-1", "ok-2"]);
+    expect(keys.sort()).toEqual(["dup", "dup", "ok-1", "ok-2"]);
     expect(emu.records("Contact").filter((r) => r.LastName === "Ambiguous")).toHaveLength(0);
   });
 

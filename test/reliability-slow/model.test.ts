@@ -37,7 +37,7 @@ import { execDuckDB, queryDuckDB, startCli, waitFor } from "./support.ts";
  * must be rejected as a shared key; today the syncer compares them as different keys. The model below already holds
  * that rule: switch this on once that change is merged.
  */
-const CASE_COLLISIONS = false;
+const CASE_COLLISIONS = true;
 /**
  * Transient faults on DuckDB: off. Syncing in-process, a DuckDB run that ended on injected 5xx/429 bursts crashed the
  * test worker now and then (a native crash, no JS error: "Worker exited unexpectedly"), e.g. seed 20261130, second

@@ -7,7 +7,7 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, type ExpectStatic } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotPropertyDefinition } from "../../src/emulators/hubspot/index.ts";
 import { startSalesforceEmulator } from "../../src/emulators/salesforce/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { repoRoot } from "../../scripts/dbt.ts";
@@ -24,6 +24,7 @@ const AMARA = "amara.singh@fathomrobotics.ai";
 const INVALID_FIXTURE = join(repoRoot, "test", "fixtures", "contracts", "invalid");
 const BAD_YAML_FIXTURE = join(repoRoot, "test", "fixtures", "contracts", "bad-yaml");
 const RELIABILITY_YAML = join(repoRoot, "test", "fixtures", "reliability", "bad-yaml");
+const ALIAS_BOMB = join(repoRoot, "test", "fixtures", "reliability", "alias-bomb");
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests rewrite arbitrary artifact JSON
 type Json = any;
@@ -41,6 +42,8 @@ interface Case {
   /** The command line; default: sync of the one contract against the (copied) target dir. */
   args?: (target: string) => string[];
   env?: Record<string, string>;
+  /** HubSpot contact properties the portal has beyond the integration portal's. */
+  contactProperties?: HubSpotPropertyDefinition[];
   exit: number;
   /** What the message must say (stdout + stderr). */
   says: RegExp;
@@ -164,9 +167,59 @@ const CASES: Case[] = [
       expect(await queryDuckDB(duckdbPath, `select count(*) as n from ${LEDGER}`)).toEqual([{ n: 16n }]);
     },
   },
+  // Values with no exact destination form: refused per row with the reason, the other rows sent (issue 13, item 3).
+  ...(
+    [
+      ["TIME", "time", "time '12:30:00'", /job_title: a TIME value has no destination type/],
+      ["INTERVAL", "interval", "interval '1 hour'", /job_title: an INTERVAL value has no destination type/],
+      ["BLOB", "blob", "'\\xAA'::blob", /job_title: a binary value \(BLOB\/BYTEA\)/],
+      ["an infinite timestamp", "timestamp", "'infinity'::timestamp", /job_title: an infinite or out-of-range timestamp/],
+      ["NaN", "double", "'nan'::double", /job_title: NaN is not a number/],
+    ] as const
+  ).map(
+    ([name, type, value, says]): Case => ({
+      name: `a ${name} value refuses its own row only`,
+      warehouse: `alter table ${ACTIVATION_TABLE} alter column job_title set data type ${type} using (case when email = '${AMARA}' then ${value} else null end)`,
+      exit: 4,
+      says: new RegExp(`row amara\\.singh@fathomrobotics\\.ai: UNSENDABLE_VALUE: ${says.source}`),
+      writes: { not: [AMARA], landed: 15 },
+    }),
+  ),
+  {
+    name: "a DECIMAL(38,0) beyond 2^53 is sent exactly, as text",
+    warehouse: `alter table ${ACTIVATION_TABLE} alter column job_title set data type decimal(38,0) using (case when email = '${AMARA}' then 123456789012345678901234567890 else 7 end)`,
+    exit: 0,
+    says: /16 created/,
+    writes: { not: [], landed: 16 },
+    then: async ({ emulator }) => expect(emulator.findByProperty("contacts", "email", AMARA)?.properties.jobtitle).toBe("123456789012345678901234567890"),
+  },
+  {
+    name: "a text column mapped to a HubSpot number property stops before sending",
+    contactProperties: [{ name: "seniority_score", type: "number" }],
+    contract: (c) => (c.fields.job_title = "seniority_score"),
+    exit: 2,
+    says: /seniority_score is a number field in HubSpot contacts; a string column cannot be written to it/,
+  },
+  {
+    name: "a newline and an ANSI escape in a key cannot forge a report line",
+    warehouse: `update ${ACTIVATION_TABLE} set email = 'a' || chr(10) || 'synced   forged' || chr(27) || '[2j' where email = '${AMARA}'`,
+    args: (t) => ["plan", ...sync(t).slice(1)],
+    exit: 0,
+    says: /a\\x0asynced {3}forged\\x1b\[2j/,
+    then: async ({ output }) => expect(output.split("\n").filter((l) => /^synced {3}forged/i.test(l))).toEqual([]),
+  },
   // validate on YAML files (file:line:column).
   { name: "validate: malformed YAML", args: () => ["validate", "--project-dir", BAD_YAML_FIXTURE], exit: 2, says: /models\/schema\.yml:\d+:\d+/ },
   { name: "validate: invalid contracts", args: () => ["validate", "--project-dir", INVALID_FIXTURE, "--select", "bad_destination"], exit: 2, says: /destination\.type: "hubspt" is not one of .* \(did you mean "hubspot"\?\)/ },
+  { name: "validate: a YAML alias bomb", args: () => ["validate", "--project-dir", ALIAS_BOMB], exit: 2, says: /models\/schema\.yml:\d+:\d+: .*invalid YAML: .*alias/i },
+  {
+    name: "a 300-character contract name (generated file and model names come from it)",
+    contract: (c) => (c.name = "c".repeat(300)),
+    manifest: () => undefined,
+    args: (t) => syncArgs(t),
+    exit: 2,
+    says: /field name: must be at most 53 characters/,
+  },
   { name: "validate: injection in identifiers", args: () => ["validate", "--project-dir", RELIABILITY_YAML], exit: 2, says: /models\/schema\.yml:\d+:\d+: .*field key: must be a plain identifier/ },
 ];
 
@@ -192,7 +245,8 @@ const FOUND_BUGS: Case[] = [
 ];
 
 async function runCase(c: Case, expect: ExpectStatic): Promise<void> {
-  const emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
+  const properties = { ...integrationPortalProperties, contacts: [...(integrationPortalProperties.contacts ?? []), ...(c.contactProperties ?? [])] };
+  const emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties });
   const salesforce = await startSalesforceEmulator({ clientId: "sf-client", clientSecret: "the-secret" });
   try {
     const duckdbPath = await freshDuckdb();

@@ -8,6 +8,8 @@
 import { BRAZE_MATCH_FIELDS } from "../../contract/schema.ts";
 import { checkMapping, type MappedField } from "../mapping.ts";
 import {
+  canonicalKey,
+  type KeyRule,
   DestinationRequestError,
   UNPACED,
   type CurrentRecord,
@@ -97,6 +99,14 @@ export function nextLink(header: string | null): string | undefined {
   return undefined;
 }
 
+/**
+ * How Braze compares a match field's values: an external_id and an alias name exactly (Braze treats them as
+ * case-sensitive strings), an email case-insensitively (Braze matches email addresses regardless of case).
+ */
+export function brazeKeyRule(matchField: string): KeyRule {
+  return matchField === "email" ? "case_insensitive" : "exact";
+}
+
 export class BrazeDestination implements Destination {
   readonly maxBatchSize = BRAZE_MAX_BATCH;
   readonly limits: DestinationLimits = { ...BRAZE_DOCUMENTED_LIMITS };
@@ -111,12 +121,12 @@ export class BrazeDestination implements Destination {
     this.description = `braze ${target.object} by ${target.matchField}${target.aliasLabel ? ` (${target.aliasLabel})` : ""}`;
   }
 
-  /**
-   * Keys equal under this address one Braze user: an external_id and an alias name are compared exactly (Braze treats
-   * them as case-sensitive strings), an email case-insensitively (Braze matches email addresses regardless of case).
-   */
+  keyRule(): Promise<KeyRule> {
+    return Promise.resolve(brazeKeyRule(this.#target.matchField));
+  }
+
   normalizeKey(key: string): string {
-    return this.#target.matchField === "email" ? key.toLowerCase() : key;
+    return canonicalKey(key, brazeKeyRule(this.#target.matchField));
   }
 
   usePacer(pacer: RequestPacer): void {

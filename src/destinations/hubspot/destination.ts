@@ -7,8 +7,10 @@
 import type { Client } from "@hubspot/api-client";
 import { checkMapping, type MappedField } from "../mapping.ts";
 import {
+  canonicalKey,
   DestinationRequestError,
   UNPACED,
+  type KeyRule,
   type CurrentRecord,
   type Destination,
   type DestinationLimits,
@@ -38,6 +40,11 @@ export interface HubSpotTarget {
   fields: MappedField[];
   /** Audience mode: the list whose membership is synced. */
   listId?: string | undefined;
+}
+
+/** HubSpot matches contacts by email case-insensitively (it stores emails lower-cased); other unique properties exactly. */
+export function hubspotKeyRule(idProperty: string): KeyRule {
+  return idProperty === "email" ? "case_insensitive" : "exact";
 }
 
 /** Column kinds each HubSpot property type takes (values travel as strings; HubSpot parses them per type). */
@@ -85,9 +92,12 @@ export class HubSpotDestination implements Destination {
     return this.#auth.refreshes;
   }
 
+  keyRule(): Promise<KeyRule> {
+    return Promise.resolve(hubspotKeyRule(this.#target.idProperty));
+  }
+
   normalizeKey(key: string): string {
-    // HubSpot matches emails case-insensitively; other unique properties exactly.
-    return this.#target.idProperty === "email" ? key.toLowerCase() : key;
+    return canonicalKey(key, hubspotKeyRule(this.#target.idProperty));
   }
 
   usePacer(pacer: RequestPacer): void {

@@ -13,8 +13,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { checkMapping, type MappedField } from "../mapping.ts";
 import {
+  canonicalKey,
   DestinationRequestError,
   UNPACED,
+  type KeyRule,
   type BulkWriter,
   type CurrentRecord,
   type Destination,
@@ -84,6 +86,7 @@ export class SalesforceDestination implements Destination {
   readonly #target: SalesforceTarget;
   #pacer: RequestPacer = UNPACED;
   #described: { lastModified: string | undefined; schema: DestinationSchema } | undefined;
+  #keyRule: KeyRule | undefined;
 
   constructor(session: SalesforceSession, target: SalesforceTarget) {
     this.#session = session;
@@ -108,9 +111,25 @@ export class SalesforceDestination implements Destination {
     return this.#session.grants;
   }
 
+  /**
+   * Salesforce matches an external id case-insensitively only when the field is unique and not case-sensitive (its
+   * describe's `unique` and `caseSensitive`); every other match field, and Id, exactly. Read from the describe.
+   */
+  async keyRule(): Promise<KeyRule> {
+    let schema: DestinationSchema;
+    try {
+      schema = this.#described?.schema ?? (await this.describe());
+    } catch (error) {
+      // Refused credentials and the like reach the caller as request errors, as they do from checkMapping.
+      throw toRequestError(error, undefined);
+    }
+    this.#keyRule = schema.get(this.#target.externalIdField)?.keyRule ?? "exact";
+    return this.#keyRule;
+  }
+
   normalizeKey(key: string): string {
-    // External ids match case-insensitively (destinations.md): two spellings must never share a batch.
-    return key.toLowerCase();
+    // Before the describe is read, keys are compared as Salesforce does at the least: exactly.
+    return canonicalKey(key, this.#keyRule ?? "exact");
   }
 
   usePacer(pacer: RequestPacer): void {
@@ -176,6 +195,7 @@ export class SalesforceDestination implements Destination {
         // An upsert both creates and updates: a field must allow both.
         writable: f.createable && f.updateable,
         matchable: f.externalId === true || f.name === "Id",
+        ...(f.externalId === true || f.name === "Id" ? { keyRule: f.name !== "Id" && f.unique === true && f.caseSensitive === false ? "case_insensitive" : "exact" } : {}),
         ...(f.restrictedPicklist ? { allowed: (f.picklistValues ?? []).filter((v) => v.active !== false).map((v) => v.value) } : {}),
       });
     }

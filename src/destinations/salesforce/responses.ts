@@ -19,6 +19,8 @@ export const describeSchema = z.looseObject({
       createable: z.boolean(),
       updateable: z.boolean(),
       externalId: z.boolean().optional(),
+      unique: z.boolean().optional(),
+      caseSensitive: z.boolean().optional(),
       restrictedPicklist: z.boolean().optional(),
       picklistValues: z.array(z.looseObject({ value: z.string(), active: z.boolean().optional() })).optional(),
     }),

@@ -16,6 +16,8 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { checkMapping, type MappedField } from "../mapping.ts";
 import {
+  canonicalKey,
+  type KeyRule,
   DestinationRequestError,
   UNPACED,
   type CurrentRecord,
@@ -114,6 +116,14 @@ function accepts(type: string, kind: ValueKind): boolean | undefined {
 
 const TERMINAL = new Set(["completed", "failed", "killed"]);
 
+/**
+ * How Zendesk compares a match field's values: emails case-insensitively, and external ids too (its developer docs
+ * call them "not case sensitive": `ian1` and `IAN1` are one user): keys that differ only in case address one record.
+ */
+export function zendeskKeyRule(matchField: string): KeyRule {
+  return matchField === "email" || matchField === "external_id" ? "case_insensitive" : "exact";
+}
+
 export class ZendeskDestination implements Destination {
   readonly maxBatchSize = ZENDESK_MAX_BATCH;
   readonly limits: DestinationLimits;
@@ -132,12 +142,12 @@ export class ZendeskDestination implements Destination {
     this.description = `zendesk ${target.object} by ${target.matchField}`;
   }
 
-  /**
-   * Zendesk compares emails case-insensitively, and documents external ids as "not case sensitive" either: keys
-   * that differ only in case address one record, so they are compared lower-cased.
-   */
+  keyRule(): Promise<KeyRule> {
+    return Promise.resolve(zendeskKeyRule(this.#target.matchField));
+  }
+
   normalizeKey(key: string): string {
-    return key.toLowerCase();
+    return canonicalKey(key, zendeskKeyRule(this.#target.matchField));
   }
 
   usePacer(pacer: RequestPacer): void {

@@ -279,7 +279,7 @@ export class Bulk2 {
     const ext = keyName === undefined ? undefined : o.byLower.get(keyName.toLowerCase());
     for (let start = 0; start < data.length; start += CHUNK) {
       const chunk = data.slice(start, start + CHUNK);
-      const dupes = job.operation === "upsert" ? duplicateKeyPositions(chunk.map((r) => r[keyCol])) : new Set<number>();
+      const dupes = job.operation === "upsert" ? duplicateKeyPositions(ext, chunk.map((r) => r[keyCol])) : new Set<number>();
       chunk.forEach((row, i) => {
         const input = Object.fromEntries(names.map((n, c) => [n, row[c] ?? ""]));
         let r: SaveResult;

@@ -8,6 +8,7 @@ export interface FieldDef {
   length: number;
   externalId: boolean;
   unique: boolean;
+  caseSensitive: boolean;
   updateable: boolean;
   createable: boolean;
   nillable: boolean;
@@ -90,6 +91,14 @@ export const DEFAULT_SOBJECTS: Record<string, SalesforceFieldDefinition[]> = {
   ],
 };
 
+/**
+ * The text a field's value is matched by: Salesforce matches an external id (and finds a unique value's duplicates)
+ * case-insensitively only when the field is unique and not case-sensitive; otherwise exactly.
+ */
+export function matchText(f: Pick<FieldDef, "unique" | "caseSensitive">, value: unknown): string {
+  return f.unique && !f.caseSensitive ? String(value).toLowerCase() : String(value);
+}
+
 function labelFromName(name: string): string {
   return name.replace(/__c$/, "").replace(/_/g, " ");
 }
@@ -103,6 +112,7 @@ function toFieldDef(d: SalesforceFieldDefinition, objectName: string): FieldDef 
     length: d.length ?? DEFAULT_LENGTH[d.type] ?? 0,
     externalId: d.externalId ?? false,
     unique: d.unique ?? false,
+    caseSensitive: d.caseSensitive ?? false,
     updateable: d.updateable ?? !isId,
     createable: d.createable ?? !isId,
     // Booleans are never nillable in Salesforce (they default to false).
@@ -173,7 +183,7 @@ function describeField(f: FieldDef): Record<string, unknown> {
     externalId: f.externalId,
     idLookup: f.idLookup,
     unique: f.unique,
-    caseSensitive: false,
+    caseSensitive: f.caseSensitive,
     calculated: false,
     custom: f.custom,
     autoNumber: false,

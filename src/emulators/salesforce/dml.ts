@@ -1,5 +1,5 @@
 // Record-level writes (upsert, create, update, delete) returning Salesforce SaveResults; callers add batching.
-import type { FieldDef, SObjectDef } from "./describe.ts";
+import { matchText, type FieldDef, type SObjectDef } from "./describe.ts";
 import type { Faults } from "./faults.ts";
 import { API_USER_ID, normalizeId } from "./ids.ts";
 import type { Clock, Table } from "./store.ts";
@@ -139,12 +139,12 @@ export function deleteOne(ctx: DmlContext, rawId: unknown): SaveResult {
   return { id: found.record.Id, success: true, errors: [] };
 }
 
-/** Indexes of records whose key appears more than once (case-insensitively) in the same request. */
-export function duplicateKeyPositions(keys: unknown[]): Set<number> {
+/** Indexes of records whose key appears more than once in the same request (compared as the key field matches). */
+export function duplicateKeyPositions(ext: FieldDef | undefined, keys: unknown[]): Set<number> {
   const seen = new Map<string, number[]>();
   keys.forEach((k, i) => {
     if (k === undefined || k === null || k === "" || k === "#N/A") return;
-    const norm = String(k).toLowerCase();
+    const norm = ext ? matchText(ext, k) : String(k);
     seen.set(norm, [...(seen.get(norm) ?? []), i]);
   });
   return new Set([...seen.values()].filter((is) => is.length > 1).flat());

@@ -130,7 +130,7 @@ export class Rest {
     const table = this.deps.store.table(o);
     const ctx = this.ctx(table);
     const keys = parsed.records.map((r) => pick(r, ext.name));
-    const dupes = duplicateKeyPositions(keys);
+    const dupes = duplicateKeyPositions(ext, keys);
     const results = runBatch([table], parsed.records, parsed.allOrNone, (rec, i) => {
       if (!dupes.has(i)) return upsertOne(ctx, ext, keys[i], rec, "json");
       ctx.faults.record(undefined); // keep the fault sequence aligned with record positions

@@ -1,5 +1,5 @@
-// Records per sObject, with case-insensitive external-id/unique indexes and an undo journal for allOrNone.
-import type { SObjectDef } from "./describe.ts";
+// Records per sObject, with external-id/unique indexes (matched as each field's describe says) and an undo journal for allOrNone.
+import { matchText, type FieldDef, type SObjectDef } from "./describe.ts";
 import { makeId, sfDateTime } from "./ids.ts";
 import type { SalesforceRecord } from "./types.ts";
 
@@ -15,10 +15,9 @@ export class Clock {
   }
 }
 
-function indexKey(value: unknown): string | undefined {
+function indexKey(field: FieldDef | undefined, value: unknown): string | undefined {
   if (value === null || value === undefined || value === "") return undefined;
-  // External-id matching is case-insensitive (destinations.md, unverified but the documented assumption).
-  return String(value).toLowerCase();
+  return field ? matchText(field, value) : String(value);
 }
 
 export class Table {
@@ -50,15 +49,16 @@ export class Table {
     return this.rows.size;
   }
 
-  /** Ids of records whose indexed field equals value, case-insensitively, in insertion order. */
+  /** Ids of records whose field equals value (case-insensitively where the field's describe says so), in insertion order. */
   find(field: string, value: unknown): string[] {
-    const key = indexKey(value);
+    const def = this.def.byLower.get(field.toLowerCase());
+    const key = indexKey(def, value);
     if (key === undefined) return [];
     if (field === "Id") return this.rows.has(String(value)) ? [String(value)] : [];
     const index = this.indexes.get(field);
     if (index) return [...(index.get(key) ?? [])];
     return this.all()
-      .filter((r) => indexKey(r[field]) === key)
+      .filter((r) => indexKey(def, r[field]) === key)
       .map((r) => r.Id);
   }
 
@@ -107,7 +107,7 @@ export class Table {
 
   private index(r: SalesforceRecord): void {
     for (const [field, index] of this.indexes) {
-      const key = indexKey(r[field]);
+      const key = indexKey(this.def.byLower.get(field.toLowerCase()), r[field]);
       if (key === undefined) continue;
       let ids = index.get(key);
       if (!ids) index.set(key, (ids = new Set()));
@@ -117,7 +117,7 @@ export class Table {
 
   private unindex(r: SalesforceRecord): void {
     for (const [field, index] of this.indexes) {
-      const key = indexKey(r[field]);
+      const key = indexKey(this.def.byLower.get(field.toLowerCase()), r[field]);
       if (key === undefined) continue;
       const ids = index.get(key);
       ids?.delete(r.Id);

@@ -23,6 +23,11 @@ export interface SalesforceFieldDefinition {
   length?: number;
   externalId?: boolean;
   unique?: boolean;
+  /**
+   * Whether a unique field tells 'ABC' from 'abc' (describe's `caseSensitive`; default false, Salesforce's default
+   * for a unique text field). Keys match case-insensitively only on unique fields that are not case-sensitive.
+   */
+  caseSensitive?: boolean;
   updateable?: boolean;
   createable?: boolean;
   nillable?: boolean;

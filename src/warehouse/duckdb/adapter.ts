@@ -2,6 +2,7 @@ import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from "@duckdb/node
 import { DuckDBTimestampValue } from "@duckdb/node-api";
 import type { SqlParam, Warehouse, WarehouseRow } from "../types.ts";
 import { duckdbDialect } from "./dialect.ts";
+import { syncerValueConverter } from "./values.ts";
 
 function bind(params: SqlParam[] | undefined): DuckDBValue[] | undefined {
   // DuckDB binds JS Dates only through its own timestamp value (microseconds since the epoch).
@@ -32,7 +33,7 @@ export class DuckDBWarehouse implements Warehouse {
     try {
       const result = await connection.stream(sql, bind(params));
       // Chunks of ~2048 rows: memory stays bounded by one chunk however large the relation is.
-      for await (const rows of result.yieldRowObjectJs()) yield rows;
+      for await (const rows of result.yieldConvertedRowObjects(syncerValueConverter)) yield rows;
     } finally {
       connection.closeSync();
     }
@@ -40,7 +41,13 @@ export class DuckDBWarehouse implements Warehouse {
 
   async query(sql: string, params?: SqlParam[]): Promise<WarehouseRow[]> {
     const reader = await this.#connection.runAndReadAll(sql, bind(params));
-    return reader.getRowObjectsJS();
+    return reader.convertRowObjects(syncerValueConverter);
+  }
+
+  async columnTypes(relation: string): Promise<Record<string, string>> {
+    const reader = await this.#connection.runAndReadAll(`select * from ${relation} limit 0`);
+    const types = reader.columnTypes();
+    return Object.fromEntries(reader.columnNames().map((name, i) => [name, String(types[i])]));
   }
 
   async execute(sql: string, params?: SqlParam[]): Promise<void> {

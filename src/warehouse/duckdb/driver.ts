@@ -20,7 +20,19 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
     // dbt-duckdb's `settings:` (memory_limit, threads, …) apply here too: the planner's join runs in this process.
     const settings = Object.fromEntries(Object.entries((config.settings as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]));
     const memory: Record<string, string> = Object.keys(settings).some((k) => ["memory_limit", "max_memory"].includes(k.toLowerCase())) ? {} : { memory_limit: SYNCER_MEMORY_LIMIT };
-    return await DuckDBInstance.create(path, { ...memory, ...settings, ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}) });
+    const instance = await DuckDBInstance.create(path, { ...memory, ...settings, ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}) });
+    // Keys and hashed values are cast to text in SQL: with the ICU extension, timestamps with a time zone render in
+    // the session's zone, which DuckDB takes from the process (TZ). UTC always, so a key's text never depends on where
+    // the syncer runs. Without ICU (it cannot be loaded) DuckDB renders them in UTC already.
+    const connection = await instance.connect();
+    try {
+      await connection.run("set global TimeZone = 'UTC'");
+    } catch {
+      // No ICU: UTC is what DuckDB does anyway.
+    } finally {
+      connection.closeSync();
+    }
+    return instance;
   } catch (error) {
     // DuckDB lets one process at a time open a file for writing: another sync (or dbt) has it open now.
     if (/Could not set lock on file/i.test(errorMessage(error))) {

@@ -34,6 +34,15 @@ export class PostgresWarehouse implements Warehouse {
     return result.fields.map((f) => f.name);
   }
 
+  async columnTypes(relation: string): Promise<Record<string, string>> {
+    const result = await this.#runner().query(`select * from ${relation} limit 0`);
+    const oids = [...new Set(result.fields.map((f) => f.dataTypeID))];
+    const names = new Map(
+      (await this.#runner().query<{ oid: number; name: string }>(`select oid::int as oid, format_type(oid, null) as name from pg_type where oid = any($1)`, [oids])).rows.map((r) => [r.oid, r.name]),
+    );
+    return Object.fromEntries(result.fields.map((f) => [f.name, names.get(f.dataTypeID) ?? String(f.dataTypeID)]));
+  }
+
   async *stream(sql: string, params?: SqlParam[]): AsyncIterable<WarehouseRow[]> {
     const inTransaction = this.#transaction.getStore();
     const client = inTransaction ?? (await this.#pool.connect());

@@ -5,13 +5,47 @@ import pg from "pg";
 import { BadInputError, errorMessage } from "../../errors.ts";
 import { redact } from "../../config/secrets.ts";
 import { stringField } from "../fields.ts";
-import type { ConnectOptions } from "../types.ts";
+import { UnsendableValue, type ConnectOptions } from "../types.ts";
 
 /** int8 (count(*), sum, bigint columns) as a bigint, the way DuckDB returns it; pg's default is a string. */
 const INT8_OID = 20;
+/** Types with no exact destination form: read as `UnsendableValue`s, which refuse their row (numeric stays exact text). */
+const UNSENDABLE_OIDS: Record<number, string> = {
+  1083: "a TIME value has no destination type (cast it to text in the model if that is meant)",
+  1266: "a TIME value has no destination type (cast it to text in the model if that is meant)",
+  1186: "an INTERVAL value has no destination type (cast it to a number of seconds or to text in the model)",
+  17: "a binary value (BLOB/BYTEA) has no exact text or number form",
+};
+/** date, timestamp, timestamptz: `infinity` and dates beyond JS's range are refused, never sent as something else. */
+const DATE_OIDS = new Set([1082, 1114, 1184]);
+const DATE_OID = 1082;
+const TIMESTAMP_OID = 1114;
+
+/**
+ * date and timestamp (without time zone) as UTC, the way DuckDB's client reads them: pg's own parsers read them in
+ * the process's local zone, so the same row would send another instant under another TZ.
+ */
+function utcDate(oid: number, value: string): Date | undefined {
+  if (oid === DATE_OID && /^\d{4}-\d\d-\d\d$/.test(value)) return new Date(`${value}T00:00:00Z`);
+  if (oid === TIMESTAMP_OID && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$/.test(value)) return new Date(`${value.replace(" ", "T")}Z`);
+  return undefined;
+}
+
+function parserFor(oid: number, format: "text" | "binary"): (value: string) => unknown {
+  if (format === "binary") return pg.types.getTypeParser(oid, format);
+  if (oid === INT8_OID) return (value) => BigInt(value);
+  const unsendable = UNSENDABLE_OIDS[oid];
+  if (unsendable) return () => new UnsendableValue(unsendable);
+  const parse = pg.types.getTypeParser(oid, format) as (value: string) => unknown;
+  if (!DATE_OIDS.has(oid)) return parse;
+  return (value) => {
+    const parsed = oid === DATE_OID || oid === TIMESTAMP_OID ? utcDate(oid, value) : parse(value);
+    return parsed instanceof Date && !Number.isNaN(parsed.getTime()) ? parsed : new UnsendableValue("an infinite or out-of-range timestamp");
+  };
+}
+
 export const typeParsers = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID && format !== "binary" ? (value: string) => BigInt(value) : pg.types.getTypeParser(oid, format ?? "text")) as pg.CustomTypesConfig["getTypeParser"],
+  getTypeParser: ((oid: number, format?: "text" | "binary") => parserFor(oid, format ?? "text")) as pg.CustomTypesConfig["getTypeParser"],
 };
 
 function sslOptions(config: Record<string, unknown>, cwd: string): pg.PoolConfig["ssl"] {
@@ -43,7 +77,9 @@ export function postgresPoolConfig(config: Record<string, unknown>, options: Con
   const database = stringField(config, "dbname", "database");
   const missing = [!host && "host", !user && "user", !database && "dbname"].filter(Boolean);
   if (missing.length > 0) throw new BadInputError(`the postgres profile target needs ${missing.join(", ")}`);
-  const settings: string[] = [];
+  // Keys and hashed values are cast to text in SQL: timestamptz renders in the session's TimeZone and dates in its
+  // DateStyle, which come from the server's or the role's defaults. Fixed here, so a key's text is the same everywhere.
+  const settings: string[] = ["-c TimeZone=UTC", "-c DateStyle=ISO,YMD"];
   const searchPath = stringField(config, "search_path");
   if (searchPath) settings.push(`-c search_path=${searchPath.replaceAll(" ", "")}`);
   // A read-only run (plan, status) cannot write, whatever SQL it sends.
