@@ -111,6 +111,30 @@ describe.each(ENGINES)("on %s", (engineName) => {
     expect(emulator.records("contacts")).toHaveLength(16);
   }, 240_000);
 
+  // HubSpot compares emails case-insensitively, so the ledger holds the canonical (lower-case) key while the model
+  // and its excluded-rows model spell it as the warehouse does: the consent reason must still be found, or the
+  // revoked record would be treated as an ordinary removal (on_removed: keep) and left activated.
+  it("a revoked consent is found under the canonical key when the warehouse spells the email in mixed case", async () => {
+    await engine.mutate(`drop table if exists ${engine.model("consent_aside")}`);
+    const mixed = "Amara.Singh@FathomRobotics.AI";
+    await engine.mutate(`update ${model()} set email = '${mixed}' where email = '${REVOKED}'`);
+    try {
+      const plain = await target();
+      expect((await sync(plain)).outcome).toMatchObject({ counts: { created: 16 } });
+      expect(await ledgerRow(REVOKED)).toMatchObject({ status: "synced" });
+      expect(mapped(REVOKED)!.slice(0, 2)).toEqual(["Amara", "Singh"]);
+
+      await exclude(mixed, "no_consent");
+      const revoked = await sync(plain);
+      expect(revoked.outcome).toMatchObject({ result: "success", counts: { removed: 1, failed: 0 } });
+      expect(mapped(REVOKED)).toEqual(["", "", "", "", ""]);
+      expect(await ledgerRow(REVOKED)).toEqual({ status: "removed", removal_reason: "no_consent", removal_action: "clear" });
+      await restore(mixed);
+    } finally {
+      await engine.mutate(`update ${model()} set email = '${REVOKED}' where email = '${mixed}'`);
+    }
+  }, 240_000);
+
   it("on_removed.consent delete deletes the record; an exclude item follows on_removed.excluded", async () => {
     await engine.mutate(`drop table if exists ${engine.model("consent_aside")}`);
     const deleting = await target((c) => Object.assign(c.suppression, { exclude: ["is_test_contact"], on_removed: { consent: "delete" } }));
