@@ -10,8 +10,9 @@ import tseslint from "typescript-eslint";
  * dbt's files), `warehouse/` and `destinations/` (one folder per engine or destination behind one interface), and
  * `ledger/` (the syncer's tables in the warehouse, which the plan diffs against and the engine's checkpoints write).
  * `validate/`, `generate/` and `export/` are the contract's read-only commands. `cli/` parses flags and prints: it calls
- * `pipeline/` (and those read-only commands), reads dbt's conventions, and may name any stage's types. `emulators/` stands apart: it imports
- * nothing of the syncer. A folder not listed here is an error (test/architecture.test.ts), so a new stage is placed
+ * `pipeline/` (and those read-only commands), reads dbt's conventions, and may name any stage's types. The emulators
+ * live outside src/ (the top-level `emulators/`, shipped for `dbt-activation emulate`): they import nothing of the
+ * syncer, and only `cli/` (the emulate command) imports them. A folder not listed here is an error (test/architecture.test.ts), so a new stage is placed
  * on purpose.
  */
 export const STAGE_IMPORTS = {
@@ -34,8 +35,7 @@ export const STAGE_IMPORTS = {
   pipeline: ["dbt", "contract", "warehouse", "destinations", "gate", "eligible", "ledger", "plan", "engine", "report", "alerts", "validate", "generate", "export"],
   // dbt/: the CLI follows dbt's conventions for finding the project and its artifacts (local or dbt Cloud); contract/:
   // `plan --markdown` names the contracts' sensitive columns. Neither runs a stage.
-  cli: ["pipeline", "report", "validate", "export", "emulators", "dbt", "contract"],
-  emulators: [],
+  cli: ["pipeline", "report", "validate", "export", "dbt", "contract"],
 };
 
 /** Modules every folder may import. */
@@ -48,7 +48,8 @@ const importOf = (names) => `^(\\.\\./)+(${names.join("|")})/`;
 
 function directionRules(folder) {
   const allowed = new Set([folder, ...STAGE_IMPORTS[folder], ...SHARED]);
-  const forbidden = folders.filter((f) => !allowed.has(f));
+  // The top-level emulators/ (two or more ../ up from a src folder) are the CLI's alone.
+  const forbidden = [...folders.filter((f) => !allowed.has(f)), ...(folder === "cli" ? [] : ["emulators"])];
   if (forbidden.length === 0) return [];
   const why = `src/${folder}/ may import only ${[...STAGE_IMPORTS[folder], ...SHARED].join(", ") || "shared modules"} (see STAGE_IMPORTS in eslint.config.js)`;
   return [
@@ -78,8 +79,13 @@ export default tseslint.config(
   },
   ...folders.flatMap(directionRules),
   {
+    // The emulators stand apart from the syncer: what they answer must not depend on what the syncer believes.
+    files: ["emulators/**/*.ts"],
+    rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+src/", message: "emulators/ imports nothing of the syncer (src/)" }] }] },
+  },
+  {
     // The shared modules directly in src/ stand below every folder.
     files: ["src/*.ts", "src/config/**/*.ts"],
-    rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [{ regex: `^\\.\\./(${folders.join("|")})/|^\\./(${folders.join("|")})/`, message: "shared modules import no stage" }] }] },
+    rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [{ regex: `^\\.\\./(${folders.join("|")})/|^\\./(${folders.join("|")})/|^(\\.\\./)+emulators/`, message: "shared modules import no stage" }] }] },
   },
 );

@@ -10,8 +10,8 @@
  */
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { startBrazeEmulator } from "../src/emulators/braze/index.ts";
-import { startZendeskEmulator } from "../src/emulators/zendesk/index.ts";
+import { startBrazeEmulator } from "../emulators/braze/index.ts";
+import { startZendeskEmulator } from "../emulators/zendesk/index.ts";
 import type { DestinationClientInput, DestinationClientResult, DestinationName } from "./destinations-client.ts";
 import { BENCH_DIR, QUICK, log, median, round, runChild, writeResult } from "./lib.ts";
 

@@ -7,7 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { startHubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { launchReadyContract, writeArtifacts } from "./artifacts.ts";
 import type { NoopInput, NoopResult } from "./noop-child.ts";
 import { BENCH_DIR, DATA_DIR, QUICK, log, median, round, runChild, writeResult } from "./lib.ts";

@@ -5,7 +5,7 @@
  * `SALESFORCE_BULK_THRESHOLD`.
  */
 import { join } from "node:path";
-import { startSalesforceEmulator } from "../src/emulators/salesforce/index.ts";
+import { startSalesforceEmulator } from "../emulators/salesforce/index.ts";
 import type { SalesforceInput, SalesforceResult } from "./salesforce-client.ts";
 import { BENCH_DIR, QUICK, log, median, round, runChild, writeResult } from "./lib.ts";
 

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { startHubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator } from "../emulators/hubspot/index.ts";
 import type { ClientInput, ClientResult } from "./throughput-client.ts";
 import { busiestWindow } from "../test/support/windows.ts";
 import { BENCH_DIR, QUICK, log, median, round, runChild, writeResult } from "./lib.ts";

@@ -37,7 +37,7 @@ function timed(args: string[], cwd: string): Sample {
 
 /** The published entry (bin → dist) when it is built, else the source (Node strips the types: slower to start). */
 function cliEntry(): { args: string[]; entry: string } {
-  const built = existsSync(join(REPO, "dist", "cli", "main.js"));
+  const built = existsSync(join(REPO, "dist", "src", "cli", "main.js"));
   return built ? { args: [join(REPO, "bin", "dbt-activation.js")], entry: "bin/dbt-activation.js (dist, as published)" } : { args: [join(REPO, "src", "cli", "run.ts")], entry: "src/cli/run.ts (source: run `npm run build` first to time the published dist)" };
 }
 

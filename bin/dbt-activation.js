@@ -13,6 +13,6 @@ if (!(major >= REQUIRED_MAJOR)) {
 }
 const argv = process.argv.slice(2);
 // `--version` alone is answered before the commands load (see src/cli/version.ts).
-const { onlyVersion, VERSION } = await import("../dist/cli/version.js");
+const { onlyVersion, VERSION } = await import("../dist/src/cli/version.js");
 if (onlyVersion(argv)) process.stdout.write(`${VERSION}\n`);
-else process.exitCode = await (await import("../dist/cli/main.js")).main(argv);
+else process.exitCode = await (await import("../dist/src/cli/main.js")).main(argv);

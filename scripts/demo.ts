@@ -8,7 +8,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { main } from "../src/cli/main.ts";
-import { startHubSpotEmulator, type HubSpotPropertyDefinition } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotPropertyDefinition } from "../emulators/hubspot/index.ts";
 import { EXIT } from "../src/exit-codes.ts";
 import { dbt, repoRoot } from "./dbt.ts";
 

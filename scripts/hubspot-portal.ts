@@ -2,7 +2,7 @@
  * The HubSpot properties the integration_tests contracts map to, beyond HubSpot's defaults: what a portal admin
  * would have created for them. The tests start the emulator with these (the demo has its own: scripts/demo.ts).
  */
-import type { HubSpotPropertyDefinition } from "../src/emulators/hubspot/index.ts";
+import type { HubSpotPropertyDefinition } from "../emulators/hubspot/index.ts";
 
 export const integrationPortalProperties: Record<string, HubSpotPropertyDefinition[]> = {
   contacts: [

@@ -6,7 +6,7 @@
  * good run resolves; a failing endpoint never fails the sync; alert-only contracts alert and write nothing.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";
 import { startAlertReceiver, type AlertReceiver, type ReceivedAlert } from "./support/alert-receiver.ts";

@@ -5,7 +5,7 @@
  * the run stopped before any write when a mapped custom attribute is unknown to the workspace.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { startBrazeEmulator, type BrazeEmulator, type BrazeEmulatorOptions } from "../src/emulators/braze/index.ts";
+import { startBrazeEmulator, type BrazeEmulator, type BrazeEmulatorOptions } from "../emulators/braze/index.ts";
 import { runCli, syncArgs } from "./support/cli.ts";
 import { ENGINES, integrationEngine } from "./support/engines.ts";
 

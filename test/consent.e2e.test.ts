@@ -9,7 +9,7 @@
  * excluded-rows model lists it with the reason (as test/lifecycle.e2e.test.ts does for replay).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";
 import { runCli, syncArgs } from "./support/cli.ts";

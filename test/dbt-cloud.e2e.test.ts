@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";
-import { cloudSteps, startDbtCloudEmulator, type DbtCloudEmulator } from "../src/emulators/dbt-cloud/index.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { cloudSteps, startDbtCloudEmulator, type DbtCloudEmulator } from "../emulators/dbt-cloud/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { runCli } from "./support/cli.ts";
 import { ENGINES, integrationEngine } from "./support/engines.ts";
 

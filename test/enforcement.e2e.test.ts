@@ -5,7 +5,7 @@
  * what the destination, the ledger and the run log hold. test/contract/enforcement.ts maps each field to these tests.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";
 import { runCli, syncArgs } from "./support/cli.ts";

@@ -8,7 +8,7 @@ import { createHubSpotClient } from "../src/destinations/hubspot/client.ts";
 import { HubSpotDestination } from "../src/destinations/hubspot/destination.ts";
 import { HUBSPOT_DOCUMENTED_LIMITS } from "../src/destinations/hubspot/limits.ts";
 import type { DestinationRecord, RecordOutcome } from "../src/destinations/types.ts";
-import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../emulators/hubspot/index.ts";
 import { Pacer, pacerFor } from "../src/engine/pacing.ts";
 import { openDestination } from "../src/pipeline/destination.ts";
 import { sendRecords } from "../src/engine/send.ts";

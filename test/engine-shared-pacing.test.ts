@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { DestinationRecord } from "../src/destinations/types.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { Pacer, pacerFor } from "../src/engine/pacing.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { openDestination, RunDestinations } from "../src/pipeline/destination.ts";

@@ -11,7 +11,7 @@ import { createDestination } from "../src/destinations/index.ts";
 import { rejectedKeys } from "../src/eligible/rows.ts";
 import { ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";
 import { plannedRecords } from "../src/plan/diff.ts";
-import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../emulators/hubspot/index.ts";
 import { retrying } from "../src/engine/retry.ts";
 import { sendRecords, type SendSummary } from "../src/engine/send.ts";
 import { connectWarehouse, type Warehouse } from "../src/warehouse/index.ts";

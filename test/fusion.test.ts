@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readManifest, readRunResults } from "../src/dbt/artifacts.ts";
 import { checkInvocation, createGate, reusedOnly } from "../src/gate/gate.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { repoRoot } from "../scripts/dbt.ts";
 import { freshDuckdb, runCli, syncArgs } from "./support/cli.ts";

@@ -7,11 +7,11 @@
  * and external ids case-insensitively: each destination's emulator matches the same way, and the syncer follows.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { startBrazeEmulator, type BrazeEmulator } from "../src/emulators/braze/index.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
-import { DEFAULT_SOBJECTS } from "../src/emulators/salesforce/describe.ts";
-import { startSalesforceEmulator, type SalesforceEmulator } from "../src/emulators/salesforce/index.ts";
-import { startZendeskEmulator, type ZendeskEmulator } from "../src/emulators/zendesk/index.ts";
+import { startBrazeEmulator, type BrazeEmulator } from "../emulators/braze/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
+import { DEFAULT_SOBJECTS } from "../emulators/salesforce/describe.ts";
+import { startSalesforceEmulator, type SalesforceEmulator } from "../emulators/salesforce/index.ts";
+import { startZendeskEmulator, type ZendeskEmulator } from "../emulators/zendesk/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { runCli, syncArgs } from "./support/cli.ts";
 import { ENGINES, integrationEngine } from "./support/engines.ts";

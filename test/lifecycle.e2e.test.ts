@@ -5,8 +5,8 @@
  * and a seeded sequence of runs on changing data.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
-import { mulberry32 } from "../src/emulators/random.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
+import { mulberry32 } from "../emulators/random.ts";
 import { formatText } from "../src/report/format.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";

@@ -5,7 +5,7 @@
  */
 import { Client } from "@hubspot/api-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { runCli, syncArgs } from "./support/cli.ts";
 import { ENGINES, integrationEngine } from "./support/engines.ts";

@@ -11,7 +11,7 @@ import { Client } from "@hubspot/api-client";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { dbt, integrationProject } from "../scripts/dbt.ts";
 import { runCli, syncArgs } from "./support/cli.ts";

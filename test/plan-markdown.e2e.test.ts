@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { mkdtemp } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { runCli, syncArgs } from "./support/cli.ts";
 import { integrationEngine } from "./support/engines.ts";
 

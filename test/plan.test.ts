@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Contract } from "../src/contract/load.ts";
 import { createDestination } from "../src/destinations/index.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { sendRecords } from "../src/engine/send.ts";
 import { Ledger } from "../src/ledger/ledger.ts";
 import { LEDGER_VERSION, ledgerTables, migrate, type LedgerTables } from "../src/ledger/migrations.ts";

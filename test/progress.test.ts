@@ -7,7 +7,7 @@ import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProgress, progressNumbers } from "../src/cli/progress.ts";
 import type { SendSummary } from "../src/engine/send.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { freshDuckdb, integrationBuild, runCli, syncArgs } from "./support/cli.ts";
 

@@ -6,7 +6,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { dbt } from "../scripts/dbt.ts";
 import { runCli, syncArgs } from "./support/cli.ts";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { dbtExecutable as pinnedDbt, integrationProject } from "../scripts/dbt.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { runCli } from "./support/cli.ts";
 import { queryDuckDB } from "./support/warehouse.ts";
 import { ENGINES, integrationEngine } from "./support/engines.ts";

@@ -8,8 +8,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
 import { integrationProject } from "../scripts/dbt.ts";
-import { cloudSteps, startDbtCloudEmulator, webhookDelivery, type DbtCloudEmulator } from "../src/emulators/dbt-cloud/index.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { cloudSteps, startDbtCloudEmulator, webhookDelivery, type DbtCloudEmulator } from "../emulators/dbt-cloud/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../emulators/hubspot/index.ts";
 import { startCli } from "./support/cli.ts";
 import { ENGINES, integrationEngine, type IntegrationEngine } from "./support/engines.ts";
 

@@ -7,7 +7,7 @@
  * test launches it in a copy of the build's manifest.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { startZendeskEmulator, type ZendeskEmulator, type ZendeskFieldDefinition } from "../src/emulators/zendesk/index.ts";
+import { startZendeskEmulator, type ZendeskEmulator, type ZendeskFieldDefinition } from "../emulators/zendesk/index.ts";
 import { runCli, syncArgs } from "./support/cli.ts";
 import { ENGINES, integrationEngine } from "./support/engines.ts";
 

@@ -52,6 +52,9 @@ describe("import direction", () => {
     expect(await lintAs("src/plan/probe.ts", `import { Ledger } from "../ledger/ledger.ts";\nexport const x = Ledger;\n`)).toEqual([]);
     expect(await lintAs("src/cli/probe.ts", `import type { SendSummary } from "../engine/send.ts";\nexport type X = SendSummary;\n`)).toEqual([]);
     expect(await lintAs("src/cli/probe.ts", `import { sendRecords } from "../engine/send.ts";\nexport const x = sendRecords;\n`)).toHaveLength(1);
-    expect(await lintAs("src/emulators/probe.ts", `import { EXIT } from "../exit-codes.ts";\nimport { Ledger } from "../ledger/ledger.ts";\nexport const x = [EXIT, Ledger];\n`)).toHaveLength(1);
+    // The emulators (top-level emulators/) import nothing of the syncer, and only the CLI imports them.
+    expect(await lintAs("emulators/probe.ts", `import { EXIT } from "../src/exit-codes.ts";\nimport { Ledger } from "../src/ledger/ledger.ts";\nexport const x = [EXIT, Ledger];\n`)).toHaveLength(2);
+    expect(await lintAs("src/engine/probe.ts", `import { startHubSpotEmulator } from "../../emulators/hubspot/index.ts";\nexport const x = startHubSpotEmulator;\n`)).toHaveLength(1);
+    expect(await lintAs("src/cli/commands/probe.ts", `import { startHubSpotEmulator } from "../../../emulators/hubspot/index.ts";\nexport const x = startHubSpotEmulator;\n`)).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { dbtVenv, integrationProject, repoRoot } from "../../scripts/dbt.ts";
 

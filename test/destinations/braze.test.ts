@@ -11,7 +11,7 @@ import { BrazeHttp } from "../../src/destinations/braze/client.ts";
 import { BrazeDestination, type BrazeTarget } from "../../src/destinations/braze/destination.ts";
 import { createDestination, schemaDrift } from "../../src/destinations/index.ts";
 import type { DestinationRecord } from "../../src/destinations/types.ts";
-import { startBrazeEmulator, type BrazeEmulator, type BrazeEmulatorOptions } from "../../src/emulators/braze/index.ts";
+import { startBrazeEmulator, type BrazeEmulator, type BrazeEmulatorOptions } from "../../emulators/braze/index.ts";
 import { pacerFor } from "../../src/engine/pacing.ts";
 import { sendRecords } from "../../src/engine/send.ts";
 

@@ -9,7 +9,7 @@ import { type ContractInput } from "../../src/contract/schema.ts";
 import { createDestination, schemaDrift } from "../../src/destinations/index.ts";
 import { createHubSpotClient } from "../../src/destinations/hubspot/client.ts";
 import { HubSpotDestination, type HubSpotTarget } from "../../src/destinations/hubspot/destination.ts";
-import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../../emulators/hubspot/index.ts";
 import { pacerFor } from "../../src/engine/pacing.ts";
 import { sendRecords } from "../../src/engine/send.ts";
 import type { DestinationRecord } from "../../src/destinations/types.ts";

@@ -11,7 +11,7 @@ import { contractSchema } from "../../src/contract/schema.ts";
 import { createDestination } from "../../src/destinations/index.ts";
 import { SalesforceDestination } from "../../src/destinations/salesforce/destination.ts";
 import type { DestinationRecord } from "../../src/destinations/types.ts";
-import { startSalesforceEmulator, type SalesforceEmulator, type SalesforceEmulatorOptions } from "../../src/emulators/salesforce/index.ts";
+import { startSalesforceEmulator, type SalesforceEmulator, type SalesforceEmulatorOptions } from "../../emulators/salesforce/index.ts";
 import { pacerFor } from "../../src/engine/pacing.ts";
 import { sendRecords } from "../../src/engine/send.ts";
 import { SALESFORCE_ACCOUNTS, contractOn } from "../support/contracts.ts";

@@ -11,7 +11,7 @@ import { createDestination, schemaDrift } from "../../src/destinations/index.ts"
 import { ZendeskHttp, zendeskConnectionFromEnv, type ZendeskConnection } from "../../src/destinations/zendesk/client.ts";
 import { ZendeskDestination, type ZendeskTarget } from "../../src/destinations/zendesk/destination.ts";
 import { DestinationRequestError, type DestinationRecord } from "../../src/destinations/types.ts";
-import { startZendeskEmulator, type ZendeskEmulator, type ZendeskEmulatorOptions, type ZendeskFieldDefinition } from "../../src/emulators/zendesk/index.ts";
+import { startZendeskEmulator, type ZendeskEmulator, type ZendeskEmulatorOptions, type ZendeskFieldDefinition } from "../../emulators/zendesk/index.ts";
 import { pacerFor } from "../../src/engine/pacing.ts";
 import { sendRecords } from "../../src/engine/send.ts";
 

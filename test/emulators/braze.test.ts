@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { BrazeHttp } from "../../src/destinations/braze/client.ts";
 import { nextLink } from "../../src/destinations/braze/destination.ts";
-import { startBrazeEmulator, type BrazeEmulator, type BrazeEmulatorOptions } from "../../src/emulators/braze/index.ts";
+import { startBrazeEmulator, type BrazeEmulator, type BrazeEmulatorOptions } from "../../emulators/braze/index.ts";
 
 const KEY = "braze-emulator-key";
 const ALL_INVALID = "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields.";

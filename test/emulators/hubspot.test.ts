@@ -2,7 +2,7 @@
 // or limiter), so the wire format is checked by the same deserializers production code uses.
 import { Client } from "@hubspot/api-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../../emulators/hubspot/index.ts";
 
 const TOKEN = "emulator-token";
 const UPSERT = "POST /crm/v3/objects/{objectType}/batch/upsert";

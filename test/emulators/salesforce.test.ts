@@ -1,8 +1,8 @@
 // The Salesforce emulator driven through the official jsforce client, as the syncer will use it.
 import jsforce from "jsforce";
 import { afterEach, describe, expect, it } from "vitest";
-import { startSalesforceEmulator, type SalesforceEmulator, type SalesforceEmulatorOptions } from "../../src/emulators/salesforce/index.ts";
-import { DEFAULT_SOBJECTS } from "../../src/emulators/salesforce/describe.ts";
+import { startSalesforceEmulator, type SalesforceEmulator, type SalesforceEmulatorOptions } from "../../emulators/salesforce/index.ts";
+import { DEFAULT_SOBJECTS } from "../../emulators/salesforce/describe.ts";
 
 /** Billing_Customer_Id__c as a unique external id (case-insensitive: Salesforce's default for a unique text field). */
 const UNIQUE_BILLING_ID = { name: "Billing_Customer_Id__c", type: "string" as const, length: 80, externalId: true, unique: true };

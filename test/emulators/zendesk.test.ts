@@ -6,7 +6,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { startZendeskEmulator, type ZendeskEmulator, type ZendeskEmulatorOptions } from "../../src/emulators/zendesk/index.ts";
+import { startZendeskEmulator, type ZendeskEmulator, type ZendeskEmulatorOptions } from "../../emulators/zendesk/index.ts";
 import { createDestination } from "../../src/destinations/index.ts";
 import { contractSchema } from "../../src/contract/schema.ts";
 import { runCli, startCli } from "../support/cli.ts";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { dbt } from "../../scripts/dbt.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { buildBulk, bulkCopy, bulkProject, bulkSyncArgs, checkState, some, startCli, UPSERT, waitFor, type BulkBuild } from "./support.ts";
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HUBSPOT_DOCUMENTED_LIMITS } from "../../src/destinations/hubspot/limits.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import {
   buildBulk,

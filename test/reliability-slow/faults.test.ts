@@ -5,7 +5,7 @@
  * delivers the rejected rows and the destination equals the eligible rows.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { buildBulk, bulkCopy, bulkSyncArgs, checkState, CONTRACT, DEAD_LETTERS, queryDuckDB, some, startCli, UPSERT, type BulkBuild } from "./support.ts";
 

@@ -3,7 +3,7 @@
  * launch-ready contract to HubSpot contacts) built once per suite with the pinned dbt, a private DuckDB copy per
  * scenario, the CLI as a child process that can be killed, and the checks every scenario ends with.
  */
-import { mulberry32 } from "../../src/emulators/random.ts";
+import { mulberry32 } from "../../emulators/random.ts";
 import { copyFile, mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { inject } from "vitest";
@@ -13,7 +13,7 @@ import { startCli } from "../support/cli.ts";
 
 export { execDuckDB, queryDuckDB, startCli };
 import { dbt, repoRoot } from "../../scripts/dbt.ts";
-import type { HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import type { HubSpotEmulator } from "../../emulators/hubspot/index.ts";
 
 export const bulkProject = join(repoRoot, "test", "fixtures", "reliability", "bulk");
 export const CONTRACT = "bulk_contacts_to_hubspot";

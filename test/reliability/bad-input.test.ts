@@ -7,8 +7,8 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, type ExpectStatic } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotPropertyDefinition } from "../../src/emulators/hubspot/index.ts";
-import { startSalesforceEmulator } from "../../src/emulators/salesforce/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotPropertyDefinition } from "../../emulators/hubspot/index.ts";
+import { startSalesforceEmulator } from "../../emulators/salesforce/index.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { repoRoot } from "../../scripts/dbt.ts";
 import { copyArtifacts, freshDuckdb, integrationBuild, runCli, syncArgs } from "../support/cli.ts";

@@ -4,7 +4,7 @@
  */
 import { Client } from "@hubspot/api-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
 
 const TOKEN = "timeout-token";
 let emulator: HubSpotEmulator | undefined;

@@ -4,8 +4,8 @@
  */
 import { InvalidArgumentError, type Command } from "commander";
 import { BadInputError } from "../../errors.ts";
-import { CUSTOM_FIELD_TYPES, type ZendeskFieldDefinition, type ZendeskFieldType } from "../../emulators/zendesk/fields.ts";
-import { ATTRIBUTE_TYPES, type BrazeAttributeDefinition, type BrazeAttributeType } from "../../emulators/braze/store.ts";
+import { CUSTOM_FIELD_TYPES, type ZendeskFieldDefinition, type ZendeskFieldType } from "../../../emulators/zendesk/fields.ts";
+import { ATTRIBUTE_TYPES, type BrazeAttributeDefinition, type BrazeAttributeType } from "../../../emulators/braze/store.ts";
 import type { CommandContext } from "../io.ts";
 
 interface EmulateFlags {
@@ -75,7 +75,7 @@ export function registerEmulate(program: Command, { io, setExit, setJson }: Comm
       const ready = (destination: string, url: string, env: Record<string, string>): void => io.stdout(`${JSON.stringify({ destination, url, env })}\n`);
       // Only the emulator asked for is loaded.
       if (which === "hubspot") {
-        const { startHubSpotEmulator } = await import("../../emulators/hubspot/index.ts");
+        const { startHubSpotEmulator } = await import("../../../emulators/hubspot/index.ts");
         const token = opts.token ?? "emulator-token";
         const emulator = await startHubSpotEmulator({
           port: opts.port,
@@ -88,7 +88,7 @@ export function registerEmulate(program: Command, { io, setExit, setJson }: Comm
         await emulator.close();
       } else if (which === "salesforce") {
         if (opts.token !== undefined) throw new BadInputError("--token applies to hubspot only: the Salesforce emulator issues its own tokens (printed below)");
-        const { startSalesforceEmulator } = await import("../../emulators/salesforce/index.ts");
+        const { startSalesforceEmulator } = await import("../../../emulators/salesforce/index.ts");
         const emulator = await startSalesforceEmulator({
           port: opts.port,
           limits: { ...(opts.perTenSeconds === undefined ? {} : { perWindow: opts.perTenSeconds, windowMs: 10_000 }), ...(opts.daily === undefined ? {} : { dailyApiRequests: opts.daily }) },
@@ -103,7 +103,7 @@ export function registerEmulate(program: Command, { io, setExit, setJson }: Comm
         await until();
         await emulator.close();
       } else if (which === "zendesk") {
-        const { startZendeskEmulator } = await import("../../emulators/zendesk/index.ts");
+        const { startZendeskEmulator } = await import("../../../emulators/zendesk/index.ts");
         const emulator = await startZendeskEmulator({
           port: opts.port,
           ...(opts.token === undefined ? {} : { apiToken: opts.token }),
@@ -122,7 +122,7 @@ export function registerEmulate(program: Command, { io, setExit, setJson }: Comm
       } else if (which === "braze") {
         if (opts.perTenSeconds !== undefined || opts.daily !== undefined) throw new BadInputError("--per-ten-seconds and --daily apply to hubspot and salesforce only");
         const key = opts.token ?? "emulator-key";
-        const { startBrazeEmulator } = await import("../../emulators/braze/index.ts");
+        const { startBrazeEmulator } = await import("../../../emulators/braze/index.ts");
         const emulator = await startBrazeEmulator({ port: opts.port, apiKey: key, attributes: opts.attribute });
         io.stdout(`Braze emulator listening on ${emulator.url} (Ctrl-C to stop)\n\n  export BRAZE_REST_ENDPOINT=${emulator.url}\n  export BRAZE_API_KEY=${key}\n\n`);
         await until();
