@@ -23,9 +23,9 @@ timed() {
 
 # The suites that depend on the dbt version: the package's tests on DuckDB and PostgreSQL, the gate on real
 # invocations, the syncer end to end, and the rows-proof rules.
-DBT_SUITES=(test/dbt-package.test.ts test/gate.test.ts test/sync.e2e.test.ts test/rows-proof.e2e.test.ts)
+DBT_SUITES=(test/dbt-package/dbt-package.test.ts test/gate/gate.test.ts test/e2e/sync.e2e.test.ts test/e2e/rows-proof.e2e.test.ts)
 # The CLI end-to-end suites (the CLI runs as a child process of the test's Node).
-CLI_SUITES=(test/sync.e2e.test.ts test/modes.e2e.test.ts test/operations.e2e.test.ts test/rows-proof.e2e.test.ts test/fusion.test.ts test/node-version.test.ts)
+CLI_SUITES=(test/e2e/sync.e2e.test.ts test/e2e/modes.e2e.test.ts test/e2e/operations.e2e.test.ts test/e2e/rows-proof.e2e.test.ts test/e2e/fusion.test.ts test/e2e/node-version.test.ts)
 
 for step in "${steps[@]}"; do
   case "$step" in

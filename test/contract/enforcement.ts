@@ -21,21 +21,21 @@ export interface Enforcement {
   documents?: true;
 }
 
-const E2E = "test/enforcement.e2e.test.ts";
-const SYNC = "test/sync.e2e.test.ts";
-const MODES = "test/modes.e2e.test.ts";
-const OPS = "test/operations.e2e.test.ts";
-const PLAN = "test/plan.test.ts";
-const PACKAGE = "test/dbt-package.test.ts";
-const GENERATE = "test/generate.test.ts";
-const VALIDATE = "test/validate.test.ts";
+const E2E = "test/e2e/enforcement.e2e.test.ts";
+const SYNC = "test/e2e/sync.e2e.test.ts";
+const MODES = "test/e2e/modes.e2e.test.ts";
+const OPS = "test/e2e/operations.e2e.test.ts";
+const PLAN = "test/plan/plan.test.ts";
+const PACKAGE = "test/dbt-package/dbt-package.test.ts";
+const GENERATE = "test/generate/generate.test.ts";
+const VALIDATE = "test/validate/validate.test.ts";
 const CONTRACT = "test/contract/enforcement.test.ts";
-const EXPORT = "test/export.test.ts";
+const EXPORT = "test/export/export.test.ts";
 const BRAZE_DEST = "test/destinations/braze.test.ts";
-const ALERTS = "test/alerts.e2e.test.ts";
-const ALERT_UNIT = "test/alerts.test.ts";
-const CONSENT = "test/consent.e2e.test.ts";
-const PARITY = "test/parity.e2e.test.ts";
+const ALERTS = "test/e2e/alerts.e2e.test.ts";
+const ALERT_UNIT = "test/alerts/alerts.test.ts";
+const CONSENT = "test/e2e/consent.e2e.test.ts";
+const PARITY = "test/e2e/parity.e2e.test.ts";
 
 
 const t = (file: string, test: string): EnforcingTest => ({ file, test });
@@ -47,7 +47,7 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
   decision: { tests: [readiness] },
   status: { tests: [readiness, t(VALIDATE, "exposes the status rule as one function")] },
   grain: { tests: [readiness] },
-  key: { tests: [t(SYNC, "lands the passing contract's rows"), t("test/engine.test.ts", "leaves out null and shared keys")] },
+  key: { tests: [t(SYNC, "lands the passing contract's rows"), t("test/engine/engine.test.ts", "leaves out null and shared keys")] },
 
   "destination.type": { tests: [t(E2E, "a destination type no destination implements stops the run before any call"), t(CONTRACT, "every type the schema admits is launch-ready on its own terms")] },
   "destination.object": { tests: [t(SYNC, "lands the passing contract's rows")] },
@@ -56,7 +56,7 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
   "destination.on_removed": { tests: [t(MODES, "on_removed delete archives the records"), t(E2E, "rows older than it are not sent")] },
   "destination.list_id": { tests: [t(MODES, "audience adds the records to the list"), t(BRAZE_DEST, "subscribes and unsubscribes users to the contract's subscription group")] },
   "destination.match.alias_label": { tests: [t(BRAZE_DEST, "creates alias-only users by alias name and label"), t(BRAZE_DEST, "reads by alias name under the contract's label only")] },
-  "destination.create_attributes": { tests: [t("test/braze.e2e.test.ts", "stops before any write when a mapped attribute is unknown to Braze, unless the contract allows creating it")] },
+  "destination.create_attributes": { tests: [t("test/e2e/braze.e2e.test.ts", "stops before any write when a mapped attribute is unknown to Braze, unless the contract allows creating it")] },
 
   "fields.*": { tests: [t(SYNC, "lands the passing contract's rows")] },
   "fields.*.to": { tests: [t(SYNC, "lands the passing contract's rows")] },
@@ -116,12 +116,12 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
   "monitoring.alert.webhook_env": { tests: [t(ALERTS, "alerts once per condition on every channel"), t(ALERT_UNIT, "mask every credential-like value of the environment, and sign")] },
   "monitoring.alert.webhook_secret_env": { tests: [t(ALERT_UNIT, "mask every credential-like value of the environment, and sign")] },
   "monitoring.alert.pagerduty_routing_key_env": { tests: [t(ALERTS, "alerts once per condition on every channel")] },
-  "monitoring.alert.email": { tests: [t("test/contract.test.ts", "refuses alert settings the syncer could not honour")] },
+  "monitoring.alert.email": { tests: [t("test/contract/contract.test.ts", "refuses alert settings the syncer could not honour")] },
   "monitoring.alert.failed_rows": { tests: [t(ALERT_UNIT, "failed rows alert at any failed row by default")] },
   "monitoring.alert.failed_rows_percent": { tests: [t(ALERT_UNIT, "failed rows alert at any failed row by default")] },
-  "monitoring.pause_if.failed_rows_percent": { tests: [t(SYNC, "maps per-record rejections (207) back to their rows"), t("test/pause-rule.test.ts", "judges the share only from min_attempted rows")] },
-  "monitoring.pause_if.min_attempted": { tests: [t("test/pause-rule.test.ts", "a contract's small min_attempted lets a small run pause"), t("test/lifecycle.e2e.test.ts", "pauses a contract whose own min_attempted is met by enough failures")] },
-  "monitoring.pause_if.failed_rows": { tests: [t("test/pause-rule.test.ts", "trips on the absolute count")] },
+  "monitoring.pause_if.failed_rows_percent": { tests: [t(SYNC, "maps per-record rejections (207) back to their rows"), t("test/contract/pause-rule.test.ts", "judges the share only from min_attempted rows")] },
+  "monitoring.pause_if.min_attempted": { tests: [t("test/contract/pause-rule.test.ts", "a contract's small min_attempted lets a small run pause"), t("test/e2e/lifecycle.e2e.test.ts", "pauses a contract whose own min_attempted is met by enough failures")] },
+  "monitoring.pause_if.failed_rows": { tests: [t("test/contract/pause-rule.test.ts", "trips on the absolute count")] },
   "monitoring.retry_budget.max_retries": { tests: [t(E2E, "max_retries: 2 against a destination that always fails")] },
   "monitoring.retry_budget.max_duration": { tests: [t(E2E, "max_duration: 1s bounds the time the run waits before retries")] },
   "monitoring.rollback": { tests: [t(OPS, "rollback restores the values sent before a run"), t(E2E, "clear_fields empties the mapped fields"), t(E2E, "manual is refused with exit 2")] },
