@@ -26,7 +26,7 @@ import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
 import { LATE_ARRIVAL_STUCK_CODE, type Ledger, type RunCounts } from "../ledger/ledger.ts";
 import { stopChecks, type Overrides } from "../plan/checks.ts";
-import { ineligibleDeadLetters, planCounts, plannedRecords, removedKeys, REMOVAL_CLASS, withoutFailedRows, type PlannedRecord } from "../plan/diff.ts";
+import { fieldChanges, ineligibleDeadLetters, planCounts, removalActionCounts, plannedRecords, removedKeys, REMOVAL_CLASS, withoutFailedRows, type PlannedRecord } from "../plan/diff.ts";
 import { planOptionsFor } from "../plan/partitions.ts";
 import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
 import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
@@ -380,7 +380,9 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
     if (samples.length >= SAMPLE_ROWS) break;
   }
   const rejected = await rejectedKeys(warehouse, contract, planOptions);
-  return { ...base, status: "planned", plan, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: [...(options.gateOverridden ?? []), ...checks.overridden], samples, rejected };
+  const changes = await fieldChanges(warehouse, contract, ledger.tables, planOptions);
+  const removals = await removalActionCounts(warehouse, contract, ledger.tables, plan, planOptions);
+  return { ...base, status: "planned", plan, fieldChanges: changes, removals, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: [...(options.gateOverridden ?? []), ...checks.overridden], samples, rejected };
 }
 
 const SAMPLE_ROWS = 5;

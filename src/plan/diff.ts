@@ -14,7 +14,7 @@ import type { Contract } from "../contract/load.ts";
 import { declaresSuppressionRemovals, NULL_FIELD_CODE, nullOutcome, removalAction, removalCause, type KeyRule, type RemovalAction, type RemovalCause } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, sharedKeysSql, type EligibleSqlOptions } from "../eligible/rows.ts";
-import type { LedgerRecord } from "../ledger/ledger.ts";
+import { toJsonText, type LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
 import { UNSENDABLE_VALUE_CODE, unsendableReason, type SqlParam, type Warehouse } from "../warehouse/types.ts";
 
@@ -127,7 +127,7 @@ function openFailuresSql(warehouse: Warehouse, tables: LedgerTables, options: Pa
 /** The error_class of a dead letter for a removal (clear, delete, unlist) that failed. */
 export const REMOVAL_CLASS = "removal";
 
-function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
+function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions, withLastSent = needsLastSent(contract)): string {
   const d = warehouse.dialect;
   const q = d.quoteIdentifier;
   const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)}`;
@@ -140,9 +140,9 @@ function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables,
   const change = options.replay ? `case when l.sync_key is null then 'create' else 'update' end` : `case ${held.join(" ")} when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged' end`;
   return [
     `with eligible as (${eligibleRowsSql(contract, d, options)}),`,
-    // What we last sent rides along only for the `unless_edited` guard: otherwise the join would carry every
-    // ledger row's JSON for nothing.
-    ...(needsLastSent(contract)
+    // What we last sent rides along only for the `unless_edited` guard and the plan's field changes: otherwise the
+    // join would carry every ledger row's JSON for nothing.
+    ...(withLastSent
       ? [
           `ledger as (select sync_key, row_hash, synced_at, last_sent_values from ${tables.ledger} where ${ledgerRowsWhere(warehouse, options)})`,
           `select e.*, l.synced_at as ${q(LEDGER_SYNCED_AT)}, l.last_sent_values as ${q(LEDGER_LAST_SENT)},`,
@@ -203,9 +203,18 @@ export async function planCounts(warehouse: Warehouse, contract: Contract, table
  */
 export async function* plannedRecords(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<PlannedRecord[]> {
   const q = warehouse.dialect.quoteIdentifier;
+  const toRecord = recordOf(contract);
+  for (const part of partitioned(options)) {
+    const sql = `select * from (${diffSql(contract, warehouse, tables, part)}) as diff where ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
+    for await (const rows of warehouse.stream(sql, diffParams(contract, options))) yield rows.map(toRecord);
+  }
+}
+
+/** A diff row as the record a sync would send (see plannedRecords). */
+function recordOf(contract: Contract): (row: Record<string, unknown>) => PlannedRecord {
   const mappings = fieldMappings(contract.spec);
   const source = contract.spec.late_arriving?.source;
-  const toRecord = (row: Record<string, unknown>): PlannedRecord => {
+  return (row) => {
     const fields: PlannedRecord["fields"] = {};
     const unsendable: string[] = [];
     const nullFailures: string[] = [];
@@ -226,10 +235,34 @@ export async function* plannedRecords(warehouse: Warehouse, contract: Contract, 
     if (record.change === "update") record.ledger = { syncedAt: asDate(row[LEDGER_SYNCED_AT]), lastSent: parseJson(row[LEDGER_LAST_SENT]) };
     return record;
   };
+}
+
+/**
+ * Of the rows to update, how many would change each destination field: the value the sync would send differs from
+ * the one the ledger last sent (both as the ledger's JSON text writes them; a field newly sent counts, a null that
+ * `on_null: skip` leaves out does not). Rows that would be dead-lettered instead (a failure) change nothing.
+ * Streamed once, only counts kept. The overwrite guards, which read the destination, may still protect some.
+ */
+export async function fieldChanges(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): Promise<Record<string, number>> {
+  const q = warehouse.dialect.quoteIdentifier;
+  const toRecord = recordOf(contract);
+  const fields = [...new Set(fieldMappings(contract.spec).map((m) => m.to))];
+  const counts = new Map<string, number>();
   for (const part of partitioned(options)) {
-    const sql = `select * from (${diffSql(contract, warehouse, tables, part)}) as diff where ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
-    for await (const rows of warehouse.stream(sql, diffParams(contract, options))) yield rows.map(toRecord);
+    const sql = `select * from (${diffSql(contract, warehouse, tables, part, true)}) as diff where ${q(CHANGE)} = 'update'`;
+    for await (const rows of warehouse.stream(sql, diffParams(contract, options))) {
+      for (const row of rows) {
+        const record = toRecord(row);
+        if (record.failure) continue;
+        const lastSent = record.ledger?.lastSent ?? {};
+        for (const field of fields) {
+          if (field in record.fields && toJsonText(record.fields[field]) !== toJsonText(lastSent[field])) counts.set(field, (counts.get(field) ?? 0) + 1);
+        }
+      }
+    }
   }
+  // In the contract's field order, fields that change only.
+  return Object.fromEntries(fields.filter((f) => counts.has(f)).map((f) => [f, counts.get(f)!]));
 }
 
 export interface RemovedKey {
@@ -301,6 +334,18 @@ export async function* removedKeys(warehouse: Warehouse, contract: Contract, tab
       });
     }
   }
+}
+
+/**
+ * The removals per action the run would take: each acted-on key's (clear, delete, unlist, or a recorded keep), and
+ * `skip` for the rest, left as `destination.on_removed: keep` leaves them. Streamed, counts only.
+ */
+export async function removalActionCounts(warehouse: Warehouse, contract: Contract, tables: LedgerTables, counts: Pick<PlanCounts, "removed" | "removable">, options: PlanOptions = {}): Promise<Partial<Record<RemovalAction, number>>> {
+  const actions: Partial<Record<RemovalAction, number>> = {};
+  if (counts.removed > counts.removable) actions.skip = counts.removed - counts.removable;
+  if (counts.removable === 0) return actions;
+  for await (const chunk of removedKeys(warehouse, contract, tables, options)) for (const key of chunk) actions[key.action] = (actions[key.action] ?? 0) + 1;
+  return actions;
 }
 
 /** The records without a failure; those with one go to `onFailed` (awaited, chunk by chunk) and are not yielded. */

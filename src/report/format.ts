@@ -1,6 +1,7 @@
 /** The run's report: one block per contract for people, or one JSON document for orchestrators. */
 import { EXIT, type ExitCode } from "../exit-codes.ts";
-import type { ContractOutcome, SyncedOutcome, SyncReport } from "./types.ts";
+import type { RemovalAction } from "../contract/rules.ts";
+import type { PlannedOutcome, ContractOutcome, SyncedOutcome, SyncReport } from "./types.ts";
 
 export function exitCodeOf(contracts: ContractOutcome[]): ExitCode {
   if (contracts.some((c) => c.status === "failed" && c.cause !== "destination")) return EXIT.badInput;
@@ -25,6 +26,24 @@ export function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
+/** Removals per action, in words: `2 cleared, 1 kept (on_removed: keep)`. */
+export function removalsText(removals: PlannedOutcome["removals"]): string {
+  const words: Record<RemovalAction, string> = {
+    clear: "cleared",
+    delete: "deleted",
+    unlist: "removed from the audience",
+    keep: "kept and recorded (suppression.on_removed: keep)",
+    skip: "kept (on_removed: keep)",
+  };
+  return (Object.keys(words) as RemovalAction[]).filter((a) => (removals[a] ?? 0) > 0).map((a) => `${removals[a]} ${words[a]}`).join(", ");
+}
+
+/** Fields an update changes, with how many rows each (names only: never a value). */
+export function fieldChangesText(changes: Record<string, number>, quote: (field: string) => string): string {
+  const entries = Object.entries(changes);
+  return entries.length === 0 ? "none (no value sent differs from the last one sent)" : entries.map(([f, n]) => `${quote(f)} ${n}`).join(", ");
+}
+
 function formatOutcome(outcome: ContractOutcome): string[] {
   const head = `${outcome.contract} (model ${outcome.model} → ${outcome.destination})`;
   switch (outcome.status) {
@@ -42,6 +61,8 @@ function formatOutcome(outcome: ContractOutcome): string[] {
           (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : "") +
           (p.expired !== undefined ? `; ${p.expired} expired (freshness.expire_after: not sent)` : ""),
       ];
+      if (p.update > 0) lines.push(`         fields changing: ${fieldChangesText(outcome.fieldChanges, printable)}`);
+      if (p.removed > 0) lines.push(`         removed: ${removalsText(outcome.removals)}`);
       for (const r of outcome.samples) lines.push(`         ${r.change} ${printable(r.key)}: ${JSON.stringify(r.fields, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
       for (const w of outcome.wouldStop) lines.push(`         would stop: ${w}`);
       for (const o of outcome.overridden) lines.push(`         overridden: ${o}`);

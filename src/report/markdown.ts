@@ -4,10 +4,10 @@
  * `meta: {sensitive: true}` (or `pii: true`, or tagged `pii`/`sensitive`) in dbt is shown as `‹redacted›`, and so is
  * the sync key when its column is one. No credential is ever part of a plan.
  */
-import { removalAction } from "../contract/rules.ts";
 import type { Contract } from "../contract/load.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import type { Manifest } from "../dbt/artifacts.ts";
+import { fieldChangesText, removalsText } from "./format.ts";
 import type { ContractOutcome, SyncReport } from "./types.ts";
 
 const REDACTED = "‹redacted›";
@@ -26,22 +26,6 @@ function cell(value: unknown): string {
   return text.replaceAll("|", "\\|").replaceAll("\n", " ").slice(0, 80);
 }
 
-/** What happens to records whose rows left the eligible set, in the contract's words. */
-function removedAction(contract: Contract | undefined): string {
-  const d = contract?.spec.destination;
-  if (!d) return "removed";
-  if (d.mode === "audience") return "removed from the audience";
-  return { keep: "kept (on_removed: keep)", clear: "cleared (on_removed: clear)", delete: "deleted (on_removed: delete)" }[d.on_removed];
-}
-
-/** Of the removed rows, those consent or an exclude item removes (suppression.on_removed), when the rest are kept. */
-function suppressionRemovals(contract: Contract | undefined, plan: { removed: number; removable?: number | undefined }): string {
-  if (!contract || removalAction(contract.spec, "other") !== "skip" || !plan.removable) return "";
-  const consent = removalAction(contract.spec, "consent");
-  const excluded = removalAction(contract.spec, "excluded");
-  return `, of which ${plan.removable} for consent or an exclude item: ${consent === excluded ? consent : `${consent} (consent) / ${excluded} (exclude)`}`;
-}
-
 function section(outcome: ContractOutcome, contract: Contract | undefined, manifest: Manifest): string[] {
   const lines = [`### \`${outcome.contract}\` → ${outcome.destination}`, ""];
   if (outcome.status !== "planned") {
@@ -53,9 +37,10 @@ function section(outcome: ContractOutcome, contract: Contract | undefined, manif
   lines.push(
     `| eligible | create | update | unchanged | removed |`,
     `|---:|---:|---:|---:|---:|`,
-    `| ${p.eligible} | ${p.create} | ${p.update} | ${p.unchanged} | ${p.removed} → ${removedAction(contract)}${suppressionRemovals(contract, p)} |`,
+    `| ${p.eligible} | ${p.create} | ${p.update} | ${p.unchanged} | ${p.removed > 0 ? `${p.removed} → ${removalsText(outcome.removals)}` : "0"} |`,
     "",
   );
+  if (p.update > 0) lines.push(`- fields changing: ${fieldChangesText(outcome.fieldChanges, (f) => `\`${cell(f)}\``)}`);
   const rejected = outcome.rejected.reduce((n, r) => n + r.rows, 0);
   if (rejected > 0) lines.push(`- ${rejected} row(s) rejected before sending (null or shared sync key)`);
   for (const stop of outcome.wouldStop) lines.push(`- ⛔ **would stop**: ${stop}`);

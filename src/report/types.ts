@@ -1,4 +1,5 @@
 import type { AlertRecord } from "../alerts/index.ts";
+import type { RemovalAction } from "../contract/rules.ts";
 import type { GateVerdict } from "../gate/gate.ts";
 import type { RejectedKey } from "../eligible/rows.ts";
 import type { FailedOutcome } from "../engine/send.ts";
@@ -48,6 +49,10 @@ export interface StoppedOutcome extends OutcomeBase {
 export interface PlannedOutcome extends OutcomeBase {
   status: "planned";
   plan: PlanCounts;
+  /** Of the rows to update, how many would change each destination field (names only: no values). */
+  fieldChanges: Record<string, number>;
+  /** Of the removed rows, how many per action: clear, delete, unlist, keep (recorded), skip (left by `on_removed: keep`). */
+  removals: Partial<Record<RemovalAction, number>>;
   /** What would stop the sync before it sends (blast radius, minimum rows, kill switch). */
   wouldStop: string[];
   overridden: string[];

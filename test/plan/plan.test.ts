@@ -13,7 +13,7 @@ import { sendRecords } from "../../src/engine/send.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { LEDGER_VERSION, ledgerTables, migrate, type LedgerTables } from "../../src/ledger/migrations.ts";
 import { stopChecks } from "../../src/plan/checks.ts";
-import { planCounts, plannedRecords, type PlannedRecord } from "../../src/plan/diff.ts";
+import { fieldChanges, planCounts, plannedRecords, type PlannedRecord } from "../../src/plan/diff.ts";
 import { Controls } from "../../src/ledger/controls.ts";
 import { connectWarehouse, type SqlParam, type Warehouse } from "../../src/warehouse/index.ts";
 import { expectPartitionCount, expectPartitionedPlanEqual } from "../support/partitions.ts";
@@ -252,5 +252,34 @@ describe("streaming while the ledger checkpoints", () => {
     expect(summary).toMatchObject({ created: 5000, failed: 0, notSent: 0 });
     const [row] = await warehouse.query(`select count(*) as n from ${tables.ledger} where contract_name = 'big_people'`);
     expect(row).toEqual({ n: 5000n });
+  });
+});
+
+describe("field changes", () => {
+  const big: Contract = { ...contract, spec: { ...contract.spec, name: "big_people" }, model: { ...contract.model, relation: '"plan"."main"."big_people"' } };
+  const withNull = (onNull: "skip" | "clear" | "fail"): Contract => ({ ...big, spec: contractSpec({ ...HUBSPOT_PEOPLE, name: "big_people", fields: { first_name: { to: "firstname", on_null: onNull }, tier: "lifecyclestage" } }) });
+
+  it("count, per destination field, the updates whose value differs from the last one sent, over several chunks", async () => {
+    // big_people was synced above (5000 rows): 3000 new first names across DuckDB chunks, 3 of them a new tier too,
+    // 2 first names nulled (their hash changes: updates).
+    await warehouse.execute(`update big_people set first_name = 'N' || first_name where cast(replace(replace(email, 'b', ''), '@example.com', '') as integer) < 3000`);
+    await warehouse.execute(`update big_people set tier = 'customer' where email in ('b1@example.com', 'b2@example.com', 'b4000@example.com')`);
+    await warehouse.execute(`update big_people set first_name = null where email in ('b4001@example.com', 'b4002@example.com')`);
+    try {
+      expect(await planCounts(warehouse, big, tables)).toMatchObject({ update: 3003 });
+      // on_null skip sends nothing for the nulled names: the destination keeps them, no change.
+      expect(await fieldChanges(warehouse, big, tables)).toEqual({ firstname: 3000, lifecyclestage: 3 });
+      // on_null clear sends null: a change; on_null fail dead-letters the row: it changes nothing.
+      expect(await fieldChanges(warehouse, withNull("clear"), tables)).toEqual({ firstname: 3002, lifecyclestage: 3 });
+      expect(await fieldChanges(warehouse, withNull("fail"), tables)).toEqual({ firstname: 3000, lifecyclestage: 3 });
+      // Partitions and shards count each row once.
+      expect(await fieldChanges(warehouse, big, tables, { partitions: 4 })).toEqual({ firstname: 3000, lifecyclestage: 3 });
+      const shards = await Promise.all([0, 1, 2].map((index) => fieldChanges(warehouse, big, tables, { shard: { index, count: 3 } })));
+      expect(shards.reduce((n, s) => n + (s.firstname ?? 0), 0)).toBe(3000);
+      // A full resync sends every row, yet only the values that differ are changes.
+      expect(await fieldChanges(warehouse, big, tables, { fullResync: true })).toEqual({ firstname: 3000, lifecyclestage: 3 });
+    } finally {
+      await warehouse.execute(`drop table big_people`);
+    }
   });
 });
