@@ -2,7 +2,7 @@
  * Reads every activation contract from the manifest (`config.meta.activation`, falling back to `meta.activation` for
  * older dbt) and validates it. Errors name the file, the model, the contract and the field.
  */
-import { contractSchema, type ContractSpec } from "./schema.ts";
+import { contractSchema, fieldMappings, type ContractSpec } from "./schema.ts";
 import { manifestNodeSchema, type Manifest, type ManifestNode } from "../dbt/artifacts.ts";
 import { unsyncableNodeReason } from "./rules.ts";
 import { BadInputError } from "../errors.ts";
@@ -29,6 +29,44 @@ export interface Contract {
   excludedModel?: ModelRef | undefined;
   /** The generated parity model (`<contract>__parity`): the activation model against the destination snapshot. */
   parityModel?: ModelRef | undefined;
+  /**
+   * The model's columns marked sensitive in dbt (`meta: {sensitive: true}` or `pii: true`, or tagged `pii` /
+   * `sensitive`): their values never appear in what the syncer prints (plan samples, JSON, Markdown).
+   */
+  sensitiveColumns?: string[] | undefined;
+}
+
+export const REDACTED = "‹redacted›";
+
+/** The node's columns marked sensitive (see `Contract.sensitiveColumns`). */
+function sensitiveColumnsOf(node: ManifestNode): string[] {
+  const columns = (node as { columns?: unknown }).columns as
+    | Record<string, { meta?: Record<string, unknown>; config?: { meta?: Record<string, unknown>; tags?: unknown }; tags?: unknown }>
+    | undefined;
+  return Object.entries(columns ?? {})
+    .filter(([, c]) => {
+      const meta = { ...(c.meta ?? {}), ...(c.config?.meta ?? {}) };
+      const tags = [...(Array.isArray(c.tags) ? c.tags : []), ...(Array.isArray(c.config?.tags) ? c.config.tags : [])].map(String);
+      return meta.sensitive === true || meta.pii === true || tags.includes("pii") || tags.includes("sensitive");
+    })
+    .map(([name]) => name);
+}
+
+/**
+ * A record as the syncer may print it: the values of the contract's sensitive columns (mapped to destination fields)
+ * and the key, when its column is one, replaced by REDACTED.
+ */
+/** The sync key as the syncer may print it: REDACTED when the key column is marked sensitive. */
+export function redactKey<K extends string | null>(contract: Contract, key: K): K | typeof REDACTED {
+  return key !== null && (contract.sensitiveColumns ?? []).includes(contract.spec.key) ? REDACTED : key;
+}
+
+export function redactSensitive<T extends { key: string; fields: Record<string, unknown> }>(contract: Contract, record: T): T {
+  const sensitive = new Set(contract.sensitiveColumns ?? []);
+  if (sensitive.size === 0) return record;
+  const hidden = new Set(fieldMappings(contract.spec).filter((f) => sensitive.has(f.column)).map((f) => f.to));
+  const fields = Object.fromEntries(Object.entries(record.fields).map(([f, v]) => [f, hidden.has(f) ? REDACTED : v]));
+  return { ...record, key: sensitive.has(contract.spec.key) ? REDACTED : record.key, fields };
 }
 
 function modelRef(node: ManifestNode): ModelRef {
@@ -88,6 +126,7 @@ export function loadContracts(manifest: Manifest): Contract[] {
         activationModel: generated ? modelRef(generated) : undefined,
         excludedModel: excluded ? modelRef(excluded) : undefined,
         parityModel: parity ? modelRef(parity) : undefined,
+        sensitiveColumns: sensitiveColumnsOf(node),
       });
     });
   }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { loadContracts, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
+import { loadContracts, redactKey, redactSensitive, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import type { ContractSpec } from "../contract/schema.ts";
 import { launchReadiness } from "../contract/readiness.ts";
 import { holdsOnParity, lateArrivingLimit, matchRateStop, measuresMatchRate, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
@@ -376,10 +376,11 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
   const checks = stopChecks(contract.spec, plan, options.overrides);
   const samples: PlannedRecord[] = [];
   for await (const chunk of plannedRecords(warehouse, contract, ledger.tables, planOptions)) {
-    samples.push(...chunk.slice(0, SAMPLE_ROWS - samples.length));
+    // Printed in text, JSON and Markdown: never the values of the model's sensitive columns.
+    samples.push(...chunk.slice(0, SAMPLE_ROWS - samples.length).map((r) => redactSensitive(contract, r)));
     if (samples.length >= SAMPLE_ROWS) break;
   }
-  const rejected = await rejectedKeys(warehouse, contract, planOptions);
+  const rejected = (await rejectedKeys(warehouse, contract, planOptions)).map((r) => ({ ...r, key: redactKey(contract, r.key) }));
   const changes = await fieldChanges(warehouse, contract, ledger.tables, planOptions);
   const removals = await removalActionCounts(warehouse, contract, ledger.tables, plan, planOptions);
   return { ...base, status: "planned", plan, fieldChanges: changes, removals, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: [...(options.gateOverridden ?? []), ...checks.overridden], samples, rejected };

@@ -4,29 +4,16 @@
  * `meta: {sensitive: true}` (or `pii: true`, or tagged `pii`/`sensitive`) in dbt is shown as `‹redacted›`, and so is
  * the sync key when its column is one. No credential is ever part of a plan.
  */
-import type { Contract } from "../contract/load.ts";
-import { fieldMappings } from "../contract/schema.ts";
-import type { Manifest } from "../dbt/artifacts.ts";
+import { redactSensitive, type Contract } from "../contract/load.ts";
 import { fieldChangesText, removalsText } from "./format.ts";
 import type { ContractOutcome, SyncReport } from "./types.ts";
-
-const REDACTED = "‹redacted›";
-
-function columnIsSensitive(manifest: Manifest, contract: Contract, column: string): boolean {
-  const columns = manifest.nodes[contract.model.uniqueId]?.columns as Record<string, { meta?: Record<string, unknown>; config?: { meta?: Record<string, unknown>; tags?: unknown }; tags?: unknown }> | undefined;
-  const c = columns?.[column];
-  if (!c) return false;
-  const meta = { ...(c.meta ?? {}), ...(c.config?.meta ?? {}) };
-  const tags = [...(Array.isArray(c.tags) ? c.tags : []), ...(Array.isArray(c.config?.tags) ? c.config.tags : [])].map(String);
-  return meta.sensitive === true || meta.pii === true || tags.includes("pii") || tags.includes("sensitive");
-}
 
 function cell(value: unknown): string {
   const text = value === null || value === undefined ? "∅" : typeof value === "bigint" ? value.toString() : value instanceof Date ? value.toISOString() : typeof value === "object" ? JSON.stringify(value) : String(value);
   return text.replaceAll("|", "\\|").replaceAll("\n", " ").slice(0, 80);
 }
 
-function section(outcome: ContractOutcome, contract: Contract | undefined, manifest: Manifest): string[] {
+function section(outcome: ContractOutcome, contract: Contract | undefined): string[] {
   const lines = [`### \`${outcome.contract}\` → ${outcome.destination}`, ""];
   if (outcome.status !== "planned") {
     const reasons = "reasons" in outcome ? outcome.reasons : [];
@@ -47,13 +34,11 @@ function section(outcome: ContractOutcome, contract: Contract | undefined, manif
   for (const o of outcome.overridden) lines.push(`- overridden: ${o}`);
   if (outcome.wouldStop.length === 0) lines.push("- ✅ every gate would hold: it would sync");
   if (outcome.samples.length > 0 && contract) {
-    const toColumn = new Map(fieldMappings(contract.spec).map((f) => [f.to, f.column]));
-    const keySensitive = columnIsSensitive(manifest, contract, contract.spec.key);
     const fields = [...new Set(outcome.samples.flatMap((s) => Object.keys(s.fields)))];
-    const sensitive = new Set(fields.filter((f) => columnIsSensitive(manifest, contract, toColumn.get(f) ?? f)));
     lines.push("", `<details><summary>${outcome.samples.length} sample record(s)</summary>`, "", `| change | key | ${fields.map((f) => `\`${f}\``).join(" | ")} |`, `|---|---|${fields.map(() => "---").join("|")}|`);
-    for (const s of outcome.samples) {
-      lines.push(`| ${s.change} | ${keySensitive ? REDACTED : cell(s.key)} | ${fields.map((f) => (sensitive.has(f) ? REDACTED : cell(s.fields[f]))).join(" | ")} |`);
+    // The plan's samples come redacted (sensitive columns, a sensitive key); redacted again here for any other caller.
+    for (const s of outcome.samples.map((sample) => redactSensitive(contract, sample))) {
+      lines.push(`| ${s.change} | ${cell(s.key)} | ${fields.map((f) => cell(s.fields[f])).join(" | ")} |`);
     }
     lines.push("", "</details>");
   }
@@ -61,7 +46,7 @@ function section(outcome: ContractOutcome, contract: Contract | undefined, manif
   return lines;
 }
 
-export function formatPlanMarkdown(report: SyncReport, contracts: Contract[], manifest: Manifest, origin: string): string {
+export function formatPlanMarkdown(report: SyncReport, contracts: Contract[], origin: string): string {
   const byName = new Map(contracts.map((c) => [c.spec.name, c]));
   const lines = [
     "## dbt-activation plan",
@@ -70,6 +55,6 @@ export function formatPlanMarkdown(report: SyncReport, contracts: Contract[], ma
     "",
   ];
   if (report.contracts.length === 0) lines.push("No activation contracts.");
-  for (const outcome of report.contracts) lines.push(...section(outcome, byName.get(outcome.contract), manifest));
+  for (const outcome of report.contracts) lines.push(...section(outcome, byName.get(outcome.contract)));
   return `${lines.join("\n").trimEnd()}\n`;
 }

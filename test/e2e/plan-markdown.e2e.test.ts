@@ -76,6 +76,13 @@ describe.each(ENGINES)("plan --markdown on %s", (engineName) => {
     expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stdout).toContain("fields changing: firstname 2, jobtitle 2, plan_tier 2");
     expect(text.stdout).toContain("removed: 1 cleared, 1 kept (on_removed: keep)");
+    // The text and JSON reports show samples too: the same redaction (no key, no value of a sensitive column).
+    for (const printed of [json.stdout, text.stdout]) {
+      expect(printed).toContain("‹redacted›");
+      // (The test's stand-in row hashes are 'pr-' || email; a real row hash is a digest.)
+      for (const email of all) expect(printed.split("\n").filter((l) => l.includes(email) && !l.includes('"hash"'))).toEqual([]);
+      for (const name of newNames) expect(printed).not.toContain(name);
+    }
 
     const md = await plan("--markdown", file).then(async (r) => {
       expect(r.exitCode, r.stderr).toBe(0);

@@ -144,7 +144,7 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
       if (opts.markdown !== undefined && read) {
         const path = resolve(io.cwd, opts.markdown);
         const [{ formatPlanMarkdown }, { loadContracts }] = await Promise.all([import("../../report/markdown.ts"), import("../../contract/load.ts")]);
-        await appendFile(path, formatPlanMarkdown(report, loadContracts(read.manifest), read.manifest, inner!.description));
+        await appendFile(path, formatPlanMarkdown(report, loadContracts(read.manifest), inner!.description));
         io.stderr(`plan summary appended to ${path}\n`);
       }
       setExit(report.exitCode);
