@@ -32,8 +32,13 @@ export async function choosePath(
     seen += next.value.length;
   }
   const replayed = (async function* () {
-    yield* head;
-    if (!done) for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    try {
+      yield* head;
+      if (!done) for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    } finally {
+      // A reader that stops early ends the records' source too (a warehouse stream lets go of its result).
+      if (!done) await iterator.return?.();
+    }
   })();
   if (seen < bulk.threshold) return { records: replayed, bulk: false, ...ordinary };
   return { records: replayed, bulk: true, maxBatch: bulk.maxRecords, write: (batch) => bulk.write(batch) };

@@ -45,8 +45,14 @@ export async function connectWarehouse(target: ProfileTarget, options: ConnectOp
   switch (config.type) {
     case "duckdb": {
       const [{ DuckDBWarehouse }, { openDuckDB }] = await loadEngine(() => Promise.all([import("./duckdb/adapter.ts"), import("./duckdb/driver.ts")]), DRIVER_PACKAGES.duckdb, "duckdb");
-      const instance = await openDuckDB(config, options);
-      return new DuckDBWarehouse(instance, await instance.connect(), stringField(config, "schema") ?? DUCKDB_DEFAULT_SCHEMA);
+      const { instance, release } = await openDuckDB(config, options);
+      try {
+        return new DuckDBWarehouse(instance, await instance.connect(), stringField(config, "schema") ?? DUCKDB_DEFAULT_SCHEMA, release);
+      } catch (error) {
+        instance.closeSync();
+        release();
+        throw error;
+      }
     }
     case "postgres": {
       const [{ PostgresWarehouse }, { openPostgres }] = await loadEngine(() => Promise.all([import("./postgres/adapter.ts"), import("./postgres/driver.ts")]), DRIVER_PACKAGES.postgres, "postgres");

@@ -44,4 +44,19 @@ describe("choosePath", () => {
     expect(read.chunks).toBe(0);
     expect(await keysOf(path.records)).toHaveLength(1000);
   });
+
+  it("a reader that stops early ends the source as well (a warehouse stream lets go of its result)", async () => {
+    const source = { ended: false, chunks: 0 };
+    async function* tracked(): AsyncIterable<DestinationRecord[]> {
+      try {
+        yield* chunks(1000, 100, source);
+      } finally {
+        source.ended = true;
+      }
+    }
+    const path = await choosePath(tracked(), ordinary, bulk);
+    for await (const chunk of path.records) if (chunk.length > 0) break;
+    expect(source.ended).toBe(true);
+    expect(source.chunks).toBe(3);
+  });
 });

@@ -7,8 +7,8 @@
  * contract says the destination must hold:
  * - every eligible row is synced with today's values, or dead-lettered with a reason (it holds a permanently invalid
  *   value), and every null or shared key is rejected with a reason;
- * - no record holds values of a row that left the eligible set (consent revoked, removed, its key now shared): the
- *   contracts declare `on_removed: clear` (HubSpot) and `delete` (Salesforce);
+ * - no record holds values of a row that left the eligible set (consent revoked, removed; a key now shared is
+ *   rejected and its record left alone): the contracts declare `on_removed: clear` (HubSpot) and `delete` (Salesforce);
  * - a rerun with nothing changed makes zero calls;
  * - `reconcile` is clean: its only discrepancies are the open dead letters, one per record.
  * The syncer runs in-process (the functions the CLI calls), except the SIGKILLed runs, which run the CLI.
@@ -39,13 +39,13 @@ import { execDuckDB, queryDuckDB, startCli, waitFor } from "./support.ts";
  */
 const CASE_COLLISIONS = true;
 /**
- * Transient faults on DuckDB: off. Syncing in-process, a DuckDB run that ended on injected 5xx/429 bursts crashed the
- * test worker now and then (a native crash, no JS error: "Worker exited unexpectedly"), e.g. seed 20261130, second
- * sequence, run 2 (faults, remove): a run that ends on an error likely leaves a DuckDB connection (a plan or removal
- * stream) open when the session closes its instance. The CLI (one run per process) does not meet it; `serve` would.
- * Faults run on PostgreSQL; switch this on once in-process DuckDB runs survive them.
+ * Transient faults on DuckDB: on. They were off while in-process DuckDB runs that ended on injected faults crashed the
+ * test worker now and then (seed 20261130, second sequence, run 2: faults, remove): a stream the failed run stopped
+ * reading (plan or removals) kept its DuckDB instance alive past the session's close, and when the garbage collector
+ * freed it, that instance wrote its state over the file the next run had open. Fixed in
+ * src/warehouse/duckdb/adapter.ts (test/warehouse/duckdb-close.test.ts); see docs/warehouses.md.
  */
-const FAULTS_ON_DUCKDB = false;
+const FAULTS_ON_DUCKDB = true;
 /** Sequences per cell (engine × destination): 4 cells, at least 200 sequences in all. */
 const SEQUENCES = Number(process.env.MODEL_SEQUENCES ?? 50);
 const SEED = Number(process.env.MODEL_SEED ?? 20261130);
@@ -300,7 +300,7 @@ function editContract(destination: DestinationName) {
     }
     contract.destination = { type: "salesforce", object: "Contact", match: { field: "Ext_Id__c" }, mode: "upsert", on_removed: "delete" };
     contract.fields = { first_name: "FirstName", last_name: "LastName", job_title: "Title" };
-    contract.gates = { min_rows: 5, max_change: { percent: 50 }, min_match_rate: 0 };
+    contract.gates = { min_rows: 5, max_change: { percent: 50 }, match_rate_not_needed: "creates the records it syncs: nothing needs to exist first" };
   };
 }
 
@@ -393,8 +393,7 @@ describe.each(ENGINES)("on %s", (engineName: EngineName) => {
     it(`${SEQUENCES} seeded sequences of ${MIN_RUNS}+ runs agree with the model after every run`, async () => {
       const destination = await destinationFor(destinationName);
       const targetPath = await engine.copyArtifacts({ manifest: editContract(destinationName) });
-      // Each in-process sync reads the artifacts from the files, as the CLI does (handing runSync one parsed copy
-      // for every run crashed the test worker on DuckDB, natively: see the report of this suite's branch).
+      // Each in-process sync reads the artifacts from the files, as the CLI does.
       const artifacts = await localArtifacts(targetPath).read();
       const invocationId = artifacts.manifest.metadata.invocation_id ?? "";
       const seed = SEED + ENGINES.indexOf(engineName) * 10 + DESTINATIONS.indexOf(destinationName);
@@ -479,7 +478,7 @@ async function runSequence({ s, w, destination, targetPath, invocationId }: Sequ
         }
         // Faults before the first write (the preflight, a removal's first call) fail the run as a whole: the
         // destination is reported as failing, nothing is lost, the next run does the work.
-        if (faulted.status === "failed") expect(faulted, at).toMatchObject({ cause: "destination", reasons: [expect.stringMatching(/the destination failed the run/)] });
+        if (faulted.status === "failed") expect(faulted, at).toMatchObject({ cause: "destination", reasons: [expect.stringMatching(/the destination failed the run|is not available: the run's retry budget is spent/)] });
         else outcome = synced(faulted);
         break;
       }
@@ -667,16 +666,22 @@ async function checkModel({
   }
   // 2. Every null or shared key is rejected with a reason.
   const expectedRejected = table.rejected();
-  const reported = new Set(rejected.filter((r) => r.reason).map((r) => r.key));
-  for (const key of expectedRejected.shared) if (!reported.has(key)) problems.push(`${key}: shared by two rows, not reported as rejected (${JSON.stringify(rejected)})`);
+  // Reported in the ledger's canonical form: lower-cased where the destination compares keys case-insensitively.
+  const canonical = (key: string): string => (CASE_COLLISIONS ? key.toLowerCase() : key);
+  const reported = new Set(rejected.filter((r) => r.reason).map((r) => (r.key === null ? null : canonical(r.key))));
+  for (const key of expectedRejected.shared) if (!reported.has(canonical(key))) problems.push(`${key}: shared by two rows, not reported as rejected (${JSON.stringify(rejected)})`);
   if (expectedRejected.nullKey && !reported.has(null)) problems.push(`a null key is not reported as rejected (${JSON.stringify(rejected)})`);
-  // 3. No record holds values of a row that is no longer eligible (consent revoked, removed, key now shared).
+  // 3. No record holds values of a row that is no longer eligible (consent revoked, removed). A key now shared by
+  // several rows is rejected, not removed: its record is left alone (src/plan/diff.ts, removedKeysSql).
+  // A spelling of an eligible key (its case twin gone) addresses the eligible row's record.
+  const sharedNow = new Set(expectedRejected.shared.map(canonical));
+  const eligibleNow = new Set([...eligible.keys()].map(canonical));
   for (const key of table.seen) {
-    if (eligible.has(key)) continue;
+    if (eligibleNow.has(canonical(key)) || sharedNow.has(canonical(key))) continue;
     const record = byKey.get(key.toLowerCase());
     if (!record) continue;
     const held = Object.entries(record.values).filter(([, v]) => v !== null && v !== "");
-    const why = table.excluded.get(key) ?? "removed or shared";
+    const why = table.excluded.get(key) ?? "removed";
     if (destination.name === "salesforce") problems.push(`${key} (${why}): on_removed delete, the record is still there with ${JSON.stringify(record.values)}`);
     else if (held.length > 0) problems.push(`${key} (${why}): on_removed clear, the record still holds ${JSON.stringify(Object.fromEntries(held))}`);
   }
@@ -702,6 +707,7 @@ async function checkModel({
     missing_in_destination: 0,
     value_mismatch: 0,
     suppressed_but_present: 0,
+    consent_revoked_but_present: 0,
     stale: 0,
     in_dead_letters: letters.size,
   });

@@ -1,4 +1,5 @@
 /** Opens the DuckDB file a dbt-duckdb profile target names. */
+import { realpathSync } from "node:fs";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { BadInputError, BusyError, errorMessage } from "../../errors.ts";
 import { redact, secretValues } from "../../config/secrets.ts";
@@ -13,14 +14,34 @@ import { duckdbDatabase } from "./path.ts";
  */
 export const SYNCER_MEMORY_LIMIT = "256MB";
 
-export async function openDuckDB(config: Record<string, unknown>, options: ConnectOptions): Promise<DuckDBInstance> {
+/**
+ * The database files open in this process. DuckDB's file lock keeps other processes out, not this one: a second
+ * instance of an open file in the same process would not see the first one's writes, and whichever shuts down last
+ * writes its state over the other's (a corrupt file, or a native crash).
+ */
+const openInThisProcess = new Set<string>();
+
+export interface OpenedDuckDB {
+  instance: DuckDBInstance;
+  /** To call once the instance is closed: the file may be opened again in this process. */
+  release: () => void;
+}
+
+export async function openDuckDB(config: Record<string, unknown>, options: ConnectOptions): Promise<OpenedDuckDB> {
   // dbt-duckdb hands `path` to DuckDB as is, so a relative path is relative to the working directory dbt ran in.
   const path = duckdbDatabase(config, options.cwd ?? process.cwd());
+  const file = realpathSync(path);
+  if (openInThisProcess.has(file)) {
+    throw new BusyError(`DuckDB database ${path} is already open in this process (another sync or command of this process is running on it); nothing was done`);
+  }
+  openInThisProcess.add(file);
+  const release = (): void => void openInThisProcess.delete(file);
+  let instance: DuckDBInstance | undefined;
   try {
     // dbt-duckdb's `settings:` (memory_limit, threads, …) apply here too: the planner's join runs in this process.
     const settings = Object.fromEntries(Object.entries((config.settings as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)]));
     const memory: Record<string, string> = Object.keys(settings).some((k) => ["memory_limit", "max_memory"].includes(k.toLowerCase())) ? {} : { memory_limit: SYNCER_MEMORY_LIMIT };
-    const instance = await DuckDBInstance.create(path, { ...memory, ...settings, ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}) });
+    instance = await DuckDBInstance.create(path, { ...memory, ...settings, ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}) });
     // Keys and hashed values are cast to text in SQL: with the ICU extension, timestamps with a time zone render in
     // the session's zone, which DuckDB takes from the process (TZ). UTC always, so a key's text never depends on where
     // the syncer runs. Without ICU (it cannot be loaded) DuckDB renders them in UTC already.
@@ -32,8 +53,10 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
     } finally {
       connection.closeSync();
     }
-    return instance;
+    return { instance, release };
   } catch (error) {
+    instance?.closeSync();
+    release();
     // DuckDB lets one process at a time open a file for writing: another sync (or dbt) has it open now.
     if (/Could not set lock on file/i.test(errorMessage(error))) {
       throw new BusyError(`DuckDB database ${path} is open in another process (another sync, or dbt, is running); nothing was done`);
