@@ -14,7 +14,7 @@ import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { integrationProject, repoRoot } from "../../scripts/dbt.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../src/emulators/hubspot/index.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { CloudRuns } from "../../src/ledger/cloud-runs.ts";
 import { runReconcile } from "../../src/pipeline/reconcile.ts";
 import { openLedgerSession } from "../../src/pipeline/session.ts";
