@@ -1,0 +1,130 @@
+/**
+ * Run history and the change log (activation_change_log) over several runs through the real CLI on DuckDB and
+ * PostgreSQL against the HubSpot emulator: what each run did per key (created, updated, cleared, failed), the names
+ * of the fields it changed and never their values, no row for a quiet rerun or a row held by its dead letter, and
+ * the retention setting pruning old rows as a sync starts.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
+import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
+import { runCli, syncArgs } from "./support/cli.ts";
+import { ENGINES, integrationEngine, type Row } from "./support/engines.ts";
+
+const TOKEN = "change-log-token";
+const CONTRACT = "contact_engagement_to_hubspot";
+let emulator: HubSpotEmulator;
+
+beforeAll(async () => {
+  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
+});
+afterAll(async () => {
+  await emulator.close();
+});
+beforeEach(() => {
+  emulator.reset();
+  emulator.setFaults({});
+});
+
+describe.each(ENGINES)("on %s", (engineName) => {
+  const engine = integrationEngine(engineName, { mutable: [CONTRACT, `${CONTRACT}__excluded`] });
+  const model = (): string => engine.model(CONTRACT);
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env(), ...extra });
+  async function syncOnce(extraEnv: Record<string, string> = {}): Promise<{ exitCode: number; outcome: Row }> {
+    const run = await runCli(syncArgs(engine.targetPath(), "--select", CONTRACT, "--json", ...engine.args), env(extraEnv));
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    const report = JSON.parse(run.stdout) as { contracts: Row[] };
+    return { exitCode: run.exitCode, outcome: report.contracts.find((c) => c.contract === CONTRACT)! };
+  }
+  const changes = async (where = "true"): Promise<{ run_id: string; sync_key: string; action: string; fields: string[] | null; error_code: unknown; reason: unknown }[]> =>
+    (
+      await engine.query(
+        `select run_id, sync_key, action, fields, error_code, reason, destination_record_id from ${engine.ledgerTable("activation_change_log")} where ${where} order by sync_key, action`,
+      )
+    ).map((r) => ({ run_id: String(r.run_id), sync_key: String(r.sync_key), action: String(r.action), fields: r.fields === null ? null : (JSON.parse(String(r.fields)) as string[]), error_code: r.error_code, reason: r.reason }));
+  const allChanges = async (): Promise<number> => (await changes()).length;
+
+  it("records per run and key what was done, with the names of the fields changed: create, update one field, clear on consent, a permanent failure, then nothing", async () => {
+    // Run 1: every eligible row is created, each with the fields it was sent (an on_null: skip field left out when null).
+    const first = await syncOnce();
+    expect(first.exitCode).toBe(0);
+    expect(first.outcome).toMatchObject({ result: "success", counts: { created: 16 } });
+    const created = await changes();
+    expect(created).toHaveLength(16);
+    const sent = new Map(
+      (await engine.query(`select sync_key, last_sent_values, destination_record_id from ${engine.ledgerTable("activation_ledger")}`)).map((r) => [String(r.sync_key), r]),
+    );
+    for (const change of created) {
+      expect(change).toMatchObject({ run_id: first.outcome.runId, action: "created", error_code: null, reason: null });
+      expect(change.fields).toEqual(Object.keys(JSON.parse(String(sent.get(change.sync_key)!.last_sent_values)) as object).sort());
+    }
+    expect(created.some((c) => ["engagement_band", "firstname", "jobtitle", "lastname", "plan_tier"].every((f) => c.fields!.includes(f)))).toBe(true);
+    // Values never reach the change log: no row holds a sent value.
+    const text = JSON.stringify(await engine.query(`select * from ${engine.ledgerTable("activation_change_log")}`), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v));
+    expect(text).not.toMatch(/starter|growth|enterprise/);
+
+    // Run 2: one field of one row changes: one `updated` row naming that field alone.
+    const edited = "zoe.kim@harborcoffee.com";
+    await engine.mutate(`update ${model()} set job_title = 'Head of Coffee', _activation_row_hash = md5('edited') where email = '${edited}'`);
+    const second = await syncOnce();
+    expect(second.outcome).toMatchObject({ result: "success", counts: { updated: 1 } });
+    expect(await changes(`run_id = '${String(second.outcome.runId)}'`)).toEqual([
+      { run_id: second.outcome.runId, sync_key: edited, action: "updated", fields: ["jobtitle"], error_code: null, reason: null },
+    ]);
+
+    // Run 3: consent withdrawn: the record's fields are cleared, with why.
+    const revoked = "amara.singh@fathomrobotics.ai";
+    await engine.mutate(`delete from ${model()} where email = '${revoked}'`);
+    await engine.mutate(`insert into ${engine.model(`${CONTRACT}__excluded`)} (email, reasons) values ('${revoked}', 'no_consent')`);
+    const third = await syncOnce();
+    expect(third.outcome).toMatchObject({ result: "success", counts: { removed: 1 } });
+    const [cleared] = await changes(`run_id = '${String(third.outcome.runId)}'`);
+    expect(await changes(`run_id = '${String(third.outcome.runId)}'`)).toHaveLength(1);
+    expect(cleared).toMatchObject({ sync_key: revoked, action: "cleared", reason: "no_consent", error_code: null });
+    expect(cleared!.fields).toEqual(["engagement_band", "firstname", "jobtitle", "lastname", "plan_tier"]);
+
+    // Run 4: a value the destination refuses: `failed` with its code and the field it tried to change.
+    const refused = "noah.berg@borealisfreight.io";
+    await engine.mutate(`update ${model()} set plan_tier = 'platinum', _activation_row_hash = md5('refused') where email = '${refused}'`);
+    const fourth = await syncOnce();
+    expect(fourth.exitCode).toBe(4);
+    expect(fourth.outcome).toMatchObject({ result: "partial", counts: { failed: 1 } });
+    expect(await changes(`run_id = '${String(fourth.outcome.runId)}'`)).toEqual([
+      { run_id: fourth.outcome.runId, sync_key: refused, action: "failed", fields: ["plan_tier"], error_code: "INVALID_OPTION", reason: null },
+    ]);
+
+    // Runs 5 and 6: nothing changed (the refused row is held by its open dead letter): no row at all.
+    const before = await allChanges();
+    for (let run = 5; run <= 6; run += 1) {
+      const quiet = await syncOnce();
+      expect(quiet.outcome).toMatchObject({ counts: { created: 0, updated: 0, failedUnchanged: 1 } });
+      expect(await allChanges()).toBe(before);
+    }
+    // Every run has its run-log row, and every change-log row names one of them.
+    const runs = (await engine.query(`select run_id from ${engine.ledgerTable("activation_run_log")}`)).map((r) => String(r.run_id));
+    expect(runs).toHaveLength(6);
+    expect(new Set((await changes()).map((c) => c.run_id))).toEqual(new Set([first, second, third, fourth].map((r) => String(r.outcome.runId))));
+    expect(runs).toEqual(expect.arrayContaining([first, second, third, fourth].map((r) => String(r.outcome.runId))));
+  }, 240_000);
+
+  it("keeps DBT_ACTIVATION_CHANGE_LOG_DAYS of history: older rows go as the next sync starts; 0 keeps them all; a bad value is bad input", async () => {
+    expect((await syncOnce()).outcome).toMatchObject({ counts: { created: 16 } });
+    const log = engine.ledgerTable("activation_change_log");
+    const old = "zoe.kim@harborcoffee.com";
+    await engine.mutate(`update ${log} set recorded_at = recorded_at - interval '40 days' where sync_key <> '${old}'`);
+    await engine.mutate(`update ${log} set recorded_at = recorded_at - interval '400 days' where sync_key = '${old}'`);
+
+    const bad = await runCli(syncArgs(engine.targetPath(), "--select", CONTRACT, ...engine.args), env({ DBT_ACTIVATION_CHANGE_LOG_DAYS: "-1" }));
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("DBT_ACTIVATION_CHANGE_LOG_DAYS");
+    expect(await allChanges()).toBe(16);
+
+    await syncOnce({ DBT_ACTIVATION_CHANGE_LOG_DAYS: "0" });
+    expect(await allChanges()).toBe(16);
+    // The default, 90 days: the 400-day-old row goes, the 40-day-old rows stay.
+    await syncOnce();
+    expect((await changes()).map((c) => c.sync_key)).not.toContain(old);
+    expect(await allChanges()).toBe(15);
+    await syncOnce({ DBT_ACTIVATION_CHANGE_LOG_DAYS: "30" });
+    expect(await allChanges()).toBe(0);
+  }, 240_000);
+});
