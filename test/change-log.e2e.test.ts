@@ -11,6 +11,14 @@ import { runCli, syncArgs } from "./support/cli.ts";
 import { ENGINES, integrationEngine, type Row } from "./support/engines.ts";
 
 const TOKEN = "change-log-token";
+/** docs/operations.md's example ("Run history and the change log"), run as written with the tables qualified. */
+const KEY_HISTORY = `
+select r.started_at, r.status as run_status, c.action, c.fields, c.error_code, c.reason
+from activation_change_log as c
+join activation_run_log as r on r.run_id = c.run_id and r.contract_name = c.contract_name
+where c.contract_name = 'contact_engagement_to_hubspot' and c.sync_key = 'zoe.kim@harborcoffee.com'
+order by c.recorded_at
+`;
 const CONTRACT = "contact_engagement_to_hubspot";
 let emulator: HubSpotEmulator;
 
@@ -99,6 +107,15 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect(quiet.outcome).toMatchObject({ counts: { created: 0, updated: 0, failedUnchanged: 1 } });
       expect(await allChanges()).toBe(before);
     }
+    // The documented history of one key: its create, then its one-field update, each with its run.
+    const history = await engine.query(
+      KEY_HISTORY.replace("activation_change_log", engine.ledgerTable("activation_change_log")).replace("activation_run_log", engine.ledgerTable("activation_run_log")),
+    );
+    expect(history.map((h) => [h.run_status, h.action, h.error_code, h.reason])).toEqual([
+      ["success", "created", null, null],
+      ["success", "updated", null, null],
+    ]);
+    expect(JSON.parse(String(history[1]!.fields))).toEqual(["jobtitle"]);
     // Every run has its run-log row, and every change-log row names one of them.
     const runs = (await engine.query(`select run_id from ${engine.ledgerTable("activation_run_log")}`)).map((r) => String(r.run_id));
     expect(runs).toHaveLength(6);
