@@ -4,6 +4,7 @@
  * of the fields it changed and never their values, no row for a quiet rerun or a row held by its dead letter, and
  * the retention setting pruning old rows as a sync starts.
  */
+import { Client } from "@hubspot/api-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
 import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
@@ -20,6 +21,7 @@ where c.contract_name = 'contact_engagement_to_hubspot' and c.sync_key = 'zoe.ki
 order by c.recorded_at
 `;
 const CONTRACT = "contact_engagement_to_hubspot";
+const NODE = "model.activation_integration_tests.contact_engagement";
 let emulator: HubSpotEmulator;
 
 beforeAll(async () => {
@@ -37,8 +39,8 @@ describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT, `${CONTRACT}__excluded`] });
   const model = (): string => engine.model(CONTRACT);
   const env = (extra: Record<string, string> = {}): Record<string, string> => ({ HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env(), ...extra });
-  async function syncOnce(extraEnv: Record<string, string> = {}): Promise<{ exitCode: number; outcome: Row }> {
-    const run = await runCli(syncArgs(engine.targetPath(), "--select", CONTRACT, "--json", ...engine.args), env(extraEnv));
+  async function syncOnce(extraEnv: Record<string, string> = {}, target = engine.targetPath(), ...extra: string[]): Promise<{ exitCode: number; outcome: Row }> {
+    const run = await runCli(syncArgs(target, "--select", CONTRACT, "--json", ...extra, ...engine.args), env(extraEnv));
     expect(run.stderr).not.toMatch(/\n\s+at /);
     const report = JSON.parse(run.stdout) as { contracts: Row[] };
     return { exitCode: run.exitCode, outcome: report.contracts.find((c) => c.contract === CONTRACT)! };
@@ -121,6 +123,42 @@ describe.each(ENGINES)("on %s", (engineName) => {
     expect(runs).toHaveLength(6);
     expect(new Set((await changes()).map((c) => c.run_id))).toEqual(new Set([first, second, third, fourth].map((r) => String(r.outcome.runId))));
     expect(runs).toEqual(expect.arrayContaining([first, second, third, fourth].map((r) => String(r.outcome.runId))));
+  }, 240_000);
+
+  it("records guard skips with their reason each run the guard decides again; a stopped or gated run has its run-log row and no change", async () => {
+    const existing = ["amara.singh@fathomrobotics.ai", "grace.obi@juniperschools.edu", "zoe.kim@harborcoffee.com"];
+    const client = new Client({ accessToken: TOKEN, basePath: emulator.url });
+    await client.crm.contacts.batchApi.upsert({ inputs: existing.map((email) => ({ id: email, idProperty: "email", properties: { firstname: "Before" } })) });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test rewrites the contract JSON
+    const contract = (edit: (c: Record<string, any>) => void): Promise<string> => engine.copyArtifacts({ manifest: (m) => edit(m.nodes[NODE].config.meta.activation[0]) });
+    const updateOnly = await contract((c) => (c.destination.mode = "update"));
+
+    const first = await syncOnce({}, updateOnly);
+    expect(first.outcome).toMatchObject({ counts: { updated: 3, skipped: 13 } });
+    const logged = await changes(`run_id = '${String(first.outcome.runId)}'`);
+    expect(logged.filter((c) => c.action === "updated").map((c) => c.sync_key)).toEqual(existing);
+    // Never written by us before: an update names every field it sent.
+    for (const c of logged.filter((c) => c.action === "updated")) expect(c.fields).toEqual(expect.arrayContaining(["firstname", "jobtitle", "lastname", "plan_tier"]));
+    const skipped = logged.filter((c) => c.action === "skipped");
+    expect(skipped).toHaveLength(13);
+    for (const c of skipped) expect(c).toMatchObject({ fields: null, error_code: null, reason: "no destination record to update (mode: update)" });
+
+    // Next run: 13 creates against 3 synced rows trip the blast radius: stopped before sending, no change logged.
+    const stopped = await syncOnce({}, updateOnly);
+    expect(stopped.outcome).toMatchObject({ status: "stopped" });
+    expect(await changes(`run_id = '${String(stopped.outcome.runId)}'`)).toEqual([]);
+    // Let through, the guard decides again (the rows are still not written): 13 more skips, no update.
+    const second = await syncOnce({}, updateOnly, "--allow-large-change", "--reason", "change-log test");
+    expect(second.outcome).toMatchObject({ counts: { updated: 0, skipped: 13 } });
+    expect((await changes(`run_id = '${String(second.outcome.runId)}'`)).map((c) => c.action)).toEqual(Array.from({ length: 13 }, () => "skipped"));
+
+    // The gate holds the contract back: a run-log row saying so, nothing in the change log.
+    const before = await allChanges();
+    const broken = await engine.copyArtifacts({ runResults: (r) => (r.results.find((x: { unique_id: string }) => x.unique_id === NODE).status = "error") });
+    expect((await syncOnce({}, broken)).outcome).toMatchObject({ status: "skipped", gate: { passed: false } });
+    const [gated] = await engine.query(`select status, gate_passed from ${engine.ledgerTable("activation_run_log")} where status = 'gated'`);
+    expect(gated).toMatchObject({ status: "gated", gate_passed: false });
+    expect(await allChanges()).toBe(before);
   }, 240_000);
 
   it("keeps DBT_ACTIVATION_CHANGE_LOG_DAYS of history: older rows go as the next sync starts; 0 keeps them all; a bad value is bad input", async () => {
