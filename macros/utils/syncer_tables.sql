@@ -26,6 +26,9 @@
     'activation_destination_snapshot': [
       ('contract_name', text), ('sync_key', text), ('destination_record_id', text), ('values_json', text),
       ('destination_updated_at', ts), ('captured_at', ts), ('row_hash', text), ('holds_values', bool)],
+    'activation_change_log': [
+      ('run_id', text), ('contract_name', text), ('sync_key', text), ('action', text), ('fields', text),
+      ('error_code', text), ('reason', text), ('destination_record_id', text), ('recorded_at', ts)],
   } -%}
   {%- if table not in tables -%}
     {{ exceptions.raise_compiler_error("activation: unknown syncer table " ~ table ~ " (one of " ~ (tables.keys() | list | join(', ')) ~ ")") }}

@@ -58,6 +58,7 @@ export const ENVIRONMENT = {
   DBT_ACTIVATION_PLAN_PARTITION_ROWS: { group: "Sync", about: "keys per plan query", default: "1000000 on DuckDB; one query elsewhere" },
   DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS: { group: "Sync", about: "first wait before a transient dead letter is retried (doubles with each failure, up to a day)", default: "900000" },
   DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: { group: "Sync", about: "how long a request may stay throttled (429) while the destination accepts no request at all, before its rows become transient dead letters", default: "60000" },
+  DBT_ACTIVATION_CHANGE_LOG_DAYS: { group: "Sync", about: "days of history the change log (activation_change_log) keeps; older rows are deleted as a sync starts; 0 keeps every row", default: "90" },
   DBT_ACTIVATION_PROGRESS_INTERVAL_MS: { group: "Sync", about: "how often a progress line is logged when stderr is no terminal", default: "5000" },
   DBT_ACTIVATION_LOG_FORMAT: { group: "Sync", about: "text or json: the default of --log-format", default: "text" },
   USER: { group: "Sync", about: "who ran sync, run, replay, pause or resume: the actor in the run log and controls (else LOGNAME)" },
@@ -120,6 +121,11 @@ function required<T>(env: NodeJS.ProcessEnv, name: EnvName, schema: z.ZodType<T>
 /** How long a throttled request waits while the destination accepts nothing, before its rows are dead-lettered. */
 export function throttleTimeoutMs(env: NodeJS.ProcessEnv): number | undefined {
   return read(env, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS", positiveInt);
+}
+
+/** Days of change-log history a sync keeps (0: all); bad values are bad input before any run starts. */
+export function changeLogRetentionDays(env: NodeJS.ProcessEnv): number {
+  return read(env, "DBT_ACTIVATION_CHANGE_LOG_DAYS", z.coerce.number().int().min(0)) ?? 90;
 }
 
 /** The dbt executable for `run`. */

@@ -88,6 +88,44 @@ export const LATE_ARRIVAL_CLASS = "late_arrival";
 export const LATE_ARRIVAL_STUCK_CODE = "LATE_ARRIVAL_STUCK";
 const LATE_SKIP_COLUMNS = [...DEAD_LETTER_COLUMNS, timestamp("closed_at"), text("close_reason")];
 
+/**
+ * What a run did to one key, as the change log records it (activation_change_log). `kept`: the key left the
+ * eligible set and a declared keep left its record as it was. Rows held back by an open dead letter, unchanged rows
+ * and rows never sent because the run ended early get no row: nothing was done to them in that run.
+ */
+export type ChangeAction = "created" | "updated" | "cleared" | "deleted" | "unlisted" | "kept" | "failed" | "skipped";
+
+/** One change-log row: the names of the fields it changed (never their values), the error code or the reason. */
+export interface Change {
+  key: string;
+  action: ChangeAction;
+  fields?: string[] | null | undefined;
+  code?: string | undefined;
+  reason?: string | undefined;
+  recordId?: string | undefined;
+}
+
+const CHANGE_LOG_COLUMNS = [...["run_id", "contract_name", "sync_key", "action", "fields", "error_code", "reason", "destination_record_id"].map(text), timestamp("recorded_at")];
+
+const REMOVAL_DONE: Record<string, ChangeAction> = { clear: "cleared", delete: "deleted", unlist: "unlisted", keep: "kept" };
+
+/**
+ * The names of the sent fields whose value differs from what was last sent (JSON text of the ledger's
+ * last_sent_values); all of them when nothing was sent before. Only names leave: the values may be personal data.
+ */
+export function changedFields(sent: Record<string, unknown>, lastSent: string | null): string[] {
+  let before: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = lastSent === null ? undefined : JSON.parse(lastSent);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) before = parsed as Record<string, unknown>;
+  } catch {
+    before = undefined;
+  }
+  return Object.keys(sent)
+    .filter((name) => !before || !(name in before) || toJsonText(sent[name] ?? null) !== JSON.stringify(before[name] ?? null))
+    .sort();
+}
+
 /** Why a dead letter stopped being open (close_reason). */
 export type CloseReason = "written" | "superseded" | `not eligible: ${string}`;
 
@@ -154,13 +192,25 @@ export class Ledger {
     const latest = [...new Map(outcomes.map((o) => [o.key, o])).values()];
     const written = latest.filter((o): o is Extract<RecordOutcome, { recordId: string }> => o.status !== "failed");
     const failed = latest.filter((o): o is Extract<RecordOutcome, { status: "failed" }> => o.status === "failed");
+    // A created record holds every field sent; an update or a failed write, those differing from our last write.
+    const fieldsOf = (key: string, created: boolean, previous: Map<string, string | null>): string[] | null => {
+      const sent = byKey.get(key)?.fields;
+      if (!sent) return null;
+      return created ? Object.keys(sent).sort() : changedFields(sent, previous.get(key) ?? null);
+    };
     await w.transaction(async () => {
       for (let i = 0; i < written.length; i += CHECKPOINT_SLICE) {
         const slice = written.slice(i, i + CHECKPOINT_SLICE);
-        await this.#writeLedgerRows(contract, runId, slice, byKey, now);
+        const previous = await this.#writeLedgerRows(contract, runId, slice, byKey, now);
         await this.#close(contract, slice.map((o) => o.key), "written", now);
+        await this.#logChanges(contract, runId, slice.map((o) => ({ key: o.key, action: o.status, fields: fieldsOf(o.key, o.status === "created", previous), recordId: o.recordId })), now);
       }
-      for (let i = 0; i < failed.length; i += CHECKPOINT_SLICE) await this.#deadLetter(contract, runId, failed.slice(i, i + CHECKPOINT_SLICE), byKey, "rejected", now);
+      for (let i = 0; i < failed.length; i += CHECKPOINT_SLICE) {
+        const slice = failed.slice(i, i + CHECKPOINT_SLICE);
+        await this.#deadLetter(contract, runId, slice, byKey, "rejected", now);
+        const previous = await this.#lastSent(contract, slice.map((o) => o.key));
+        await this.#logChanges(contract, runId, slice.map((o) => ({ key: o.key, action: "failed", fields: fieldsOf(o.key, false, previous), code: o.code })), now);
+      }
     });
     await this.#listener?.acknowledged(contract, runId, latest);
   }
@@ -207,18 +257,85 @@ export class Ledger {
     for (let i = 0; i < keys.length; i += CHECKPOINT_SLICE) await this.#close(contract, keys.slice(i, i + CHECKPOINT_SLICE), reason, now);
   }
 
-  async #writeLedgerRows(contract: string, runId: string, written: Extract<RecordOutcome, { recordId: string }>[], byKey: Map<string, LedgerRecord>, now: Date): Promise<void> {
+  /** Per key, the values of our last write still in the destination (status synced): JSON text. */
+  async #lastSent(contract: string, keys: string[]): Promise<Map<string, string | null>> {
+    const p = this.#warehouse.dialect.param;
+    const set = this.#keySet(keys, 2);
+    const rows = await this.#warehouse.query(`select sync_key, last_sent_values from ${this.tables.ledger} where contract_name = ${p(1)} and status = 'synced' and sync_key in (${set.sql})`, [contract, ...set.params]);
+    return new Map(rows.map((r) => [String(r.sync_key), (r.last_sent_values as string | null) ?? null]));
+  }
+
+  /** Appends change-log rows (activation_change_log), inside the caller's transaction. */
+  async #logChanges(contract: string, runId: string, changes: Change[], now: Date): Promise<void> {
+    const rows = changes.map((c): SqlParam[] => [runId, contract, c.key, c.action, c.fields ? JSON.stringify(c.fields) : null, c.code ?? null, c.reason?.slice(0, 2000) ?? null, c.recordId ?? null, now]);
+    for (let i = 0; i < rows.length; i += CHECKPOINT_SLICE) await this.#insert(this.tables.changeLog, CHANGE_LOG_COLUMNS, rows.slice(i, i + CHECKPOINT_SLICE));
+  }
+
+  /**
+   * Records the rows the guards did not send (mode, late-arriving protection, overwrite policy) as `skipped` with the
+   * reason: a decision taken in this run, so it is logged each run it is taken again.
+   */
+  async recordSkips(contract: string, runId: string, skips: { key: string; reason: string }[]): Promise<void> {
+    if (skips.length === 0) return;
+    const now = new Date();
+    await this.#warehouse.transaction(() => this.#logChanges(contract, runId, skips.map((s) => ({ key: s.key, action: "skipped", reason: s.reason })), now));
+  }
+
+  /**
+   * Records a chunk of removals in one transaction: the keys handled (markRemoved), the failures as dead letters of
+   * `errorClass`, the removals those failures still owe, and a change-log row per key (a clear names the fields it
+   * cleared).
+   */
+  async recordRemovals(
+    contract: string,
+    runId: string,
+    removals: { done: RemovalRecord[]; failed: FailedOutcome[]; owed: RemovalRecord[] },
+    options: { errorClass: string; clearedFields: string[] },
+  ): Promise<void> {
+    const now = new Date();
+    const owed = new Map(removals.owed.map((r) => [r.key, r]));
+    await this.#warehouse.transaction(async () => {
+      await this.markRemoved(contract, runId, removals.done);
+      await this.deadLetters(contract, runId, removals.failed, options.errorClass);
+      await this.notePendingRemoval(contract, removals.owed);
+      const done = removals.done.map((r): Change => {
+        const action = REMOVAL_DONE[r.action] ?? "kept";
+        return { key: r.key, action, fields: action === "cleared" ? [...options.clearedFields].sort() : null, reason: r.reason };
+      });
+      const failed = removals.failed.map((o): Change => {
+        const removal = owed.get(o.key);
+        return { key: o.key, action: "failed", code: o.code, reason: removal ? `${removal.action}: ${removal.reason}` : options.errorClass };
+      });
+      await this.#logChanges(contract, runId, [...done, ...failed], now);
+    });
+  }
+
+  /**
+   * Deletes change-log rows recorded before `before` (DBT_ACTIVATION_CHANGE_LOG_DAYS); returns how many went.
+   */
+  async pruneChangeLog(before: Date): Promise<number> {
+    const w = this.#warehouse;
+    const q = w.dialect.quoteIdentifier;
+    const [row] = await w.query(`select count(*) as ${q("n")} from ${this.tables.changeLog} where recorded_at < ${w.dialect.param(1)}`, [before]);
+    const n = Number(row?.n ?? 0);
+    if (n > 0) await w.execute(`delete from ${this.tables.changeLog} where recorded_at < ${w.dialect.param(1)}`, [before]);
+    return n;
+  }
+
+  async #writeLedgerRows(
+    contract: string,
+    runId: string,
+    written: Extract<RecordOutcome, { recordId: string }>[],
+    byKey: Map<string, LedgerRecord>,
+    now: Date,
+  ): Promise<Map<string, string | null>> {
     const w = this.#warehouse;
     const p = w.dialect.param;
     const keys = this.#keySet(written.map((o) => o.key), 2);
     // What we sent before this write becomes previous_values: `rollback` restores it. A key whose record we cleared
     // or deleted since (status removed) holds nothing of ours any more: this write makes it anew, and rolling it back
     // must not bring back the values of before its removal (after a consent withdrawal, say).
-    const previous = new Map(
-      (await w.query(`select sync_key, last_sent_values from ${this.tables.ledger} where contract_name = ${p(1)} and status = 'synced' and sync_key in (${keys.sql})`, [contract, ...keys.params])).map(
-        (r) => [String(r.sync_key), (r.last_sent_values as string | null) ?? null],
-      ),
-    );
+    const previous = await this.#lastSent(contract, written.map((o) => o.key));
     await w.execute(`delete from ${this.tables.ledger} where contract_name = ${p(1)} and sync_key in (${keys.sql})`, [contract, ...keys.params]);
     const rows = written.map((o): SqlParam[] => [
       contract,
@@ -232,6 +349,7 @@ export class Ledger {
       "synced",
     ]);
     await this.#insert(this.tables.ledger, LEDGER_COLUMNS, rows);
+    return previous;
   }
 
   /** `in (…)` over keys: one JSON parameter where the dialect reads one, else a parameter per key from `first`. */

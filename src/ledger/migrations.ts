@@ -15,6 +15,7 @@ export interface LedgerTables {
   leases: string;
   cloudRuns: string;
   alerts: string;
+  changeLog: string;
 }
 
 export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
@@ -30,6 +31,7 @@ export function ledgerTables(dialect: Dialect, schema: string): LedgerTables {
     leases: q("activation_leases"),
     cloudRuns: q("activation_cloud_runs"),
     alerts: q("activation_alerts"),
+    changeLog: q("activation_change_log"),
   };
 }
 
@@ -100,6 +102,13 @@ const MIGRATIONS: Migration[] = [
   // the destination held at capture (null when it held other values, or a record we never wrote), and whether any
   // mapped field held a value (a record with its fields cleared holds nothing of ours).
   (t, { types: x }) => [`alter table ${t.snapshot} add column row_hash ${x.text}`, `alter table ${t.snapshot} add column holds_values ${x.boolean}`],
+  // 9: the change log, append-only: per run and key what was done (created, updated, cleared, deleted, unlisted, kept,
+  // failed, skipped), the names of the fields it changed (never their values), the error code or the reason. Written
+  // in the transaction that records the outcome (src/ledger/ledger.ts); pruned by DBT_ACTIVATION_CHANGE_LOG_DAYS.
+  (t, { types: x }) => [
+    `create table if not exists ${t.changeLog} (run_id ${x.text} not null, contract_name ${x.text} not null, sync_key ${x.text},
+      action ${x.text} not null, fields ${x.text}, error_code ${x.text}, reason ${x.text}, destination_record_id ${x.text}, recorded_at ${x.timestamp})`,
+  ],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;

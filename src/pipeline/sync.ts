@@ -19,7 +19,7 @@ import { fieldMappings } from "../contract/schema.ts";
 import { kindOfType } from "../warehouse/types.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
 import { checkColumns, eligibleKeys, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
-import { throttleTimeoutMs } from "../config/env.ts";
+import { changeLogRetentionDays, throttleTimeoutMs } from "../config/env.ts";
 import { pacerFor } from "../engine/pacing.ts";
 import { RetryBudget, retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
@@ -155,6 +155,7 @@ function destinationLabel(contract: Contract): string {
 export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const env = options.env ?? process.env;
   throttleTimeoutMs(env); // a bad value is bad input (exit 2) before any run starts, not an error inside one
+  const changeLogDays = changeLogRetentionDays(env);
   const cwd = options.cwd ?? process.cwd();
   const projectDir = resolveProjectDir(options.projectDir, cwd);
   const source = options.artifacts ?? localArtifacts(await resolveTargetDir({ projectDir, targetPath: options.targetPath, env, cwd }));
@@ -225,6 +226,8 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   try {
     if (passed.length > 0 || (gated.length > 0 && !options.dryRun)) {
       const { warehouse, ledger, controls } = await openSession();
+      // The change log keeps DBT_ACTIVATION_CHANGE_LOG_DAYS of history (0: all of it); older rows go before this run adds any.
+      if (!options.dryRun && changeLogDays > 0) await ledger.pruneChangeLog(new Date(Date.now() - changeLogDays * 86_400_000));
       // Proven rows only: the rows read must be the ones the gated invocation built and tested.
       const proven = new Map<Contract, string | undefined>();
       for (const candidate of passed) {
@@ -575,6 +578,7 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
         }
         const stuckKeys = new Set(stuck.map((s) => s.key));
         const still = found.filter((f) => !stuckKeys.has(f.key));
+        await ledger.recordSkips(contract.spec.name, run.runId, still);
         skipped += still.length;
         skips.push(...still.slice(0, Math.max(0, SAMPLE_ROWS * 4 - skips.length)));
       });
@@ -602,10 +606,9 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
       },
     });
     if (removals > 0 && !summary.stopped) {
+      const clearedFields = fieldMappings(contract.spec).map((m) => m.to);
       removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed, owed) => {
-        await ledger.markRemoved(contract.spec.name, run.runId, done);
-        await ledger.deadLetters(contract.spec.name, run.runId, failed, REMOVAL_CLASS);
-        await ledger.notePendingRemoval(contract.spec.name, owed);
+        await ledger.recordRemovals(contract.spec.name, run.runId, { done, failed, owed }, { errorClass: REMOVAL_CLASS, clearedFields });
       }, retryPolicy);
     }
   }

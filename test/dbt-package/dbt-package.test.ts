@@ -55,11 +55,14 @@ const GENERIC_TESTS = [
   "parity_drift",
 ];
 /** Every macro and generic test must have a passing and a failing fixture (meta.subject). */
-const SUBJECTS = ["row_hash", "stable_bucket", "eligible_rows", "excluded_rows", "reconciliation", "destination_parity", ...GENERIC_TESTS];
+const SUBJECTS = ["row_hash", "stable_bucket", "eligible_rows", "excluded_rows", "reconciliation", "destination_parity", "changes", ...GENERIC_TESTS];
 
-/** Points the package's sources at the fixture seeds and enables the reconciliation model. */
+/** Points the package's sources at the fixture seeds and enables the reconciliation and changes models. */
 const RECONCILIATION_VARS = JSON.stringify({
   activation_reconciliation_enabled: true,
+  activation_changes_enabled: true,
+  activation_change_log_identifier: "fx_change_log",
+  activation_run_log_identifier: "fx_run_log",
   activation_ledger_identifier: "fx_ledger",
   activation_destination_snapshot_identifier: "fx_destination_snapshot",
   activation_dead_letters_identifier: "fx_dead_letters",
@@ -111,7 +114,7 @@ async function buildOn(engine: EngineName, scratch: string): Promise<Build> {
   // 1: tests failed (on purpose); anything else is a crash.
   if (build.exitCode !== 0 && build.exitCode !== 1) throw new Error(`dbt build on ${engine} crashed:\n${build.stdout}\n${build.stderr}`);
   const manifest = await readJson<{ nodes: Record<string, TestNode>; macros: Record<string, unknown> }>(join(targetPath, "manifest.json"));
-  const select = ["--select", "activation_reconciliation", "fx_activation_reconciliation__pass", "fx_change_limit__pass_default_source"];
+  const select = ["--select", "activation_reconciliation", "fx_activation_reconciliation__pass", "fx_change_limit__pass_default_source", "activation_changes", "fx_activation_changes__pass"];
   const second = await dbt(["build", ...args, "--vars", RECONCILIATION_VARS, ...select], { targetPath: reconciliationPath, duckdbPath, env });
   if (second.exitCode !== 0) throw new Error(`dbt build of activation_reconciliation on ${engine} failed:\n${second.stdout}\n${second.stderr}`);
   return { nodes: manifest.nodes, macros: Object.keys(manifest.macros), results: await resultsOf(targetPath), reconciliation: await resultsOf(reconciliationPath) };
@@ -217,10 +220,16 @@ describe.each(["duckdb", "postgres"] as const)("integration_tests on %s", (engin
     expect(suppression).toEqual([{ person_id: "p-015", reason: "eligible but suppressed: holdout; outside_rollout" }]);
   });
 
-  it("builds activation_reconciliation from the syncer's tables (sources pointed at fixture seeds by vars)", () => {
+  it("builds activation_reconciliation and activation_changes from the syncer's tables (sources pointed at fixture seeds by vars)", () => {
     const b = build(engine);
     const statuses = Object.fromEntries([...b.reconciliation.values()].map((r) => [r.unique_id.split(".")[2], r.status]));
-    expect(statuses).toEqual({ activation_reconciliation: "success", fx_activation_reconciliation__pass: "pass", fx_change_limit__pass_default_source: "pass" });
+    expect(statuses).toEqual({
+      activation_reconciliation: "success",
+      fx_activation_reconciliation__pass: "pass",
+      fx_change_limit__pass_default_source: "pass",
+      activation_changes: "success",
+      fx_activation_changes__pass: "pass",
+    });
   });
 
   it("computes row_hash and stable_bucket exactly as documented", async () => {
