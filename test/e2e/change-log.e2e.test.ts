@@ -6,10 +6,10 @@
  */
 import { Client } from "@hubspot/api-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../src/emulators/hubspot/index.ts";
-import { integrationPortalProperties } from "../scripts/hubspot-portal.ts";
-import { runCli, syncArgs } from "./support/cli.ts";
-import { ENGINES, integrationEngine, type Row } from "./support/engines.ts";
+import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
+import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
+import { runCli, syncArgs } from "../support/cli.ts";
+import { ENGINES, integrationEngine, type Row } from "../support/engines.ts";
 
 const TOKEN = "change-log-token";
 /** docs/operations.md's example ("Run history and the change log"), run as written with the tables qualified. */
