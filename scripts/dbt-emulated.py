@@ -33,6 +33,9 @@ def fakesnow_mode(db_dir, args):
 class NoWarehouse:
     """The connection handle: compile-time rendering may not run a query (the check is that it needs none)."""
 
+    def close(self):
+        pass
+
     def __getattr__(self, name):
         raise RuntimeError(f"bigquery-offline: the compile tried to reach BigQuery ({name})")
 
