@@ -67,7 +67,7 @@ function directionRules(folder) {
 }
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", ".venv/", ".venv-dbt-*/", ".node24/", ".tmp/", ".pg/", "integration_tests/", "**/target/", "**/dbt_packages/"] },
+  { ignores: ["dist/", "node_modules/", ".venv/", ".venv-dbt-*/", ".venv-snowflake/", ".node24/", ".tmp/", ".pg/", "integration_tests/", "**/target/", "**/dbt_packages/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { files: ["bin/*.js"], languageOptions: { globals: { process: "readonly" } } },

@@ -12,25 +12,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { dbt, integrationProject } from "../../scripts/dbt.ts";
 import { rowHashOf } from "../../src/warehouse/row-hash.ts";
+import { brokenNodes, expected, fixtureMismatches, fixtureTests as fixtureTestsOf, readJson, resultsOf, type Result, type TestNode } from "../support/dbt-fixtures.ts";
 import { queryDuckDB } from "../support/warehouse.ts";
 
 type EngineName = "duckdb" | "postgres";
 type Row = Record<string, unknown>;
-
-interface TestNode {
-  unique_id: string;
-  name: string;
-  resource_type: string;
-  config: { tags?: string[]; meta?: Record<string, unknown>; store_failures?: boolean | null };
-  test_metadata?: { name: string; namespace: string | null };
-}
-
-interface Result {
-  unique_id: string;
-  status: string;
-  failures: number | null;
-  message: string | null;
-}
 
 interface Build {
   nodes: Record<string, TestNode>;
@@ -95,15 +81,6 @@ function engineEnv(engine: EngineName): { args: string[]; env: Record<string, st
   };
 }
 
-async function readJson<T>(path: string): Promise<T> {
-  return JSON.parse(await readFile(path, "utf8")) as T;
-}
-
-async function resultsOf(targetPath: string): Promise<Map<string, Result>> {
-  const runResults = await readJson<{ results: Result[] }>(join(targetPath, "run_results.json"));
-  return new Map(runResults.results.map((r) => [r.unique_id, r]));
-}
-
 /** `dbt build --full-refresh`, then the reconciliation model with the sources redirected (seeds are loaded by then). */
 async function buildOn(engine: EngineName, scratch: string): Promise<Build> {
   const { args, env } = engineEnv(engine);
@@ -138,11 +115,7 @@ function build(engine: EngineName): Build {
   return b;
 }
 
-function fixtureTests(b: Build): TestNode[] {
-  return Object.values(b.nodes).filter((n) => n.resource_type === "test" && n.config.tags?.some((t) => t === "expect_pass" || t === "expect_fail"));
-}
-
-const expected = (n: TestNode): "pass" | "fail" => (n.config.tags?.includes("expect_fail") ? "fail" : "pass");
+const fixtureTests = (b: Build): TestNode[] => fixtureTestsOf(b.nodes);
 
 beforeAll(async () => {
   const scratch = await mkdtemp(join(inject("scratchRoot"), "dbt-package-"));
@@ -170,27 +143,14 @@ afterAll(async () => {
 
 describe.each(["duckdb", "postgres"] as const)("integration_tests on %s", (engine) => {
   it("builds every fixture model and seed, and errors nowhere", () => {
-    const b = build(engine);
-    // Other nodes may be skipped on purpose (children of account_health, whose not_null test fails).
-    const fixture = (id: string): boolean => /^(model|seed)\.activation_integration_tests\.fx_/.test(id);
-    const broken = [...b.results.values()].filter((r) => r.status === "error" || (fixture(r.unique_id) && r.status !== "success"));
-    expect(broken.map((r) => `${r.unique_id}: ${r.status} ${r.message ?? ""}`)).toEqual([]);
+    expect(brokenNodes(build(engine).results)).toEqual([]);
   });
 
   it("passes every expect_pass fixture and fails every expect_fail one, with the expected number of failing rows", () => {
     const b = build(engine);
     const tests = fixtureTests(b);
     expect(tests.length).toBeGreaterThanOrEqual(40);
-    const mismatches: string[] = [];
-    for (const node of tests) {
-      const result = b.results.get(node.unique_id);
-      const want = expected(node);
-      const failures = node.config.meta?.expect_failures;
-      if (!result) mismatches.push(`${node.name}: no result`);
-      else if (result.status !== want) mismatches.push(`${node.name}: ${result.status}, expected ${want} (${result.message ?? ""})`);
-      else if (typeof failures === "number" && result.failures !== failures) mismatches.push(`${node.name}: ${result.failures} failing rows, expected ${failures}`);
-    }
-    expect(mismatches).toEqual([]);
+    expect(fixtureMismatches(tests, b.results)).toEqual([]);
   });
 
   it("has a passing and a failing fixture for every macro and generic test of the package", () => {
