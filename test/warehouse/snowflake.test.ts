@@ -65,6 +65,7 @@ warehouseSuite({
     return warehouse;
   },
   series: (n) => `select seq4() as i from table(generator(rowcount => ${n}))`,
+  partitionedPlanTimeoutMs: 600_000,
   async stop() {
     fakesnow?.kill();
     await fakesnow;
