@@ -15,7 +15,7 @@ describe("npm run demo", () => {
     // stderr carries the progress lines (not a terminal); nothing there may be an error.
     expect(run.stderr).not.toMatch(/error|Error|\bat .*\.ts:\d+/);
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toContain("2 contracts: 0 written, 8 unchanged, 0 removed, 0 drifted");
+    expect(run.stdout).toContain("2 contracts: 0 written, 10 unchanged, 0 removed, 0 drifted");
     expect(run.stdout).toMatch(/SYNCED\s+contact_engagement_to_hubspot .*: 7 eligible rows, 7 created, 0 updated, 0 unchanged, 0 failed/);
     expect(run.stdout).toMatch(/SKIPPED\s+account_health_to_hubspot[\s\S]*held back by the gate: test not_null_account_health_domain: fail \(1 failing row\)/);
     // Consent withdrawn (Sofia, Ben) and the internal QA user never reach HubSpot.
