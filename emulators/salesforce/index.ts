@@ -3,7 +3,7 @@ import { PERSON_USER_ID } from "./ids.ts";
 import { Org } from "./org.ts";
 import { serve } from "./server.ts";
 import { coerce } from "./validate.ts";
-import type { FaultOptions, SalesforceEmulator, SalesforceEmulatorOptions, SalesforceRecord } from "./types.ts";
+import type { FaultOptions, FieldEdit, SalesforceEmulator, SalesforceEmulatorOptions, SalesforceRecord } from "./types.ts";
 
 export type {
   EmulatorCall,
@@ -76,6 +76,13 @@ export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = 
       table.put({ ...existing, ...values, LastModifiedDate: now, LastModifiedById: PERSON_USER_ID, SystemModstamp: now });
     },
     touchDescribe: (sobject: string) => org.touchDescribe(sobject),
+    editField: (sobject: string, field: string, changes: FieldEdit) => {
+      // An admin editing the field in Setup: later matching and the describe follow, and the describe is newer.
+      const f = org.store.sobject(sobject)?.byLower.get(field.toLowerCase());
+      if (!f) throw new Error(`Unknown field ${sobject}.${field}`);
+      Object.assign(f, changes);
+      org.touchDescribe(sobject);
+    },
     setFaults: (f: FaultOptions) => org.faults.set(f),
     reset: () => org.reset(),
     close: async () => {

@@ -89,6 +89,14 @@ export interface SalesforceRecord {
   [field: string]: unknown;
 }
 
+/** What an admin can change on an existing field in Setup (what the emulator models of it). */
+export interface FieldEdit {
+  unique?: boolean;
+  caseSensitive?: boolean;
+  length?: number;
+  label?: string;
+}
+
 export interface SalesforceEmulator {
   url: string;
   port: number;
@@ -100,6 +108,8 @@ export interface SalesforceEmulator {
   insertRecord(sobject: string, fields: Record<string, unknown>): SalesforceRecord;
   editAsPerson(sobject: string, id: string, fields: Record<string, unknown>): void;
   touchDescribe(sobject: string): void;
+  /** Edits a field's definition as an admin would in Setup (uniqueness, case sensitivity, length, label). */
+  editField(sobject: string, field: string, changes: FieldEdit): void;
   setFaults(f: FaultOptions): void;
   reset(): void;
   close(): Promise<void>;

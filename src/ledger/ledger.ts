@@ -486,11 +486,15 @@ export class Ledger {
   }
 
   /**
-   * A run-log row for a contract its gate held back: nothing was planned or sent, the row says why (gate_reasons,
-   * stop_reason), so `status` and the dbt package see every scheduled run, not only those that wrote.
+   * A run-log row for a contract held back before anything was planned or sent, saying why (stop_reason), so `status`,
+   * `history` and the dbt package see every scheduled run, not only those that wrote: `gated` (its dbt gate failed,
+   * gate_reasons), `held` (the kill switch is on) or `busy` (another runner holds its lease). Held and busy runs passed
+   * the gate.
    */
-  async gatedRun(run: RunStart, reasons: string[]): Promise<void> {
-    const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, new Date(), "gated", run.mode, false, JSON.stringify(reasons), reasons.join("; ").slice(0, 2000), run.actor ?? null];
+  async heldRun(run: RunStart, held: { status: "gated" | "held" | "busy"; reasons: string[] }): Promise<void> {
+    const { status, reasons } = held;
+    const gateReasons = status === "gated" ? reasons : [];
+    const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, new Date(), status, run.mode, status !== "gated", JSON.stringify(gateReasons), reasons.join("; ").slice(0, 2000), run.actor ?? null];
     await this.#warehouse.execute(
       `insert into ${this.tables.runLog} (run_id, contract_name, invocation_id, started_at, finished_at, status, mode, gate_passed, gate_reasons, stop_reason, actor)
         values ${this.#placeholders(1, values.length)}`,
@@ -525,6 +529,23 @@ export class Ledger {
     return Number(rows[0]?.runs ?? 0) > 0;
   }
 
+  /** Records the key rule this run compares keys by, and the destination field it is for (migration 10). */
+  async recordKeyRule(runId: string, contract: string, field: string, rule: KeyRule): Promise<void> {
+    const p = this.#warehouse.dialect.param;
+    await this.#warehouse.execute(`update ${this.tables.runLog} set key_field = ${p(1)}, key_rule = ${p(2)} where run_id = ${p(3)} and contract_name = ${p(4)}`, [field, rule, runId, contract]);
+  }
+
+  /** The key rule the contract's latest run recorded for this destination field, if any. */
+  async lastKeyRule(contract: string, field: string): Promise<KeyRule | undefined> {
+    const p = this.#warehouse.dialect.param;
+    const rows = await this.#warehouse.query(
+      `select key_rule from ${this.tables.runLog} where contract_name = ${p(1)} and key_field = ${p(2)} and key_rule is not null order by started_at desc limit 1`,
+      [contract, field],
+    );
+    const rule = rows[0]?.key_rule;
+    return rule === "exact" || rule === "case_insensitive" ? rule : undefined;
+  }
+
   /** Whether the ledger holds any row of the contract: false before its first sync into the destination. */
   async hasRows(contract: string): Promise<boolean> {
     const q = this.#warehouse.dialect.quoteIdentifier;
@@ -550,13 +571,17 @@ export class Ledger {
     await this.#listener?.runFinished(entry);
   }
 
-  /** Per contract: the latest run by start (a run still going, or killed, has no finish time yet). */
+  /**
+   * Per contract: the latest run by start (a run still going, or killed, has no finish time yet). A `busy` row (a
+   * second runner turned away) is not the contract's last run: the run it met still is (`history` lists both).
+   */
   async lastRuns(): Promise<Record<string, unknown>[]> {
     return this.#warehouse.query(
       `select r.contract_name, r.run_id, r.status, r.started_at, r.finished_at, r.rows_created, r.rows_updated, r.rows_unchanged, r.rows_failed,
          r.rows_failed_unchanged, r.rows_retry_later, r.stop_reason
        from ${this.tables.runLog} as r
-       where r.started_at = (select max(started_at) from ${this.tables.runLog} as x where x.contract_name = r.contract_name)
+       where r.status <> 'busy'
+         and r.started_at = (select max(started_at) from ${this.tables.runLog} as x where x.contract_name = r.contract_name and x.status <> 'busy')
        order by r.contract_name`,
     );
   }

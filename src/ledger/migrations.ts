@@ -109,6 +109,9 @@ const MIGRATIONS: Migration[] = [
     `create table if not exists ${t.changeLog} (run_id ${x.text} not null, contract_name ${x.text} not null, sync_key ${x.text},
       action ${x.text} not null, fields ${x.text}, error_code ${x.text}, reason ${x.text}, destination_record_id ${x.text}, recorded_at ${x.timestamp})`,
   ],
+  // 10: the key rule a run compared keys by (Salesforce reads it from the match field's describe), with the field it
+  // is for: a later run with nothing to send plans with it and asks the destination nothing (zero calls).
+  (t, { types: x }) => [`alter table ${t.runLog} add column key_field ${x.text}`, `alter table ${t.runLog} add column key_rule ${x.text}`],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;

@@ -33,7 +33,7 @@ import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.t
 import { RunDestinations } from "./destination.ts";
 import { pauseRuleTripped } from "../contract/pause-rule.ts";
 import { exitCodeOf } from "../report/format.ts";
-import type { ContractOutcome, SyncReport } from "../report/types.ts";
+import type { ContractOutcome, FailedContractOutcome, SyncReport } from "../report/types.ts";
 import type { Warehouse } from "../warehouse/index.ts";
 import { openLedgerSession, type LedgerSession } from "./session.ts";
 import { LiveStatus } from "./status.ts";
@@ -254,7 +254,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       // A contract its gate held back leaves a run-log row saying why: `status` shows it, not only runs that wrote.
       if (!options.dryRun) {
         for (const { contract, reasons } of gated) {
-          await ledger.gatedRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: new Date(), mode: contract.spec.destination.mode, actor: options.actor }, reasons);
+          await ledger.heldRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: new Date(), mode: contract.spec.destination.mode, actor: options.actor }, { status: "gated", reasons });
         }
       }
       for (const [contract, builtBy] of proven) {
@@ -343,7 +343,13 @@ async function syncContract(
   const env = options.env ?? process.env;
   const paused = await controls.pausedReason(contract.spec.name, env);
   if (options.dryRun || alertOnly(contract)) return { ...(await planContract(contract, warehouse, ledger, options, paused, run.builtBy)), ...(alertOnly(contract) ? { alertOnly: true } : {}) };
-  if (paused) return { ...base, status: "skipped", reasons: [paused] };
+  // Held back by the kill switch, or turned away by another runner's lease: the run log says so, as for the gate.
+  const held = (status: "held" | "busy", reason: string) =>
+    ledger.heldRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: new Date(), mode: contract.spec.destination.mode, actor: options.actor }, { status, reasons: [reason] });
+  if (paused) {
+    await held("held", paused);
+    return { ...base, status: "skipped", reasons: [paused] };
+  }
   const holder = `${hostname()}:${process.pid}:${run.runId}`;
   // Shards of one contract run side by side: each holds its own lease.
   const leaseName = options.shard ? `${contract.spec.name}#${options.shard.index}/${options.shard.count}` : contract.spec.name;
@@ -351,7 +357,9 @@ async function syncContract(
   // Held (renewed by a heartbeat) until released: a runner that dies frees the contract one TTL later.
   const lease = await controls.holdLease(leaseName, holder, ttlMs);
   if (!lease.acquired) {
-    return { ...base, status: "busy", reasons: [`another runner (${lease.holder}) has been syncing this contract since ${lease.since?.toISOString() ?? "?"}`] };
+    const reason = `another runner (${lease.holder}) has been syncing this contract since ${lease.since?.toISOString() ?? "?"}`;
+    await held("busy", reason);
+    return { ...base, status: "busy", reasons: [reason] };
   }
   try {
     return await syncLeased({ contract, destination: destination!, warehouse, ledger, controls, run, options });
@@ -478,7 +486,12 @@ async function firstSyncMatchRate(
   return matchRateStop(contract.spec, matched, keys.length);
 }
 
-async function planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun, finishRun: FinishRun): Promise<ContractOutcome> {
+async function planAndSend(
+  { contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun,
+  finishRun: FinishRun,
+  /** The key rule the destination gave when the one the last run recorded no longer held: plan again with it. */
+  askedKeyRule?: KeyRule,
+): Promise<ContractOutcome> {
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   const env = options.env ?? process.env;
   const counters = { requests: 0, retries: 0 };
@@ -490,17 +503,25 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
     lastAcceptedAt: () => pacerFor(destination).lastAcceptedAt,
     ...(maxThrottledMs === undefined ? {} : { maxThrottledMs }),
   };
-  // Keys are compared as the destination compares them (Salesforce: its describe of the match field, read once).
-  let keyRule: KeyRule;
-  try {
-    // Known without asking (HubSpot): no request is made or counted, so a quiet rerun stays at zero requests.
-    keyRule = knownKeyRule(contract) ?? (await retrying(() => destination.keyRule(), retryPolicy, counters));
-  } catch (error) {
-    if (!(error instanceof DestinationRequestError) || error.retryable) throw error;
-    const reason = `${destination.description}: ${error.message}`;
-    await finishRun("failed", { eligible: 0, created: 0, updated: 0, unchanged: 0, removed: 0, failed: 0, rejected: 0 }, reason.slice(0, 2000));
-    return { ...base, status: "failed", reasons: [reason] };
-  }
+  // Keys are compared as the destination compares them (Salesforce: its describe of the match field).
+  const askKeyRule = async (): Promise<KeyRule | FailedContractOutcome> => {
+    try {
+      return await retrying(() => destination.keyRule(), retryPolicy, counters);
+    } catch (error) {
+      if (!(error instanceof DestinationRequestError) || error.retryable) throw error;
+      const reason = `${destination.description}: ${error.message}`;
+      await finishRun("failed", { eligible: 0, created: 0, updated: 0, unchanged: 0, removed: 0, failed: 0, rejected: 0 }, reason.slice(0, 2000));
+      return { ...base, status: "failed", reasons: [reason] };
+    }
+  };
+  // Known without asking (HubSpot), or recorded by the last run for this match field (Salesforce): a run with nothing
+  // to send then asks the destination nothing, so a quiet rerun makes zero calls. A run that sends asks first (below).
+  const keyField = `${contract.spec.destination.object}.${contract.spec.destination.match.field}`;
+  const recorded = askedKeyRule || options.replay ? undefined : await ledger.lastKeyRule(contract.spec.name, keyField);
+  const known = askedKeyRule ?? knownKeyRule(contract) ?? recorded ?? (await askKeyRule());
+  if (typeof known !== "string") return known;
+  const keyRule: KeyRule = known;
+  await ledger.recordKeyRule(run.runId, contract.spec.name, keyField, keyRule);
   await ledger.canonicalizeKeys(contract.spec.name, keyRule);
   const planOptions = {
     ...(await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy: run.builtBy, keyRule })),
@@ -541,6 +562,12 @@ async function planAndSend({ contract, destination, warehouse, ledger, controls,
   // The kill switch thrown while the run sent: the run ends paused, as the contract now is.
   let switchedOff: string | undefined;
   // Nothing changed: no destination call at all, not even the preflight.
+  if (plan.create + plan.update + removals > 0 && recorded !== undefined && knownKeyRule(contract) === undefined) {
+    // Planned with the last run's key rule: before any write, the destination confirms it; if it changed, plan again.
+    const asked = await askKeyRule();
+    if (typeof asked !== "string") return asked;
+    if (asked !== keyRule) return planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }, finishRun, asked);
+  }
   if (plan.create + plan.update + removals > 0) {
     let problems: string[];
     let cause: "mapping" | "destination" = "mapping";

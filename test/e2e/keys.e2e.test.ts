@@ -194,6 +194,29 @@ describe.each(ENGINES)("keys on %s", (engineName) => {
     expect(keys).toContain(AMARA.toUpperCase());
   });
 
+  it("Salesforce: a rerun with nothing changed asks nothing (not even the describe); when the match field's rule changes, the next run that sends plans with the new rule", async () => {
+    await startSalesforce(true);
+    const contract = await target(toSalesforce("Ext_Key__c"));
+    const first = await sync(contract);
+    expect(first.outcome.counts, first.output).toMatchObject({ created: 16 });
+    // The key rule the run compared keys by is recorded with the field it is for.
+    const [logged] = await engine.query(`select key_field, key_rule from ${engine.ledgerTable("activation_run_log")} where contract_name = '${CONTRACT}'`);
+    expect(logged).toEqual({ key_field: "Contact.Ext_Key__c", key_rule: "exact" });
+    const calls = salesforce!.calls().length;
+    const quiet = await sync(contract);
+    expect(quiet.outcome.counts, quiet.output).toMatchObject({ created: 0, updated: 0, unchanged: 16 });
+    expect(salesforce!.calls().slice(calls), "a quiet rerun makes no call at all").toEqual([]);
+
+    // An admin makes Ext_Key__c case-insensitive; then two rows' keys differ only in case. Planned with the recorded
+    // rule (exact) they would be two keys; the destination's answer before any write makes them one shared key.
+    salesforce!.editField("Contact", "Ext_Key__c", { caseSensitive: false });
+    await collide();
+    const after = await sync(contract);
+    expect(after.outcome.rejected, after.output).toEqual([{ key: AMARA, reason: "duplicate_key", rows: 2, rule: "case_insensitive" }]);
+    expect(salesforce!.records("Contact").map((r) => String(r.Ext_Key__c))).not.toContain(AMARA.toUpperCase());
+    expect(salesforce!.records("Contact")).toHaveLength(16);
+  });
+
   it("a timestamp key renders the same under TZ=Asia/Kolkata and TZ=UTC: the second run changes nothing", async () => {
     await startSalesforce(false);
     // A timestamptz key, distinct per row (minutes before now, so the contract's freshness still holds).

@@ -82,6 +82,10 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect(emulator.calls()).toEqual([]);
       const status = await runCli(["status", ...connection, "--json"], env());
       expect(JSON.parse(status.stdout).paused).toEqual([expect.objectContaining({ contract: CONTRACT, reason: "scores look wrong", actor: "ops-tester" })]);
+      // The held run is in the run log with why (it passed the gate), and status says the kill switch held it.
+      const held = await engine.query(`select status, gate_passed, stop_reason from ${engine.ledgerTable("activation_run_log")}`);
+      expect(held).toEqual([{ status: "held", gate_passed: true, stop_reason: expect.stringContaining("scores look wrong") }]);
+      expect((await runCli(["status", ...connection], env())).stdout).toMatch(/contact_engagement_to_hubspot: PAUSED; last run held by the kill switch at .*: paused by ops-tester: scores look wrong/);
 
       expect((await runCli(["resume", ...connection, "--contract", CONTRACT], env())).exitCode).toBe(0);
       expect((await runCli(sync(), env())).exitCode).toBe(0);
@@ -284,8 +288,10 @@ describe.each(ENGINES)("on %s", (engineName) => {
         await new Promise((r) => setTimeout(r, Math.max(0, expires - Date.now()) + 500));
         const next = await runCli(sync("--json"), env(ttl));
         expect(next.exitCode, next.stdout + next.stderr).toBe(0);
-        const runs = await engine.query(`select status from ${engine.ledgerTable("activation_run_log")} order by started_at`);
-        expect(runs.map((r) => r.status)).toEqual(["abandoned", "success"]);
+        const runs = await engine.query(`select status, stop_reason from ${engine.ledgerTable("activation_run_log")} order by started_at`);
+        // On PostgreSQL the runner turned away left its own row (busy, with who held the lease).
+        if (engineName === "postgres") expect(runs[1]).toMatchObject({ status: "busy", stop_reason: expect.stringMatching(/another runner .* has been syncing this contract since/) });
+        expect(runs.map((r) => r.status)).toEqual(engineName === "postgres" ? ["abandoned", "busy", "success"] : ["abandoned", "success"]);
       } finally {
         await slow.close();
       }

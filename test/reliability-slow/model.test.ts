@@ -32,10 +32,10 @@ import { ENGINES, integrationEngine, type EngineName, type Row } from "../suppor
 import { execDuckDB, queryDuckDB, startCli, waitFor } from "./support.ts";
 
 /**
- * Keys differing only in case ("Ann@x.io" beside "ann@x.io"). Off until "keys compared as the destination compares
- * them" lands: HubSpot compares emails case-insensitively (so do Salesforce external ids), so both rows of such a pair
- * must be rejected as a shared key; today the syncer compares them as different keys. The model below already holds
- * that rule: switch this on once that change is merged.
+ * Keys differing only in case ("Ann@x.io" beside "ann@x.io"). The model compares keys as each destination does
+ * (`canonical` below): HubSpot compares emails case-insensitively, so both rows of such a pair are rejected as one
+ * shared key; the fixture's Salesforce match field (Ext_Id__c, an external id that is not unique) compares exactly, so
+ * they are two keys and two records.
  */
 const CASE_COLLISIONS = true;
 /**
@@ -80,6 +80,15 @@ const TITLES = ["CTO", "Analyst", "Barista", "Ops Lead", "Founder"];
 const TIERS = ["starter", "growth", "enterprise"];
 const BANDS = ["high", "medium", "low"];
 const pick = <T>(items: readonly T[], n: number): T => items[n % items.length]!;
+
+/**
+ * A key as the destination compares it, stated here from the destinations' documented rules rather than read from the
+ * syncer: HubSpot's email is case-insensitive; Salesforce's external id is case-insensitive only when the field is
+ * unique and not case-sensitive, and the fixture's Ext_Id__c is neither (emulators/salesforce/describe.ts).
+ */
+function canonical(key: string, destination: DestinationName): string {
+  return destination === "hubspot" ? key.toLowerCase() : key;
+}
 
 /** A value the destination refuses for good: HubSpot's plan_tier has no option `platinum`; Salesforce's Title holds 128 characters. */
 function invalidate(person: Person, destination: DestinationName): void {
@@ -147,19 +156,30 @@ class Table {
     return this.rows.filter((r) => r.email !== null);
   }
 
-  /** Lower-cased key → rows, as the destination compares keys. */
+  /** A key as the destination compares it. */
+  canonical(key: string): string {
+    return canonical(key, this.destination);
+  }
+
+  /** Canonical key → rows, as the destination compares keys. */
   private groups(): Map<string, Person[]> {
     const groups = new Map<string, Person[]>();
     for (const r of this.keyed()) {
-      const k = CASE_COLLISIONS ? r.email!.toLowerCase() : r.email!;
+      const k = this.canonical(r.email!);
       groups.set(k, [...(groups.get(k) ?? []), r]);
     }
     return groups;
   }
 
-  /** Eligible rows by key: a non-null key no other row shares. */
+  /** Eligible rows by canonical key (the ledger's form): a non-null key no other row shares. */
   eligible(): Map<string, Person> {
-    return new Map([...this.groups().values()].filter((g) => g.length === 1).map((g) => [g[0]!.email!, g[0]!]));
+    return new Map([...this.groups()].filter(([, g]) => g.length === 1).map(([k, g]) => [k, g[0]!]));
+  }
+
+  /** The excluded-rows model's reason for a canonical key (the table lists each row's own spelling). */
+  excludedReason(key: string): string | undefined {
+    for (const [k, reason] of this.excluded) if (this.canonical(k) === key) return reason;
+    return undefined;
   }
 
   /** Keys more than one row holds (each spelling), and whether a row has a null key. */
@@ -454,7 +474,8 @@ async function runSequence({ s, w, destination, targetPath, invocationId }: Sequ
   const anySync = async (): Promise<ContractOutcome> => only(await timed("sync", () => runSync({ ...base, select: [CONTRACT] })));
   const sync = async (): Promise<SyncedOutcome> => synced(await anySync());
   const pause = (paused: boolean) => setKillSwitch(base, CONTRACT, paused, paused ? "model-based test" : undefined, "model-tester");
-  const snapshot = (): Map<string, Landed> => new Map(destination.records().map((r) => [r.key, r]));
+  // Records by key as the ledger holds it (canonical), so a record written under another spelling is found.
+  const snapshot = (): Map<string, Landed> => new Map(destination.records().map((r) => [table.canonical(r.key), r]));
   /** A run that wrote, undisturbed, with the destination before it: what `rollback` must restore. */
   let lastWrite: { runId: string; before: Map<string, Landed> } | undefined;
 
@@ -510,7 +531,8 @@ async function runSequence({ s, w, destination, targetPath, invocationId }: Sequ
         const eligible = table.eligible();
         for (const { key, reason } of replayed.notEligible ?? []) {
           expect(eligible.has(key), `${at}: replay called ${key} not eligible`).toBe(false);
-          if (table.excluded.has(key)) expect(reason, `${at}: ${key}`).toBe(table.excluded.get(key));
+          const excluded = table.excludedReason(key);
+          if (excluded !== undefined) expect(reason, `${at}: ${key}`).toBe(excluded);
         }
         const { letters: open } = await ledgerState(w);
         const stale = [...open.keys()].filter((k) => !eligible.has(k));
@@ -520,7 +542,7 @@ async function runSequence({ s, w, destination, targetPath, invocationId }: Sequ
         break;
       }
       case "rollback":
-        if (lastWrite) await rollback({ w, base, destination, lastWrite, at, sync: anySync });
+        if (lastWrite) await rollback({ w, base, snapshot, lastWrite, at, sync: anySync, calls: () => destination.calls() });
         else outcome = await sync();
         break;
     }
@@ -599,31 +621,34 @@ async function killedRun({ w, destination, targetPath, env, seed }: { w: Warehou
 async function rollback({
   w,
   base,
-  destination,
+  snapshot,
   lastWrite,
   at,
   sync,
+  calls: destinationCalls,
 }: {
   w: WarehouseUnderTest;
   base: Omit<RecoverOptions, "contract">;
-  destination: DestinationUnderTest;
+  /** The destination's records by canonical key. */
+  snapshot: () => Map<string, Landed>;
   lastWrite: { runId: string; before: Map<string, Landed> };
   at: string;
   sync: () => Promise<ContractOutcome>;
+  calls: () => number;
 }): Promise<void> {
   const keys = await w.query(`select sync_key, status from ${w.ledger("activation_ledger")} where contract_name = '${CONTRACT}' and run_id = '${lastWrite.runId}'`);
-  const now = new Map(destination.records().map((r) => [r.key, r]));
+  const now = snapshot();
   await runRollback({ ...base, contract: CONTRACT, runId: lastWrite.runId });
-  const after = new Map(destination.records().map((r) => [r.key, r]));
+  const after = snapshot();
   for (const { sync_key: key, status } of keys.map((r) => ({ sync_key: String(r.sync_key), status: r.status }))) {
     // A record the run removed (its row left the eligible set) stays removed: rollback brings back no values of it.
     const expected = status === "removed" ? now.get(key) : (lastWrite.before.get(key) ?? now.get(key));
     expect(after.get(key)?.values, `${at}: ${key} after rollback`).toEqual(expected?.values);
   }
-  const calls = destination.calls();
+  const calls = destinationCalls();
   const held = await sync();
   expect(held.status, `${at}: rolled back, the contract is paused`).toBe("skipped");
-  expect(destination.calls()).toBe(calls);
+  expect(destinationCalls()).toBe(calls);
   await setKillSwitch(base, CONTRACT, false, undefined, "model-tester");
 }
 
@@ -650,7 +675,7 @@ async function checkModel({
   const byKey = new Map<string, Landed>();
   const duplicates: string[] = [];
   for (const r of landed) {
-    const key = destination.name === "hubspot" || CASE_COLLISIONS ? r.key.toLowerCase() : r.key;
+    const key = table.canonical(r.key);
     if (byKey.has(key)) duplicates.push(key);
     byKey.set(key, r);
   }
@@ -660,7 +685,7 @@ async function checkModel({
   // 1. Every eligible row is synced with today's values, or dead-lettered with a reason because it holds a value the destination refuses.
   const problems: string[] = [];
   for (const [key, person] of eligible) {
-    const record = byKey.get(key.toLowerCase());
+    const record = byKey.get(key);
     const letter = letters.get(key);
     if (isInvalid(person, destination.name)) {
       if (!letter || !letter.error_code || letter.failure_kind !== "permanent") problems.push(`${key}: invalid, expected a permanent dead letter with a reason, got ${JSON.stringify(letter)}`);
@@ -674,7 +699,7 @@ async function checkModel({
   // 2. Every null or shared key is rejected with a reason.
   const expectedRejected = table.rejected();
   // Reported in the ledger's canonical form: lower-cased where the destination compares keys case-insensitively.
-  const canonical = (key: string): string => (CASE_COLLISIONS ? key.toLowerCase() : key);
+  const canonical = (key: string): string => table.canonical(key);
   const reported = new Set(rejected.filter((r) => r.reason).map((r) => (r.key === null ? null : canonical(r.key))));
   for (const key of expectedRejected.shared) if (!reported.has(canonical(key))) problems.push(`${key}: shared by two rows, not reported as rejected (${JSON.stringify(rejected)})`);
   if (expectedRejected.nullKey && !reported.has(null)) problems.push(`a null key is not reported as rejected (${JSON.stringify(rejected)})`);
@@ -682,10 +707,10 @@ async function checkModel({
   // several rows is rejected, not removed: its record is left alone (src/plan/diff.ts, removedKeysSql).
   // A spelling of an eligible key (its case twin gone) addresses the eligible row's record.
   const sharedNow = new Set(expectedRejected.shared.map(canonical));
-  const eligibleNow = new Set([...eligible.keys()].map(canonical));
+  const eligibleNow = new Set(eligible.keys());
   for (const key of table.seen) {
     if (eligibleNow.has(canonical(key)) || sharedNow.has(canonical(key))) continue;
-    const record = byKey.get(key.toLowerCase());
+    const record = byKey.get(canonical(key));
     if (!record) continue;
     const held = Object.entries(record.values).filter(([, v]) => v !== null && v !== "");
     const why = table.excluded.get(key) ?? "removed";
@@ -693,7 +718,7 @@ async function checkModel({
     else if (held.length > 0) problems.push(`${key} (${why}): on_removed clear, the record still holds ${JSON.stringify(Object.fromEntries(held))}`);
   }
   // Nothing but the table's keys was ever written.
-  const strangers = [...byKey.keys()].filter((k) => ![...table.seen].some((s) => s.toLowerCase() === k));
+  const strangers = [...byKey.keys()].filter((k) => ![...table.seen].some((s) => canonical(s) === k));
   if (strangers.length > 0) problems.push(`records of keys never in the table: ${strangers.join(", ")}`);
   // Every open dead letter is a record the model expects one for: an invalid eligible row, or a key no longer eligible.
   for (const key of letters.keys()) {
