@@ -150,6 +150,21 @@ export function removalAction(spec: ContractSpec, cause: RemovalCause): RemovalA
   return "skip";
 }
 
+/**
+ * Why a run of this contract may clear its mapped fields at the destination (a removal whose action is clear), for
+ * the mapping check: a destination field that cannot be emptied makes such a removal fail and keep every activated
+ * value. Undefined when no removal of the contract clears.
+ */
+export function clearingRemovals(spec: ContractSpec): string | undefined {
+  const why: string[] = [];
+  const declared = { consent: Boolean(spec.suppression?.consent), excluded: Boolean(spec.suppression?.exclude?.length) };
+  for (const cause of ["consent", "excluded"] as const) {
+    if (declared[cause] && removalAction(spec, cause) === "clear") why.push(`suppression.on_removed.${cause} is clear${spec.suppression?.on_removed?.[cause] ? "" : " (the default)"}`);
+  }
+  if (actsOnRemoved(spec) && removalAction(spec, "other") === "clear") why.push(`a removal clears (destination.on_removed: ${spec.destination.on_removed}${spec.destination.mode === "mirror" ? ", mode mirror" : ""})`);
+  return why.length > 0 ? why.join(" and ") : undefined;
+}
+
 /** Whether the contract declares suppression that `suppression.on_removed` governs (consent or exclude items). */
 export function declaresSuppressionRemovals(spec: ContractSpec): boolean {
   return Boolean(spec.suppression?.consent || spec.suppression?.exclude?.length);

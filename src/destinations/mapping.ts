@@ -17,6 +17,8 @@ export interface MappingTarget {
   fields: MappedField[];
   /** Which column kinds a destination type accepts; undefined for a type the destination does not know. */
   accepts: (destinationType: string, kind: ValueKind) => boolean | undefined;
+  /** Why a run of the contract may clear its mapped fields (contract/rules.ts, clearingRemovals); absent: none does. */
+  clearing?: string | undefined;
 }
 
 export function checkMapping(schema: DestinationSchema, target: MappingTarget, kinds: Record<string, ValueKind> = {}): string[] {
@@ -31,6 +33,10 @@ export function checkMapping(schema: DestinationSchema, target: MappingTarget, k
       continue;
     }
     if (!described.writable) problems.push(`fields: ${target.label} field ${field.to} is read-only`);
+    // A clear that cannot empty a required field fails, and the record keeps every value this project activated.
+    if (target.clearing && described.clearable === false) {
+      problems.push(`fields: ${field.to} is required in ${target.label}, so it cannot be cleared, yet ${target.clearing}: declare delete (or keep, with a reason) for those removals`);
+    }
     const kind = kinds[field.to];
     if (kind && target.accepts(described.type, kind) === false) {
       problems.push(`fields: ${field.to} is a ${described.type} field in ${target.label}; a ${kind} column cannot be written to it`);

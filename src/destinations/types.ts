@@ -69,6 +69,8 @@ export interface FieldDescription {
   matchable: boolean;
   /** For a field that can match: how the destination compares its values (absent: exactly). */
   keyRule?: KeyRule;
+  /** False when the destination refuses an empty value (Salesforce `nillable: false`): a removal cannot clear it. */
+  clearable?: boolean;
 }
 
 // How a destination compares its match field's values: a rule of the contract's sync key (src/contract/rules.ts).
@@ -159,7 +161,7 @@ export interface Destination {
    * exists and is writable, its type fits the column (`kinds`, destination field → kind, when known), and the
    * contract's `allowed` values are a subset of the destination's. Returns the problems found.
    */
-  checkMapping(kinds?: Record<string, ValueKind>): Promise<string[]>;
+  checkMapping(kinds?: Record<string, ValueKind>, clearing?: string): Promise<string[]>;
   /** Writes one batch (≤ maxBatchSize, no two keys equal under normalizeKey); one outcome per record. */
   write(records: DestinationRecord[]): Promise<RecordOutcome[]>;
   /** The current destination records of these keys (keys with none are absent from the map, keyed as given). */

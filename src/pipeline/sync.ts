@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { loadContracts, redactKey, redactSensitive, selectContracts, unsyncableContracts, type Contract } from "../contract/load.ts";
 import type { ContractSpec } from "../contract/schema.ts";
 import { launchReadiness } from "../contract/readiness.ts";
-import { holdsOnParity, lateArrivingLimit, matchRateStop, measuresMatchRate, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
+import { clearingRemovals, holdsOnParity, lateArrivingLimit, matchRateStop, measuresMatchRate, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
 import { BadInputError, BusyError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
@@ -572,7 +572,7 @@ async function planAndSend(
     let problems: string[];
     let cause: "mapping" | "destination" = "mapping";
     try {
-      problems = await retrying(async () => destination.checkMapping(await columnKinds(warehouse, contract)), retryPolicy, counters);
+      problems = await retrying(async () => destination.checkMapping(await columnKinds(warehouse, contract), clearingRemovals(contract.spec)), retryPolicy, counters);
     } catch (error) {
       // Refused credentials, a revoked token, an exhausted quota, a destination down (5xx after every retry): the
       // contract fails before any write, and the run goes on to the next contract.

@@ -207,6 +207,24 @@ describe("describe, mapping check, drift", () => {
     const { destination } = await start();
     expect(await destination.checkMapping()).toEqual([]);
   });
+
+  it("refuses a field that cannot be emptied (nillable: false) when a removal of the contract would clear it", async () => {
+    const { emu } = await start();
+    const toContacts = createDestination(
+      {
+        ...contract,
+        spec: contractSchema.parse({ ...contract.spec, destination: { type: "salesforce", object: "Contact", match: { field: "Ext_Id__c" } }, fields: { last: "LastName", first: "FirstName" } }),
+      },
+      { SALESFORCE_INSTANCE_URL: emu.url, SALESFORCE_ACCESS_TOKEN: emu.accessToken },
+    );
+    expect((await toContacts.describe()).get("LastName")).toMatchObject({ clearable: false });
+    expect((await toContacts.describe()).get("FirstName")?.clearable).toBeUndefined();
+    // No removal clears: nothing to refuse. One does: LastName (required) is named, FirstName (nillable) is not.
+    expect(await toContacts.checkMapping()).toEqual([]);
+    expect(await toContacts.checkMapping(undefined, "suppression.on_removed.consent is clear (the default)")).toEqual([
+      "fields: LastName is required in Salesforce Contact, so it cannot be cleared, yet suppression.on_removed.consent is clear (the default): declare delete (or keep, with a reason) for those removals",
+    ]);
+  });
 });
 
 describe("read-back and removal", () => {

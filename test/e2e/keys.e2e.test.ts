@@ -50,6 +50,8 @@ function toSalesforce(match: string, key = "email"): (c: ContractJson) => void {
     c.key = key;
     c.destination = { type: "salesforce", object: "Contact", match: { field: match }, mode: "upsert", on_removed: "keep" };
     c.fields = { first_name: "FirstName", last_name: "LastName" };
+    // LastName cannot be emptied: a withdrawn consent deletes the Contact (the default, clear, is refused for it).
+    c.suppression = { ...c.suppression, on_removed: { consent: "delete" } };
     delete c.gates.max_null_rate;
   };
 }
@@ -192,6 +194,19 @@ describe.each(ENGINES)("keys on %s", (engineName) => {
     const keys = salesforce!.records("Contact").map((r) => String(r.Ext_Key__c));
     expect(keys).toContain(AMARA);
     expect(keys).toContain(AMARA.toUpperCase());
+  });
+
+  it("Salesforce: a contract whose consent removal would clear LastName (required) fails before any write, naming the field", async () => {
+    await startSalesforce(true);
+    const contract = await target((c) => {
+      toSalesforce("Ext_Key__c")(c);
+      delete c.suppression.on_removed; // consent's default: clear
+    });
+    const run = await sync(contract);
+    expect(run.exitCode, run.output).toBe(2);
+    expect(run.output).toContain("fields: LastName is required in Salesforce Contact, so it cannot be cleared, yet suppression.on_removed.consent is clear (the default)");
+    expect(salesforce!.records("Contact")).toHaveLength(0);
+    expect(salesforce!.calls().filter((c) => c.method !== "GET" && !c.endpoint.includes("oauth2"))).toEqual([]);
   });
 
   it("Salesforce: a rerun with nothing changed asks nothing (not even the describe); when the match field's rule changes, the next run that sends plans with the new rule", async () => {

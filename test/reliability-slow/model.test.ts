@@ -320,6 +320,8 @@ function editContract(destination: DestinationName) {
     }
     contract.destination = { type: "salesforce", object: "Contact", match: { field: "Ext_Id__c" }, mode: "upsert", on_removed: "delete" };
     contract.fields = { first_name: "FirstName", last_name: "LastName", job_title: "Title" };
+    // A withdrawn consent deletes too: LastName cannot be cleared (the mapping check refuses the default, clear).
+    contract.suppression = { ...(contract.suppression as object), on_removed: { consent: "delete" } };
     contract.gates = { min_rows: 5, max_change: { percent: 50 }, match_rate_not_needed: "creates the records it syncs: nothing needs to exist first" };
   };
 }
@@ -545,7 +547,7 @@ async function runSequence({ s, w, destination, targetPath, invocationId }: Sequ
     const settled = await settle({ w, sync, pause, outcome, at });
     if (settled.wrote) wrote = undefined;
     lastWrite = wrote;
-    await checkModel({ w, destination, table, base, at, rejected: settled.last.rejected, sync });
+    await checkModel({ w, destination, table, base, at, rejected: settled.last.rejected, last: settled.last, sync });
   }
 }
 
@@ -653,6 +655,7 @@ async function checkModel({
   base,
   at,
   rejected,
+  last,
   sync,
 }: {
   w: WarehouseUnderTest;
@@ -661,6 +664,7 @@ async function checkModel({
   base: Omit<RecoverOptions, "contract">;
   at: string;
   rejected: { key: string | null; reason: string }[];
+  last: SyncedOutcome;
   sync: () => Promise<SyncedOutcome>;
 }): Promise<void> {
   const eligible = table.eligible();
@@ -718,7 +722,9 @@ async function checkModel({
     const person = eligible.get(key);
     if (person && !isInvalid(person, destination.name)) problems.push(`${key}: open dead letter for a valid row`);
   }
-  expect(problems, `${at}:\n${problems.join("\n")}`).toEqual([]);
+  // The last run's outcome and the ledger's rows of the keys at fault go with a failure: what the syncer thought.
+  const atFault = problems.length === 0 ? [] : [...ledger].filter(([key]) => problems.some((p) => p.includes(key)));
+  expect(problems, `${at}:\n${problems.join("\n")}\nlast run: ${JSON.stringify(last)}\nledger: ${JSON.stringify(atFault)}`).toEqual([]);
 
   // 4. A rerun with nothing changed makes zero calls (Salesforce's key rule included: the last run recorded it).
   const calls = destination.calls();

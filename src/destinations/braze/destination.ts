@@ -187,7 +187,7 @@ export class BrazeDestination implements Destination {
     return schema;
   }
 
-  async checkMapping(kinds?: Record<string, ValueKind>): Promise<string[]> {
+  async checkMapping(kinds?: Record<string, ValueKind>, clearing?: string): Promise<string[]> {
     const problems: string[] = [];
     const target = this.#target;
     if (target.object !== "users") problems.push(`destination.object ${target.object}: Braze syncs user profiles, so the object must be users`);
@@ -208,7 +208,7 @@ export class BrazeDestination implements Destination {
       return [...problems, `cannot list the custom attributes of the Braze workspace: ${failure.message}`];
     }
     const known = target.createAttributes ? target.fields.filter((f) => schema.has(f.to)) : target.fields;
-    problems.push(...checkMapping(schema, { label: "Braze users", matchField: target.matchField, fields: known, accepts }, kinds));
+    problems.push(...checkMapping(schema, { label: "Braze users", matchField: target.matchField, fields: known, accepts, clearing }, kinds));
     return problems;
   }
 

@@ -147,7 +147,7 @@ export class HubSpotDestination implements Destination {
     return schema;
   }
 
-  async checkMapping(kinds?: Record<string, ValueKind>): Promise<string[]> {
+  async checkMapping(kinds?: Record<string, ValueKind>, clearing?: string): Promise<string[]> {
     let schema: DestinationSchema;
     try {
       schema = await this.describe();
@@ -156,7 +156,7 @@ export class HubSpotDestination implements Destination {
       if (failure.retryable) throw failure;
       return [`cannot read the properties of HubSpot object ${this.#target.objectType}: ${failure.message}`];
     }
-    const problems = checkMapping(schema, { label: `HubSpot ${this.#target.objectType}`, matchField: this.#target.idProperty, fields: this.#target.fields, accepts }, kinds);
+    const problems = checkMapping(schema, { label: `HubSpot ${this.#target.objectType}`, matchField: this.#target.idProperty, fields: this.#target.fields, accepts, clearing }, kinds);
     if (this.#target.listId !== undefined) problems.push(...(await this.#checkList(this.#target.listId)));
     return problems;
   }

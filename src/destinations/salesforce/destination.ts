@@ -195,6 +195,8 @@ export class SalesforceDestination implements Destination {
         // An upsert both creates and updates: a field must allow both.
         writable: f.createable && f.updateable,
         matchable: f.externalId === true || f.name === "Id",
+        // A checkbox is never null (an empty one is false); any other field that is not nillable cannot be emptied.
+        ...(f.nillable === false && f.type !== "boolean" ? { clearable: false } : {}),
         ...(f.externalId === true || f.name === "Id" ? { keyRule: f.name !== "Id" && f.unique === true && f.caseSensitive === false ? "case_insensitive" : "exact" } : {}),
         ...(f.restrictedPicklist ? { allowed: (f.picklistValues ?? []).filter((v) => v.active !== false).map((v) => v.value) } : {}),
       });
@@ -203,7 +205,7 @@ export class SalesforceDestination implements Destination {
     return schema;
   }
 
-  async checkMapping(kinds?: Record<string, ValueKind>): Promise<string[]> {
+  async checkMapping(kinds?: Record<string, ValueKind>, clearing?: string): Promise<string[]> {
     let schema: DestinationSchema;
     try {
       schema = await this.describe();
@@ -212,7 +214,7 @@ export class SalesforceDestination implements Destination {
       if (failure.retryable) throw failure;
       return [`cannot describe Salesforce object ${this.#target.object}: ${failure.message}`];
     }
-    return checkMapping(schema, { label: `Salesforce ${this.#target.object}`, matchField: this.#target.externalIdField, fields: this.#target.fields, accepts }, kinds);
+    return checkMapping(schema, { label: `Salesforce ${this.#target.object}`, matchField: this.#target.externalIdField, fields: this.#target.fields, accepts, clearing }, kinds);
   }
 
 

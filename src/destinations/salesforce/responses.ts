@@ -18,6 +18,7 @@ export const describeSchema = z.looseObject({
       type: z.string(),
       createable: z.boolean(),
       updateable: z.boolean(),
+      nillable: z.boolean().optional(),
       externalId: z.boolean().optional(),
       unique: z.boolean().optional(),
       caseSensitive: z.boolean().optional(),

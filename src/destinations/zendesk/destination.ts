@@ -237,7 +237,7 @@ export class ZendeskDestination implements Destination {
     return schema;
   }
 
-  async checkMapping(kinds?: Record<string, ValueKind>): Promise<string[]> {
+  async checkMapping(kinds?: Record<string, ValueKind>, clearing?: string): Promise<string[]> {
     let schema: DestinationSchema;
     try {
       schema = await this.describe();
@@ -246,7 +246,7 @@ export class ZendeskDestination implements Destination {
       return [`cannot read the fields of Zendesk ${this.#target.object}: ${error.message}`];
     }
     const label = `Zendesk ${this.#target.object}`;
-    const problems = checkMapping(schema, { label, matchField: this.#target.matchField, fields: this.#target.fields, accepts }, kinds);
+    const problems = checkMapping(schema, { label, matchField: this.#target.matchField, fields: this.#target.fields, accepts, clearing }, kinds);
     const other = this.#target.object === "users" ? "organization_fields." : "user_fields.";
     for (const field of this.#target.fields) {
       if (field.to.startsWith(other)) problems.push(`fields: ${field.to} names a custom field of the other object; custom fields of ${label} are ${this.#customKey}.<key>`);
