@@ -509,9 +509,12 @@ async function planAndSend(
       return await retrying(() => destination.keyRule(), retryPolicy, counters);
     } catch (error) {
       if (!(error instanceof DestinationRequestError) || error.retryable) throw error;
-      const reason = `${destination.description}: ${error.message}`;
+      // Refused credentials are the user's to fix (exit 2); a retry budget spent on a destination that is down is the
+      // destination failing the run (exit 4), as in the preflight.
+      const down = error.code === "RETRY_BUDGET_SPENT";
+      const reason = down ? `${destination.description} is not available: ${error.message}` : `${destination.description}: ${error.message}`;
       await finishRun("failed", { eligible: 0, created: 0, updated: 0, unchanged: 0, removed: 0, failed: 0, rejected: 0 }, reason.slice(0, 2000));
-      return { ...base, status: "failed", reasons: [reason] };
+      return { ...base, status: "failed", ...(down ? { cause: "destination" as const } : {}), reasons: [reason] };
     }
   };
   // Known without asking (HubSpot), or recorded by the last run for this match field (Salesforce): a run with nothing

@@ -48,10 +48,12 @@ const CASE_COLLISIONS = true;
 const FAULTS_ON_DUCKDB = true;
 /**
  * Sequences per cell (engine × destination): 4 cells, 200 sequences in all by default, more of them on PostgreSQL,
- * where a sequence takes about a third of DuckDB's time. MODEL_SEQUENCES sets every cell's count.
+ * where a sequence takes about a third of DuckDB's time (each DuckDB step opens and checkpoints the database file). MODEL_SEQUENCES sets every cell's count.
  */
 const SEQUENCES = process.env.MODEL_SEQUENCES === undefined ? undefined : Number(process.env.MODEL_SEQUENCES);
-const DEFAULT_SEQUENCES: Record<EngineName, number> = { duckdb: 35, postgres: 65 };
+const DEFAULT_SEQUENCES: Record<EngineName, number> = { duckdb: 20, postgres: 80 };
+/** A cell's time allowance: its sequences at a loaded machine's pace (DuckDB about 15 s each, PostgreSQL about 5 s). */
+const CELL_TIMEOUT_MS = 2_400_000;
 const SEED = Number(process.env.MODEL_SEED ?? 20261130);
 /** Runs per sequence: at least 10. */
 const MIN_RUNS = 10;
@@ -441,7 +443,7 @@ export function modelCell(engineName: EngineName, destinationName: DestinationNa
         { seed, numRuns: sequences, endOnFailure: true },
       );
       console.log(`${engineName} → ${destinationName}: ${sequences} sequences (seed ${seed}), ${killed} with a SIGKILLed run`);
-    });
+    }, CELL_TIMEOUT_MS);
   });
 }
 
