@@ -207,6 +207,11 @@ describe("describe, mapping check, drift", () => {
     const { destination } = await start();
     expect(await destination.checkMapping()).toEqual([]);
   });
+
+  it("answers a refused describe as the check's problem, naming the object", async () => {
+    const { destination } = await start({}, { SALESFORCE_ACCESS_TOKEN: "wrong-token" });
+    expect(await destination.checkMapping()).toEqual([expect.stringMatching(/^cannot describe Salesforce object Account: /) as unknown]);
+  });
 });
 
 describe("read-back and removal", () => {

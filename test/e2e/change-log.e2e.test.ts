@@ -8,7 +8,7 @@ import { Client } from "@hubspot/api-client";
 import { describe, expect, it } from "vitest";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type Row } from "../support/engines.ts";
-import { useHubSpotEmulator } from "../support/hubspot.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "change-log-token";
 /** docs/operations.md's example ("Run history and the change log"), run as written with the tables qualified. */

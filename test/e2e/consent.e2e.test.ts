@@ -13,7 +13,7 @@ import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { integrationProject } from "../../scripts/dbt.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type Row } from "../support/engines.ts";
-import { useHubSpotEmulator } from "../support/hubspot.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "consent-token";
 const CONTRACT = "contact_engagement_to_hubspot";

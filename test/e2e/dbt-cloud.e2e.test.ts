@@ -4,22 +4,17 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { integrationProject } from "../../scripts/dbt.ts";
-import { cloudSteps, startDbtCloudEmulator, type DbtCloudEmulator } from "../../emulators/dbt-cloud/index.ts";
+import { cloudSteps } from "../../emulators/dbt-cloud/index.ts";
 import { runCli } from "../support/cli.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
-import { useHubSpotEmulator } from "../support/hubspot.ts";
+import { useDbtCloudEmulator, useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "cloud-hubspot-token";
 const CONTRACT = "contact_engagement_to_hubspot";
 const hubspot = useHubSpotEmulator({ accessToken: TOKEN });
-let cloud: DbtCloudEmulator;
-
-beforeEach(async () => {
-  cloud = await startDbtCloudEmulator();
-  return () => cloud.close();
-});
+const cloud = useDbtCloudEmulator();
 
 describe.each(ENGINES)("dbt Cloud artifacts on %s", (engineName) => {
   const engine = integrationEngine(engineName);

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { integrationProject } from "../../scripts/dbt.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
-import { useHubSpotEmulator } from "../support/hubspot.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "enforcement-token";
 const CONTRACT = "contact_engagement_to_hubspot";

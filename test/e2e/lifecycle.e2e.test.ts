@@ -10,7 +10,7 @@ import { formatText } from "../../src/report/format.ts";
 import { integrationProject } from "../../scripts/dbt.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type Row } from "../support/engines.ts";
-import { useHubSpotEmulator } from "../support/hubspot.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "lifecycle-token";
 const CONTRACT = "contact_engagement_to_hubspot";

@@ -10,7 +10,7 @@ import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { integrationProject } from "../../scripts/dbt.ts";
 import { runCli, startCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
-import { useHubSpotEmulator } from "../support/hubspot.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "ops-token";
 const CONTRACT = "contact_engagement_to_hubspot";

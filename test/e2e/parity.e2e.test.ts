@@ -14,7 +14,7 @@ import { describe, expect, inject, it } from "vitest";
 import { dbt, integrationProject } from "../../scripts/dbt.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type IntegrationEngine } from "../support/engines.ts";
-import { useHubSpotEmulator } from "../support/hubspot.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "parity-token";
 const CONTRACT = "contact_engagement_to_hubspot";

@@ -9,7 +9,7 @@ import { dbtExecutable as pinnedDbt, integrationProject } from "../../scripts/db
 import { runCli } from "../support/cli.ts";
 import { queryDuckDB } from "../support/warehouse.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
-import { useHubSpotEmulator } from "../support/hubspot.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "run-token";
 const CONTRACT = "contact_engagement_to_hubspot";

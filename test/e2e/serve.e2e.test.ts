@@ -5,23 +5,18 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { integrationProject } from "../../scripts/dbt.ts";
-import { cloudSteps, startDbtCloudEmulator, webhookDelivery, type DbtCloudEmulator } from "../../emulators/dbt-cloud/index.ts";
+import { cloudSteps, webhookDelivery } from "../../emulators/dbt-cloud/index.ts";
 import { startCli } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type IntegrationEngine } from "../support/engines.ts";
-import { useHubSpotEmulator } from "../support/hubspot.ts";
+import { useDbtCloudEmulator, useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "serve-hubspot-token";
 const SECRET = "whsec-serve-test-secret";
 const CONTRACT = "contact_engagement_to_hubspot";
 const hubspot = useHubSpotEmulator({ accessToken: TOKEN });
-let cloud: DbtCloudEmulator;
-
-beforeEach(async () => {
-  cloud = await startDbtCloudEmulator();
-  return () => cloud.close();
-});
+const cloud = useDbtCloudEmulator();
 
 async function addRun(engine: IntegrationEngine, id: number): Promise<void> {
   const manifest = await readFile(join(engine.targetPath(), "manifest.json"), "utf8");
