@@ -5,7 +5,7 @@
  */
 import { createHmac } from "node:crypto";
 import type { Alert } from "./message.ts";
-import { readEnv } from "../config/env.ts";
+import { envValue, readEnv } from "../config/env.ts";
 
 export const CHANNELS = ["slack", "webhook", "pagerduty"] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -107,10 +107,8 @@ function refusedUrl(url: string): string | undefined {
   return `is not an https URL (${parsed.protocol})`;
 }
 
-function timeoutMs(env: NodeJS.ProcessEnv): number {
-  const ms = Number(readEnv(env, ALERT_TIMEOUT_ENV));
-  return Number.isInteger(ms) && ms > 0 ? ms : 10_000;
-}
+/** Per attempt; a bad value was refused before the sync started. */
+const timeoutMs = (env: NodeJS.ProcessEnv): number => envValue(env, ALERT_TIMEOUT_ENV);
 
 /** Sends one alert to one channel: up to three attempts, each bounded by a timeout; answers what happened. */
 export async function deliver(target: ChannelTarget, alert: Alert, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<Delivery> {

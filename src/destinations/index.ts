@@ -10,7 +10,7 @@ import { BrazeDestination, brazeKeyRule } from "./braze/destination.ts";
 import type { Destination, KeyRule } from "./types.ts";
 import { ZendeskHttp, zendeskConnectionFromEnv } from "./zendesk/client.ts";
 import { ZendeskDestination, zendeskKeyRule } from "./zendesk/destination.ts";
-import { readEnv, type EnvName } from "../config/env.ts";
+import { envValue } from "../config/env.ts";
 
 export type {
   CurrentRecord,
@@ -49,14 +49,6 @@ export function knownKeyRule(contract: Contract): KeyRule | undefined {
 }
 export { schemaDrift, type FieldDrift } from "./mapping.ts";
 
-function positiveInteger(env: NodeJS.ProcessEnv, name: EnvName, contract: Contract): number | undefined {
-  const raw = readEnv(env, name);
-  if (raw === undefined || raw === "") return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new BadInputError(`contract ${contract.spec.name}: ${name} must be a positive whole number (got ${raw})`);
-  return n;
-}
-
 
 /** Builds the destination a contract names, with credentials from the environment (never from the contract). */
 export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): Destination {
@@ -72,7 +64,7 @@ export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): D
       );
     }
     case "salesforce": {
-      const bulkThreshold = positiveInteger(env, SALESFORCE_ENV.bulkThreshold, contract);
+      const bulkThreshold = envValue(env, SALESFORCE_ENV.bulkThreshold, `contract ${contract.spec.name}`);
       return new SalesforceDestination(new SalesforceSession(salesforceCredentialsFromEnv(env, contract.spec.name)), {
         object: destination.object,
         externalIdField: destination.match.field,

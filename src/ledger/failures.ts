@@ -9,9 +9,8 @@
  *   timeout, a lock). The row is tried again on a later run, once its backoff has passed: the backoff doubles with
  *   each failed attempt, so a destination that stays broken is asked less and less often.
  */
-import { BadInputError } from "../errors.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
-import { readEnv } from "../config/env.ts";
+import { envValue } from "../config/env.ts";
 
 export type FailureKind = "permanent" | "transient";
 
@@ -41,18 +40,12 @@ export function failureKind(outcome: Pick<FailedOutcome, "code" | "transient">):
   return outcome.transient === true || TRANSIENT_CODES.has(outcome.code) ? "transient" : "permanent";
 }
 
-/** Backoff across runs of a transient dead letter: the first retry waits this long (default 15 minutes). */
-export const DEAD_LETTER_BACKOFF_ENV = "DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS";
-const DEFAULT_BACKOFF_MS = 15 * 60_000;
 /** The longest wait between two attempts of one row: a day (a daily sync still tries every run). */
 const MAX_BACKOFF_MS = 24 * 60 * 60_000;
 
+/** Backoff across runs of a transient dead letter: the first retry waits this long (DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS). */
 export function backoffBaseMs(env: NodeJS.ProcessEnv): number {
-  const raw = readEnv(env, DEAD_LETTER_BACKOFF_ENV)?.trim();
-  if (!raw) return DEFAULT_BACKOFF_MS;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 0) throw new BadInputError(`${DEAD_LETTER_BACKOFF_ENV} must be a whole number of milliseconds, 0 or more (got ${raw})`);
-  return ms;
+  return envValue(env, "DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS");
 }
 
 /**

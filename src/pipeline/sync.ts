@@ -19,7 +19,7 @@ import { fieldMappings } from "../contract/schema.ts";
 import { kindOfType } from "../warehouse/types.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
 import { checkColumns, eligibleKeys, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
-import { changeLogRetentionDays, throttleTimeoutMs } from "../config/env.ts";
+import { envValue } from "../config/env.ts";
 import { pacerFor } from "../engine/pacing.ts";
 import { RetryBudget, retrying } from "../engine/retry.ts";
 import { sendRecords, type SendSummary } from "../engine/send.ts";
@@ -39,7 +39,6 @@ import { openLedgerSession, type LedgerSession } from "./session.ts";
 import { LiveStatus } from "./status.ts";
 import { alertOutcomes } from "../alerts/index.ts";
 import { AlertState } from "../ledger/alerts.ts";
-import { readEnv } from "../config/env.ts";
 
 export interface SyncOptions {
   /** Default: the working directory or its nearest parent with a dbt_project.yml, as dbt. */
@@ -154,8 +153,10 @@ function destinationLabel(contract: Contract): string {
 
 export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const env = options.env ?? process.env;
-  throttleTimeoutMs(env); // a bad value is bad input (exit 2) before any run starts, not an error inside one
-  const changeLogDays = changeLogRetentionDays(env);
+  // A bad value is bad input (exit 2) before any run starts, not an error inside one.
+  envValue(env, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS");
+  envValue(env, "DBT_ACTIVATION_ALERT_TIMEOUT_MS");
+  const changeLogDays = envValue(env, "DBT_ACTIVATION_CHANGE_LOG_DAYS");
   const cwd = options.cwd ?? process.cwd();
   const projectDir = resolveProjectDir(options.projectDir, cwd);
   const source = options.artifacts ?? localArtifacts(await resolveTargetDir({ projectDir, targetPath: options.targetPath, env, cwd }));
@@ -353,7 +354,8 @@ async function syncContract(
   const holder = `${hostname()}:${process.pid}:${run.runId}`;
   // Shards of one contract run side by side: each holds its own lease.
   const leaseName = options.shard ? `${contract.spec.name}#${options.shard.index}/${options.shard.count}` : contract.spec.name;
-  const ttlMs = leaseTtlMs(env);
+  // How long a runner's lease outlives its last heartbeat: then another runner may take over (this one died).
+  const ttlMs = envValue(env, "DBT_ACTIVATION_LEASE_TTL_MS");
   // Held (renewed by a heartbeat) until released: a runner that dies frees the contract one TTL later.
   const lease = await controls.holdLease(leaseName, holder, ttlMs);
   if (!lease.acquired) {
@@ -366,15 +368,6 @@ async function syncContract(
   } finally {
     await lease.release();
   }
-}
-
-/** `DBT_ACTIVATION_LEASE_TTL_MS` (default 3 minutes): how long a dead runner's lease blocks its contract. */
-function leaseTtlMs(env: NodeJS.ProcessEnv): number {
-  const raw = readEnv(env, LEASE_TTL_ENV)?.trim();
-  if (!raw) return LEASE_TTL_MS;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 1_000) throw new BadInputError(`${LEASE_TTL_ENV} must be a whole number of milliseconds, at least 1000 (got ${raw})`);
-  return ms;
 }
 
 /** `plan`: what a sync would do, with nothing written anywhere: counts per class, sample rows, what would stop it. */
@@ -412,10 +405,6 @@ async function columnKinds(warehouse: Warehouse, contract: Contract): Promise<Re
   }
   return kinds;
 }
-
-/** How long a runner's lease outlives its last heartbeat: then another runner may take over (this one died). */
-const LEASE_TTL_MS = 3 * 60_000;
-export const LEASE_TTL_ENV = "DBT_ACTIVATION_LEASE_TTL_MS";
 
 /** One contract's run, once its lease is held: everything the stages after the gate need. */
 interface ContractRun {
@@ -497,7 +486,7 @@ async function planAndSend(
   const counters = { requests: 0, retries: 0 };
   // One budget for every call of this contract's run: key rule, preflight, read-back, writes and removals.
   // Throttles wait while the destination still accepts requests (any of this run's), up to the throttle timeout.
-  const maxThrottledMs = throttleTimeoutMs(env);
+  const maxThrottledMs = envValue(env, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS");
   const retryPolicy = {
     budget: new RetryBudget(retryBudgetOf(contract.spec)),
     lastAcceptedAt: () => pacerFor(destination).lastAcceptedAt,

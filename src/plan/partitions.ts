@@ -6,22 +6,17 @@
  */
 import type { Contract } from "../contract/load.ts";
 import type { KeyRule } from "../contract/rules.ts";
-import { BadInputError } from "../errors.ts";
 import { hasModelHash, relationRows, type Shard } from "../eligible/rows.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
 import type { Warehouse } from "../warehouse/types.ts";
 import type { PlanOptions } from "./diff.ts";
-import { readEnv } from "../config/env.ts";
+import { envValue } from "../config/env.ts";
 
 /** Overrides the engine's rows per partition (any engine; tests use it to run partitioned plans on small tables). */
 export const PARTITION_ROWS_ENV = "DBT_ACTIVATION_PLAN_PARTITION_ROWS";
 
 function partitionRows(warehouse: Warehouse, env: NodeJS.ProcessEnv): number | undefined {
-  const raw = readEnv(env, PARTITION_ROWS_ENV)?.trim();
-  if (!raw) return warehouse.dialect.planPartitionRows;
-  const rows = Number(raw);
-  if (!Number.isInteger(rows) || rows < 1) throw new BadInputError(`${PARTITION_ROWS_ENV} must be a whole number of rows, at least 1 (got ${raw})`);
-  return rows;
+  return envValue(env, PARTITION_ROWS_ENV) ?? warehouse.dialect.planPartitionRows;
 }
 
 /**

@@ -174,6 +174,17 @@ describe("mapping check and drift (properties API)", () => {
     expect(await good.checkMapping()).toEqual([]);
   });
 
+  it("answers a refused describe as the check's problem, and throws a retryable one for the run to retry", async () => {
+    const e = await emulator();
+    const refused = new HubSpotDestination(createHubSpotClient({ accessToken: "wrong-token", basePath: e.url }), { objectType: "contacts", idProperty: "email", fields: [{ to: "firstname" }] }, {
+      accessToken: "wrong-token",
+      basePath: e.url,
+    });
+    expect(await refused.checkMapping()).toEqual([expect.stringMatching(/^cannot read the properties of HubSpot object contacts: HubSpot 401/) as unknown]);
+    e.setFaults({ serverErrorRate: 1 });
+    await expect(destination(e).checkMapping()).rejects.toMatchObject({ retryable: true });
+  });
+
   it("describes type, writability and enumeration options, and reports drift between two describes", async () => {
     const before = await destination(await emulator({ properties: CUSTOM }), { objectType: "p_renewals", idProperty: "renewal_key" }).describe();
     expect(before.get("risk_band")).toEqual({ type: "enumeration", writable: true, matchable: false, allowed: ["low", "medium", "high"] });

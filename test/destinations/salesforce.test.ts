@@ -154,6 +154,11 @@ describe("Bulk API 2.0", () => {
 });
 
 describe("describe, mapping check, drift", () => {
+  it("answers a refused describe as the check's problem, naming the object", async () => {
+    const { destination } = await start({}, { SALESFORCE_ACCESS_TOKEN: "wrong-token" });
+    expect(await destination.checkMapping()).toEqual([expect.stringMatching(/^cannot describe Salesforce object Account: /) as unknown]);
+  });
+
   it("describes with If-Modified-Since: 304 reuses the cached describe until the object changes", async () => {
     const { emu, destination } = await start();
     const first = await destination.describe();

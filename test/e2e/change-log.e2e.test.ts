@@ -5,11 +5,10 @@
  * the retention setting pruning old rows as a sync starts.
  */
 import { Client } from "@hubspot/api-client";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
-import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
+import { describe, expect, it } from "vitest";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type Row } from "../support/engines.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "change-log-token";
 /** docs/operations.md's example ("Run history and the change log"), run as written with the tables qualified. */
@@ -22,23 +21,12 @@ order by c.recorded_at
 `;
 const CONTRACT = "contact_engagement_to_hubspot";
 const NODE = "model.activation_integration_tests.contact_engagement";
-let emulator: HubSpotEmulator;
-
-beforeAll(async () => {
-  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-  emulator.setFaults({});
-});
+const emulator = useHubSpotEmulator({ accessToken: TOKEN });
 
 describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT, `${CONTRACT}__excluded`] });
   const model = (): string => engine.model(CONTRACT);
-  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env(), ...extra });
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ ...emulator.cliEnv(), ...engine.env(), ...extra });
   async function syncOnce(extraEnv: Record<string, string> = {}, target = engine.targetPath(), ...extra: string[]): Promise<{ exitCode: number; outcome: Row }> {
     const run = await runCli(syncArgs(target, "--select", CONTRACT, "--json", ...extra, ...engine.args), env(extraEnv));
     expect(run.stderr).not.toMatch(/\n\s+at /);

@@ -8,12 +8,12 @@
  * A revocation is played the way a rebuild would leave the tables: the row leaves the activation model and the
  * excluded-rows model lists it with the reason (as test/e2e/lifecycle.e2e.test.ts does for replay).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
+import { describe, expect, it } from "vitest";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { integrationProject } from "../../scripts/dbt.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type Row } from "../support/engines.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "consent-token";
 const CONTRACT = "contact_engagement_to_hubspot";
@@ -23,24 +23,16 @@ const REVOKED = "amara.singh@fathomrobotics.ai";
 const TESTER = "grace.obi@juniperschools.edu";
 const OTHER = "zoe.kim@harborcoffee.com";
 const MAPPED = ["firstname", "lastname", "jobtitle", "plan_tier", "engagement_band"] as const;
-let emulator: HubSpotEmulator;
-
-beforeAll(async () => {
-  const properties = { ...integrationPortalProperties, contacts: [...integrationPortalProperties.contacts!, { name: "last_refreshed_at", type: "datetime" as const }] };
-  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties, lists: [{ listId: "42", name: "Engaged", processingType: "MANUAL" }] });
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-  emulator.setFaults({});
+const emulator = useHubSpotEmulator({
+  accessToken: TOKEN,
+  properties: { ...integrationPortalProperties, contacts: [...integrationPortalProperties.contacts!, { name: "last_refreshed_at", type: "datetime" as const }] },
+  lists: [{ listId: "42", name: "Engaged", processingType: "MANUAL" }],
 });
 
 describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT, EXCLUDED] });
   const model = (): string => engine.model(CONTRACT);
-  const env = (): Record<string, string> => ({ HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env() });
+  const env = (): Record<string, string> => ({ ...emulator.cliEnv(), ...engine.env() });
   const connection = (): string[] => ["--project-dir", integrationProject, "--profiles-dir", integrationProject, ...engine.args];
 
   /** The integration contract with `edit` applied in a copy of the build's manifest. */

@@ -4,30 +4,17 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
+import { describe, expect, it } from "vitest";
 import { integrationProject } from "../../scripts/dbt.ts";
-import { cloudSteps, startDbtCloudEmulator, type DbtCloudEmulator } from "../../emulators/dbt-cloud/index.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
+import { cloudSteps } from "../../emulators/dbt-cloud/index.ts";
 import { runCli } from "../support/cli.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
+import { useDbtCloudEmulator, useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "cloud-hubspot-token";
 const CONTRACT = "contact_engagement_to_hubspot";
-let hubspot: HubSpotEmulator;
-let cloud: DbtCloudEmulator;
-
-beforeAll(async () => {
-  hubspot = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-});
-afterAll(async () => {
-  await hubspot.close();
-});
-beforeEach(async () => {
-  hubspot.reset();
-  cloud = await startDbtCloudEmulator();
-  return () => cloud.close();
-});
+const hubspot = useHubSpotEmulator({ accessToken: TOKEN });
+const cloud = useDbtCloudEmulator();
 
 describe.each(ENGINES)("dbt Cloud artifacts on %s", (engineName) => {
   const engine = integrationEngine(engineName);
@@ -57,8 +44,7 @@ describe.each(ENGINES)("dbt Cloud artifacts on %s", (engineName) => {
   const sync = (args: string[], extra: Record<string, string> = {}) =>
     runCli(["sync", "--project-dir", integrationProject, "--profiles-dir", integrationProject, ...engine.args, ...args], {
       ...engine.env(),
-      HUBSPOT_ACCESS_TOKEN: TOKEN,
-      HUBSPOT_BASE_PATH: hubspot.url,
+      ...hubspot.cliEnv(),
       DBT_CLOUD_ACCOUNT_ID: String(cloud.accountId),
       DBT_CLOUD_API_TOKEN: cloud.token,
       DBT_CLOUD_HOST: cloud.url,

@@ -4,37 +4,25 @@
  * field of contact_engagement_to_hubspot in a copy of the build's manifest (or a result in run_results) and checks
  * what the destination, the ledger and the run log hold. test/contract/enforcement.ts maps each field to these tests.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
-import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
+import { describe, expect, it } from "vitest";
 import { integrationProject } from "../../scripts/dbt.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "enforcement-token";
 const CONTRACT = "contact_engagement_to_hubspot";
 const MODEL_NODE = "model.activation_integration_tests.contact_engagement";
 const HEALTH_NODE = "model.activation_integration_tests.account_health";
 const AMARA = "amara.singh@fathomrobotics.ai";
-let emulator: HubSpotEmulator;
-
-beforeAll(async () => {
-  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-  emulator.setFaults({});
-});
+const emulator = useHubSpotEmulator({ accessToken: TOKEN });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests rewrite arbitrary manifest JSON
 type Json = any;
 
 describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT] });
-  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env(), USER: "enforcer", ...extra });
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ ...emulator.cliEnv(), ...engine.env(), USER: "enforcer", ...extra });
   const connection = ["--project-dir", integrationProject, "--profiles-dir", integrationProject, ...engine.args];
   /** A copy of the build's artifacts with the contract changed by `edit` (and run_results by `results`). */
   const withContract = (edit: (contract: Json) => void, results?: (r: Json, m: Json) => void): Promise<string> => {

@@ -4,31 +4,19 @@
  * today's rows, the pause rule over attempted rows, failures reported per contract, `status` over every contract,
  * and a seeded sequence of runs on changing data.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
+import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../../emulators/random.ts";
 import { formatText } from "../../src/report/format.ts";
-import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { integrationProject } from "../../scripts/dbt.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type Row } from "../support/engines.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "lifecycle-token";
 const CONTRACT = "contact_engagement_to_hubspot";
 const HEALTH = "account_health_to_hubspot";
 const MODEL_NODE = "model.activation_integration_tests.contact_engagement";
-let emulator: HubSpotEmulator;
-
-beforeAll(async () => {
-  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-  emulator.setFaults({});
-});
+const emulator = useHubSpotEmulator({ accessToken: TOKEN });
 
 /** The upsert calls the emulator answered so far, and how many rows they carried. */
 function upserts(): { calls: number; rows: number } {
@@ -40,7 +28,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT, `${CONTRACT}__excluded`] });
   const model = (): string => engine.model(CONTRACT);
   function env(extra: Record<string, string> = {}): Record<string, string> {
-    return { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env(), USER: "lifecycle-tester", ...extra };
+    return { ...emulator.cliEnv(), ...engine.env(), USER: "lifecycle-tester", ...extra };
   }
   const connection = (): string[] => ["--project-dir", integrationProject, "--profiles-dir", integrationProject, ...engine.args];
   const sync = (target = engine.targetPath(), ...extra: string[]): string[] => syncArgs(target, "--select", CONTRACT, "--json", ...extra, ...engine.args);

@@ -3,27 +3,18 @@
  * resume / status, rollback, replay, reconcile, and two syncers on one contract.
  */
 import { Client } from "@hubspot/api-client";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
+import { describe, expect, it } from "vitest";
+import { startHubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { HUBSPOT_DOCUMENTED_LIMITS } from "../../src/destinations/hubspot/limits.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { integrationProject } from "../../scripts/dbt.ts";
 import { runCli, startCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "ops-token";
 const CONTRACT = "contact_engagement_to_hubspot";
-let emulator: HubSpotEmulator;
-
-beforeAll(async () => {
-  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-});
+const emulator = useHubSpotEmulator({ accessToken: TOKEN });
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -36,7 +27,7 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
 describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT] });
   function env(extra: Record<string, string> = {}): Record<string, string> {
-    return { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env(), USER: "ops-tester", ...extra };
+    return { ...emulator.cliEnv(), ...engine.env(), USER: "ops-tester", ...extra };
   }
   const connection = ["--project-dir", integrationProject, "--profiles-dir", integrationProject, ...engine.args];
   const sync = (...extra: string[]) => syncArgs(engine.targetPath(), "--select", CONTRACT, ...extra, ...engine.args);

@@ -10,12 +10,11 @@
 import { Client } from "@hubspot/api-client";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
-import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
+import { describe, expect, inject, it } from "vitest";
 import { dbt, integrationProject } from "../../scripts/dbt.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type IntegrationEngine } from "../support/engines.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "parity-token";
 const CONTRACT = "contact_engagement_to_hubspot";
@@ -24,18 +23,7 @@ const MODEL_NODE = "model.activation_integration_tests.contact_engagement";
 const AMARA = "amara.singh@fathomrobotics.ai";
 const GRACE = "grace.obi@juniperschools.edu";
 const ZOE = "zoe.kim@harborcoffee.com";
-let emulator: HubSpotEmulator;
-
-beforeAll(async () => {
-  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-  emulator.setFaults({});
-});
+const emulator = useHubSpotEmulator({ accessToken: TOKEN });
 
 /** A share as the stop reason writes it (one decimal, none when whole). */
 const share = (x: number): string => `${(100 * x).toFixed(1).replace(/\.0$/, "")}%`;
@@ -74,7 +62,7 @@ async function buildParity(engine: IntegrationEngine): Promise<DbtResult[]> {
 
 describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT] });
-  const env = (): Record<string, string> => ({ HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env(), USER: "parity" });
+  const env = (): Record<string, string> => ({ ...emulator.cliEnv(), ...engine.env(), USER: "parity" });
   const connection = ["--project-dir", integrationProject, "--profiles-dir", integrationProject, ...engine.args];
   const sync = (target: string, ...extra: string[]) => runCli(syncArgs(target, "--select", CONTRACT, ...extra, ...engine.args), env());
   const reconcile = () => runCli(["reconcile", ...connection, "--target-dir", engine.targetPath(), "--contract", CONTRACT, "--json"], env());

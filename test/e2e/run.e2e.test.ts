@@ -4,25 +4,16 @@
  */
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
+import { beforeEach, describe, expect, inject, it } from "vitest";
 import { dbtExecutable as pinnedDbt, integrationProject } from "../../scripts/dbt.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
 import { runCli } from "../support/cli.ts";
 import { queryDuckDB } from "../support/warehouse.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "run-token";
 const CONTRACT = "contact_engagement_to_hubspot";
-let emulator: HubSpotEmulator;
-
-beforeAll(async () => {
-  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => emulator.reset());
+const emulator = useHubSpotEmulator({ accessToken: TOKEN });
 
 describe.each(ENGINES)("run on %s", (engineName) => {
   const engine = integrationEngine(engineName);
@@ -41,8 +32,7 @@ describe.each(ENGINES)("run on %s", (engineName) => {
       DBT_ACTIVATION_DBT: pinnedDbt,
       DBT_LOG_PATH: join(scratch, "logs"),
       DO_NOT_TRACK: "1",
-      HUBSPOT_ACCESS_TOKEN: TOKEN,
-      HUBSPOT_BASE_PATH: emulator.url,
+      ...emulator.cliEnv(),
       ...extra,
     });
 

@@ -5,31 +5,18 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
+import { describe, expect, it } from "vitest";
 import { integrationProject } from "../../scripts/dbt.ts";
-import { cloudSteps, startDbtCloudEmulator, webhookDelivery, type DbtCloudEmulator } from "../../emulators/dbt-cloud/index.ts";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
+import { cloudSteps, webhookDelivery } from "../../emulators/dbt-cloud/index.ts";
 import { startCli } from "../support/cli.ts";
 import { ENGINES, integrationEngine, type IntegrationEngine } from "../support/engines.ts";
+import { useDbtCloudEmulator, useHubSpotEmulator } from "../support/emulators.ts";
 
 const TOKEN = "serve-hubspot-token";
 const SECRET = "whsec-serve-test-secret";
 const CONTRACT = "contact_engagement_to_hubspot";
-let hubspot: HubSpotEmulator;
-let cloud: DbtCloudEmulator;
-
-beforeAll(async () => {
-  hubspot = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-});
-afterAll(async () => {
-  await hubspot.close();
-});
-beforeEach(async () => {
-  hubspot.reset();
-  cloud = await startDbtCloudEmulator();
-  return () => cloud.close();
-});
+const hubspot = useHubSpotEmulator({ accessToken: TOKEN });
+const cloud = useDbtCloudEmulator();
 
 async function addRun(engine: IntegrationEngine, id: number): Promise<void> {
   const manifest = await readFile(join(engine.targetPath(), "manifest.json"), "utf8");
@@ -41,8 +28,7 @@ async function addRun(engine: IntegrationEngine, id: number): Promise<void> {
 async function startServer(engine: IntegrationEngine) {
   const child = startCli(["serve", "--project-dir", integrationProject, "--profiles-dir", integrationProject, "--port", "0", ...engine.args], {
     ...engine.env(),
-    HUBSPOT_ACCESS_TOKEN: TOKEN,
-    HUBSPOT_BASE_PATH: hubspot.url,
+    ...hubspot.cliEnv(),
     DBT_CLOUD_ACCOUNT_ID: String(cloud.accountId),
     DBT_CLOUD_API_TOKEN: cloud.token,
     DBT_CLOUD_HOST: cloud.url,

@@ -1,6 +1,6 @@
 /** The retry policy: throttles wait their turn (bounded by time and the run's budget), failures give up after maxAttempts. */
 import { describe, expect, it } from "vitest";
-import { throttleTimeoutMs } from "../../src/config/env.ts";
+import { envValue } from "../../src/config/env.ts";
 import { DestinationRequestError } from "../../src/destinations/types.ts";
 import { BadInputError } from "../../src/errors.ts";
 import { Pacer } from "../../src/engine/pacing.ts";
@@ -120,11 +120,11 @@ describe("retrying", () => {
 
 describe("DBT_ACTIVATION_THROTTLE_TIMEOUT_MS", () => {
   it("is a whole number of milliseconds; anything else is bad input naming the variable", () => {
-    expect(throttleTimeoutMs({})).toBeUndefined();
-    expect(throttleTimeoutMs({ DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: "2000" })).toBe(2000);
+    expect(envValue({}, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS")).toBeUndefined();
+    expect(envValue({ DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: "2000" }, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS")).toBe(2000);
     for (const bad of ["soon", "-5", "1.5"]) {
-      expect(() => throttleTimeoutMs({ DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: bad })).toThrow(BadInputError);
-      expect(() => throttleTimeoutMs({ DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: bad })).toThrow(/DBT_ACTIVATION_THROTTLE_TIMEOUT_MS/);
+      expect(() => envValue({ DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: bad }, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS")).toThrow(BadInputError);
+      expect(() => envValue({ DBT_ACTIVATION_THROTTLE_TIMEOUT_MS: bad }, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS")).toThrow(/DBT_ACTIVATION_THROTTLE_TIMEOUT_MS/);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { dbtCloudConfig, readEnv, actorFromEnv } from "../../config/env.ts";
+import { dbtCloudConfig, envValue, actorFromEnv } from "../../config/env.ts";
 import { appendFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { ArtifactSource, Artifacts } from "../../dbt/artifacts.ts";
@@ -11,15 +11,6 @@ import { formatText, toJson } from "../../report/format.ts";
 import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
 import { connectionOptions, jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import type { CommandContext } from "../io.ts";
-
-/** How often a progress line is logged when stderr is not a terminal (default 5000). */
-function progressInterval(env: NodeJS.ProcessEnv, PROGRESS_INTERVAL_ENV: "DBT_ACTIVATION_PROGRESS_INTERVAL_MS"): number {
-  const raw = readEnv(env, PROGRESS_INTERVAL_ENV)?.trim();
-  if (!raw) return 5_000;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 0) throw new BadInputError(`${PROGRESS_INTERVAL_ENV} must be a whole number of milliseconds (got ${raw})`);
-  return ms;
-}
 
 interface SyncFlags extends ProjectFlags, ConnectionFlags {
   select: string[];
@@ -90,7 +81,7 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
         mode: opts.quiet ? "none" : io.stderrIsTty && logFormat === "text" ? "bar" : "lines",
         log,
         stream: io.stderrStream,
-        everyMs: progressInterval(io.env, PROGRESS_INTERVAL_ENV),
+        everyMs: envValue(io.env, PROGRESS_INTERVAL_ENV),
       });
       // Samples of each contract's send for the HTML report's charts over time.
       const samples = new Map<string, SendSample[]>();

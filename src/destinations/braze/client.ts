@@ -4,7 +4,7 @@
  * `X-RateLimit-*` headers could never reach the pacer; it also has no request timeout and no `GET /custom_attributes`.
  * Every answer here keeps its status, headers and body; the API key is sent as a Bearer header and never printed.
  */
-import { credential, readEnv } from "../../config/env.ts";
+import { credential, envValue, readEnv } from "../../config/env.ts";
 import { BadInputError } from "../../errors.ts";
 
 export interface BrazeConnection {
@@ -30,11 +30,7 @@ export function brazeConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: str
     throw new BadInputError(`contract ${contractName}: ${BRAZE_ENV.restEndpoint} is not a URL (got ${endpoint})`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new BadInputError(`contract ${contractName}: ${BRAZE_ENV.restEndpoint} must be an http(s) URL (got ${endpoint})`);
-  const timeout = readEnv(env, BRAZE_ENV.timeout)?.trim();
-  const requestTimeoutMs = timeout ? Number(timeout) : undefined;
-  if (requestTimeoutMs !== undefined && (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1)) {
-    throw new BadInputError(`contract ${contractName}: ${BRAZE_ENV.timeout} must be a positive whole number of milliseconds (got ${timeout})`);
-  }
+  const requestTimeoutMs = envValue(env, BRAZE_ENV.timeout, `contract ${contractName}`);
   return { apiKey, restEndpoint: endpoint.replace(/\/+$/, ""), requestTimeoutMs };
 }
 

@@ -2,7 +2,7 @@
  * The official HubSpot SDK client, configured for a syncer that paces and retries on its own, with either a
  * private-app token or OAuth (a refresh token exchanged for access tokens, again whenever HubSpot answers 401).
  */
-import { credential, readEnv } from "../../config/env.ts";
+import { credential, envValue, readEnv } from "../../config/env.ts";
 import { Client } from "@hubspot/api-client";
 import http from "node:http";
 import https from "node:https";
@@ -52,11 +52,7 @@ export function hubspotConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: s
       `contract ${contractName}: set ${HUBSPOT_TOKEN_ENV} to a HubSpot private-app access token, or ${HUBSPOT_OAUTH_ENV.clientId}, ${HUBSPOT_OAUTH_ENV.clientSecret} and ${HUBSPOT_OAUTH_ENV.refreshToken} for OAuth`,
     );
   }
-  const timeout = readEnv(env, HUBSPOT_TIMEOUT_ENV)?.trim();
-  const requestTimeoutMs = timeout ? Number(timeout) : undefined;
-  if (requestTimeoutMs !== undefined && (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1)) {
-    throw new BadInputError(`contract ${contractName}: ${HUBSPOT_TIMEOUT_ENV} must be a positive whole number of milliseconds (got ${timeout})`);
-  }
+  const requestTimeoutMs = envValue(env, HUBSPOT_TIMEOUT_ENV, context);
   return { accessToken, oauth, basePath: readEnv(env, HUBSPOT_BASE_PATH_ENV) || undefined, requestTimeoutMs };
 }
 

@@ -4,7 +4,7 @@
  * or the Retry-After / X-Rate-Limit headers the engine paces and retries by). Credentials stay in memory: no message
  * this module builds names a token or the Authorization header.
  */
-import { type EnvName, credential, readEnv } from "../../config/env.ts";
+import { credential, envValue, readEnv } from "../../config/env.ts";
 import { BadInputError } from "../../errors.ts";
 
 export const ZENDESK_ENV = {
@@ -26,14 +26,6 @@ export interface ZendeskConnection {
   requestTimeoutMs?: number | undefined;
   /** The share of the account's per-minute limit this syncer may use (default: all of it). */
   requestsPerMinute?: number | undefined;
-}
-
-function positive(env: NodeJS.ProcessEnv, name: EnvName, contractName: string, unit: string): number | undefined {
-  const raw = readEnv(env, name)?.trim();
-  if (!raw) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new BadInputError(`contract ${contractName}: ${name} must be a positive whole number of ${unit} (got ${raw})`);
-  return n;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
@@ -61,8 +53,8 @@ export function zendeskConnectionFromEnv(env: NodeJS.ProcessEnv, contractName: s
   return {
     url: `${url.origin}${url.pathname.replace(/\/+$/, "").replace(/\/api\/v2$/, "")}`,
     auth,
-    requestTimeoutMs: positive(env, ZENDESK_ENV.timeout, contractName, "milliseconds"),
-    requestsPerMinute: positive(env, ZENDESK_ENV.requestsPerMinute, contractName, "requests"),
+    requestTimeoutMs: envValue(env, ZENDESK_ENV.timeout, `contract ${contractName}`),
+    requestsPerMinute: envValue(env, ZENDESK_ENV.requestsPerMinute, `contract ${contractName}`),
   };
 }
 
