@@ -2,7 +2,7 @@
  * The mapping check and the drift diff, shared by every destination: each destination describes its fields in one
  * shape (`DestinationSchema`) and says which value kinds each of its types accepts; the rules live here once.
  */
-import type { DestinationSchema, FieldDescription, ValueKind } from "./types.ts";
+import { DestinationRequestError, type DestinationSchema, type FieldDescription, type ValueKind } from "./types.ts";
 
 /** A mapped field as the contract declares it (destination name, and the contract's `allowed` values if any). */
 export interface MappedField {
@@ -19,6 +19,28 @@ export interface MappingTarget {
   accepts: (destinationType: string, kind: ValueKind) => boolean | undefined;
   /** Why a run of the contract may clear its mapped fields (contract/rules.ts, clearingRemovals); absent: none does. */
   clearing?: string | undefined;
+}
+
+/**
+ * The destination's schema for its mapping check. A retryable failure is thrown (the run retries it, as any call); a
+ * permanent one is the check's answer instead: the problem `cannot <what>: <why>`. `toError` turns what the client
+ * threw into a request error (by default only a request error is one: anything else is thrown as it is).
+ */
+export async function describeForCheck(
+  describe: () => Promise<DestinationSchema>,
+  what: string,
+  toError: (error: unknown) => DestinationRequestError = (error) => {
+    if (error instanceof DestinationRequestError) return error;
+    throw error;
+  },
+): Promise<{ schema: DestinationSchema } | { problem: string }> {
+  try {
+    return { schema: await describe() };
+  } catch (error) {
+    const failure = toError(error);
+    if (failure.retryable) throw failure;
+    return { problem: `cannot ${what}: ${failure.message}` };
+  }
 }
 
 export function checkMapping(schema: DestinationSchema, target: MappingTarget, kinds: Record<string, ValueKind> = {}): string[] {

@@ -6,7 +6,7 @@
  * Every request goes through the engine's pacer; `/users/track` answers report their `X-RateLimit-*` headers to it.
  */
 import { BRAZE_MATCH_FIELDS } from "../../contract/schema.ts";
-import { checkMapping, type MappedField } from "../mapping.ts";
+import { checkMapping, describeForCheck, type MappedField } from "../mapping.ts";
 import {
   canonicalKey,
   type KeyRule,
@@ -199,14 +199,9 @@ export class BrazeDestination implements Destination {
       // Braze's export has no last-modified time per user: an edit by a person since our write cannot be seen.
       if (field.overwrite === "unless_edited") problems.push(`fields: ${field.to} overwrite unless_edited needs the destination's last-modified time, which Braze does not report; use always or if_empty`);
     }
-    let schema: DestinationSchema;
-    try {
-      schema = await this.describe();
-    } catch (error) {
-      const failure = toRequestError(error);
-      if (failure.retryable) throw failure;
-      return [...problems, `cannot list the custom attributes of the Braze workspace: ${failure.message}`];
-    }
+    const described = await describeForCheck(() => this.describe(), "list the custom attributes of the Braze workspace", toRequestError);
+    if ("problem" in described) return [...problems, described.problem];
+    const { schema } = described;
     const known = target.createAttributes ? target.fields.filter((f) => schema.has(f.to)) : target.fields;
     problems.push(...checkMapping(schema, { label: "Braze users", matchField: target.matchField, fields: known, accepts, clearing }, kinds));
     return problems;

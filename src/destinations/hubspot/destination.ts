@@ -5,7 +5,7 @@
  * answer (errors included) reach the engine's pacer.
  */
 import type { Client } from "@hubspot/api-client";
-import { checkMapping, type MappedField } from "../mapping.ts";
+import { checkMapping, describeForCheck, type MappedField } from "../mapping.ts";
 import {
   canonicalKey,
   DestinationRequestError,
@@ -148,15 +148,9 @@ export class HubSpotDestination implements Destination {
   }
 
   async checkMapping(kinds?: Record<string, ValueKind>, clearing?: string): Promise<string[]> {
-    let schema: DestinationSchema;
-    try {
-      schema = await this.describe();
-    } catch (error) {
-      const failure = toRequestError(error);
-      if (failure.retryable) throw failure;
-      return [`cannot read the properties of HubSpot object ${this.#target.objectType}: ${failure.message}`];
-    }
-    const problems = checkMapping(schema, { label: `HubSpot ${this.#target.objectType}`, matchField: this.#target.idProperty, fields: this.#target.fields, accepts, clearing }, kinds);
+    const described = await describeForCheck(() => this.describe(), `read the properties of HubSpot object ${this.#target.objectType}`, toRequestError);
+    if ("problem" in described) return [described.problem];
+    const problems = checkMapping(described.schema, { label: `HubSpot ${this.#target.objectType}`, matchField: this.#target.idProperty, fields: this.#target.fields, accepts, clearing }, kinds);
     if (this.#target.listId !== undefined) problems.push(...(await this.#checkList(this.#target.listId)));
     return problems;
   }

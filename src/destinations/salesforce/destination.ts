@@ -11,7 +11,7 @@
  * matching record ids in the message.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { checkMapping, type MappedField } from "../mapping.ts";
+import { checkMapping, describeForCheck, type MappedField } from "../mapping.ts";
 import {
   canonicalKey,
   DestinationRequestError,
@@ -206,15 +206,9 @@ export class SalesforceDestination implements Destination {
   }
 
   async checkMapping(kinds?: Record<string, ValueKind>, clearing?: string): Promise<string[]> {
-    let schema: DestinationSchema;
-    try {
-      schema = await this.describe();
-    } catch (error) {
-      const failure = toRequestError(error, undefined);
-      if (failure.retryable) throw failure;
-      return [`cannot describe Salesforce object ${this.#target.object}: ${failure.message}`];
-    }
-    return checkMapping(schema, { label: `Salesforce ${this.#target.object}`, matchField: this.#target.externalIdField, fields: this.#target.fields, accepts, clearing }, kinds);
+    const described = await describeForCheck(() => this.describe(), `describe Salesforce object ${this.#target.object}`, (error) => toRequestError(error, undefined));
+    if ("problem" in described) return [described.problem];
+    return checkMapping(described.schema, { label: `Salesforce ${this.#target.object}`, matchField: this.#target.externalIdField, fields: this.#target.fields, accepts, clearing }, kinds);
   }
 
 

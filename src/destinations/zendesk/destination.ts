@@ -14,7 +14,7 @@
  * their row leaves (`remove_tags`); Zendesk's views, triggers and business rules select users and organizations by tag.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { checkMapping, type MappedField } from "../mapping.ts";
+import { checkMapping, describeForCheck, type MappedField } from "../mapping.ts";
 import {
   canonicalKey,
   type KeyRule,
@@ -238,15 +238,10 @@ export class ZendeskDestination implements Destination {
   }
 
   async checkMapping(kinds?: Record<string, ValueKind>, clearing?: string): Promise<string[]> {
-    let schema: DestinationSchema;
-    try {
-      schema = await this.describe();
-    } catch (error) {
-      if (!(error instanceof DestinationRequestError) || error.retryable) throw error;
-      return [`cannot read the fields of Zendesk ${this.#target.object}: ${error.message}`];
-    }
+    const described = await describeForCheck(() => this.describe(), `read the fields of Zendesk ${this.#target.object}`);
+    if ("problem" in described) return [described.problem];
     const label = `Zendesk ${this.#target.object}`;
-    const problems = checkMapping(schema, { label, matchField: this.#target.matchField, fields: this.#target.fields, accepts, clearing }, kinds);
+    const problems = checkMapping(described.schema, { label, matchField: this.#target.matchField, fields: this.#target.fields, accepts, clearing }, kinds);
     const other = this.#target.object === "users" ? "organization_fields." : "user_fields.";
     for (const field of this.#target.fields) {
       if (field.to.startsWith(other)) problems.push(`fields: ${field.to} names a custom field of the other object; custom fields of ${label} are ${this.#customKey}.<key>`);
