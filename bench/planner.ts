@@ -44,7 +44,9 @@ async function dataset(rows: number): Promise<string> {
   await connection.run(`create table people as select ${row("i")} from range(${rows}) t(i)`);
   connection.closeSync();
   instance.closeSync();
-  const warehouse = await connectWarehouse({ profile: "bench", target: "bench", profilesPath: "profiles.yml", config: { type: "duckdb", path: building } });
+  // Generation is not measured: DuckDB's own memory limit, not the syncer's 256MB default (10M ledger rows with their
+  // JSON do not fit in it).
+  const warehouse = await connectWarehouse({ profile: "bench", target: "bench", profilesPath: "profiles.yml", config: { type: "duckdb", path: building, settings: { memory_limit: DUCKDB_DEFAULT_LIMIT } } });
   try {
     const tables = ledgerTables(warehouse.dialect, warehouse.defaultSchema);
     await migrate(warehouse, tables);

@@ -63,7 +63,7 @@ export function summarize(): string {
   }
   const n = load("noop");
   if (n) {
-    lines.push(`**4. No-op rerun** (${int(n.rows)} rows, median of ${n.repetitions}): ${n.noopApiCalls} API calls; rerun time ÷ full run = ${fmt(n.median.noopFractionOfFull, 3)} (${int(n.median.noopMs)} ms vs ${int(n.median.fullMs)} ms). Full run at ${fmt(n.median.fullFractionOfIdeal)} of the rate limit's ideal; ledger checkpoints ${fmt((n.median.checkpointShareOfFull ?? 0) * 100, 0)} % of it. runSync probe on an empty ledger: ${int(n.runSyncProbe?.created)} of ${int(n.rows)} rows created.`, "");
+    lines.push(`**4. No-op rerun** (${int(n.rows)} rows, median of ${n.repetitions}): ${n.noopApiCalls} API calls; rerun time ÷ full run = ${fmt(n.median.noopFractionOfFull, 3)} (${int(n.median.noopMs)} ms vs ${int(n.median.fullMs)} ms). Full run at ${fmt(n.median.fullFractionOfIdeal)} of the rate limit's ideal; ledger checkpoints ${fmt((n.median.checkpointShareOfFull ?? 0) * 100, 0)} % of it${n.median.sendMs ? ` (phases: start-up and plan ${int(n.median.planMs)} ms, preflight ${int(n.median.preflightMs)} ms, send to the last checkpoint ${int(n.median.sendMs)} ms, the send alone at ${fmt(n.median.sendFractionOfIdeal)} of the ideal)` : ""}. runSync probe on an empty ledger: ${int(n.runSyncProbe?.created)} of ${int(n.rows)} rows created.`, "");
   }
   const m = load("manifest");
   if (m) {
