@@ -62,7 +62,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const emulator = await startHubSpotEmulator({ accessToken: TOKEN, limits: { perTenSeconds: limit.perWindow, windowMs: limit.windowMs, daily: 100_000_000 } });
   const env = { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url };
   const input = (mode: NoopInput["mode"]): NoopInput => ({ mode, projectDir: dir, database, env });
-  const trials: { fullMs: number; noopMs: number; fullCalls: number; noopCalls: number; fraction: number; checkpointMs: number; fullFractionOfIdeal: number }[] = [];
+  const trials: { fullMs: number; noopMs: number; fullCalls: number; noopCalls: number; fraction: number; checkpointMs: number; fullFractionOfIdeal: number; phases?: NoopResult["phases"] }[] = [];
   const idealRecordsPerSecond = (100 * limit.perWindow * 1000) / limit.windowMs;
   let probe: Record<string, unknown> | undefined;
   try {
@@ -92,6 +92,7 @@ export async function run(): Promise<Record<string, unknown>> {
       const trial = { fullMs: round(full.result.elapsedMs, 1), noopMs: round(noop.result.elapsedMs, 1), fullCalls, noopCalls, fraction: round(noop.result.elapsedMs / full.result.elapsedMs, 4),
         checkpointMs: round(full.result.checkpointMs ?? 0, 1),
         fullFractionOfIdeal: round(rows / (full.result.elapsedMs / 1000) / idealRecordsPerSecond),
+        ...(full.result.phases ? { phases: { planMs: round(full.result.phases.planMs, 1), preflightMs: round(full.result.phases.preflightMs, 1), sendMs: round(full.result.phases.sendMs, 1) } } : {}),
       };
       trials.push(trial);
       log(`noop ${rows} rep ${rep + 1}: full ${Math.round(trial.fullMs)} ms (${fullCalls} calls), rerun ${Math.round(trial.noopMs)} ms (${noopCalls} calls): ${trial.fraction}`);
@@ -114,6 +115,12 @@ export async function run(): Promise<Record<string, unknown>> {
       fullCalls: median(trials.map((t) => t.fullCalls)),
       fullFractionOfIdeal: median(trials.map((t) => t.fullFractionOfIdeal)),
       checkpointShareOfFull: median(trials.map((t) => round(t.checkpointMs / t.fullMs))),
+      // The full run's phases: start-up and plan, preflight, and the send until its last checkpoint returned.
+      planMs: median(trials.map((t) => t.phases?.planMs ?? 0)),
+      preflightMs: median(trials.map((t) => t.phases?.preflightMs ?? 0)),
+      sendMs: median(trials.map((t) => t.phases?.sendMs ?? 0)),
+      // The send alone against the ideal: what the engine and its checkpoints reach once the plan is made.
+      sendFractionOfIdeal: median(trials.map((t) => (t.phases ? round(rows / (t.phases.sendMs / 1000) / idealRecordsPerSecond) : 0))),
     },
     noopApiCalls: Math.max(...trials.map((t) => t.noopCalls)),
     runSyncProbe: probe,

@@ -1,13 +1,13 @@
 /**
  * One planner case in its own process, so its peak RSS is its own: either our streaming diff in the warehouse
- * (`planCounts`, every planned record streamed and the rejected keys, as `sync` does: partitioned as the engine
+ * (the plan materialized once, its counts and every planned record read, and the rejected keys, as `sync` does: partitioned as the engine
  * asks, or in one query for comparison), or a naive diff in Node (both sides loaded into Maps, hashed in Node the
  * same way, compared in memory).
  */
 import { createHash } from "node:crypto";
-import { rejectedKeys } from "../src/eligible/rows.ts";
+import { eligibleRowsSql, KEY_COLUMN, rejectedKeys } from "../src/eligible/rows.ts";
 import { ledgerTables } from "../src/ledger/migrations.ts";
-import { planCounts, plannedRecords, type PlanCounts } from "../src/plan/diff.ts";
+import { MaterializedPlan, type PlanCounts } from "../src/plan/diff.ts";
 import { planPartitions } from "../src/plan/partitions.ts";
 import { connectWarehouse, type Warehouse } from "../src/warehouse/index.ts";
 import { runAsChild, sampled } from "./lib.ts";
@@ -16,9 +16,11 @@ import { PLANNER_COLUMNS, PLANNER_CONTRACT, plannerContract } from "./planner.ts
 /**
  * streaming: what sync does, with the syncer's DuckDB defaults (partitions, memory_limit 256MB); streaming-uncapped:
  * the same partitions under DuckDB's own memory_limit (80 % of RAM); single-query: the diff in one query per step
- * (no partitions) under DuckDB's own limit, as before partitions; naive: a diff in Node.
+ * (no partitions) under DuckDB's own limit, as before partitions; naive: a diff in Node; floor: the plan's join
+ * (eligible rows left join the contract's synced ledger rows) as one bare `count(*)`, under the syncer's defaults:
+ * what DuckDB needs to read both sides and match them once, with nothing classified, written or sent.
  */
-export const PLANNER_MODES = ["streaming", "streaming-uncapped", "single-query", "naive"] as const;
+export const PLANNER_MODES = ["streaming", "streaming-uncapped", "single-query", "naive", "floor"] as const;
 export type PlannerMode = (typeof PLANNER_MODES)[number];
 
 export interface PlannerInput {
@@ -47,11 +49,31 @@ async function streaming(warehouse: Warehouse, input: PlannerInput): Promise<Dif
   const contract = plannerContract(input.relation);
   // As sync does: the partitions come from the table sizes and the engine (counting them is part of the time).
   const partitions = input.mode === "single-query" ? 1 : await planPartitions(warehouse, contract, tables, undefined, process.env);
-  const counts = await planCounts(warehouse, contract, tables, { partitions });
+  // As sync does: the plan materialized once, its counts and rows to send read from it.
+  const plan = await MaterializedPlan.materialize(warehouse, contract, tables, { partitions });
+  let counts: PlanCounts;
   let streamed = 0;
-  for await (const chunk of plannedRecords(warehouse, contract, tables, { partitions })) streamed += chunk.length;
+  try {
+    counts = await plan.counts();
+    for await (const chunk of plan.records()) streamed += chunk.length;
+  } finally {
+    await plan.drop();
+  }
   const rejected = await rejectedKeys(warehouse, contract, { partitions });
   return { counts, streamed, rejectedKeys: rejected.length, partitions };
+}
+
+async function floor(warehouse: Warehouse, input: PlannerInput): Promise<Diffed> {
+  const tables = ledgerTables(warehouse.dialect, warehouse.defaultSchema);
+  const contract = plannerContract(input.relation);
+  const q = warehouse.dialect.quoteIdentifier;
+  const [row] = await warehouse.query(
+    `select count(*) as n from (${eligibleRowsSql(contract, warehouse.dialect)}) as e
+     left join (select sync_key, row_hash from ${tables.ledger} where contract_name = $1 and status = 'synced') as l on l.sync_key = e.${q(KEY_COLUMN)}`,
+    [PLANNER_CONTRACT],
+  );
+  const counts: PlanCounts = { eligible: Number(row?.n ?? 0), create: 0, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0, removable: 0 };
+  return { counts, streamed: 0, rejectedKeys: 0, partitions: 1 };
 }
 
 /** activation.row_hash in Node: md5 of the values joined by chr(31), chr(30) for null. */
@@ -115,7 +137,7 @@ runAsChild<PlannerInput, PlannerResult>(async (input) => {
   const warehouse = await connectWarehouse({ profile: "bench", target: "bench", profilesPath: "profiles.yml", config: { type: "duckdb", path: input.path, ...settings } });
   try {
     const started = performance.now();
-    const { value, peakHeapBytes } = await sampled(() => (input.mode === "naive" ? naive(warehouse, input) : streaming(warehouse, input)));
+    const { value, peakHeapBytes } = await sampled(() => (input.mode === "naive" ? naive(warehouse, input) : input.mode === "floor" ? floor(warehouse, input) : streaming(warehouse, input)));
     return { elapsedMs: performance.now() - started, ...value, peakHeapBytes };
   } finally {
     await warehouse.close();

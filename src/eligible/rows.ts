@@ -148,25 +148,44 @@ export function expiredRowsSql(contract: Contract, dialect: Dialect, options: El
   return expiryCutoff(contract.spec, options.now ?? new Date()) ? keyedRowsSql(contract, dialect, options, "expired") : undefined;
 }
 
-function keyedRowsSql(contract: Contract, dialect: Dialect, options: EligibleSqlOptions, which: "fresh" | "expired"): string {
+/**
+ * The model's columns an eligible row carries, after its key and before its hash: the mapped columns, and the
+ * late-arrival source timestamp (unhashed: the engine compares it with the destination's).
+ */
+export function carriedColumns(contract: Contract): string[] {
+  const mapped = [...new Set(fieldMappings(contract.spec).map((m) => m.column))];
+  const source = contract.spec.late_arriving?.source;
+  return source && !mapped.includes(source) ? [...mapped, source] : mapped;
+}
+
+/** Per keyed row (`keyedRowsSql(…, "all")`): how many rows share its key (more than 1: rejected, not eligible). */
+export const KEY_ROWS_COLUMN = COUNT_ALIAS;
+/** Per keyed row (`keyedRowsSql(…, "all")`): 1 when `freshness.expire_after` leaves it out, else 0. */
+export const EXPIRED_COLUMN = EXPIRED_ALIAS;
+
+/**
+ * Rows with a key, as SQL: "fresh" the eligible ones, "expired" those `freshness.expire_after` leaves out, "all"
+ * every keyed row with KEY_ROWS_COLUMN and EXPIRED_COLUMN to tell them apart (the plan's one pass, src/plan/diff.ts).
+ */
+export function keyedRowsSql(contract: Contract, dialect: Dialect, options: EligibleSqlOptions, which: "fresh" | "expired" | "all"): string {
   const q = dialect.quoteIdentifier;
   const key = q(contract.spec.key);
   const mapped = [...new Set(fieldMappings(contract.spec).map((m) => m.column))].map(q);
-  // The late-arrival source timestamp rides along (unhashed): the engine compares it with the destination's.
-  const source = contract.spec.late_arriving?.source;
-  const carried = source && !fieldMappings(contract.spec).some((m) => m.column === source) ? [...mapped, q(source)] : mapped;
+  const carried = carriedColumns(contract).map(q);
   const hash = options.modelHash ? q(MODEL_HASH_COLUMN) : dialect.rowHash(mapped);
   const textKey = canonicalKeySql(contract, dialect, options.keyRule);
   const expired = expiredCondition(contract, dialect, options.now);
   // The shard and partition filters go before the window: rows sharing a key share its buckets, so this is exact,
   // and the window (and everything after it) holds only the bucket's rows.
   return [
-    `select ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${q(HASH_COLUMN)} from (`,
+    `select ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${q(HASH_COLUMN)}${which === "all" ? `, ${q(COUNT_ALIAS)}, ${q(EXPIRED_ALIAS)}` : ""} from (`,
     `  select ${textKey} as ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
-    `    count(*) over (partition by ${textKey}) as ${q(COUNT_ALIAS)}${expired ? `, case when ${expired} then 1 else 0 end as ${q(EXPIRED_ALIAS)}` : ""}`,
+    `    count(*) over (partition by ${textKey}) as ${q(COUNT_ALIAS)}, ${expired ? `case when ${expired} then 1 else 0 end` : "0"} as ${q(EXPIRED_ALIAS)}`,
     `  from ${relationOf(contract)}`,
     `  where ${key} is not null and ${keyCondition(textKey, dialect, options)} and ${builtByCondition(dialect, options.builtBy)}`,
-    `) as keyed where ${q(COUNT_ALIAS)} = 1${expired ? ` and ${q(EXPIRED_ALIAS)} = ${which === "expired" ? 1 : 0}` : ""}`,
+    which === "all"
+      ? `) as keyed`
+      : `) as keyed where ${q(COUNT_ALIAS)} = 1${expired ? ` and ${q(EXPIRED_ALIAS)} = ${which === "expired" ? 1 : 0}` : ""}`,
   ].join("\n");
 }
 

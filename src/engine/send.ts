@@ -42,9 +42,11 @@ export interface SendOptions extends Omit<RetryPolicy, "budget"> {
   maxFailureSamples?: number;
   onProgress?: (summary: SendSummary) => void;
   /**
-   * Called with acknowledged requests' records and outcomes, and awaited before those batches count as done: the
-   * ledger checkpoints here, so a run killed at any point loses at most the batches in flight (≤ `concurrency`).
-   * Calls never overlap; each covers every batch acknowledged since the previous call began (group commit).
+   * Called with acknowledged requests' records and outcomes; those batches count as done once it returned: the
+   * ledger checkpoints here. Calls never overlap; each covers every batch acknowledged since the previous call began
+   * (group commit). Sending goes on while they run, with at most `concurrency` batches awaiting theirs, so a run
+   * killed at any point resends at most the batches in flight and those (≤ 2 × `concurrency`). `sendRecords`
+   * returns once every call returned, and throws the first one's error.
    */
   onAcknowledged?: (records: DestinationRecord[], outcomes: RecordOutcome[]) => Promise<void>;
   /** Asked before each batch: a reason to stop (the kill switch was thrown) ends the run cleanly, the rest not sent. */
@@ -73,7 +75,9 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
   const writer = options.writer ?? destination;
   const normalize = (key: string): string => destination.normalizeKey(key);
   const commit = new GroupCommit(options.onAcknowledged);
-  const pool = new KeyOrderedPool(options.concurrency ?? destination.limits.concurrency);
+  const concurrency = options.concurrency ?? destination.limits.concurrency;
+  const pool = new KeyOrderedPool(concurrency);
+  const failure = (): { error: unknown } | undefined => pool.failure ?? commit.failure;
 
   const stop = (reason: string): void => {
     summary.stopped ??= reason;
@@ -100,27 +104,30 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
           return;
         }
         acknowledge(result.outcomes);
-        await commit.add(part, result.outcomes);
+        // Not awaited: the checkpoint runs beside the next requests (its error stops the run below).
+        void commit.add(part, result.outcomes);
       },
       () => summary.stopped !== undefined,
     );
 
   for await (const batch of toBatches(path.records, path.maxBatch, normalize)) {
-    if (pool.failure) break; // the ledger (or a bug) failed: stop reading, report the error
+    if (failure()) break; // the ledger (or a bug) failed: stop reading, report the error
     if (summary.stopped !== undefined) {
       summary.notSent += batch.length;
       continue;
     }
     const keys = batch.map((r) => normalize(r.key));
+    // At most `concurrency` batches acknowledged and not yet in the ledger: the bound on what a crash resends.
+    await commit.room(concurrency);
     await pool.ready(keys);
     // Asked as the batch is about to leave (a slot and a request token are free): a pause thrown while earlier batches
     // waited on the rate limit sends no more.
-    if (summary.stopped === undefined && !pool.failure && options.shouldStop) {
+    if (summary.stopped === undefined && !failure() && options.shouldStop) {
       await pacer.ready();
       const reason = await options.shouldStop();
       if (reason) stop(reason);
     }
-    if (summary.stopped !== undefined || pool.failure) {
+    if (summary.stopped !== undefined || failure()) {
       summary.notSent += batch.length;
       continue;
     }
@@ -131,7 +138,9 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
     });
   }
   await pool.drain();
+  await commit.flush();
   summary.throttled = pacer.stats.throttled - throttledBefore;
-  if (pool.failure) throw pool.failure.error;
+  const failed = failure();
+  if (failed) throw failed.error;
   return summary;
 }

@@ -156,12 +156,19 @@ function utcTimestampText(date: Date): string {
 
 /** Rows per statement in a checkpoint: 500 × 9 parameters stays far inside PostgreSQL's 65,535 and BigQuery's limits. */
 const CHECKPOINT_SLICE = 500;
+/**
+ * Where a dialect binds a slice's rows as one JSON parameter (DuckDB) there is no parameter limit: a checkpoint's
+ * group goes in fewer statements (each costs a round of parsing and planning whatever its size).
+ */
+const JSON_CHECKPOINT_SLICE = 5000;
 
 export class Ledger {
   readonly tables: LedgerTables;
   readonly #warehouse: Warehouse;
   readonly #backoffBaseMs: number;
   #listener: LedgerListener | undefined;
+  /** The last transaction begun here: the next one waits for it (see #transaction). */
+  #serial: Promise<unknown> = Promise.resolve();
 
   constructor(warehouse: Warehouse, tables: LedgerTables, options: LedgerOptions = {}) {
     this.#warehouse = warehouse;
@@ -172,6 +179,17 @@ export class Ledger {
   /** One listener at a time (the run's live status). */
   listen(listener: LedgerListener | undefined): void {
     this.#listener = listener;
+  }
+
+  /**
+   * The ledger's transactions one after another: the group commit's checkpoints run beside the sending, which also
+   * records rows failed before the send and guard skips; on one connection (DuckDB) two transactions begun together
+   * would nest, which the warehouse refuses.
+   */
+  #transaction<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#serial.then(() => this.#warehouse.transaction(work));
+    this.#serial = run.catch(() => undefined);
+    return run;
   }
 
   #placeholders(rows: number, columns: number, offset = 0): string {
@@ -198,15 +216,16 @@ export class Ledger {
       if (!sent) return null;
       return created ? Object.keys(sent).sort() : changedFields(sent, previous.get(key) ?? null);
     };
-    await w.transaction(async () => {
-      for (let i = 0; i < written.length; i += CHECKPOINT_SLICE) {
-        const slice = written.slice(i, i + CHECKPOINT_SLICE);
+    const size = w.dialect.jsonTextRows ? JSON_CHECKPOINT_SLICE : CHECKPOINT_SLICE;
+    await this.#transaction(async () => {
+      for (let i = 0; i < written.length; i += size) {
+        const slice = written.slice(i, i + size);
         const previous = await this.#writeLedgerRows(contract, runId, slice, byKey, now);
         await this.#close(contract, slice.map((o) => o.key), "written", now);
         await this.#logChanges(contract, runId, slice.map((o) => ({ key: o.key, action: o.status, fields: fieldsOf(o.key, o.status === "created", previous), recordId: o.recordId })), now);
       }
-      for (let i = 0; i < failed.length; i += CHECKPOINT_SLICE) {
-        const slice = failed.slice(i, i + CHECKPOINT_SLICE);
+      for (let i = 0; i < failed.length; i += size) {
+        const slice = failed.slice(i, i + size);
         await this.#deadLetter(contract, runId, slice, byKey, "rejected", now);
         const previous = await this.#lastSent(contract, slice.map((o) => o.key));
         await this.#logChanges(contract, runId, slice.map((o) => ({ key: o.key, action: "failed", fields: fieldsOf(o.key, false, previous), code: o.code })), now);
@@ -268,7 +287,8 @@ export class Ledger {
   /** Appends change-log rows (activation_change_log), inside the caller's transaction. */
   async #logChanges(contract: string, runId: string, changes: Change[], now: Date): Promise<void> {
     const rows = changes.map((c): SqlParam[] => [runId, contract, c.key, c.action, c.fields ? JSON.stringify(c.fields) : null, c.code ?? null, c.reason?.slice(0, 2000) ?? null, c.recordId ?? null, now]);
-    for (let i = 0; i < rows.length; i += CHECKPOINT_SLICE) await this.#insert(this.tables.changeLog, CHANGE_LOG_COLUMNS, rows.slice(i, i + CHECKPOINT_SLICE));
+    const size = this.#warehouse.dialect.jsonTextRows ? JSON_CHECKPOINT_SLICE : CHECKPOINT_SLICE;
+    for (let i = 0; i < rows.length; i += size) await this.#insert(this.tables.changeLog, CHANGE_LOG_COLUMNS, rows.slice(i, i + size));
   }
 
   /**
@@ -278,7 +298,7 @@ export class Ledger {
   async recordSkips(contract: string, runId: string, skips: { key: string; reason: string }[]): Promise<void> {
     if (skips.length === 0) return;
     const now = new Date();
-    await this.#warehouse.transaction(() => this.#logChanges(contract, runId, skips.map((s) => ({ key: s.key, action: "skipped", reason: s.reason })), now));
+    await this.#transaction(() => this.#logChanges(contract, runId, skips.map((s) => ({ key: s.key, action: "skipped", reason: s.reason })), now));
   }
 
   /**
@@ -294,7 +314,7 @@ export class Ledger {
   ): Promise<void> {
     const now = new Date();
     const owed = new Map(removals.owed.map((r) => [r.key, r]));
-    await this.#warehouse.transaction(async () => {
+    await this.#transaction(async () => {
       await this.markRemoved(contract, runId, removals.done);
       await this.deadLetters(contract, runId, removals.failed, options.errorClass);
       await this.notePendingRemoval(contract, removals.owed);
@@ -384,7 +404,7 @@ export class Ledger {
     const w = this.#warehouse;
     const p = w.dialect.param;
     const ledger = this.tables.ledger;
-    await w.transaction(async () => {
+    await this.#transaction(async () => {
       await w.execute(
         `delete from ${ledger} where contract_name = ${p(1)} and sync_key <> lower(sync_key)
           and lower(sync_key) in (select sync_key from ${ledger} where contract_name = ${p(2)})`,

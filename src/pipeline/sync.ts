@@ -26,7 +26,7 @@ import { sendRecords, type SendSummary } from "../engine/send.ts";
 import type { Controls } from "../ledger/controls.ts";
 import { LATE_ARRIVAL_STUCK_CODE, type Ledger, type RunCounts } from "../ledger/ledger.ts";
 import { stopChecks, type Overrides } from "../plan/checks.ts";
-import { fieldChanges, ineligibleDeadLetters, planCounts, removalActionCounts, plannedRecords, removedKeys, REMOVAL_CLASS, withoutFailedRows, type PlannedRecord } from "../plan/diff.ts";
+import { ineligibleDeadLetters, MaterializedPlan, type PlanOptions, REMOVAL_CLASS, withoutFailedRows, type PlannedRecord } from "../plan/diff.ts";
 import { planOptionsFor } from "../plan/partitions.ts";
 import { guardRecords, needsReadBack, type GuardSkip } from "../plan/guards.ts";
 import { applyRemovals, writerFor, type RemovalSummary } from "../engine/modes.ts";
@@ -376,18 +376,24 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
   // A dry run asks no destination: the key rule is the one known without a describe (Salesforce: exact).
   const keyRule = knownKeyRule(contract);
   const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy, keyRule });
-  const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
-  const checks = stopChecks(contract.spec, plan, options.overrides);
-  const samples: PlannedRecord[] = [];
-  for await (const chunk of plannedRecords(warehouse, contract, ledger.tables, planOptions)) {
-    // Printed in text, JSON and Markdown: never the values of the model's sensitive columns.
-    samples.push(...chunk.slice(0, SAMPLE_ROWS - samples.length).map((r) => redactSensitive(contract, r)));
-    if (samples.length >= SAMPLE_ROWS) break;
+  // One plan, with what was last sent (for the field changes), dropped when read: a dry run leaves no table behind.
+  const materialized = await MaterializedPlan.materialize(warehouse, contract, ledger.tables, planOptions, true);
+  try {
+    const plan = await materialized.counts();
+    const samples: PlannedRecord[] = [];
+    for await (const chunk of materialized.records()) {
+      // Printed in text, JSON and Markdown: never the values of the model's sensitive columns.
+      samples.push(...chunk.slice(0, SAMPLE_ROWS - samples.length).map((r) => redactSensitive(contract, r)));
+      if (samples.length >= SAMPLE_ROWS) break;
+    }
+    const changes = await materialized.fieldChanges();
+    const removals = await materialized.removalActions();
+    const checks = stopChecks(contract.spec, plan, options.overrides);
+    const rejected = (await rejectedKeys(warehouse, contract, planOptions)).map((r) => ({ ...r, key: redactKey(contract, r.key) }));
+    return { ...base, status: "planned", plan, fieldChanges: changes, removals, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: [...(options.gateOverridden ?? []), ...checks.overridden], samples, rejected };
+  } finally {
+    await materialized.drop();
   }
-  const rejected = (await rejectedKeys(warehouse, contract, planOptions)).map((r) => ({ ...r, key: redactKey(contract, r.key) }));
-  const changes = await fieldChanges(warehouse, contract, ledger.tables, planOptions);
-  const removals = await removalActionCounts(warehouse, contract, ledger.tables, plan, planOptions);
-  return { ...base, status: "planned", plan, fieldChanges: changes, removals, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: [...(options.gateOverridden ?? []), ...checks.overridden], samples, rejected };
 }
 
 const SAMPLE_ROWS = 5;
@@ -524,7 +530,33 @@ async function planAndSend(
   for (const reason of new Set(notEligible.map((n) => n.reason))) {
     await ledger.closeDeadLetters(contract.spec.name, notEligible.filter((n) => n.reason === reason).map((n) => n.key), `not eligible: ${reason}`);
   }
-  const plan = await planCounts(warehouse, contract, ledger.tables, planOptions);
+  // The plan computed once: counts, rows to send and removed keys are read from it (dropped when the run ends).
+  const materialized = await MaterializedPlan.materialize(warehouse, contract, ledger.tables, planOptions);
+  try {
+    return await sendPlan({ contract, destination, warehouse, ledger, controls, run, options, started }, finishRun, { base, counters, retryPolicy, maxThrottledMs, planOptions, notEligible, materialized });
+  } finally {
+    await materialized.drop();
+  }
+}
+
+/** What planAndSend hands on to sendPlan. */
+interface Planned {
+  base: { contract: string; model: string; destination: string };
+  counters: { requests: number; retries: number };
+  retryPolicy: { budget: RetryBudget; lastAcceptedAt: () => number | undefined; maxThrottledMs?: number };
+  maxThrottledMs: number | undefined;
+  planOptions: PlanOptions;
+  notEligible: { key: string; reason: string }[];
+  materialized: MaterializedPlan;
+}
+
+async function sendPlan(
+  { contract, destination, warehouse, ledger, controls, run, options, started }: ContractRun,
+  finishRun: FinishRun,
+  { base, counters, retryPolicy, maxThrottledMs, planOptions, notEligible, materialized }: Planned,
+): Promise<ContractOutcome> {
+  const env = options.env ?? process.env;
+  const plan = await materialized.counts();
   // Rejected keys are reported by one shard only, so the shards' reports add up.
   const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract, planOptions) : [];
   let summary: SendSummary | undefined;
@@ -579,7 +611,7 @@ async function planAndSend(
     }
     // Rows with a value that has no exact destination form, or an `on_null: fail` field that is null, are
     // dead-lettered here, before the engine: nothing of them is sent.
-    let records = withoutFailedRows(plannedRecords(warehouse, contract, ledger.tables, planOptions), async (failed) => {
+    let records = withoutFailedRows(materialized.records(), async (failed) => {
       const outcomes = failed.map((r): FailedOutcome => ({ key: r.key, status: "failed", ...r.failure! }));
       await ledger.checkpoint(contract.spec.name, run.runId, failed, outcomes);
       failedBeforeSend += failed.length;
@@ -626,7 +658,7 @@ async function planAndSend(
     });
     if (removals > 0 && !summary.stopped) {
       const clearedFields = fieldMappings(contract.spec).map((m) => m.to);
-      removal = await applyRemovals(destination, contract.spec, removedKeys(warehouse, contract, ledger.tables, planOptions), counters, async (done, failed, owed) => {
+      removal = await applyRemovals(destination, contract.spec, materialized.removedKeys(), counters, async (done, failed, owed) => {
         await ledger.recordRemovals(contract.spec.name, run.runId, { done, failed, owed }, { errorClass: REMOVAL_CLASS, clearedFields });
       }, retryPolicy);
     }

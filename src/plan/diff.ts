@@ -13,7 +13,8 @@
 import type { Contract } from "../contract/load.ts";
 import { declaresSuppressionRemovals, NULL_FIELD_CODE, nullOutcome, removalAction, removalCause, type KeyRule, type RemovalAction, type RemovalCause } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
-import { eligibleRowsSql, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, keyCondition, sharedKeysSql, type EligibleSqlOptions } from "../eligible/rows.ts";
+import { eligibleRowsSql, EXPIRED_COLUMN, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, KEY_ROWS_COLUMN, carriedColumns, keyCondition, keyedRowsSql, type EligibleSqlOptions } from "../eligible/rows.ts";
+import { planStaging, type PlanStaging } from "../ledger/plan-staging.ts";
 import { toJsonText, type LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
 import { UNSENDABLE_VALUE_CODE, unsendableReason, type SqlParam, type Warehouse } from "../warehouse/types.ts";
@@ -127,7 +128,21 @@ function openFailuresSql(warehouse: Warehouse, tables: LedgerTables, options: Pa
 /** The error_class of a dead letter for a removal (clear, delete, unlist) that failed. */
 export const REMOVAL_CLASS = "removal";
 
-function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions, withLastSent = needsLastSent(contract)): string {
+const PART = "__activation_part";
+const RECORD_ID = "__activation_record_id";
+const REMOVAL_REASONS = "removal_reasons";
+/** The classes of the staging table that are eligible rows (the rest: expired, shared, removed, not_replayed). */
+const ELIGIBLE_CLASSES = ["create", "update", "unchanged", "failed_unchanged", "retry_later"] as const;
+
+/**
+ * One partition's rows of the plan, with their class, as SQL: every keyed row, shared (a key several rows share:
+ * rejected, not eligible), expired (`freshness.expire_after`), not_replayed (replay: eligible, with no open dead
+ * letter), else the diff's class against the ledger; then the ledger's synced keys that are neither eligible nor
+ * shared, as removed (a key now shared is rejected, not removed: its record is left alone), less those whose removal
+ * failed before and is held back as a write failure is (permanent: until replay; transient: until its next
+ * attempt); `replay`: only those. One statement, so each partition's model and ledger are read once.
+ */
+function planRowsSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions, part: number, lastSent: boolean): string {
   const d = warehouse.dialect;
   const q = d.quoteIdentifier;
   const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)}`;
@@ -137,80 +152,221 @@ function diffSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables,
   const held = options.replay || options.fullResync
     ? []
     : [`when ${sameRow} and f.failure_kind = 'permanent' then 'failed_unchanged'`, `when ${sameRow} and f.next_attempt_at > ${d.param(2)} then 'retry_later'`];
-  const change = options.replay ? `case when l.sync_key is null then 'create' else 'update' end` : `case ${held.join(" ")} when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged' end`;
+  const change = options.replay ? `when l.sync_key is null then 'create' else 'update'` : `${held.join(" ")} when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged'`;
+  const first = [`when e.${q(KEY_ROWS_COLUMN)} > 1 then 'shared'`, `when e.${q(EXPIRED_COLUMN)} = 1 then 'expired'`, ...(options.replay ? [`when f.sync_key is null then 'not_replayed'`] : [])];
+  const letter = `select 1 from ${tables.deadLetters} as x where x.contract_name = ${d.param(1)} and x.sync_key = l.sync_key and x.closed_at is null and x.error_class = '${REMOVAL_CLASS}'`;
+  const letters = options.replay ? `and exists (${letter})` : `and not exists (${letter} and (x.failure_kind = 'permanent' or x.next_attempt_at > ${d.param(2)}))`;
+  const nothing = (type: string): string => `cast(null as ${type})`;
   return [
-    `with eligible as (${eligibleRowsSql(contract, d, options)}),`,
-    // What we last sent rides along only for the `unless_edited` guard and the plan's field changes: otherwise the
-    // join would carry every ledger row's JSON for nothing.
-    ...(withLastSent
-      ? [
-          `ledger as (select sync_key, row_hash, synced_at, last_sent_values from ${tables.ledger} where ${ledgerRowsWhere(warehouse, options)})`,
-          `select e.*, l.synced_at as ${q(LEDGER_SYNCED_AT)}, l.last_sent_values as ${q(LEDGER_LAST_SENT)},`,
-        ]
-      : [
-          `ledger as (select sync_key, row_hash from ${tables.ledger} where ${ledgerRowsWhere(warehouse, options)})`,
-          `select e.*, cast(null as ${d.types.timestamp}) as ${q(LEDGER_SYNCED_AT)}, cast(null as ${d.types.text}) as ${q(LEDGER_LAST_SENT)},`,
-        ]),
-    `  ${change} as ${q(CHANGE)}`,
-    `from eligible as e left join ledger as l on l.sync_key = e.${q(KEY_COLUMN)}`,
-    `${options.replay ? "inner" : "left"} join (${openFailuresSql(warehouse, tables, options)}) as f on f.sync_key = e.${q(KEY_COLUMN)}`,
+    `with keyed as (${keyedRowsSql(contract, d, options, "all")}),`,
+    `ledger as (select sync_key, row_hash, destination_record_id${lastSent ? ", synced_at, last_sent_values" : ""} from ${tables.ledger} where ${ledgerRowsWhere(warehouse, options)}),`,
+    `classified as (`,
+    `  select e.*, ${lastSent ? `l.synced_at as ${q(LEDGER_SYNCED_AT)}, l.last_sent_values as ${q(LEDGER_LAST_SENT)}` : `${nothing(d.types.timestamp)} as ${q(LEDGER_SYNCED_AT)}, ${nothing(d.types.text)} as ${q(LEDGER_LAST_SENT)}`},`,
+    `    case ${first.join(" ")} ${change} end as ${q(CHANGE)}`,
+    `  from keyed as e left join ledger as l on l.sync_key = e.${q(KEY_COLUMN)}`,
+    `  left join (${openFailuresSql(warehouse, tables, options)}) as f on f.sync_key = e.${q(KEY_COLUMN)}`,
+    `)`,
+    `select ${part} as ${q(PART)}, c.*, ${nothing(d.types.text)} as ${q(RECORD_ID)}, ${nothing(d.types.text)} as ${q(REMOVAL_REASONS)} from classified as c`,
+    `union all`,
+    `select ${part}, l.sync_key, ${carriedColumns(contract).map(() => "null").join(", ")}${carriedColumns(contract).length > 0 ? ", " : ""}null, null, null, null, null, 'removed',`,
+    `  l.destination_record_id, ${removalReasonsSql(contract, warehouse, options)}`,
+    `from ledger as l`,
+    `where not exists (select 1 from classified as c where c.${q(KEY_COLUMN)} = l.sync_key and c.${q(CHANGE)} <> 'expired')`,
+    `  ${letters}`,
   ].join("\n");
 }
 
-/** The diff's parameters: the contract, and the time backoffs are compared with when the diff reads it. */
-function diffParams(contract: Contract, options: PlanOptions): SqlParam[] {
-  return options.replay || options.fullResync ? [contract.spec.name] : [contract.spec.name, options.now ?? new Date()];
-}
-
-/** The removal query's parameters (see removedKeysSql). */
-function removedParams(contract: Contract, options: PlanOptions): SqlParam[] {
+/** The plan rows' parameters: the contract, and the time backoffs are compared with (every plan but a replay's reads it). */
+function planParams(contract: Contract, options: PlanOptions): SqlParam[] {
   return options.replay ? [contract.spec.name] : [contract.spec.name, options.now ?? new Date()];
 }
 
-export async function planCounts(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): Promise<PlanCounts> {
-  const q = warehouse.dialect.quoteIdentifier;
-  const total: PlanCounts = { eligible: 0, create: 0, update: 0, unchanged: 0, removed: 0, failedUnchanged: 0, retryLater: 0, removable: 0 };
-  const classes = { create: "create", update: "update", unchanged: "unchanged", failedUnchanged: "failed_unchanged", retryLater: "retry_later" } as const;
-  for (const part of partitioned(options)) {
-    const expired = expiredRowsSql(contract, warehouse.dialect, part);
-    const [row] = await warehouse.query(
-      [
-        `select count(*) as eligible,`,
-        Object.entries(classes).map(([name, change]) => ` sum(case when ${q(CHANGE)} = '${change}' then 1 else 0 end) as ${q(name)}`).join(",\n"),
-        `from (${diffSql(contract, warehouse, tables, part)}) as diff`,
-      ].join("\n"),
-      diffParams(contract, options),
+/**
+ * The plan of one run, computed once: every partition's keyed rows classified against the ledger (create, update,
+ * unchanged, failed_unchanged, retry_later, expired, shared, not_replayed) and its removed keys, written to a
+ * staging table (src/ledger/plan-staging.ts) in one pass per partition. Counts, rows to send and removed keys are
+ * read from it; `drop()` when done.
+ */
+export class MaterializedPlan {
+  readonly #warehouse: Warehouse;
+  readonly #contract: Contract;
+  readonly #options: PlanOptions;
+  readonly #staging: PlanStaging;
+  readonly #partitions: number;
+  readonly #withLastSent: boolean;
+  #counts: PlanCounts | undefined;
+
+  private constructor(warehouse: Warehouse, contract: Contract, options: PlanOptions, staging: PlanStaging, partitions: number, withLastSent: boolean) {
+    this.#warehouse = warehouse;
+    this.#contract = contract;
+    this.#options = options;
+    this.#staging = staging;
+    this.#partitions = partitions;
+    this.#withLastSent = withLastSent;
+  }
+
+  /**
+   * `withLastSent`: what we last sent rides along (for the `unless_edited` guard it always does; a dry run's field
+   * changes need it too). Otherwise the join would carry every ledger row's JSON for nothing.
+   */
+  static async materialize(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}, withLastSent = false): Promise<MaterializedPlan> {
+    const staging = planStaging(warehouse, tables);
+    const parts = partitioned(options);
+    const lastSent = withLastSent || needsLastSent(contract);
+    try {
+      for (const [index, part] of parts.entries()) {
+        const rows = planRowsSql(contract, warehouse, tables, part, index, lastSent);
+        await warehouse.execute(index === 0 ? staging.createAs(rows) : `insert into ${staging.table} ${rows}`, planParams(contract, options));
+      }
+    } catch (error) {
+      await staging.drop().catch(() => undefined);
+      throw error;
+    }
+    return new MaterializedPlan(warehouse, contract, options, staging, parts.length, lastSent);
+  }
+
+  /** Rows per class (read once from the staging table). */
+  async counts(): Promise<PlanCounts> {
+    if (this.#counts) return this.#counts;
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    const rows = await this.#warehouse.query(
+      `select ${q(CHANGE)} as ${q("change")}, count(*) as ${q("n")}, sum(case when ${actedOnCondition(this.#contract, this.#options)} then 1 else 0 end) as ${q("removable")} from ${this.#staging.table} group by ${q(CHANGE)}`,
     );
-    const [removed] = await warehouse.query(
-      `select count(*) as n, sum(case when ${actedOnCondition(contract, options)} then 1 else 0 end) as ${q("removable")} from (${removedKeysSql(contract, warehouse, tables, part)}) as removed`,
-      removedParams(contract, options),
-    );
-    total.eligible += Number(row?.eligible ?? 0);
-    for (const name of Object.keys(classes) as (keyof typeof classes)[]) total[name] += Number(row?.[name] ?? 0);
-    total.removed += Number(removed?.n ?? 0);
-    total.removable += Number(removed?.removable ?? 0);
-    if (expired) {
-      const [row] = await warehouse.query(`select count(*) as n from (${expired}) as x`);
-      total.expired = (total.expired ?? 0) + Number(row?.n ?? 0);
+    const of = (change: string): Record<string, unknown> | undefined => rows.find((r) => r.change === change);
+    const n = (change: string): number => Number(of(change)?.n ?? 0);
+    const counts: PlanCounts = {
+      eligible: ELIGIBLE_CLASSES.reduce((sum, change) => sum + n(change), 0),
+      create: n("create"),
+      update: n("update"),
+      unchanged: n("unchanged"),
+      removed: n("removed"),
+      failedUnchanged: n("failed_unchanged"),
+      retryLater: n("retry_later"),
+      removable: Number(of("removed")?.removable ?? 0),
+    };
+    if (expiredRowsSql(this.#contract, this.#warehouse.dialect, this.#options)) counts.expired = n("expired");
+    this.#counts = counts;
+    return counts;
+  }
+
+  /**
+   * The rows to send (create and update), in key order within each partition, mapped to destination fields. A null
+   * follows its field's `on_null` (see contract/rules.ts): left out, sent as null (clear), or the row carries a failure.
+   */
+  async *records(): AsyncIterable<PlannedRecord[]> {
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    const toRecord = recordOf(this.#contract);
+    for (let part = 0; part < this.#partitions; part += 1) {
+      const sql = `select * from ${this.#staging.table} where ${q(PART)} = ${part} and ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
+      for await (const rows of this.#warehouse.stream(sql)) yield rows.map(toRecord);
     }
   }
-  return total;
-}
 
-/**
- * The rows to send (create and update), in key order within each partition, mapped to destination fields. A null
- * follows its field's `on_null` (see contract/rules.ts): left out, sent as null (clear), or the row carries a failure.
- */
-export async function* plannedRecords(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<PlannedRecord[]> {
-  const q = warehouse.dialect.quoteIdentifier;
-  const toRecord = recordOf(contract);
-  for (const part of partitioned(options)) {
-    const sql = `select * from (${diffSql(contract, warehouse, tables, part)}) as diff where ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
-    for await (const rows of warehouse.stream(sql, diffParams(contract, options))) yield rows.map(toRecord);
+  /** Keys to remove that the run acts on, in key order within each partition. */
+  async *removedKeys(): AsyncIterable<RemovedKey[]> {
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    const contract = this.#contract;
+    const excluded = this.#options.excluded !== undefined;
+    for (let part = 0; part < this.#partitions; part += 1) {
+      const sql = `select * from ${this.#staging.table} where ${q(PART)} = ${part} and ${q(CHANGE)} = 'removed' and (${actedOnCondition(contract, this.#options)}) order by ${q(KEY_COLUMN)}`;
+      for await (const rows of this.#warehouse.stream(sql)) {
+        yield rows.map((r): RemovedKey => {
+          const reasons = r[REMOVAL_REASONS] === null || r[REMOVAL_REASONS] === undefined ? null : String(r[REMOVAL_REASONS]);
+          const cause = removalCause(reasons, excluded, contract.spec);
+          const reason = reasons ?? (cause === "unknown" ? "unknown" : "not in the eligible rows");
+          const recordId = r[RECORD_ID] === null || r[RECORD_ID] === undefined ? null : String(r[RECORD_ID]);
+          return { key: String(r[KEY_COLUMN]), recordId, reason, cause, action: removalAction(contract.spec, cause) };
+        });
+      }
+    }
+  }
+
+  /**
+   * Of the rows to update, how many would change each destination field: the value the sync would send differs from
+   * the one the ledger last sent (both as the ledger's JSON text writes them; a field newly sent counts, a null that
+   * `on_null: skip` leaves out does not). Rows that would be dead-lettered instead (a failure) change nothing.
+   * Streamed once, only counts kept. The overwrite guards, which read the destination, may still protect some.
+   * Needs a plan materialized `withLastSent`.
+   */
+  async fieldChanges(): Promise<Record<string, number>> {
+    if (!this.#withLastSent) throw new Error("fieldChanges needs a plan materialized with what was last sent");
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    const toRecord = recordOf(this.#contract);
+    const fields = [...new Set(fieldMappings(this.#contract.spec).map((m) => m.to))];
+    const counts = new Map<string, number>();
+    for await (const rows of this.#warehouse.stream(`select * from ${this.#staging.table} where ${q(CHANGE)} = 'update'`)) {
+      for (const row of rows) {
+        const record = toRecord(row);
+        if (record.failure) continue;
+        const lastSent = record.ledger?.lastSent ?? {};
+        for (const field of fields) {
+          if (field in record.fields && toJsonText(record.fields[field]) !== toJsonText(lastSent[field])) counts.set(field, (counts.get(field) ?? 0) + 1);
+        }
+      }
+    }
+    // In the contract's field order, fields that change only.
+    return Object.fromEntries(fields.filter((f) => counts.has(f)).map((f) => [f, counts.get(f)!]));
+  }
+
+  /**
+   * The removals per action the run would take: each acted-on key's (clear, delete, unlist, or a recorded keep), and
+   * `skip` for the rest, left as `destination.on_removed: keep` leaves them. Streamed, counts only.
+   */
+  async removalActions(): Promise<Partial<Record<RemovalAction, number>>> {
+    const counts = await this.counts();
+    const actions: Partial<Record<RemovalAction, number>> = {};
+    if (counts.removed > counts.removable) actions.skip = counts.removed - counts.removable;
+    if (counts.removable === 0) return actions;
+    for await (const chunk of this.removedKeys()) for (const key of chunk) actions[key.action] = (actions[key.action] ?? 0) + 1;
+    return actions;
+  }
+
+  async drop(): Promise<void> {
+    await this.#staging.drop();
   }
 }
 
-/** A diff row as the record a sync would send (see plannedRecords). */
+/** Runs `read` on a plan materialized for it alone, dropped after. */
+async function once<T>(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions, read: (plan: MaterializedPlan) => Promise<T>, withLastSent = false): Promise<T> {
+  const plan = await MaterializedPlan.materialize(warehouse, contract, tables, options, withLastSent);
+  try {
+    return await read(plan);
+  } finally {
+    await plan.drop();
+  }
+}
+
+/** The plan's counts alone (a run reads them, its records and removed keys from one MaterializedPlan). */
+export async function planCounts(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): Promise<PlanCounts> {
+  return once(warehouse, contract, tables, options, (plan) => plan.counts());
+}
+
+/** The plan's field changes alone (see MaterializedPlan.fieldChanges). */
+export async function fieldChanges(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): Promise<Record<string, number>> {
+  return once(warehouse, contract, tables, options, (plan) => plan.fieldChanges(), true);
+}
+
+/** The plan's rows to send alone (see MaterializedPlan.records). */
+export async function* plannedRecords(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<PlannedRecord[]> {
+  const plan = await MaterializedPlan.materialize(warehouse, contract, tables, options);
+  try {
+    yield* plan.records();
+  } finally {
+    await plan.drop();
+  }
+}
+
+/** The plan's removed keys alone (see MaterializedPlan.removedKeys). */
+export async function* removedKeys(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<RemovedKey[]> {
+  const plan = await MaterializedPlan.materialize(warehouse, contract, tables, options);
+  try {
+    yield* plan.removedKeys();
+  } finally {
+    await plan.drop();
+  }
+}
+
+/** A staging row as a planned record. */
 function recordOf(contract: Contract): (row: Record<string, unknown>) => PlannedRecord {
   const mappings = fieldMappings(contract.spec);
   const source = contract.spec.late_arriving?.source;
@@ -237,34 +393,6 @@ function recordOf(contract: Contract): (row: Record<string, unknown>) => Planned
   };
 }
 
-/**
- * Of the rows to update, how many would change each destination field: the value the sync would send differs from
- * the one the ledger last sent (both as the ledger's JSON text writes them; a field newly sent counts, a null that
- * `on_null: skip` leaves out does not). Rows that would be dead-lettered instead (a failure) change nothing.
- * Streamed once, only counts kept. The overwrite guards, which read the destination, may still protect some.
- */
-export async function fieldChanges(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): Promise<Record<string, number>> {
-  const q = warehouse.dialect.quoteIdentifier;
-  const toRecord = recordOf(contract);
-  const fields = [...new Set(fieldMappings(contract.spec).map((m) => m.to))];
-  const counts = new Map<string, number>();
-  for (const part of partitioned(options)) {
-    const sql = `select * from (${diffSql(contract, warehouse, tables, part, true)}) as diff where ${q(CHANGE)} = 'update'`;
-    for await (const rows of warehouse.stream(sql, diffParams(contract, options))) {
-      for (const row of rows) {
-        const record = toRecord(row);
-        if (record.failure) continue;
-        const lastSent = record.ledger?.lastSent ?? {};
-        for (const field of fields) {
-          if (field in record.fields && toJsonText(record.fields[field]) !== toJsonText(lastSent[field])) counts.set(field, (counts.get(field) ?? 0) + 1);
-        }
-      }
-    }
-  }
-  // In the contract's field order, fields that change only.
-  return Object.fromEntries(fields.filter((f) => counts.has(f)).map((f) => [f, counts.get(f)!]));
-}
-
 export interface RemovedKey {
   key: string;
   recordId: string | null;
@@ -273,8 +401,6 @@ export interface RemovedKey {
   cause: RemovalCause;
   action: RemovalAction;
 }
-
-const REMOVAL_REASONS = "removal_reasons";
 
 /**
  * The excluded-rows model's key (alias `x`) in the ledger's canonical form: a case-insensitive key rule lower-cases
@@ -293,59 +419,13 @@ function removalReasonsSql(contract: Contract, warehouse: Warehouse, options: Pl
   return `(select max(cast(x.reasons as ${d.types.text})) from ${options.excluded} as x where ${excludedKeySql(contract, warehouse, options)} = l.sync_key)`;
 }
 
-/** SQL over removedKeysSql's rows: the removals the run acts on (every one but those `destination.on_removed: keep` leaves). */
+/** SQL over the staging table's removed rows: the removals the run acts on (every one but those `destination.on_removed: keep` leaves). */
 function actedOnCondition(contract: Contract, options: PlanOptions): string {
   if (removalAction(contract.spec, "other") !== "skip") return "true";
   if (!declaresSuppressionRemovals(contract.spec)) return "false";
   // Unreadable excluded-rows model: every removal may be a withdrawn consent, so each takes the consent action.
   if (!options.excluded) return "true";
   return ["no_consent", "consent_stale", "excluded:"].map((r) => `${REMOVAL_REASONS} like '%${r}%'`).join(" or ");
-}
-
-/**
- * Keys the ledger holds as synced that are no longer eligible, less those whose removal failed before and is held
- * back as a write failure is (permanent: until replay; transient: until its next attempt). `replay`: only those.
- * A key now shared by several rows is rejected, not removed: its record is left alone.
- */
-function removedKeysSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
-  const d = warehouse.dialect;
-  const q = d.quoteIdentifier;
-  const letter = `select 1 from ${tables.deadLetters} as x where x.contract_name = ${d.param(1)} and x.sync_key = l.sync_key and x.closed_at is null and x.error_class = '${REMOVAL_CLASS}'`;
-  const letters = options.replay ? `and exists (${letter})` : `and not exists (${letter} and (x.failure_kind = 'permanent' or x.next_attempt_at > ${d.param(2)}))`;
-  return [
-    `select l.sync_key, l.destination_record_id, ${removalReasonsSql(contract, warehouse, options)} as ${REMOVAL_REASONS} from ${tables.ledger} as l`,
-    `where ${ledgerRowsWhere(warehouse, options, "l")}`,
-    `  and not exists (select 1 from (${eligibleRowsSql(contract, d, options)}) as e where e.${q(KEY_COLUMN)} = l.sync_key)`,
-    `  and l.sync_key not in (${sharedKeysSql(contract, d, options)})`,
-    `  ${letters}`,
-  ].join("\n");
-}
-
-/** Keys to remove (see removedKeysSql), in the shard when there is one, in key order within each partition. */
-export async function* removedKeys(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions = {}): AsyncIterable<RemovedKey[]> {
-  for (const part of partitioned(options)) {
-    const sql = `select * from (${removedKeysSql(contract, warehouse, tables, part)}) as removed where ${actedOnCondition(contract, options)} order by sync_key`;
-    for await (const rows of warehouse.stream(sql, removedParams(contract, options))) {
-      yield rows.map((r): RemovedKey => {
-        const reasons = r[REMOVAL_REASONS] === null || r[REMOVAL_REASONS] === undefined ? null : String(r[REMOVAL_REASONS]);
-        const cause = removalCause(reasons, options.excluded !== undefined, contract.spec);
-        const reason = reasons ?? (cause === "unknown" ? "unknown" : "not in the eligible rows");
-        return { key: String(r.sync_key), recordId: r.destination_record_id === null ? null : String(r.destination_record_id), reason, cause, action: removalAction(contract.spec, cause) };
-      });
-    }
-  }
-}
-
-/**
- * The removals per action the run would take: each acted-on key's (clear, delete, unlist, or a recorded keep), and
- * `skip` for the rest, left as `destination.on_removed: keep` leaves them. Streamed, counts only.
- */
-export async function removalActionCounts(warehouse: Warehouse, contract: Contract, tables: LedgerTables, counts: Pick<PlanCounts, "removed" | "removable">, options: PlanOptions = {}): Promise<Partial<Record<RemovalAction, number>>> {
-  const actions: Partial<Record<RemovalAction, number>> = {};
-  if (counts.removed > counts.removable) actions.skip = counts.removed - counts.removable;
-  if (counts.removable === 0) return actions;
-  for await (const chunk of removedKeys(warehouse, contract, tables, options)) for (const key of chunk) actions[key.action] = (actions[key.action] ?? 0) + 1;
-  return actions;
 }
 
 /** The records without a failure; those with one go to `onFailed` (awaited, chunk by chunk) and are not yielded. */

@@ -44,6 +44,30 @@ describe("GroupCommit", () => {
     expect(calls).toBe(2);
   });
 
+  it("counts the batches awaiting their checkpoint: room() waits below a bound, flush() until none is left, a failure is kept", async () => {
+    const releases: (() => void)[] = [];
+    let calls = 0;
+    const commit = new GroupCommit(() => {
+      calls += 1;
+      return calls === 2 ? Promise.reject(new Error("ledger down")) : new Promise<void>((r) => releases.push(r));
+    });
+    void commit.add(batch(0, 1).records, batch(0, 1).outcomes);
+    void commit.add(batch(1, 1).records, batch(1, 1).outcomes);
+    void commit.add(batch(2, 1).records, batch(2, 1).outcomes);
+    expect(commit.backlog).toBe(3);
+    let roomed = false;
+    const room = commit.room(3).then(() => (roomed = true));
+    await Promise.resolve();
+    expect(roomed).toBe(false);
+    // The first call (one batch) commits: two are left, below the bound; the second call (two batches) fails.
+    releases.shift()!();
+    await room;
+    await commit.flush();
+    expect(commit.backlog).toBe(0);
+    expect(String(commit.failure?.error)).toContain("ledger down");
+    expect(calls).toBe(2);
+  });
+
   it("without a checkpoint, a batch is done when acknowledged", async () => {
     await expect(new GroupCommit(undefined).add(batch(0, 1).records, batch(0, 1).outcomes)).resolves.toBeUndefined();
   });

@@ -152,6 +152,41 @@ describe("failure handling", () => {
     expect(seen.reduce((n, s) => n + s.records, 0)).toBe(1500);
   });
 
+  it("sends on while a checkpoint runs, with at most `concurrency` batches awaiting theirs, and returns once all are committed", async () => {
+    const { emulator, destination } = await setup({ limits: { perTenSeconds: 1000 } });
+    const concurrency = 4;
+    const upserts = (): number => emulator.calls().filter((c) => c.path.endsWith("/batch/upsert")).length;
+    let committed = 0;
+    let callsWhileHeld: number | undefined;
+    const summary = await sendRecords(destination, people(1500), {
+      concurrency,
+      onAcknowledged: async (records: DestinationRecord[]) => {
+        // The first checkpoint is slow: sending goes on beside it, until `concurrency` batches await theirs.
+        if (committed === 0) {
+          await new Promise((r) => setTimeout(r, 400));
+          callsWhileHeld = upserts();
+        }
+        committed += records.length;
+      },
+    });
+    expect(summary.created).toBe(1500);
+    // Beyond the first batch's own slot: more than the slots alone (they no longer wait for the checkpoint), and
+    // no more than the slots plus the batches awaiting their checkpoint (what a crash here would resend).
+    expect(callsWhileHeld).toBeGreaterThan(concurrency);
+    expect(callsWhileHeld).toBeLessThanOrEqual(2 * concurrency);
+    // Returned only once every acknowledged batch was committed.
+    expect(committed).toBe(1500);
+  });
+
+  it("stops sending when a checkpoint fails, and throws its error once the batches in flight are answered", async () => {
+    const { emulator, destination } = await setup({ limits: { perTenSeconds: 1000 } });
+    const concurrency = 4;
+    const run = sendRecords(destination, people(3000), { concurrency, onAcknowledged: () => Promise.reject(new Error("ledger down")) });
+    await expect(run).rejects.toThrow("ledger down");
+    // The first batch's checkpoint failed: at most the batches in flight and those awaiting a checkpoint went out.
+    expect(emulator.records("contacts").length).toBeLessThanOrEqual(2 * concurrency * 100);
+  });
+
   it("stops between batches when the kill switch is thrown, counting the rest as not sent", async () => {
     const { emulator, destination } = await setup();
     let asked = 0;

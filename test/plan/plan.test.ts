@@ -283,3 +283,23 @@ describe("field changes", () => {
     }
   });
 });
+
+describe("ledger transactions", () => {
+  it("begun together (a checkpoint beside the sending, failed rows, guard skips) run one after another, each whole", async () => {
+    const name = "concurrent_checkpoints";
+    const batch = (from: number): [PlannedRecord[], { key: string; status: "created"; recordId: string }[]] => {
+      const records = Array.from({ length: 50 }, (_, i): PlannedRecord => ({ key: `c${from + i}@example.com`, hash: `h${from + i}`, fields: { firstname: `C${from + i}` }, change: "create" }));
+      return [records, records.map((r) => ({ key: r.key, status: "created", recordId: `id-${r.key}` }))];
+    };
+    // On DuckDB's one connection the second `begin` would nest in the first and abort both.
+    await Promise.all([
+      ledger.checkpoint(name, "run-c", ...batch(0)),
+      ledger.checkpoint(name, "run-c", ...batch(50)),
+      ledger.recordSkips(name, "run-c", [{ key: "c999@example.com", reason: "late arrival" }]),
+    ]);
+    const [row] = await warehouse.query(`select count(*) as n from ${tables.ledger} where contract_name = '${name}'`);
+    expect(Number(row?.n)).toBe(100);
+    const [logged] = await warehouse.query(`select count(*) as n from ${tables.changeLog} where contract_name = '${name}'`);
+    expect(Number(logged?.n)).toBe(101);
+  });
+});

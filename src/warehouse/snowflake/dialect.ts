@@ -23,6 +23,9 @@ export const snowflakeDialect: Dialect = {
     const digits = Array.from({ length: 8 }, (_, i) => `(position(substr(${hash}, ${i + 1}, 1), ${HEX}) - 1) * ${16 ** (7 - i)}`);
     return `mod(${digits.join(" + ")}, ${Math.trunc(modulus)})`;
   },
+  // Snowflake's own 64-bit hash for the plan's partitions, which need not match any other engine: the positional md5
+  // sum above, repeated in every partitioned query, made each one several times longer to compile.
+  partitionBucket: (expression, modulus) => `mod(abs(hash(${expression})), ${Math.trunc(modulus)})`,
   // The dbt macro activation.row_hash (Snowflake spells chr as char; both exist).
   rowHash: (expressions) => rowHashSql(expressions, { text, chr: (c) => `chr(${c})`, md5: (e) => `md5(${e})` }),
 };
