@@ -533,6 +533,19 @@ async function planAndSend(
   // The plan computed once: counts, rows to send and removed keys are read from it (dropped when the run ends).
   const materialized = await MaterializedPlan.materialize(warehouse, contract, ledger.tables, planOptions);
   try {
+    if (recorded !== undefined && knownKeyRule(contract) === undefined) {
+      // Planned with the last run's key rule: before a run that sends writes anything, the destination confirms it;
+      // if it changed (an admin edited the match field), plan again under the new rule.
+      const plan = await materialized.counts();
+      if (plan.create + plan.update + plan.removable > 0) {
+        const asked = await askKeyRule();
+        if (typeof asked !== "string") return asked;
+        if (asked !== keyRule) {
+          await materialized.drop();
+          return await planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }, finishRun, asked);
+        }
+      }
+    }
     return await sendPlan({ contract, destination, warehouse, ledger, controls, run, options, started }, finishRun, { base, counters, retryPolicy, maxThrottledMs, planOptions, notEligible, materialized });
   } finally {
     await materialized.drop();
@@ -586,12 +599,6 @@ async function sendPlan(
   // The kill switch thrown while the run sent: the run ends paused, as the contract now is.
   let switchedOff: string | undefined;
   // Nothing changed: no destination call at all, not even the preflight.
-  if (plan.create + plan.update + removals > 0 && recorded !== undefined && knownKeyRule(contract) === undefined) {
-    // Planned with the last run's key rule: before any write, the destination confirms it; if it changed, plan again.
-    const asked = await askKeyRule();
-    if (typeof asked !== "string") return asked;
-    if (asked !== keyRule) return planAndSend({ contract, destination, warehouse, ledger, controls, run, options, started }, finishRun, asked);
-  }
   if (plan.create + plan.update + removals > 0) {
     let problems: string[];
     let cause: "mapping" | "destination" = "mapping";
