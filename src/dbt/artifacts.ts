@@ -162,8 +162,12 @@ export function localArtifacts(targetDir: string): ArtifactSource {
   return {
     description: targetDir,
     async read() {
-      const [manifest, runResults] = await Promise.all([readManifest(manifestPath), readRunResults(runResultsPath)]);
-      return { manifest, runResults, manifestPath, runResultsPath };
+      // Read side by side (a large manifest parses while run_results is read); when both fail, the manifest's error is
+      // the one reported, whichever failed first, so a user always meets the same message.
+      const [manifest, runResults] = await Promise.allSettled([readManifest(manifestPath), readRunResults(runResultsPath)]);
+      if (manifest.status === "rejected") throw manifest.reason;
+      if (runResults.status === "rejected") throw runResults.reason;
+      return { manifest: manifest.value, runResults: runResults.value, manifestPath, runResultsPath };
     },
   };
 }
