@@ -127,7 +127,7 @@ export function changedFields(sent: Record<string, unknown>, lastSent: string | 
 }
 
 /** Why a dead letter stopped being open (close_reason). */
-export type CloseReason = "written" | "superseded" | `not eligible: ${string}`;
+export type CloseReason = "written" | "superseded" | "unchanged" | `not eligible: ${string}`;
 
 /**
  * Told after each run-log and checkpoint write has committed (the live status of a sync on DuckDB, which other
@@ -267,6 +267,21 @@ export class Ledger {
     await this.#warehouse.execute(
       `update ${this.tables.deadLetters} set closed_at = ${p(1)}, close_reason = ${p(2)} where contract_name = ${p(3)} and closed_at is null and sync_key in (${set.sql})`,
       [now, reason, contract, ...set.params],
+    );
+  }
+
+  /**
+   * Closes the open write-failure letters of the keys `unchangedKeys` selects (a query of the plan's unchanged keys):
+   * a row changed back to the values the destination already holds from our last write (an invalid value fixed back
+   * to what it was) is not sent, so no write would ever close its letter.
+   */
+  async closeUnchangedDeadLetters(contract: string, unchangedKeys: string): Promise<void> {
+    const p = this.#warehouse.dialect.param;
+    await this.#transaction(() =>
+      this.#warehouse.execute(
+        `update ${this.tables.deadLetters} set closed_at = ${p(1)}, close_reason = 'unchanged' where contract_name = ${p(2)} and closed_at is null and error_class = 'rejected' and sync_key in (${unchangedKeys})`,
+        [new Date(), contract],
+      ),
     );
   }
 

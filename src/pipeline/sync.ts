@@ -570,6 +570,8 @@ async function sendPlan(
 ): Promise<ContractOutcome> {
   const env = options.env ?? process.env;
   const plan = await materialized.counts();
+  // A row back to the values the destination holds is unchanged: its open write-failure letter is stale.
+  if (plan.unchanged > 0 && !options.replay) await ledger.closeUnchangedDeadLetters(contract.spec.name, materialized.unchangedKeysSql());
   // Rejected keys are reported by one shard only, so the shards' reports add up.
   const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract, planOptions) : [];
   let summary: SendSummary | undefined;

@@ -225,6 +225,12 @@ export class MaterializedPlan {
     return new MaterializedPlan(warehouse, contract, options, staging, parts.length, lastSent);
   }
 
+  /** A query of the keys whose row is unchanged: the destination holds today's values of it (from our last write). */
+  unchangedKeysSql(): string {
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    return `select ${q(KEY_COLUMN)} from ${this.#staging.table} where ${q(CHANGE)} = 'unchanged'`;
+  }
+
   /** Rows per class (read once from the staging table). */
   async counts(): Promise<PlanCounts> {
     if (this.#counts) return this.#counts;

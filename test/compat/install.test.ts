@@ -115,11 +115,14 @@ describe.each([
       const sync = await execa("npx", ["dbt-activation", "sync", "--project-dir", ".", "--json"], shell(dir, { HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url }));
       expect(sync.exitCode, String(sync.stderr)).toBe(3);
       const report = JSON.parse(String(sync.stdout)) as { contracts: { contract: string; status: string; counts?: { created: number } }[] };
+      // account_health is held by its failing test; the Braze and Zendesk contracts are paused in the fixture.
       expect(report.contracts.map((c) => [c.contract, c.status])).toEqual([
         ["account_health_to_hubspot", "skipped"],
+        ["contact_engagement_to_braze", "skipped"],
         ["contact_engagement_to_hubspot", "synced"],
+        ["contact_engagement_to_zendesk", "skipped"],
       ]);
-      expect(report.contracts[1]!.counts!.created).toBe(16);
+      expect(report.contracts.find((c) => c.contract === "contact_engagement_to_hubspot")!.counts!.created).toBe(16);
       expect(emulator.records("contacts")).toHaveLength(16);
     } finally {
       await emulator.close();
