@@ -3,32 +3,21 @@
  * it when it ends, whether it succeeded or failed, and `plan` (a dry run) leaves no table behind. The real CLI on
  * the integration build, DuckDB and PostgreSQL, against the HubSpot emulator.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
-import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
+import { describe, expect, it } from "vitest";
 import { PLAN_STAGING_PREFIX } from "../../src/ledger/plan-staging.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
+import { useHubSpotEmulator } from "../support/emulators.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
 
 const TOKEN = "plan-staging-token";
 const CONTRACT = "contact_engagement_to_hubspot";
 const MODEL_NODE = "model.activation_integration_tests.contact_engagement";
-let emulator: HubSpotEmulator;
-
-beforeAll(async () => {
-  emulator = await startHubSpotEmulator({ accessToken: TOKEN, properties: integrationPortalProperties });
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(() => {
-  emulator.reset();
-  emulator.setFaults({});
-});
+// Started once, reset (records, calls, faults) before each test.
+const emulator = useHubSpotEmulator({ accessToken: TOKEN });
 
 describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT] });
-  const env = (): Record<string, string> => ({ HUBSPOT_ACCESS_TOKEN: TOKEN, HUBSPOT_BASE_PATH: emulator.url, ...engine.env() });
+  const env = (): Record<string, string> => ({ ...emulator.cliEnv(), ...engine.env() });
   const sync = (target: string, ...extra: string[]) => runCli(syncArgs(target, "--select", CONTRACT, "--json", ...extra, ...engine.args), env());
   const plan = (target: string) => runCli(["plan", ...syncArgs(target, "--select", CONTRACT).slice(1), "--json", ...engine.args], env());
   /** Every table of the ledger's schema (the run log's), by name. */
