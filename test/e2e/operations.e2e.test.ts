@@ -85,7 +85,7 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect(after.stdout).toMatch(/contact_engagement_to_hubspot: active; last run success at .* \(16 created, 0 updated, 0 unchanged, 0 failed\); 16 rows in the ledger; 0 records in dead letters/);
     });
 
-    it("the environment variable pauses without touching the warehouse", async () => {
+    it("the environment variable pauses with no destination call (the held run is logged)", async () => {
       const run = await runCli(sync(), env({ DBT_ACTIVATION_PAUSE: CONTRACT }));
       expect([run.exitCode, run.stdout.includes("paused by DBT_ACTIVATION_PAUSE")]).toEqual([3, true]);
       expect(emulator.calls()).toEqual([]);
