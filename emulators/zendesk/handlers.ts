@@ -99,6 +99,19 @@ export function jobStatus(ctx: HandlerContext, id: string): Reply {
   return { status: 200, body: jobStatusBody(job, ctx.baseUrl()) };
 }
 
+/**
+ * GET /api/v2/job_statuses/show_many?ids=a,b: the statuses of several jobs, `{job_statuses: [...]}`; ids Zendesk does
+ * not know (expired after a day, or never issued) are left out. The per-request ceiling of 100 ids is the one of
+ * Zendesk's other show_many endpoints [unverified for job statuses].
+ */
+export function jobStatuses(ctx: HandlerContext, query: URLSearchParams): Reply {
+  const ids = idList(query.get("ids"));
+  if (ids.length === 0) return invalid("ids is required");
+  if (ids.length > MAX_BULK) return invalid(`at most ${MAX_BULK} ids per request`);
+  const statuses = ids.map((id) => ctx.jobs.get(id)).filter((job) => job !== undefined);
+  return { status: 200, body: { job_statuses: statuses.map((job) => jobStatusBody(job, ctx.baseUrl()).job_status) } };
+}
+
 function idList(raw: string | null): string[] {
   return (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 }

@@ -69,6 +69,8 @@ export interface ZendeskEmulator {
   setDataImports(enabled: boolean): void;
   /** Jobs accepted so far. */
   jobsAccepted(): number;
+  /** Forgets every job, finished or not (Zendesk keeps a job's status for a day): polls then find none. */
+  forgetJobs(): void;
   reset(): void;
   close(): Promise<void>;
 }
@@ -128,6 +130,7 @@ export async function startZendeskEmulator(opts: ZendeskEmulatorOptions = {}): P
     },
     setDataImports: (enabled) => (ctx.dataImports = enabled),
     jobsAccepted: () => ctx.jobs.accepted,
+    forgetJobs: () => ctx.jobs.clear(),
     reset() {
       store.clear();
       ctx.jobs.clear();

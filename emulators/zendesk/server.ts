@@ -5,11 +5,13 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { FaultInjector } from "../hubspot/faults.ts";
 import type { ZendeskObject } from "./fields.ts";
-import { createOrUpdateMany, destroyMany, errorReply, jobStatus, listFields, search, showMany, updateMany, type HandlerContext, type Reply } from "./handlers.ts";
+import { createOrUpdateMany, destroyMany, errorReply, jobStatus, jobStatuses, listFields, search, showMany, updateMany, type HandlerContext, type Reply } from "./handlers.ts";
 
 export interface EmulatorCall {
   method: string;
   path: string;
+  /** The query string, with its `?` ("" when none). */
+  query: string;
   endpoint: string;
   status: number;
   /** Objects in a bulk write body. */
@@ -48,6 +50,8 @@ const ROUTES: Route[] = [
     route(`PUT /api/v2/${kind}/update_many`, (c, _p, b, q) => updateMany(c, kind, q, b)),
     route(`GET /api/v2/${kind}/search`, (c, _p, _b, q) => search(c, kind, q)),
   ]),
+  // Before the {id} route, which would take "show_many" for an id.
+  route("GET /api/v2/job_statuses/show_many", (c, _p, _b, q) => jobStatuses(c, q)),
   route("GET /api/v2/job_statuses/{id}", (c, p) => jobStatus(c, p.id ?? "")),
   route("GET /api/v2/user_fields", (c) => listFields(c, "users")),
   route("GET /api/v2/organization_fields", (c) => listFields(c, "organizations")),
@@ -187,11 +191,11 @@ export function createZendeskServer(deps: ServerDeps): Server {
         }
         const holdMs = reply.status === 401 ? undefined : deps.faults.timeout();
         if (holdMs !== undefined) {
-          deps.calls.push({ method, path: url.pathname, endpoint, status: 0, timedOut: true, at });
+          deps.calls.push({ method, path: url.pathname, query: url.search, endpoint, status: 0, timedOut: true, at });
           setTimeout(() => res.destroy(), holdMs).unref();
           return;
         }
-        deps.calls.push({ method, path: url.pathname, endpoint, status: reply.status, ...(objects === undefined ? {} : { objects }), at });
+        deps.calls.push({ method, path: url.pathname, query: url.search, endpoint, status: reply.status, ...(objects === undefined ? {} : { objects }), at });
         const send = (): void => {
           const text = JSON.stringify(reply.body);
           res.writeHead(reply.status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...reply.headers });

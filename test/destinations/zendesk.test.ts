@@ -72,7 +72,8 @@ describe("writes (create_or_update_many jobs)", () => {
       { key: "c-2", status: "created", recordId: expect.any(String) as unknown },
     ]);
     // The job was still queued / working when it was first polled.
-    expect(e.callCount("GET /api/v2/job_statuses/{id}")).toBeGreaterThanOrEqual(2);
+    expect(e.callCount("GET /api/v2/job_statuses/show_many")).toBeGreaterThanOrEqual(2);
+    expect(e.callCount("GET /api/v2/job_statuses/{id}")).toBe(0);
     const again = await d.write([{ key: "c-1", fields: { name: "Ada L.", "user_fields.plan_tier": "enterprise" } }]);
     expect(again).toEqual([{ key: "c-1", status: "updated", recordId: first[0]!.status === "created" ? first[0]!.recordId : "" }]);
     expect(e.records("users")).toHaveLength(2);
@@ -115,6 +116,49 @@ describe("writes (create_or_update_many jobs)", () => {
     expect(summary.created + summary.failed).toBe(250);
     expect(summary.failures.every((f) => f.code === "InjectedRejection")).toBe(true);
     expect(e.records("users")).toHaveLength(summary.created);
+  });
+
+  it("polls every job in flight with one show_many request instead of one request per job", async () => {
+    const e = await emulator({ jobDelayMs: 200 });
+    const d = destination(e, { pollIntervalMs: 100, maxPollIntervalMs: 400 });
+    const rows = Array.from({ length: 1000 }, (_, i) => ({ key: `p${i}`, fields: { name: `P${i}` } }));
+    const summary = await sendRecords(d, once(rows), { concurrency: 10 });
+    expect([summary.created, summary.failed, summary.notSent]).toEqual([1000, 0, 0]);
+    const polls = e.calls().filter((c) => c.endpoint === "GET /api/v2/job_statuses/show_many");
+    const perPoll = polls.map((c) => new URLSearchParams(c.query).get("ids")!.split(",").length);
+    // Ten jobs were in flight at once: one poll asked for several of them, and the polls took fewer requests than
+    // the writes (one per job and wait would take at least as many, twice as many with a 400 ms job).
+    expect(Math.max(...perPoll)).toBeGreaterThan(1);
+    expect(polls.length).toBeLessThan(10);
+    expect(polls.length).toBe(d.jobPolls);
+    expect(e.records("users")).toHaveLength(1000);
+  });
+
+  it("keeps polls to a small share of the account's limit, however long the jobs run", async () => {
+    // 600 requests a minute: polls may take 5 % of them, one every 2 s after a burst of 3.
+    const e = await emulator({ jobDelayMs: 900, requestsPerMinute: 600 });
+    const d = destination(e, { pollIntervalMs: 50, maxPollIntervalMs: 100 });
+    pacerFor(d);
+    await d.describe(); // an answer's X-Rate-Limit tells the destination the account's limit
+    for (const name of ["A", "B", "C"]) {
+      expect((await d.write([{ key: name, fields: { name } }]))[0]).toMatchObject({ status: "created" });
+    }
+    const at = e.calls().filter((c) => c.endpoint === "GET /api/v2/job_statuses/show_many").map((c) => c.at);
+    // A job's own schedule alone (50 ms, then 100 ms) would poll each 1.8 s job about 18 times.
+    const span = at[at.length - 1]! - at[0]!;
+    expect(at.length).toBeLessThanOrEqual(3 + Math.floor(span / 2000) + 1);
+    expect(at.length).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  it("fails a write whose job Zendesk no longer knows as retryable, and a job past its deadline too", async () => {
+    const e = await emulator({ jobDelayMs: 60_000 });
+    const forgotten = destination(e, { pollIntervalMs: 5, maxPollIntervalMs: 5 });
+    const pending = forgotten.write([{ key: "f", fields: { name: "F" } }]).catch((err: unknown) => err);
+    while (e.jobsAccepted() === 0) await new Promise((r) => setTimeout(r, 5));
+    e.forgetJobs();
+    expect(await pending).toMatchObject({ code: "JOB_UNKNOWN", retryable: true });
+    const slow = destination(e, { pollIntervalMs: 5, maxPollIntervalMs: 5, pollTimeoutMs: 300 });
+    expect(await slow.write([{ key: "s", fields: { name: "S" } }]).catch((err: unknown) => err)).toMatchObject({ code: "JOB_TIMEOUT", retryable: true });
   });
 
   it("fails every record of a job that failed or was killed, with the job's reason, and writes nothing", async () => {

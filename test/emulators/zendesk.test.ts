@@ -153,6 +153,26 @@ describe("create_or_update_many", () => {
     expect(e.find("users", "external_id", "G-1")?.email).toBe("grace@x.io");
   });
 
+  it("shows the statuses of many jobs at once (show_many), leaving out ids it does not know", async () => {
+    const e = await start({ jobDelayMs: 5 });
+    const a = (await call(e, "POST", "/api/v2/users/create_or_update_many", { users: [{ external_id: "j-1", name: "J1" }] })).body.job_status as Job;
+    const b = (await call(e, "POST", "/api/v2/users/create_or_update_many", { users: [{ external_id: "j-2", name: "J2" }, { external_id: "j-3", name: "J3" }] })).body.job_status as Job;
+    await delay(40);
+    const many = await call(e, "GET", `/api/v2/job_statuses/show_many.json?ids=${a.id},nope,${b.id}`);
+    expect(many.status).toBe(200);
+    const statuses = many.body.job_statuses as Job[];
+    expect(statuses.map((j) => [j.id, j.status, j.total, j.results?.length])).toEqual([
+      [a.id, "completed", 1, 1],
+      [b.id, "completed", 2, 2],
+    ]);
+    expect((await call(e, "GET", "/api/v2/job_statuses/show_many")).status).toBe(400);
+    const tooMany = Array.from({ length: 101 }, (_, i) => `id${i}`).join(",");
+    expect((await call(e, "GET", `/api/v2/job_statuses/show_many?ids=${tooMany}`)).status).toBe(400);
+    // The single-job route still answers, and "show_many" is never taken for a job id.
+    expect((await call(e, "GET", `/api/v2/job_statuses/${a.id}`)).body.job_status).toMatchObject({ id: a.id, status: "completed" });
+    expect(e.callCount("GET /api/v2/job_statuses/show_many")).toBe(3);
+  });
+
   it("refuses more than 100 objects, a body without the list, and bulk imports when they are disabled (403)", async () => {
     const e = await start();
     const many = Array.from({ length: 101 }, (_, i) => ({ external_id: `m${i}`, name: "M" }));

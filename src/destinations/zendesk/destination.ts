@@ -1,9 +1,9 @@
 /**
  * Zendesk Support users or organizations, matched by `external_id` (or `email`, users only), written through the
  * bulk `create_or_update_many` endpoint (≤ 100 objects a request). Zendesk answers each bulk request with a
- * background job: the destination polls the job status (through the pacer, with a growing interval, up to a
- * deadline) and maps each result back to its record by `index` (results come in request order, which is the
- * fallback). Deletes (`destroy_many`), clears and tags (`update_many`) are jobs too, addressed by record id so they
+ * background job: the jobs in flight are polled together (jobs.ts: one show_many request for all of them, through
+ * the pacer, within a small share of the account's limit) and each result is mapped back to its record by `index`
+ * (results come in request order, which is the fallback). Deletes (`destroy_many`), clears and tags (`update_many`) are jobs too, addressed by record id so they
  * never create a record.
  *
  * Field names in a contract: Zendesk's standard attributes as they are (`name`, `email`, `phone`, `notes`,
@@ -13,7 +13,6 @@
  * Audience mode: a tag. The contract's `list_id` names it; members get the tag (`additional_tags`) and lose it when
  * their row leaves (`remove_tags`); Zendesk's views, triggers and business rules select users and organizations by tag.
  */
-import { setTimeout as delay } from "node:timers/promises";
 import { checkMapping, describeForCheck, type MappedField } from "../mapping.ts";
 import {
   canonicalKey,
@@ -36,6 +35,7 @@ import type { ZendeskHttp } from "./client.ts";
 import { networkError, toRequestError } from "./errors.ts";
 import { ZENDESK_DOCUMENTED_LIMITS, zendeskRateLimitInfo } from "./limits.ts";
 import { fieldsBodySchema, jobStatusBodySchema, recordsBodySchema, type JobResult, type JobStatus, type ZendeskRecordView } from "./responses.ts";
+import { JobWatcher } from "./jobs.ts";
 import { toZendeskValue } from "./values.ts";
 
 export const ZENDESK_MAX_BATCH = 100;
@@ -114,8 +114,6 @@ function accepts(type: string, kind: ValueKind): boolean | undefined {
   }
 }
 
-const TERMINAL = new Set(["completed", "failed", "killed"]);
-
 /**
  * How Zendesk compares a match field's values: emails case-insensitively, and external ids too (its developer docs
  * call them "not case sensitive": `ian1` and `IAN1` are one user): keys that differ only in case address one record.
@@ -133,6 +131,9 @@ export class ZendeskDestination implements Destination {
   readonly #customKey: "user_fields" | "organization_fields";
   #pacer: RequestPacer = UNPACED;
   #schema: DestinationSchema | undefined;
+  /** Requests per minute the account allows this syncer (its latest `X-Rate-Limit`): what job polls take a share of. */
+  #windowMax: number;
+  readonly #jobs: JobWatcher;
 
   constructor(http: ZendeskHttp, target: ZendeskTarget) {
     this.#http = http;
@@ -140,6 +141,17 @@ export class ZendeskDestination implements Destination {
     this.#customKey = target.object === "users" ? "user_fields" : "organization_fields";
     this.limits = { ...ZENDESK_DOCUMENTED_LIMITS, ...(target.requestsPerMinute === undefined ? {} : { requestsPerWindow: target.requestsPerMinute }) };
     this.description = `zendesk ${target.object} by ${target.matchField}`;
+    this.#windowMax = this.limits.requestsPerWindow ?? ZENDESK_DOCUMENTED_LIMITS.requestsPerWindow ?? 200;
+    this.#jobs = new JobWatcher((path) => this.#call("GET", path), () => ({ requestsPerWindow: this.#windowMax, windowMs: this.limits.windowMs }), {
+      firstWaitMs: target.pollIntervalMs ?? 250,
+      maxWaitMs: target.maxPollIntervalMs ?? 5000,
+      timeoutMs: target.pollTimeoutMs ?? 10 * 60_000,
+    });
+  }
+
+  /** Requests this destination spent polling jobs (benchmarks, tests). */
+  get jobPolls(): number {
+    return this.#jobs.polls;
   }
 
   keyRule(): Promise<KeyRule> {
@@ -163,37 +175,19 @@ export class ZendeskDestination implements Destination {
       } catch (error) {
         throw networkError(error);
       }
-      this.#pacer.observe(zendeskRateLimitInfo(answer.headers, this.#target.requestsPerMinute));
+      const info = zendeskRateLimitInfo(answer.headers, this.#target.requestsPerMinute);
+      if (info.windowMax !== undefined) this.#windowMax = info.windowMax;
+      this.#pacer.observe(info);
       if (answer.status >= 400) throw toRequestError(answer, `${method} ${path.split("?")[0]}`);
       return answer.body;
     });
   }
 
-  /** Starts a bulk job and waits for its end (the job's answer, whatever its status). */
+  /** Starts a bulk job and waits for its end (the job's answer, whatever its status), polled with the jobs in flight. */
   async #job(method: "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<JobStatus> {
     const started = jobStatusBodySchema.safeParse(await this.#call(method, path, body));
     if (!started.success) throw new DestinationRequestError(`Zendesk answered ${method} ${path.split("?")[0]} without a job status`, { code: "UNEXPECTED_RESPONSE" });
-    let job = started.data.job_status;
-    let wait = this.#target.pollIntervalMs ?? 250;
-    const deadline = Date.now() + (this.#target.pollTimeoutMs ?? 10 * 60_000);
-    while (!TERMINAL.has(job.status)) {
-      if (Date.now() + wait > deadline) {
-        // The job may still run; its writes are idempotent (matched by key or by id), so resending is safe.
-        throw new DestinationRequestError(`Zendesk job ${job.id} is still ${job.status} after ${Math.round((this.#target.pollTimeoutMs ?? 600_000) / 1000)} s`, { code: "JOB_TIMEOUT", retryable: true });
-      }
-      await delay(wait);
-      wait = Math.min(this.#target.maxPollIntervalMs ?? 5000, wait * 2);
-      try {
-        const polled = jobStatusBodySchema.safeParse(await this.#call("GET", `/api/v2/job_statuses/${encodeURIComponent(job.id)}`));
-        if (!polled.success) throw new DestinationRequestError(`Zendesk answered the status of job ${job.id} in an unexpected shape`, { code: "UNEXPECTED_RESPONSE" });
-        job = polled.data.job_status;
-      } catch (error) {
-        // A throttled or failed poll is polled again (the job runs regardless) rather than resubmitting the batch.
-        if (!(error instanceof DestinationRequestError) || !error.retryable) throw error;
-        if (error.retryAfterMs !== undefined) wait = Math.max(wait, error.retryAfterMs);
-      }
-    }
-    return job;
+    return this.#jobs.wait(started.data.job_status);
   }
 
   /** Each job result by the position of the object it answers (`index`, else its place in the results). */

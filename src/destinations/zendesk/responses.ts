@@ -27,6 +27,7 @@ export const jobStatusSchema = z.looseObject({
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
 export const jobStatusBodySchema = z.looseObject({ job_status: jobStatusSchema });
+export const jobStatusesBodySchema = z.looseObject({ job_statuses: z.array(jobStatusSchema) });
 
 /** A user or an organization as show_many / search return it. */
 export const recordSchema = z.looseObject({
