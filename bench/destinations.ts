@@ -56,7 +56,7 @@ const SETUPS: Record<DestinationName, () => Setup> = {
     const windowMs = 60_000;
     return {
       rows: QUICK ? 6_000 : 30_000,
-      reps: QUICK ? 1 : 3,
+      reps: QUICK ? 1 : 2,
       perRequest: 100,
       perWindow,
       windowMs,

@@ -29,8 +29,13 @@ const UNIQUE: Record<ZendeskObject, string[]> = {
   organizations: ["external_id", "name"],
 };
 
+/** Attributes looked up by value (the unique ones, and name for tests' `find`): indexed, not scanned. */
+const INDEXED = ["email", "external_id", "name"] as const;
+
 export class ZendeskStore {
   readonly #records: Record<ZendeskObject, Map<number, ZendeskRecord>> = { users: new Map(), organizations: new Map() };
+  /** kind → attribute → normalized value → ids of the records holding it. */
+  readonly #index: Record<ZendeskObject, Map<string, Map<string, Set<number>>>> = { users: new Map(), organizations: new Map() };
   readonly #fields: Record<ZendeskObject, ZendeskFieldDefinition[]>;
   #nextId = 360_000_000_001;
   #lastStamp = 0;
@@ -50,6 +55,24 @@ export class ZendeskStore {
   clear(): void {
     this.#records.users.clear();
     this.#records.organizations.clear();
+    this.#index.users.clear();
+    this.#index.organizations.clear();
+  }
+
+  /** Adds (or takes out) a record's indexed values. */
+  #indexRecord(kind: ZendeskObject, record: ZendeskRecord, add: boolean): void {
+    for (const attribute of INDEXED) {
+      const value = record.attributes[attribute];
+      if (typeof value !== "string") continue;
+      const byValue = this.#index[kind].get(attribute) ?? new Map<string, Set<number>>();
+      this.#index[kind].set(attribute, byValue);
+      const key = normalizeUnique(value);
+      const ids = byValue.get(key) ?? new Set<number>();
+      if (add) ids.add(record.id);
+      else ids.delete(record.id);
+      if (ids.size > 0) byValue.set(key, ids);
+      else byValue.delete(key);
+    }
   }
 
   /** Zendesk timestamps have second precision; the emulator keeps them strictly increasing at millisecond precision. */
@@ -69,6 +92,10 @@ export class ZendeskStore {
   /** Every record whose unique attribute equals `value` (case-insensitively). */
   findBy(kind: ZendeskObject, attribute: string, value: string): ZendeskRecord[] {
     const wanted = normalizeUnique(value);
+    if ((INDEXED as readonly string[]).includes(attribute)) {
+      const ids = [...(this.#index[kind].get(attribute)?.get(wanted) ?? [])].sort((a, b) => a - b);
+      return ids.map((id) => this.#records[kind].get(id)).filter((r) => r !== undefined);
+    }
     return this.all(kind).filter((r) => typeof r.attributes[attribute] === "string" && normalizeUnique(r.attributes[attribute]) === wanted);
   }
 
@@ -102,6 +129,12 @@ export class ZendeskStore {
   }
 
   #apply(kind: ZendeskObject, record: ZendeskRecord, input: Record<string, unknown>): void {
+    this.#indexRecord(kind, record, false);
+    this.#applyValues(kind, record, input);
+    this.#indexRecord(kind, record, true);
+  }
+
+  #applyValues(kind: ZendeskObject, record: ZendeskRecord, input: Record<string, unknown>): void {
     for (const field of STANDARD_FIELDS[kind]) {
       if (!(field.name in input)) continue;
       const value = input[field.name];
@@ -176,6 +209,8 @@ export class ZendeskStore {
 
   /** destroy_many: Zendesk soft-deletes users; the emulator drops them (they no longer match or appear). */
   destroy(kind: ZendeskObject, id: number): { id: number; action: "delete"; success: boolean; status: string; error?: string } {
+    const record = this.#records[kind].get(id);
+    if (record) this.#indexRecord(kind, record, false);
     const found = this.#records[kind].delete(id);
     return found ? { id, action: "delete", success: true, status: "Deleted" } : { id, action: "delete", success: false, status: "Failed", error: "RecordNotFound" };
   }

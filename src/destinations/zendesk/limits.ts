@@ -4,12 +4,12 @@ import type { DestinationLimits, RateLimitInfo } from "../types.ts";
 /**
  * Limits are per account per minute and depend on the plan (Team 200, Growth / Professional 400, Enterprise 700,
  * Enterprise Plus or the High Volume add-on 2,500). The pacer starts from the lowest current plan, 200, and every
- * answer's `X-Rate-Limit` then gives the account's real figure. Twenty batches in flight: each holds one bulk job until
- * it ends, and the jobs are polled together every few seconds under load (jobs.ts), so a batch waits a few seconds
- * for its results; twenty keeps the writes at the limit through that wait and stays under the account's cap on
- * queued jobs (30 [unverified]) with room for other clients' jobs.
+ * answer's `X-Rate-Limit` then gives the account's real figure. 24 batches in flight: each holds one bulk job until it
+ * ends, and under load the jobs are polled together once per 1/20 of the window's requests (jobs.ts: polls take 5 %),
+ * so the batches in flight can finish at most concurrency × 5 % of the limit per poll: 24 gives 1.2x the limit, room
+ * above it, and stays under the account's cap on queued jobs (30 [unverified]) with room for other clients' jobs.
  */
-export const ZENDESK_DOCUMENTED_LIMITS: DestinationLimits = { requestsPerWindow: 200, windowMs: 60_000, concurrency: 20 };
+export const ZENDESK_DOCUMENTED_LIMITS: DestinationLimits = { requestsPerWindow: 200, windowMs: 60_000, concurrency: 24 };
 
 function num(headers: Headers | undefined, name: string): number | undefined {
   const raw = headers?.get(name);
