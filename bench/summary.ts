@@ -102,7 +102,12 @@ export function summarize(): string {
     }
     lines.push("");
   }
-  const machine = (t ?? s ?? p ?? n ?? m ?? st ?? sh ?? load("braze") ?? load("zendesk"))?.machine;
-  if (machine) lines.push(`Machine: ${machine.cpus} × ${machine.cpuModel}, ${int(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, ${machine.date.slice(0, 10)}, load average at the end ${machine.loadAverageAtEnd?.join(" / ")}.`, "");
+  // Results come from different runs (a benchmark can run alone): one machine line per benchmark, in run order.
+  const named: [string, Json][] = [["throughput", t], ["salesforce", s], ["planner", p], ["noop", n], ["manifest", m], ["startup", st], ["shards", sh], ["braze", load("braze")], ["zendesk", load("zendesk")]];
+  for (const [name, result] of named.filter(([, r]) => r?.machine).sort((a, b) => String(a[1].machine.date).localeCompare(String(b[1].machine.date)))) {
+    const machine = result.machine;
+    lines.push(`Machine (${name}): ${machine.cpus} × ${machine.cpuModel}, ${int(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, ${machine.date.slice(0, 16).replace("T", " ")}, load average at the end ${machine.loadAverageAtEnd?.join(" / ")}.`);
+  }
+  lines.push("");
   return lines.join("\n");
 }
