@@ -61,10 +61,12 @@ export interface ChildReport<T> {
 /**
  * Runs `file` (a bench module with a `childMain` handled by `runAsChild`) in a fresh Node process with `input`, and
  * returns its result and peak RSS. A fresh process per case keeps one case's heap out of another's figures.
+ * `BENCH_CPU_PROF=<dir>` writes each child's V8 CPU profile there (`node --cpu-prof`), to find where the time goes.
  */
 export function runChild<T>(file: string, input: unknown, options: { timeoutMs?: number } = {}): Promise<ChildReport<T>> {
   return new Promise((resolve, reject) => {
-    const child = fork(file, [], { execPath: process.execPath, execArgv: ["--max-old-space-size=16384"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const child = fork(file, [], { execPath: process.execPath, execArgv: ["--max-old-space-size=16384", ...profile], stdio: ["ignore", "inherit", "inherit", "ipc"] });
     let report: ChildReport<T> | undefined;
     let failure: string | undefined;
     const timer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;

@@ -7,6 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { braze, zendesk } from "./destinations.ts";
+import { run as engine } from "./engine.ts";
 import { run as manifest } from "./manifest.ts";
 import { run as noop } from "./noop.ts";
 import { run as planner } from "./planner.ts";
@@ -17,7 +18,7 @@ import { summarize } from "./summary.ts";
 import { run as throughput } from "./throughput.ts";
 import { QUICK, RESULTS_DIR, log } from "./lib.ts";
 
-const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = { throughput, salesforce, planner, noop, manifest, startup, shards, braze, zendesk };
+const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = { throughput, engine, salesforce, planner, noop, manifest, startup, shards, braze, zendesk };
 
 function selected(): string[] {
   const args = process.argv.slice(2);

@@ -102,8 +102,17 @@ export function summarize(): string {
     }
     lines.push("");
   }
+  const e = load("engine");
+  if (e) {
+    lines.push(
+      `**10. Engine cost per record** (${int(e.rows)} rows to the HubSpot emulator, median of ${e.repetitions}; CPU of the client process during the send): ours ${fmt(e.cpuUsPerRecord.ours)} µs per record, ` +
+        `the floor (serialize each request body and parse each response body once) ${fmt(e.cpuUsPerRecord.floor)} µs: x${fmt(e.cpuRatio)} (goal at most x${e.cpuGoal}); capacity ${int(e.capacityRecordsPerSecond)} records/s with no limit; ` +
+        `at 75,000 records/s (750 requests of 100 per second) ${fmt(e.atBrazeCeiling.fractionOfIdeal)} of the ideal (goal ${e.fractionGoal}), ${int(e.atBrazeCeiling.status429)} 429s, ${int(e.atBrazeCeiling.lost)} rows lost.`,
+      "",
+    );
+  }
   // Results come from different runs (a benchmark can run alone): one machine line per benchmark, in run order.
-  const named: [string, Json][] = [["throughput", t], ["salesforce", s], ["planner", p], ["noop", n], ["manifest", m], ["startup", st], ["shards", sh], ["braze", load("braze")], ["zendesk", load("zendesk")]];
+  const named: [string, Json][] = [["throughput", t], ["salesforce", s], ["planner", p], ["noop", n], ["manifest", m], ["startup", st], ["shards", sh], ["braze", load("braze")], ["zendesk", load("zendesk")], ["engine", e]];
   for (const [name, result] of named.filter(([, r]) => r?.machine).sort((a, b) => String(a[1].machine.date).localeCompare(String(b[1].machine.date)))) {
     const machine = result.machine;
     lines.push(`Machine (${name}): ${machine.cpus} × ${machine.cpuModel}, ${int(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, ${machine.date.slice(0, 16).replace("T", " ")}, load average at the end ${machine.loadAverageAtEnd?.join(" / ")}.`);

@@ -13,7 +13,7 @@ import { BENCH_DIR, QUICK, log, median, round, runChild, writeResult } from "./l
 const TOKEN = "bench-token";
 const BATCH = 100;
 
-interface Limit {
+export interface Limit {
   name: string;
   perWindow: number;
   windowMs: number;
@@ -36,6 +36,8 @@ interface Trial {
   busiestWindow: number;
   sdkRetries?: number | undefined;
   clientCpuMsPerRequest: number;
+  /** The client process's CPU time per record (µs). */
+  clientCpuUsPerRecord: number;
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -64,69 +66,8 @@ export async function run(): Promise<Record<string, unknown>> {
     { name: "190 per 1 s (time-scaled 10x: a higher limit)", perWindow: 190, windowMs: 1000, stands: "190 requests / 10 s at 10x", variants: ["ours", "sdk-mintime-limiter"] },
     { name: "no limit (this machine's capacity)", perWindow: 100_000, windowMs: 1000, stands: "none", variants: ["ours"] },
   ];
-  const client = join(BENCH_DIR, "throughput-client.ts");
   const cases: Record<string, unknown>[] = [];
-
-  for (const limit of limits) {
-    const n = limit.rows ?? rows;
-    const emulator = await startHubSpotEmulator({
-      accessToken: TOKEN,
-      limits: { perTenSeconds: limit.perWindow, windowMs: limit.windowMs, daily: 100_000_000 },
-      ...(limit.latencyMs ? { latencyMs: limit.latencyMs } : {}),
-    });
-    const idealRecordsPerSecond = (BATCH * limit.perWindow * 1000) / limit.windowMs;
-    try {
-      for (const variant of limit.variants) {
-        const trials: Trial[] = [];
-        for (let rep = 0; rep < reps; rep += 1) {
-          emulator.reset();
-          await delay(limit.windowMs + 50); // a clean rolling window for every trial
-          const input: ClientInput = { variant, url: emulator.url, token: TOKEN, rows: n, perWindow: limit.perWindow, windowMs: limit.windowMs };
-          const { result } = await runChild<ClientResult>(client, input, { timeoutMs: 15 * 60_000 });
-          const writes = emulator.calls().filter((c) => c.endpoint.endsWith("batch/upsert"));
-          const accepted = writes.filter((c) => c.status !== 429).map((c) => c.at).sort((a, b) => a - b);
-          const trial: Trial = {
-            elapsedMs: round(result.elapsedMs, 1),
-            fractionOfIdeal: round(n / (result.elapsedMs / 1000) / idealRecordsPerSecond),
-            written: result.written,
-            lost: result.lost,
-            status429: emulator.calls().filter((c) => c.status === 429).length,
-            apiCalls: emulator.calls().length,
-            apiCallsPerRecord: round(emulator.calls().length / n, 5),
-            busiestWindow: busiestWindow(accepted, limit.windowMs),
-            sdkRetries: result.sdkRetries,
-            clientCpuMsPerRequest: round((result.cpuMs ?? 0) / Math.max(1, writes.length), 2),
-          };
-          trials.push(trial);
-          log(`throughput ${limit.perWindow}/${limit.windowMs}ms ${variant} rep ${rep + 1}: ${trial.fractionOfIdeal} of ideal, ${trial.status429} 429s, ${trial.lost} lost`);
-        }
-        cases.push({
-          limit: limit.name,
-          stands: limit.stands,
-          perWindow: limit.perWindow,
-          windowMs: limit.windowMs,
-          latencyMs: limit.latencyMs ?? 0,
-          variant,
-          rows: n,
-          repetitions: reps,
-          idealRecordsPerSecond,
-          median: {
-            fractionOfIdeal: median(trials.map((t) => t.fractionOfIdeal)),
-            recordsPerSecond: round(median(trials.map((t) => n / (t.elapsedMs / 1000))), 0),
-            status429: median(trials.map((t) => t.status429)),
-            apiCallsPerRecord: median(trials.map((t) => t.apiCallsPerRecord)),
-            lost: median(trials.map((t) => t.lost)),
-            busiestWindow: median(trials.map((t) => t.busiestWindow)),
-            clientCpuMsPerRequest: median(trials.map((t) => t.clientCpuMsPerRequest)),
-          },
-          max429: Math.max(...trials.map((t) => t.status429)),
-          trials,
-        });
-      }
-    } finally {
-      await emulator.close();
-    }
-  }
+  for (const limit of limits) cases.push(...(await measureLimit(limit, limit.rows ?? rows, reps)));
   const result = {
     description:
       "N rows to the HubSpot emulator at a time-scaled rolling-window limit. fractionOfIdeal = records/s ÷ (100 × allowed requests/s). " +
@@ -137,4 +78,70 @@ export async function run(): Promise<Record<string, unknown>> {
   };
   writeResult("throughput", result);
   return result;
+}
+
+/** One limit's trials, every variant in turn against one emulator: a case per variant, with medians (bench/engine.ts too). */
+export async function measureLimit(limit: Limit & { variants: Variant[] }, n: number, reps: number): Promise<Record<string, unknown>[]> {
+  const client = join(BENCH_DIR, "throughput-client.ts");
+  const cases: Record<string, unknown>[] = [];
+  const emulator = await startHubSpotEmulator({
+    accessToken: TOKEN,
+    limits: { perTenSeconds: limit.perWindow, windowMs: limit.windowMs, daily: 100_000_000 },
+    ...(limit.latencyMs ? { latencyMs: limit.latencyMs } : {}),
+  });
+  const idealRecordsPerSecond = (BATCH * limit.perWindow * 1000) / limit.windowMs;
+  try {
+    for (const variant of limit.variants) {
+      const trials: Trial[] = [];
+      for (let rep = 0; rep < reps; rep += 1) {
+        emulator.reset();
+        await delay(limit.windowMs + 50); // a clean rolling window for every trial
+        const input: ClientInput = { variant, url: emulator.url, token: TOKEN, rows: n, perWindow: limit.perWindow, windowMs: limit.windowMs };
+        const { result } = await runChild<ClientResult>(client, input, { timeoutMs: 15 * 60_000 });
+        const writes = emulator.calls().filter((c) => c.endpoint.endsWith("batch/upsert"));
+        const accepted = writes.filter((c) => c.status !== 429).map((c) => c.at).sort((a, b) => a - b);
+        const trial: Trial = {
+          elapsedMs: round(result.elapsedMs, 1),
+          fractionOfIdeal: round(n / (result.elapsedMs / 1000) / idealRecordsPerSecond),
+          written: result.written,
+          lost: result.lost,
+          status429: emulator.calls().filter((c) => c.status === 429).length,
+          apiCalls: emulator.calls().length,
+          apiCallsPerRecord: round(emulator.calls().length / n, 5),
+          busiestWindow: busiestWindow(accepted, limit.windowMs),
+          sdkRetries: result.sdkRetries,
+          clientCpuMsPerRequest: round((result.cpuMs ?? 0) / Math.max(1, writes.length), 2),
+          clientCpuUsPerRecord: round(((result.cpuMs ?? 0) * 1000) / n, 2),
+        };
+        trials.push(trial);
+        log(`throughput ${limit.perWindow}/${limit.windowMs}ms ${variant} rep ${rep + 1}: ${trial.fractionOfIdeal} of ideal, ${trial.status429} 429s, ${trial.lost} lost`);
+      }
+      cases.push({
+        limit: limit.name,
+        stands: limit.stands,
+        perWindow: limit.perWindow,
+        windowMs: limit.windowMs,
+        latencyMs: limit.latencyMs ?? 0,
+        variant,
+        rows: n,
+        repetitions: reps,
+        idealRecordsPerSecond,
+        median: {
+          fractionOfIdeal: median(trials.map((t) => t.fractionOfIdeal)),
+          recordsPerSecond: round(median(trials.map((t) => n / (t.elapsedMs / 1000))), 0),
+          status429: median(trials.map((t) => t.status429)),
+          apiCallsPerRecord: median(trials.map((t) => t.apiCallsPerRecord)),
+          lost: median(trials.map((t) => t.lost)),
+          busiestWindow: median(trials.map((t) => t.busiestWindow)),
+          clientCpuMsPerRequest: median(trials.map((t) => t.clientCpuMsPerRequest)),
+          clientCpuUsPerRecord: median(trials.map((t) => t.clientCpuUsPerRecord)),
+        },
+        max429: Math.max(...trials.map((t) => t.status429)),
+        trials,
+      });
+    }
+  } finally {
+    await emulator.close();
+  }
+  return cases;
 }

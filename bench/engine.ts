@@ -1,0 +1,40 @@
+/**
+ * 10. The engine's own cost per record (issue 19 item 1): the syncer process's CPU time per record through
+ * batching, pacing, the destination client and send, against a floor measured in the same run (bench/throughput-
+ * client.ts `floor`: the same records' request bodies serialized and response bodies parsed once), and the fraction
+ * of the ideal at a HubSpot limit raised to Braze's `/users/track` ceiling (75 objects × 1,000 requests/s = 75,000
+ * records/s; here 750 batches of 100 per second). The HubSpot emulator runs in the bench process, the client in a
+ * child process whose CPU alone is counted. `node --cpu-prof` on the child is how the time was located (README).
+ */
+import { QUICK, log, round, writeResult } from "./lib.ts";
+import { measureLimit } from "./throughput.ts";
+
+type Median = { fractionOfIdeal: number; recordsPerSecond: number; clientCpuUsPerRecord: number; lost: number; status429: number };
+
+export async function run(): Promise<Record<string, unknown>> {
+  const rows = QUICK ? 20_000 : 100_000;
+  const reps = QUICK ? 2 : 5;
+  const capacity = await measureLimit({ name: "no limit (this machine's capacity)", perWindow: 100_000, windowMs: 1000, stands: "none", variants: ["ours", "floor"] }, rows, reps);
+  const braze = await measureLimit({ name: "750 per 1 s (75,000 records/s: Braze's /users/track ceiling)", perWindow: 750, windowMs: 1000, stands: "75 objects × 1,000 requests/s", variants: ["ours"] }, rows, reps);
+  const of = (cases: Record<string, unknown>[], variant: string): Median => (cases.find((c) => c.variant === variant) as { median: Median }).median;
+  const ours = of(capacity, "ours");
+  const floor = of(capacity, "floor");
+  const atLimit = of(braze, "ours");
+  const result = {
+    description:
+      "CPU time per record of the client process (µs): ours through the whole engine against the HubSpot emulator with no limit, the floor " +
+      "serializing the same request bodies and parsing the responses once. And ours at 750 requests of 100 per second (75,000 records/s).",
+    rows,
+    repetitions: reps,
+    cpuUsPerRecord: { ours: ours.clientCpuUsPerRecord, floor: floor.clientCpuUsPerRecord },
+    cpuRatio: round(ours.clientCpuUsPerRecord / Math.max(0.001, floor.clientCpuUsPerRecord)),
+    cpuGoal: 3,
+    capacityRecordsPerSecond: ours.recordsPerSecond,
+    atBrazeCeiling: { fractionOfIdeal: atLimit.fractionOfIdeal, recordsPerSecond: atLimit.recordsPerSecond, status429: atLimit.status429, lost: atLimit.lost },
+    fractionGoal: 0.95,
+    cases: [...capacity, ...braze],
+  };
+  log(`engine: ${result.cpuUsPerRecord.ours} µs/record vs floor ${result.cpuUsPerRecord.floor} (x${result.cpuRatio}); at 75,000 records/s: ${atLimit.fractionOfIdeal} of ideal`);
+  writeResult("engine", result);
+  return result;
+}
