@@ -123,8 +123,8 @@ export function shardCondition(textKey: string, dialect: Dialect, shard: Shard |
 /** The SQL condition that a text key belongs to the plan partition (true without one): salted apart from shards. */
 function partitionCondition(textKey: string, dialect: Dialect, partition: KeyBucket | undefined): string {
   if (!partition || partition.count <= 1) return "true";
-  const bucket = dialect.partitionBucket ?? dialect.hashBucket;
-  return `${bucket(`'part:' || ${textKey}`, partition.count)} = ${Math.trunc(partition.index)}`;
+  const bucket = dialect.partitionBucket ? dialect.partitionBucket(textKey, "'part:'", partition.count) : dialect.hashBucket(`'part:' || ${textKey}`, partition.count);
+  return `${bucket} = ${Math.trunc(partition.index)}`;
 }
 
 /** The SQL condition that a text key belongs to the shard and the plan partition the options name. */
