@@ -13,7 +13,22 @@
 import type { Contract } from "../contract/load.ts";
 import { declaresSuppressionRemovals, NULL_FIELD_CODE, nullOutcome, removalAction, removalCause, type KeyRule, type RemovalAction, type RemovalCause } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
-import { eligibleRowsSql, EXPIRED_COLUMN, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, KEY_ROWS_COLUMN, carriedColumns, keyCondition, keyedRowsSql, type EligibleSqlOptions } from "../eligible/rows.ts";
+import {
+  eligibleRowsSql,
+  EXPIRED_COLUMN,
+  expiredRowsSql,
+  HASH_COLUMN,
+  KEY_COLUMN,
+  KEY_ROWS_COLUMN,
+  carriedColumns,
+  keyCondition,
+  keyedRowsSql,
+  nullKeyRowsSql,
+  rejectedKeyOf,
+  rejectedKeys,
+  type EligibleSqlOptions,
+  type RejectedKey,
+} from "../eligible/rows.ts";
 import { planStaging, type PlanStaging } from "../ledger/plan-staging.ts";
 import { toJsonText, type LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
@@ -277,9 +292,32 @@ export class MaterializedPlan {
     const q = this.#warehouse.dialect.quoteIdentifier;
     const toRecord = recordOf(this.#contract);
     for (let part = 0; part < this.#partitions; part += 1) {
-      const sql = `select * from ${this.#staging.table} where ${q(PART)} = ${part} and ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
+      const sql = `select ${this.#recordColumns()} from ${this.#staging.table} where ${q(PART)} = ${part} and ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
       for await (const rows of this.#warehouse.stream(sql)) yield rows.map(toRecord);
     }
+  }
+
+  /** The staging columns a planned record is read from (recordOf): each value read costs its conversion in Node. */
+  #recordColumns(): string {
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    return [KEY_COLUMN, ...carriedColumns(this.#contract), HASH_COLUMN, CHANGE, LEDGER_SYNCED_AT, LEDGER_LAST_SENT].map(q).join(", ");
+  }
+
+  /**
+   * The relation's rejected keys (null, and shared by several rows), as `rejectedKeys` finds them: the shared keys
+   * read from the plan, which holds each with its row count, and the null keys counted, with no pass over the
+   * relation per partition. A shard's plan holds its shard's keys only, so a sharded run counts them all again.
+   */
+  async rejectedKeys(): Promise<RejectedKey[]> {
+    const warehouse = this.#warehouse;
+    const options = this.#options;
+    if (options.shard && options.shard.count > 1) return rejectedKeys(warehouse, this.#contract, options);
+    const q = warehouse.dialect.quoteIdentifier;
+    const [nulls] = await warehouse.query(nullKeyRowsSql(this.#contract, warehouse.dialect, options.builtBy));
+    const rejected = Number(nulls?.rows ?? 0) > 0 ? [rejectedKeyOf({ key: null, rows: nulls?.rows }, options.keyRule)] : [];
+    const shared = `select ${q(KEY_COLUMN)} as ${q("key")}, max(${q(KEY_ROWS_COLUMN)}) as ${q("rows")} from ${this.#staging.table} where ${q(CHANGE)} = 'shared' group by ${q(KEY_COLUMN)}`;
+    for await (const chunk of warehouse.stream(shared)) rejected.push(...chunk.map((row) => rejectedKeyOf(row, options.keyRule)));
+    return rejected;
   }
 
   /** Keys to remove that the run acts on, in key order within each partition. */
@@ -314,7 +352,7 @@ export class MaterializedPlan {
     const toRecord = recordOf(this.#contract);
     const fields = [...new Set(fieldMappings(this.#contract.spec).map((m) => m.to))];
     const counts = new Map<string, number>();
-    for await (const rows of this.#warehouse.stream(`select * from ${this.#staging.table} where ${q(CHANGE)} = 'update'`)) {
+    for await (const rows of this.#warehouse.stream(`select ${this.#recordColumns()} from ${this.#staging.table} where ${q(CHANGE)} = 'update'`)) {
       for (const row of rows) {
         const record = toRecord(row);
         if (record.failure) continue;
