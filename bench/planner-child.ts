@@ -5,7 +5,7 @@
  * same way, compared in memory).
  */
 import { createHash } from "node:crypto";
-import { eligibleRowsSql, KEY_COLUMN, rejectedKeys } from "../src/eligible/rows.ts";
+import { eligibleRowsSql, KEY_COLUMN } from "../src/eligible/rows.ts";
 import { ledgerTables } from "../src/ledger/migrations.ts";
 import { MaterializedPlan, type PlanCounts } from "../src/plan/diff.ts";
 import { planPartitions } from "../src/plan/partitions.ts";
@@ -53,13 +53,15 @@ async function streaming(warehouse: Warehouse, input: PlannerInput): Promise<Dif
   const plan = await MaterializedPlan.materialize(warehouse, contract, tables, { partitions });
   let counts: PlanCounts;
   let streamed = 0;
+  let rejected: unknown[];
   try {
     counts = await plan.counts();
     for await (const chunk of plan.records()) streamed += chunk.length;
+    // As sync does: the rejected keys read from the plan.
+    rejected = await plan.rejectedKeys();
   } finally {
     await plan.drop();
   }
-  const rejected = await rejectedKeys(warehouse, contract, { partitions });
   return { counts, streamed, rejectedKeys: rejected.length, partitions };
 }
 

@@ -10,7 +10,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import type { Contract } from "../src/contract/load.ts";
 import { ledgerTables, migrate } from "../src/ledger/migrations.ts";
 import { connectWarehouse } from "../src/warehouse/index.ts";
-import { PLANNER_MODES, type PlannerInput, type PlannerResult } from "./planner-child.ts";
+import { PLANNER_MODES, type PlannerInput, type PlannerMode, type PlannerResult } from "./planner-child.ts";
 import { BENCH_DIR, DATA_DIR, QUICK, log, mb, median, round, runChild, writeResult } from "./lib.ts";
 import { HUBSPOT_PEOPLE, contractOn } from "../test/support/contracts.ts";
 
@@ -80,6 +80,10 @@ export async function run(): Promise<Record<string, unknown>> {
   // BENCH_PLANNER_ROWS=1000000 (comma-separated sizes) runs chosen sizes only, e.g. the 1M case on a busy machine.
   const chosen = process.env.BENCH_PLANNER_ROWS?.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
   const sizes = chosen && chosen.length > 0 ? chosen : QUICK ? [100_000, 1_000_000] : [1_000_000, 10_000_000];
+  // BENCH_PLANNER_MODES=streaming,floor (comma-separated) runs chosen modes only and logs them, writing no results
+  // file (its ratios need every mode): to compare a planner change against the floor in minutes.
+  const modes = process.env.BENCH_PLANNER_MODES?.split(",").filter((m): m is PlannerMode => (PLANNER_MODES as readonly string[]).includes(m));
+  const partial = modes !== undefined && modes.length > 0;
   const child = join(BENCH_DIR, "planner-child.ts");
   const cases: Record<string, unknown>[] = [];
   for (const rows of sizes) {
@@ -89,7 +93,7 @@ export async function run(): Promise<Record<string, unknown>> {
     // 10M rows take minutes per trial on 2 cores: one trial per mode there (the 20-minute budget), five at 1M.
     const reps = rows >= 10_000_000 ? 1 : 5;
     const byMode: Record<string, Record<string, unknown>> = {};
-    for (const mode of PLANNER_MODES) {
+    for (const mode of partial ? modes : PLANNER_MODES) {
       const trials: { elapsedMs: number; maxRssMB: number; peakHeapMB: number; streamed: number }[] = [];
       let counts: PlannerResult["counts"] | undefined;
       let partitions = 1;
@@ -112,6 +116,12 @@ export async function run(): Promise<Record<string, unknown>> {
         trials,
       };
     }
+    if (partial) {
+      const s = byMode.streaming as { elapsedMs: number } | undefined;
+      const f = byMode.floor as { elapsedMs: number } | undefined;
+      if (s && f) log(`planner ${rows}: streaming / floor = ${round(s.elapsedMs / f.elapsedMs, 2)}`);
+      continue;
+    }
     const [s, u, one, n, f] = PLANNER_MODES.map((m) => byMode[m] as { elapsedMs: number; maxRssMB: number; counts: PlannerResult["counts"] });
     cases.push({
       rows,
@@ -130,6 +140,7 @@ export async function run(): Promise<Record<string, unknown>> {
       rssRatioStreamingToNaive: round(s!.maxRssMB / n!.maxRssMB),
     });
   }
+  if (partial) return { cases };
   type Case = Record<"streaming" | "streamingUncapped" | "singleQuery" | "naive", { maxRssMB: number; peakHeapMB: number }>;
   const [small, large] = cases as unknown as Case[];
   const growth = (mode: keyof Case): number | null => (small && large ? round(large[mode].maxRssMB / small[mode].maxRssMB, 2) : null);

@@ -123,8 +123,8 @@ export function shardCondition(textKey: string, dialect: Dialect, shard: Shard |
 /** The SQL condition that a text key belongs to the plan partition (true without one): salted apart from shards. */
 function partitionCondition(textKey: string, dialect: Dialect, partition: KeyBucket | undefined): string {
   if (!partition || partition.count <= 1) return "true";
-  const bucket = dialect.partitionBucket ?? dialect.hashBucket;
-  return `${bucket(`'part:' || ${textKey}`, partition.count)} = ${Math.trunc(partition.index)}`;
+  const bucket = dialect.partitionBucket ? dialect.partitionBucket(textKey, "'part:'", partition.count) : dialect.hashBucket(`'part:' || ${textKey}`, partition.count);
+  return `${bucket} = ${Math.trunc(partition.index)}`;
 }
 
 /** The SQL condition that a text key belongs to the shard and the plan partition the options name. */
@@ -240,17 +240,24 @@ export async function rejectedKeys(
 ): Promise<RejectedKey[]> {
   const rejected: RejectedKey[] = [];
   const count = Math.max(1, Math.trunc(options.partitions ?? 1));
-  const rule = options.keyRule && options.keyRule !== "exact" ? { rule: options.keyRule } : {};
   for (let index = 0; index < count; index += 1) {
     const sql = rejectedKeysSql(contract, warehouse.dialect, count > 1 ? { index, count } : undefined, options.builtBy, options.keyRule);
-    for await (const chunk of warehouse.stream(sql)) {
-      for (const row of chunk) {
-        const key = row.key === null || row.key === undefined ? null : String(row.key);
-        rejected.push(key === null ? { key, reason: "null_key", rows: Number(row.rows) } : { key, reason: "duplicate_key", rows: Number(row.rows), ...rule });
-      }
-    }
+    for await (const chunk of warehouse.stream(sql)) rejected.push(...chunk.map((row) => rejectedKeyOf(row, options.keyRule)));
   }
   return rejected;
+}
+
+/** A row of `key` (null for the null keys) and `rows` as a rejected key. */
+export function rejectedKeyOf(row: Record<string, unknown>, keyRule: KeyRule | undefined): RejectedKey {
+  const key = row.key === null || row.key === undefined ? null : String(row.key);
+  const rule = keyRule && keyRule !== "exact" ? { rule: keyRule } : {};
+  return key === null ? { key, reason: "null_key", rows: Number(row.rows) } : { key, reason: "duplicate_key", rows: Number(row.rows), ...rule };
+}
+
+/** How many rows of the relation have a null key (column `rows`), of the invocation `builtBy` where given. */
+export function nullKeyRowsSql(contract: Contract, dialect: Dialect, builtBy?: string): string {
+  const q = dialect.quoteIdentifier;
+  return `select count(*) as ${q("rows")} from ${relationOf(contract)} where ${q(contract.spec.key)} is null and ${builtByCondition(dialect, builtBy)}`;
 }
 
 /** The eligible rows' sync keys (as text, sorted): what `reconcile` looks up and `sync` measures the match rate on. */

@@ -18,7 +18,7 @@ import { DestinationRequestError, knownKeyRule, type Destination, type KeyRule, 
 import { fieldMappings } from "../contract/schema.ts";
 import { kindOfType } from "../warehouse/types.ts";
 import type { FailedOutcome } from "../destinations/types.ts";
-import { checkColumns, eligibleKeys, rejectedKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
+import { checkColumns, eligibleKeys, rowInvocations, type Shard } from "../eligible/rows.ts";
 import { envValue } from "../config/env.ts";
 import { pacerFor } from "../engine/pacing.ts";
 import { RetryBudget, retrying } from "../engine/retry.ts";
@@ -389,7 +389,7 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
     const changes = await materialized.fieldChanges();
     const removals = await materialized.removalActions();
     const checks = stopChecks(contract.spec, plan, options.overrides);
-    const rejected = (await rejectedKeys(warehouse, contract, planOptions)).map((r) => ({ ...r, key: redactKey(contract, r.key) }));
+    const rejected = (await materialized.rejectedKeys()).map((r) => ({ ...r, key: redactKey(contract, r.key) }));
     return { ...base, status: "planned", plan, fieldChanges: changes, removals, wouldStop: [...(paused ? [paused] : []), ...checks.stops], overridden: [...(options.gateOverridden ?? []), ...checks.overridden], samples, rejected };
   } finally {
     await materialized.drop();
@@ -573,7 +573,7 @@ async function sendPlan(
   // A row back to the values the destination holds is unchanged: its open write-failure letter is stale.
   if (plan.unchanged > 0 && !options.replay) await ledger.closeUnchangedDeadLetters(contract.spec.name, materialized.unchangedKeysSql());
   // Rejected keys are reported by one shard only, so the shards' reports add up.
-  const rejected = !options.shard || options.shard.index === 0 ? await rejectedKeys(warehouse, contract, planOptions) : [];
+  const rejected = !options.shard || options.shard.index === 0 ? await materialized.rejectedKeys() : [];
   let summary: SendSummary | undefined;
   // A replay sends only keys that failed after passing these checks in their own run.
   const checks = options.replay ? { stops: [], overridden: [] } : stopChecks(contract.spec, plan, options.overrides);

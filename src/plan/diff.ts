@@ -13,7 +13,22 @@
 import type { Contract } from "../contract/load.ts";
 import { declaresSuppressionRemovals, NULL_FIELD_CODE, nullOutcome, removalAction, removalCause, type KeyRule, type RemovalAction, type RemovalCause } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
-import { eligibleRowsSql, EXPIRED_COLUMN, expiredRowsSql, HASH_COLUMN, KEY_COLUMN, KEY_ROWS_COLUMN, carriedColumns, keyCondition, keyedRowsSql, type EligibleSqlOptions } from "../eligible/rows.ts";
+import {
+  eligibleRowsSql,
+  EXPIRED_COLUMN,
+  expiredRowsSql,
+  HASH_COLUMN,
+  KEY_COLUMN,
+  KEY_ROWS_COLUMN,
+  carriedColumns,
+  keyCondition,
+  keyedRowsSql,
+  nullKeyRowsSql,
+  rejectedKeyOf,
+  rejectedKeys,
+  type EligibleSqlOptions,
+  type RejectedKey,
+} from "../eligible/rows.ts";
 import { planStaging, type PlanStaging } from "../ledger/plan-staging.ts";
 import { toJsonText, type LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
@@ -140,11 +155,17 @@ const ELIGIBLE_CLASSES = ["create", "update", "unchanged", "failed_unchanged", "
  * letter), else the diff's class against the ledger; then the ledger's synced keys that are neither eligible nor
  * shared, as removed (a key now shared is rejected, not removed: its record is left alone), less those whose removal
  * failed before and is held back as a write failure is (permanent: until replay; transient: until its next
- * attempt); `replay`: only those. One statement, so each partition's model and ledger are read once.
+ * attempt); `replay`: only those.
+ *
+ * One statement and one join: keyed rows full outer join the ledger, each joined row read once on each of two sides,
+ * side 0 the keyed row classified, side 1 the ledger key as removed (no keyed row, or only an expired one, so an
+ * expired key is both). No CTE is read twice, so no engine computes or holds the classified rows a second time for
+ * the removed keys: DuckDB did, and that anti-join took most of the plan's time.
  */
 function planRowsSql(contract: Contract, warehouse: Warehouse, tables: LedgerTables, options: PartOptions, part: number, lastSent: boolean): string {
   const d = warehouse.dialect;
   const q = d.quoteIdentifier;
+  const key = `e.${q(KEY_COLUMN)}`;
   const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)}`;
   const sameRow = `f.row_hash = e.${q(HASH_COLUMN)}`;
   // Replay sends every dead-lettered key; a full resync sends every row; otherwise an open letter of the same row
@@ -154,25 +175,33 @@ function planRowsSql(contract: Contract, warehouse: Warehouse, tables: LedgerTab
     : [`when ${sameRow} and f.failure_kind = 'permanent' then 'failed_unchanged'`, `when ${sameRow} and f.next_attempt_at > ${d.param(2)} then 'retry_later'`];
   const change = options.replay ? `when l.sync_key is null then 'create' else 'update'` : `${held.join(" ")} when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged'`;
   const first = [`when e.${q(KEY_ROWS_COLUMN)} > 1 then 'shared'`, `when e.${q(EXPIRED_COLUMN)} = 1 then 'expired'`, ...(options.replay ? [`when f.sync_key is null then 'not_replayed'`] : [])];
-  const letter = `select 1 from ${tables.deadLetters} as x where x.contract_name = ${d.param(1)} and x.sync_key = l.sync_key and x.closed_at is null and x.error_class = '${REMOVAL_CLASS}'`;
-  const letters = options.replay ? `and exists (${letter})` : `and not exists (${letter} and (x.failure_kind = 'permanent' or x.next_attempt_at > ${d.param(2)}))`;
+  // The open removal letters of each key: replay removes only the keys that have one; otherwise one that failed
+  // permanently, or transiently before its next attempt, holds the removal back.
+  const removalLetters = [
+    `select sync_key, max(${options.replay ? "1" : `case when failure_kind = 'permanent' or next_attempt_at > ${d.param(2)} then 1 else 0 end`}) as held`,
+    `from ${tables.deadLetters} where contract_name = ${d.param(1)} and closed_at is null and error_class = '${REMOVAL_CLASS}' and ${keyCondition("sync_key", d, options)}`,
+    `group by sync_key`,
+  ].join("\n");
+  const letters = options.replay ? `r.sync_key is not null` : `coalesce(r.held, 0) = 0`;
+  const removed = `l.sync_key is not null and (${key} is null or (e.${q(KEY_ROWS_COLUMN)} = 1 and e.${q(EXPIRED_COLUMN)} = 1)) and ${letters}`;
   const nothing = (type: string): string => `cast(null as ${type})`;
+  const keyedSide = (expression: string): string => `case when s.side = 0 then ${expression} end`;
+  const keyedColumns = [...carriedColumns(contract), HASH_COLUMN, KEY_ROWS_COLUMN, EXPIRED_COLUMN].map((c) => `${keyedSide(`e.${q(c)}`)} as ${q(c)}`);
+  const reasons = removalReasonsJoin(contract, warehouse, options);
   return [
     `with keyed as (${keyedRowsSql(contract, d, options, "all")}),`,
-    `ledger as (select sync_key, row_hash, destination_record_id${lastSent ? ", synced_at, last_sent_values" : ""} from ${tables.ledger} where ${ledgerRowsWhere(warehouse, options)}),`,
-    `classified as (`,
-    `  select e.*, ${lastSent ? `l.synced_at as ${q(LEDGER_SYNCED_AT)}, l.last_sent_values as ${q(LEDGER_LAST_SENT)}` : `${nothing(d.types.timestamp)} as ${q(LEDGER_SYNCED_AT)}, ${nothing(d.types.text)} as ${q(LEDGER_LAST_SENT)}`},`,
-    `    case ${first.join(" ")} ${change} end as ${q(CHANGE)}`,
-    `  from keyed as e left join ledger as l on l.sync_key = e.${q(KEY_COLUMN)}`,
-    `  left join (${openFailuresSql(warehouse, tables, options)}) as f on f.sync_key = e.${q(KEY_COLUMN)}`,
-    `)`,
-    `select ${part} as ${q(PART)}, c.*, ${nothing(d.types.text)} as ${q(RECORD_ID)}, ${nothing(d.types.text)} as ${q(REMOVAL_REASONS)} from classified as c`,
-    `union all`,
-    `select ${part}, l.sync_key, ${carriedColumns(contract).map(() => "null").join(", ")}${carriedColumns(contract).length > 0 ? ", " : ""}null, null, null, null, null, 'removed',`,
-    `  l.destination_record_id, ${removalReasonsSql(contract, warehouse, options)}`,
-    `from ledger as l`,
-    `where not exists (select 1 from classified as c where c.${q(KEY_COLUMN)} = l.sync_key and c.${q(CHANGE)} <> 'expired')`,
-    `  ${letters}`,
+    `ledger as (select sync_key, row_hash, destination_record_id${lastSent ? ", synced_at, last_sent_values" : ""} from ${tables.ledger} where ${ledgerRowsWhere(warehouse, options)})`,
+    `select ${part} as ${q(PART)}, case when s.side = 0 then ${key} else l.sync_key end as ${q(KEY_COLUMN)}, ${keyedColumns.join(", ")},`,
+    `  ${lastSent ? `${keyedSide("l.synced_at")} as ${q(LEDGER_SYNCED_AT)}, ${keyedSide("l.last_sent_values")} as ${q(LEDGER_LAST_SENT)}` : `${nothing(d.types.timestamp)} as ${q(LEDGER_SYNCED_AT)}, ${nothing(d.types.text)} as ${q(LEDGER_LAST_SENT)}`},`,
+    `  case when s.side = 0 then case ${first.join(" ")} ${change} end else 'removed' end as ${q(CHANGE)},`,
+    `  case when s.side = 1 then l.destination_record_id end as ${q(RECORD_ID)},`,
+    `  ${reasons ? `case when s.side = 1 then xr.reasons end` : nothing(d.types.text)} as ${q(REMOVAL_REASONS)}`,
+    `from keyed as e full outer join ledger as l on l.sync_key = ${key}`,
+    `left join (${openFailuresSql(warehouse, tables, options)}) as f on f.sync_key = ${key}`,
+    `left join (${removalLetters}) as r on r.sync_key = l.sync_key`,
+    ...(reasons ? [`left join (${reasons}) as xr on xr.sync_key = l.sync_key`] : []),
+    `cross join (select 0 as side union all select 1 as side) as s`,
+    `where (s.side = 0 and ${key} is not null) or (s.side = 1 and ${removed})`,
   ].join("\n");
 }
 
@@ -263,9 +292,32 @@ export class MaterializedPlan {
     const q = this.#warehouse.dialect.quoteIdentifier;
     const toRecord = recordOf(this.#contract);
     for (let part = 0; part < this.#partitions; part += 1) {
-      const sql = `select * from ${this.#staging.table} where ${q(PART)} = ${part} and ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
+      const sql = `select ${this.#recordColumns()} from ${this.#staging.table} where ${q(PART)} = ${part} and ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
       for await (const rows of this.#warehouse.stream(sql)) yield rows.map(toRecord);
     }
+  }
+
+  /** The staging columns a planned record is read from (recordOf): each value read costs its conversion in Node. */
+  #recordColumns(): string {
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    return [KEY_COLUMN, ...carriedColumns(this.#contract), HASH_COLUMN, CHANGE, LEDGER_SYNCED_AT, LEDGER_LAST_SENT].map(q).join(", ");
+  }
+
+  /**
+   * The relation's rejected keys (null, and shared by several rows), as `rejectedKeys` finds them: the shared keys
+   * read from the plan, which holds each with its row count, and the null keys counted, with no pass over the
+   * relation per partition. A shard's plan holds its shard's keys only, so a sharded run counts them all again.
+   */
+  async rejectedKeys(): Promise<RejectedKey[]> {
+    const warehouse = this.#warehouse;
+    const options = this.#options;
+    if (options.shard && options.shard.count > 1) return rejectedKeys(warehouse, this.#contract, options);
+    const q = warehouse.dialect.quoteIdentifier;
+    const [nulls] = await warehouse.query(nullKeyRowsSql(this.#contract, warehouse.dialect, options.builtBy));
+    const rejected = Number(nulls?.rows ?? 0) > 0 ? [rejectedKeyOf({ key: null, rows: nulls?.rows }, options.keyRule)] : [];
+    const shared = `select ${q(KEY_COLUMN)} as ${q("key")}, max(${q(KEY_ROWS_COLUMN)}) as ${q("rows")} from ${this.#staging.table} where ${q(CHANGE)} = 'shared' group by ${q(KEY_COLUMN)}`;
+    for await (const chunk of warehouse.stream(shared)) rejected.push(...chunk.map((row) => rejectedKeyOf(row, options.keyRule)));
+    return rejected;
   }
 
   /** Keys to remove that the run acts on, in key order within each partition. */
@@ -300,7 +352,7 @@ export class MaterializedPlan {
     const toRecord = recordOf(this.#contract);
     const fields = [...new Set(fieldMappings(this.#contract.spec).map((m) => m.to))];
     const counts = new Map<string, number>();
-    for await (const rows of this.#warehouse.stream(`select * from ${this.#staging.table} where ${q(CHANGE)} = 'update'`)) {
+    for await (const rows of this.#warehouse.stream(`select ${this.#recordColumns()} from ${this.#staging.table} where ${q(CHANGE)} = 'update'`)) {
       for (const row of rows) {
         const record = toRecord(row);
         if (record.failure) continue;
@@ -418,11 +470,12 @@ function excludedKeySql(contract: Contract, warehouse: Warehouse, options: { key
   return options.keyRule === "case_insensitive" ? `lower(${text})` : text;
 }
 
-/** The excluded-rows model's reasons for the ledger row `l`'s key, or null (not listed, or no readable model). */
-function removalReasonsSql(contract: Contract, warehouse: Warehouse, options: PlanOptions): string {
+/** The excluded-rows model's reasons per key (columns sync_key, reasons), or undefined (no readable model). */
+function removalReasonsJoin(contract: Contract, warehouse: Warehouse, options: PlanOptions): string | undefined {
   const d = warehouse.dialect;
-  if (!options.excluded) return `cast(null as ${d.types.text})`;
-  return `(select max(cast(x.reasons as ${d.types.text})) from ${options.excluded} as x where ${excludedKeySql(contract, warehouse, options)} = l.sync_key)`;
+  if (!options.excluded) return undefined;
+  const key = excludedKeySql(contract, warehouse, options);
+  return `select ${key} as sync_key, max(cast(x.reasons as ${d.types.text})) as reasons from ${options.excluded} as x group by ${key}`;
 }
 
 /** SQL over the staging table's removed rows: the removals the run acts on (every one but those `destination.on_removed: keep` leaves). */

@@ -46,10 +46,11 @@ export interface Dialect {
    */
   planPartitionRows?: number;
   /**
-   * Optional: a cheaper bucket 0 … modulus-1 of a text expression for the plan's partitions, which live for one run
-   * and need not match any other engine (`hashBucket` is used where absent).
+   * Optional: a cheaper bucket 0 … modulus-1 of a text key, salted by `salt` (a SQL string literal), for the plan's
+   * partitions, which live for one run and need not match any other engine (`hashBucket` of salt || key is used
+   * where absent).
    */
-  partitionBucket?(textExpression: string, modulus: number): string;
+  partitionBucket?(textKey: string, salt: string, modulus: number): string;
 }
 
 export interface Warehouse {

@@ -8,7 +8,7 @@ import type { Contract } from "../../src/contract/load.ts";
 import { rejectedKeys } from "../../src/eligible/rows.ts";
 import { BadInputError } from "../../src/errors.ts";
 import type { LedgerTables } from "../../src/ledger/migrations.ts";
-import { planCounts, plannedRecords, removedKeys, type PlanOptions } from "../../src/plan/diff.ts";
+import { MaterializedPlan, planCounts, plannedRecords, removedKeys, type PlanOptions } from "../../src/plan/diff.ts";
 import { PARTITION_ROWS_ENV, planPartitions } from "../../src/plan/partitions.ts";
 import type { Warehouse } from "../../src/warehouse/types.ts";
 
@@ -27,7 +27,18 @@ async function planOf(warehouse: Warehouse, contract: Contract, tables: LedgerTa
     records: byKey(await collect(plannedRecords(warehouse, contract, tables, options))),
     removed: byKey(await collect(removedKeys(warehouse, contract, tables, options))),
     rejected: byKey(await rejectedKeys(warehouse, contract, options)),
+    planRejected: byKey(await rejectedOfPlan(warehouse, contract, tables, options)),
   };
+}
+
+/** The rejected keys as a run reads them: from its materialized plan. */
+async function rejectedOfPlan(warehouse: Warehouse, contract: Contract, tables: LedgerTables, options: PlanOptions) {
+  const plan = await MaterializedPlan.materialize(warehouse, contract, tables, options);
+  try {
+    return await plan.rejectedKeys();
+  } finally {
+    await plan.drop();
+  }
 }
 
 /**
@@ -38,6 +49,9 @@ export async function expectPartitionedPlanEqual(warehouse: Warehouse, contract:
   for (const base of [{ fullResync: true }, {}, { fullResync: true, shard: { index: 1, count: 4 } }] as PlanOptions[]) {
     const whole = await planOf(warehouse, contract, tables, base);
     if (base.fullResync) expect(whole.records.length).toBeGreaterThan(0);
+    // The plan's rejected keys (its shared rows, the null keys counted) are the relation's, a null and a shared key.
+    expect(whole.planRejected).toEqual(whole.rejected);
+    expect(new Set(whole.rejected.map((r) => r.reason))).toEqual(new Set(["null_key", "duplicate_key"]));
     for (const partitions of [3, 7]) {
       const parts = await planOf(warehouse, contract, tables, { ...base, partitions });
       // Equal lists, so no key is lost and none comes twice (a filter that did nothing would repeat every key).

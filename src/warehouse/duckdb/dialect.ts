@@ -15,7 +15,8 @@ export const duckdbDialect: Dialect = {
   // The planner's join, window and sort run in our process: partitions keep them to about this many rows.
   planPartitionRows: 1_000_000,
   // DuckDB's own 64-bit hash: each partition's query buckets every key again, and md5 made that the largest cost.
-  partitionBucket: (expression, modulus) => `(hash(${expression}) % ${Math.trunc(modulus)})`,
+  // The salt as a second argument (hashes combined), not concatenated: no new string per row, a third cheaper.
+  partitionBucket: (key, salt, modulus) => `(hash(${key}, ${salt}) % ${Math.trunc(modulus)})`,
   // The dbt macro activation.row_hash, so the ledger's hash equals the activation model's `_activation_row_hash`.
   rowHash: (expressions) => rowHashSql(expressions, { text, chr: (c) => `chr(${c})`, md5: (e) => `md5(${e})` }),
 };

@@ -25,7 +25,7 @@ export const snowflakeDialect: Dialect = {
   },
   // Snowflake's own 64-bit hash for the plan's partitions, which need not match any other engine: the positional md5
   // sum above, repeated in every partitioned query, made each one several times longer to compile.
-  partitionBucket: (expression, modulus) => `mod(abs(hash(${expression})), ${Math.trunc(modulus)})`,
+  partitionBucket: (key, salt, modulus) => `mod(abs(hash(${salt} || ${key})), ${Math.trunc(modulus)})`,
   // The dbt macro activation.row_hash (Snowflake spells chr as char; both exist).
   rowHash: (expressions) => rowHashSql(expressions, { text, chr: (c) => `chr(${c})`, md5: (e) => `md5(${e})` }),
 };
