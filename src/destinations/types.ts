@@ -121,6 +121,11 @@ export interface RateLimitInfo {
 export interface RequestPacer {
   request<T>(call: () => Promise<T>): Promise<T>;
   observe(info: RateLimitInfo): void;
+  /**
+   * The requests per window this pacer keeps to now: its part of the account's limit (a shard's share), after the
+   * headers' corrections and what 429s taught it. Absent when nothing paces.
+   */
+  readonly current?: { requestsPerWindow: number; windowMs: number };
 }
 
 /** Before the engine attaches its pacer, requests go straight out (one-off calls, tests). */

@@ -131,13 +131,22 @@ function needsLastSent(contract: Contract): boolean {
  * The open dead letters of the contract's write failures, one row per key (a key has one open letter; letters from
  * before the lifecycle may be several, and hold nothing back: no kind, no hash).
  */
-function openFailuresSql(warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
+/**
+ * A contract's open dead letters in this partition, one row per key with the given aggregates: of failed writes, or
+ * of failed removals (`REMOVAL_CLASS`), which hold back different things.
+ */
+function openLettersSql(warehouse: Warehouse, tables: LedgerTables, options: PartOptions, of: "writes" | "removals", aggregates: string): string {
   const d = warehouse.dialect;
   return [
-    `select sync_key, max(failure_kind) as failure_kind, max(row_hash) as row_hash, max(next_attempt_at) as next_attempt_at`,
-    `from ${tables.deadLetters} where contract_name = ${d.param(1)} and closed_at is null and error_class <> '${REMOVAL_CLASS}'`,
+    `select sync_key, ${aggregates}`,
+    `from ${tables.deadLetters} where contract_name = ${d.param(1)} and closed_at is null and error_class ${of === "removals" ? "=" : "<>"} '${REMOVAL_CLASS}'`,
     `  and ${keyCondition("sync_key", d, options)} group by sync_key`,
   ].join("\n");
+}
+
+/** The open write failures of each key: what holds a row back, and the keys replay sends again. */
+function openFailuresSql(warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
+  return openLettersSql(warehouse, tables, options, "writes", "max(failure_kind) as failure_kind, max(row_hash) as row_hash, max(next_attempt_at) as next_attempt_at");
 }
 
 /** The error_class of a dead letter for a removal (clear, delete, unlist) that failed. */
@@ -177,11 +186,7 @@ function planRowsSql(contract: Contract, warehouse: Warehouse, tables: LedgerTab
   const first = [`when e.${q(KEY_ROWS_COLUMN)} > 1 then 'shared'`, `when e.${q(EXPIRED_COLUMN)} = 1 then 'expired'`, ...(options.replay ? [`when f.sync_key is null then 'not_replayed'`] : [])];
   // The open removal letters of each key: replay removes only the keys that have one; otherwise one that failed
   // permanently, or transiently before its next attempt, holds the removal back.
-  const removalLetters = [
-    `select sync_key, max(${options.replay ? "1" : `case when failure_kind = 'permanent' or next_attempt_at > ${d.param(2)} then 1 else 0 end`}) as held`,
-    `from ${tables.deadLetters} where contract_name = ${d.param(1)} and closed_at is null and error_class = '${REMOVAL_CLASS}' and ${keyCondition("sync_key", d, options)}`,
-    `group by sync_key`,
-  ].join("\n");
+  const removalLetters = openLettersSql(warehouse, tables, options, "removals", `max(${options.replay ? "1" : `case when failure_kind = 'permanent' or next_attempt_at > ${d.param(2)} then 1 else 0 end`}) as held`);
   const letters = options.replay ? `r.sync_key is not null` : `coalesce(r.held, 0) = 0`;
   const removed = `l.sync_key is not null and (${key} is null or (e.${q(KEY_ROWS_COLUMN)} = 1 and e.${q(EXPIRED_COLUMN)} = 1)) and ${letters}`;
   const nothing = (type: string): string => `cast(null as ${type})`;

@@ -2,9 +2,9 @@
  * Zendesk Support users or organizations, matched by `external_id` (or `email`, users only), written through the
  * bulk `create_or_update_many` endpoint (≤ 100 objects a request). Zendesk answers each bulk request with a
  * background job: the jobs in flight are polled together (jobs.ts: one show_many request for all of them, through
- * the pacer, within a small share of the account's limit) and each result is mapped back to its record by `index`
- * (results come in request order, which is the fallback). Deletes (`destroy_many`), clears and tags (`update_many`) are jobs too, addressed by record id so they
- * never create a record.
+ * the pacer, within a small share of what it allows) and each result is mapped back to its record by `index`
+ * (results come in request order, which is the fallback). Deletes (`destroy_many`), clears and tags
+ * (`update_many`) are jobs too, addressed by record id so they never create a record.
  *
  * Field names in a contract: Zendesk's standard attributes as they are (`name`, `email`, `phone`, `notes`,
  * `details`, …) and custom fields as `user_fields.<key>` / `organization_fields.<key>` (the JSON key their values
@@ -131,7 +131,7 @@ export class ZendeskDestination implements Destination {
   readonly #customKey: "user_fields" | "organization_fields";
   #pacer: RequestPacer = UNPACED;
   #schema: DestinationSchema | undefined;
-  /** Requests per minute the account allows this syncer (its latest `X-Rate-Limit`): what job polls take a share of. */
+  /** Requests per minute the account allows this syncer (its latest `X-Rate-Limit`): job polls' share before a pacer. */
   #windowMax: number;
   readonly #jobs: JobWatcher;
 
@@ -141,8 +141,14 @@ export class ZendeskDestination implements Destination {
     this.#customKey = target.object === "users" ? "user_fields" : "organization_fields";
     this.limits = { ...ZENDESK_DOCUMENTED_LIMITS, ...(target.requestsPerMinute === undefined ? {} : { requestsPerWindow: target.requestsPerMinute }) };
     this.description = `zendesk ${target.object} by ${target.matchField}`;
-    this.#windowMax = this.limits.requestsPerWindow ?? ZENDESK_DOCUMENTED_LIMITS.requestsPerWindow ?? 200;
-    this.#jobs = new JobWatcher((path) => this.#call("GET", path), () => ({ requestsPerWindow: this.#windowMax, windowMs: this.limits.windowMs }), {
+    this.#windowMax = target.requestsPerMinute ?? ZENDESK_DOCUMENTED_LIMITS.requestsPerWindow;
+    // Polls take their share of what this worker's pacer allows (1/n of the account with `--shard i/n`), not of the
+    // whole account: n workers together then poll within the share too.
+    const pollLimit = (): { requestsPerWindow: number; windowMs: number } => {
+      const paced = this.#pacer.current;
+      return paced && Number.isFinite(paced.requestsPerWindow) ? paced : { requestsPerWindow: this.#windowMax, windowMs: this.limits.windowMs };
+    };
+    this.#jobs = new JobWatcher((path) => this.#call("GET", path), pollLimit, {
       firstWaitMs: target.pollIntervalMs ?? 250,
       maxWaitMs: target.maxPollIntervalMs ?? 5000,
       timeoutMs: target.pollTimeoutMs ?? 10 * 60_000,

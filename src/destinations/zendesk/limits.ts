@@ -9,7 +9,7 @@ import type { DestinationLimits, RateLimitInfo } from "../types.ts";
  * so the batches in flight can finish at most concurrency × 5 % of the limit per poll: 24 gives 1.2x the limit, room
  * above it, and stays under the account's cap on queued jobs (30 [unverified]) with room for other clients' jobs.
  */
-export const ZENDESK_DOCUMENTED_LIMITS: DestinationLimits = { requestsPerWindow: 200, windowMs: 60_000, concurrency: 24 };
+export const ZENDESK_DOCUMENTED_LIMITS = { requestsPerWindow: 200, windowMs: 60_000, concurrency: 24 } satisfies DestinationLimits;
 
 function num(headers: Headers | undefined, name: string): number | undefined {
   const raw = headers?.get(name);
