@@ -26,6 +26,13 @@ export function round(value: number, digits = 3): number {
   return Math.round(value * f) / f;
 }
 
+let benchStartedAt = Date.now();
+
+/** Marks the start of one benchmark (bench/run.ts), so its results record how long it took (issue 19 item 7). */
+export function benchStarted(): void {
+  benchStartedAt = Date.now();
+}
+
 export function machine(): Record<string, unknown> {
   const list = cpus();
   return {
@@ -38,6 +45,7 @@ export function machine(): Record<string, unknown> {
     date: new Date().toISOString(),
     loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
     quick: QUICK,
+    benchSeconds: Math.round((Date.now() - benchStartedAt) / 1000),
   };
 }
 

@@ -16,7 +16,7 @@ import { run as shards } from "./shards.ts";
 import { run as startup } from "./startup.ts";
 import { summarize } from "./summary.ts";
 import { run as throughput } from "./throughput.ts";
-import { QUICK, RESULTS_DIR, log } from "./lib.ts";
+import { QUICK, RESULTS_DIR, benchStarted, log } from "./lib.ts";
 
 const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = { throughput, engine, salesforce, planner, noop, manifest, startup, shards, braze, zendesk };
 
@@ -40,6 +40,7 @@ const started = Date.now();
 log(`running ${names.join(", ")}${QUICK ? " (BENCH_QUICK=1: smaller cases)" : ""}`);
 for (const name of names) {
   const at = Date.now();
+  benchStarted();
   await BENCHMARKS[name]!();
   log(`${name} done in ${Math.round((Date.now() - at) / 1000)} s`);
 }

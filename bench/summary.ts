@@ -117,6 +117,18 @@ export function summarize(): string {
     const machine = result.machine;
     lines.push(`Machine (${name}): ${machine.cpus} × ${machine.cpuModel}, ${int(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, ${machine.date.slice(0, 16).replace("T", " ")}, load average at the end ${machine.loadAverageAtEnd?.join(" / ")}.`);
   }
+  // Item 7: the whole bench within 20 minutes, summed from each benchmark's latest run (they may run apart).
+  const timed = named.filter(([, r]) => typeof r?.machine?.benchSeconds === "number");
+  const untimed = named.filter(([, r]) => r && typeof r.machine?.benchSeconds !== "number").map(([name]) => name);
+  if (timed.length > 0) {
+    const seconds = timed.reduce((sum, [, r]) => sum + Number(r.machine.benchSeconds), 0);
+    const each = timed.map(([name, r]) => `${name} ${int(r.machine.benchSeconds)} s`).join(", ");
+    lines.push(
+      "",
+      `Bench time (issue 19 item 7, goal at most 20 minutes for the whole bench): ${fmt(seconds / 60, 1)} min summed over the latest runs of ${each}` +
+        `${untimed.length > 0 ? `; not timed (results from before the bench recorded its time): ${untimed.join(", ")}` : ""}.`,
+    );
+  }
   lines.push("");
   return lines.join("\n");
 }
