@@ -72,6 +72,43 @@ function timeoutAgent(basePath: string, ms: number): http.Agent {
   return agent;
 }
 
+/** One HubSpot answer as it came over the wire: status, headers (lower-case names) and the body's text. */
+export interface HubSpotAnswer {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+/**
+ * One JSON request with the client's own base path, access token and `httpAgent` (so the request timeout above
+ * holds), sent and answered as bytes: none of the SDK's model classes, whose ObjectSerializer re-walks every
+ * input and result of a batch upsert. Not the SDK's `apiRequest`: it sends through the global fetch, which ignores
+ * `httpAgent`, so a call HubSpot never answers would hang. Any status resolves; a request with no answer rejects.
+ */
+export function sendHubSpotJson(client: Client, method: "POST", path: string, body: unknown): Promise<HubSpotAnswer> {
+  const url = new URL(`${client.config.basePath ?? HUBSPOT_API}${path}`);
+  const payload = JSON.stringify(body);
+  const headers: http.OutgoingHttpHeaders = { "Content-Type": "application/json", Accept: "application/json", "Content-Length": Buffer.byteLength(payload) };
+  if (client.config.accessToken) headers.Authorization = `Bearer ${client.config.accessToken}`;
+  const transport = url.protocol === "http:" ? http : https;
+  return new Promise((resolve, reject) => {
+    const request = transport.request(url, { method, headers, agent: client.config.httpAgent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", reject);
+      response.on("end", () => {
+        const answerHeaders: Record<string, string> = {};
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (value !== undefined) answerHeaders[name] = Array.isArray(value) ? value.join(", ") : value;
+        }
+        resolve({ status: response.statusCode ?? 0, headers: answerHeaders, text: Buffer.concat(chunks).toString("utf8") });
+      });
+    });
+    request.on("error", reject);
+    request.end(payload);
+  });
+}
+
 export function createHubSpotClient(connection: HubSpotConnection): Client {
   // The SDK's retry sleeps 10 s per attempt on a 429 and ignores Retry-After, and its limiter is a process-wide
   // singleton: both stay off (0 retries, no limiterOptions) so the engine alone decides when to wait and resend.

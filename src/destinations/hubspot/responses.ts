@@ -1,4 +1,4 @@
-/** zod shapes of what the HubSpot SDK hands back, checked at the boundary rather than trusted. */
+/** zod shapes of what HubSpot (raw) or its SDK (typed calls) hands back, checked at the boundary rather than trusted. */
 import { z } from "zod";
 
 const batchErrorsSchema = z
@@ -16,8 +16,7 @@ export const upsertResponseSchema = z.looseObject({
   results: z.array(
     z.looseObject({
       id: z.string(),
-      // The SDK's serializer renames `new` to `_new`; accept both.
-      _new: z.boolean().optional(),
+      // The wire name, parsed from the raw answer (the SDK's serializer would rename it `_new`).
       new: z.boolean().optional(),
       objectWriteTraceId: z.string().nullish(),
       properties: z.record(z.string(), z.string().nullable()).optional(),
