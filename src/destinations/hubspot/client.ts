@@ -72,11 +72,31 @@ function timeoutAgent(basePath: string, ms: number): http.Agent {
   return agent;
 }
 
-/** One HubSpot answer as it came over the wire: status, headers (lower-case names) and the body's text. */
+/** One HubSpot answer as it came over the wire: status, headers (Node's: lower-case names) and the body's text. */
 export interface HubSpotAnswer {
   status: number;
-  headers: Record<string, string>;
+  headers: http.IncomingHttpHeaders;
   text: string;
+}
+
+interface Origin {
+  transport: typeof http | typeof https;
+  options: { protocol: string; hostname: string; port: string; pathPrefix: string };
+}
+
+/** Base paths parsed once (a process talks to one or two), not a URL per request. */
+const origins = new Map<string, Origin>();
+
+function originOf(basePath: string): Origin {
+  let origin = origins.get(basePath);
+  if (!origin) {
+    const url = new URL(basePath);
+    const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+    const options = { protocol: url.protocol, hostname, port: url.port, pathPrefix: url.pathname.replace(/\/+$/, "") };
+    origin = { transport: url.protocol === "http:" ? http : https, options };
+    origins.set(basePath, origin);
+  }
+  return origin;
 }
 
 /**
@@ -86,23 +106,17 @@ export interface HubSpotAnswer {
  * `httpAgent`, so a call HubSpot never answers would hang. Any status resolves; a request with no answer rejects.
  */
 export function sendHubSpotJson(client: Client, method: "POST", path: string, body: unknown): Promise<HubSpotAnswer> {
-  const url = new URL(`${client.config.basePath ?? HUBSPOT_API}${path}`);
+  const { transport, options } = originOf(client.config.basePath ?? HUBSPOT_API);
   const payload = JSON.stringify(body);
   const headers: http.OutgoingHttpHeaders = { "Content-Type": "application/json", Accept: "application/json", "Content-Length": Buffer.byteLength(payload) };
   if (client.config.accessToken) headers.Authorization = `Bearer ${client.config.accessToken}`;
-  const transport = url.protocol === "http:" ? http : https;
+  const { protocol, hostname, port, pathPrefix } = options;
   return new Promise((resolve, reject) => {
-    const request = transport.request(url, { method, headers, agent: client.config.httpAgent }, (response) => {
+    const request = transport.request({ protocol, hostname, port, path: pathPrefix + path, method, headers, agent: client.config.httpAgent }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("error", reject);
-      response.on("end", () => {
-        const answerHeaders: Record<string, string> = {};
-        for (const [name, value] of Object.entries(response.headers)) {
-          if (value !== undefined) answerHeaders[name] = Array.isArray(value) ? value.join(", ") : value;
-        }
-        resolve({ status: response.statusCode ?? 0, headers: answerHeaders, text: Buffer.concat(chunks).toString("utf8") });
-      });
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString("utf8") }));
     });
     request.on("error", reject);
     request.end(payload);

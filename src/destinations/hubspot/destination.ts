@@ -27,7 +27,7 @@ import {
 import { HubSpotAuth, sendHubSpotJson, type HubSpotConnection } from "./client.ts";
 import { HubSpotAnswerError, toRequestError } from "./errors.ts";
 import { HUBSPOT_DOCUMENTED_LIMITS, hubspotRateLimitInfo } from "./limits.ts";
-import { listResponseSchema, membershipsResponseSchema, propertiesResponseSchema, readResponseSchema, upsertResponseSchema } from "./responses.ts";
+import { listResponseSchema, membershipsResponseSchema, propertiesResponseSchema, readResponseSchema, resultPropertiesSchema, upsertResponseSchema } from "./responses.ts";
 import { toHubSpotValue } from "./values.ts";
 
 export const HUBSPOT_MAX_BATCH = 100;
@@ -68,7 +68,7 @@ function accepts(type: string, kind: ValueKind): boolean | undefined {
 
 interface HttpInfo<T> {
   httpStatusCode: number;
-  headers: Record<string, string>;
+  headers: unknown;
   data: T;
 }
 
@@ -217,25 +217,30 @@ export class HubSpotDestination implements Destination {
     // Results and errors are mapped back by the trace id we sent; HubSpot's spec makes it optional (its documented
     // 207 example has none), so without it a result is matched by its id property and an error by its context ids,
     // compared as HubSpot compares that property (that index is built only when an answer needs it).
-    let byKey: Map<string, number[]> | undefined;
-    const indexesOf = (trace: string | null | undefined, key: unknown): number[] => {
-      if (trace !== undefined && trace !== null && records[Number(trace)]) return [Number(trace)];
-      if (typeof key !== "string") return [];
-      if (!byKey) {
-        byKey = new Map();
+    const traced = (trace: string | null | undefined): number | undefined => (trace !== undefined && trace !== null && records[Number(trace)] ? Number(trace) : undefined);
+    let keyIndex: Map<string, number[]> | undefined;
+    const byKey = (key: string | null | undefined): number[] => {
+      if (key === undefined || key === null) return [];
+      if (!keyIndex) {
+        keyIndex = new Map();
         for (let index = 0; index < records.length; index += 1) {
           const normalized = this.normalizeKey(records[index]!.key);
-          const same = byKey.get(normalized);
+          const same = keyIndex.get(normalized);
           if (same) same.push(index);
-          else byKey.set(normalized, [index]);
+          else keyIndex.set(normalized, [index]);
         }
       }
-      return byKey.get(this.normalizeKey(key)) ?? [];
+      return keyIndex.get(this.normalizeKey(key)) ?? [];
+    };
+    const idValue = (properties: unknown): string | null | undefined => {
+      const checked = resultPropertiesSchema.safeParse(properties);
+      return checked.success ? checked.data[idProperty] : undefined;
     };
     const outcomes: (RecordOutcome | undefined)[] = new Array<RecordOutcome | undefined>(records.length);
     for (const result of parsed.data.results) {
       const status = result.new === true ? "created" : "updated";
-      for (const index of indexesOf(result.objectWriteTraceId, result.properties?.[idProperty])) {
+      const at = traced(result.objectWriteTraceId);
+      for (const index of at === undefined ? byKey(idValue(result.properties)) : [at]) {
         outcomes[index] = { key: records[index]!.key, status, recordId: result.id };
       }
     }
@@ -244,7 +249,7 @@ export class HubSpotDestination implements Destination {
       const message = [error.message, detail].filter(Boolean).join(": ") || "rejected by HubSpot";
       const code = error.errors?.find((e) => e.code)?.code ?? error.category ?? "REJECTED";
       const traces = error.context?.objectWriteTraceId;
-      const indexes = traces ? traces.flatMap((t) => indexesOf(t, undefined)) : (error.context?.ids ?? []).flatMap((id) => indexesOf(undefined, id));
+      const indexes = traces ? traces.flatMap((t) => traced(t) ?? []) : (error.context?.ids ?? []).flatMap((id) => byKey(id));
       for (const index of indexes) outcomes[index] ??= { key: records[index]!.key, status: "failed", code, message };
     }
     // Every record gets an outcome: one HubSpot neither wrote nor rejected is a failure, never silently lost.

@@ -18,7 +18,7 @@ function retryAfterMs(headers: unknown): number | undefined {
 export class HubSpotAnswerError extends Error {
   readonly code: number;
   readonly body: string;
-  readonly headers: Record<string, string>;
+  readonly headers: HubSpotAnswer["headers"];
 
   constructor(answer: HubSpotAnswer) {
     super(`HubSpot answered ${answer.status}`);
