@@ -3,6 +3,8 @@
  * 207 per-record errors, the mapping check and drift from the properties API, read-back, clear/delete, list
  * memberships (audience mode), OAuth with refresh on 401, and rate-limit headers reaching the pacer.
  */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Contract } from "../../src/contract/load.ts";
 import { type ContractInput } from "../../src/contract/schema.ts";
@@ -12,7 +14,7 @@ import { HubSpotDestination, type HubSpotTarget } from "../../src/destinations/h
 import { startHubSpotEmulator, type HubSpotEmulator, type HubSpotEmulatorOptions } from "../../emulators/hubspot/index.ts";
 import { pacerFor } from "../../src/engine/pacing.ts";
 import { sendRecords } from "../../src/engine/send.ts";
-import type { DestinationRecord } from "../../src/destinations/types.ts";
+import { DestinationRequestError, type DestinationRecord } from "../../src/destinations/types.ts";
 import { contractOn } from "../support/contracts.ts";
 
 const TOKEN = "hubspot-dest-token";
@@ -152,6 +154,125 @@ describe("writes", () => {
     expect([summary.created + summary.updated, summary.failed, summary.notSent]).toEqual([500, 0, 0]);
     expect(e.records("contacts")).toHaveLength(500);
   }, 60_000);
+});
+
+// The batch upsert goes out as raw JSON, not through the SDK's typed call: every refusal must still become the
+// error the engine acts on (wait, split, stop or retry), and every answer's rate-limit headers must reach the pacer.
+describe("batch upsert answers, raw path", () => {
+  const ROW = [{ key: "a@x.com", fields: { firstname: "A" } }];
+
+  async function refusal(write: Promise<unknown>): Promise<DestinationRequestError> {
+    const error: unknown = await write.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DestinationRequestError);
+    return error as DestinationRequestError;
+  }
+
+  /** A loopback server answering every call with one fixed status, headers and body (what the emulator never sends). */
+  async function fixedAnswer(status: number, body: string): Promise<{ url: string; server: Server }> {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.writeHead(status, { "Content-Type": "application/json", "X-HubSpot-RateLimit-Max": "150", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000" }).end(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  }
+
+  it("answers a 429 with Retry-After as a retryable RATE_LIMIT that waits that long, and the pacer sees its headers", async () => {
+    const e = await emulator({ limits: { perTenSeconds: 250 }, faults: { rateLimitRate: 1 } });
+    const d = destination(e);
+    const pacer = pacerFor(d);
+    const error = await refusal(d.write(ROW));
+    expect(error).toMatchObject({ status: 429, code: "RATE_LIMIT", retryable: true, exhausted: false, splittable: false, retryAfterMs: 1000 });
+    expect(error.throttled).toBe(true);
+    // The refused call's X-HubSpot-RateLimit-Max corrected the documented 100 per 10 s; nothing was accepted.
+    expect(pacer.current.requestsPerWindow).toBe(250);
+    expect(pacer.lastAcceptedAt).toBeUndefined();
+    expect(e.records("contacts")).toEqual([]);
+  });
+
+  it("answers a 429 without Retry-After with the window HubSpot's headers give", async () => {
+    const e = await emulator({ retryAfter: false, limits: { windowMs: 4_000 }, faults: { rateLimitRate: 1 } });
+    expect(await refusal(destination(e).write(ROW))).toMatchObject({ status: 429, code: "RATE_LIMIT", retryable: true, retryAfterMs: 4_000 });
+  });
+
+  it("answers the daily limit's 429 as DAILY_LIMIT: nothing more today, the run stops", async () => {
+    const e = await emulator({ limits: { daily: 1 } });
+    const d = destination(e);
+    const pacer = pacerFor(d);
+    expect((await d.write(ROW))[0]).toMatchObject({ status: "created" });
+    expect(pacer.current.dailyRemaining).toBe(0);
+    // That pacer would now refuse to send at all; a fresh one (another run) has not heard, so HubSpot answers.
+    const error = await refusal(destination(e).write([{ key: "b@x.com", fields: { firstname: "B" } }]));
+    expect(error).toMatchObject({ status: 429, code: "DAILY_LIMIT", exhausted: true, retryable: false });
+    expect(e.findByProperty("contacts", "email", "b@x.com")).toBeUndefined();
+  });
+
+  it("answers a server error as retryable, a refused token as exhausted, a network failure as retryable", async () => {
+    const e = await emulator({ faults: { serverErrorRate: 1 } });
+    const server = await refusal(destination(e).write(ROW));
+    expect(server).toMatchObject({ code: "SERVER_ERROR", retryable: true, exhausted: false, message: expect.stringMatching(/^HubSpot 50[23] INTERNAL_ERROR: Injected server error/) as unknown });
+    expect([502, 503]).toContain(server.status);
+
+    const other = await emulator({ accessToken: "someone-else" });
+    expect(await refusal(destination(other).write(ROW))).toMatchObject({ status: 401, code: "UNAUTHORIZED", exhausted: true, retryable: false });
+
+    const closed = await startHubSpotEmulator({ accessToken: TOKEN });
+    await closed.close();
+    expect(await refusal(destination(closed).write(ROW))).toMatchObject({ status: undefined, code: "NETWORK", retryable: true });
+  });
+
+  it("answers a 400 for the whole batch as splittable, with HubSpot's category as the code", async () => {
+    const e = await emulator({ invalidValues: "whole-batch", properties: CUSTOM });
+    const d = destination(e, { objectType: "p_renewals", idProperty: "renewal_key", fields: [{ to: "risk_band" }] });
+    const error = await refusal(
+      d.write([
+        { key: "r1", fields: { risk_band: "low" } },
+        { key: "r2", fields: { risk_band: "severe" } },
+      ]),
+    );
+    expect(error).toMatchObject({ status: 400, code: "VALIDATION_ERROR", splittable: true, retryable: false, exhausted: false, message: expect.stringMatching(/Property values were not valid/) as unknown });
+    // Split by the engine, the valid record lands and the invalid one alone fails.
+    const summary = await sendRecords(d, once([{ key: "r1", fields: { risk_band: "low" } }, { key: "r2", fields: { risk_band: "severe" } }]), {});
+    expect([summary.created, summary.failed]).toEqual([1, 1]);
+    expect(e.records("p_renewals").map((r) => r.properties.renewal_key)).toEqual(["r1"]);
+  });
+
+  it.each([
+    ["JSON of another shape", '{"status":"COMPLETE"}'],
+    ["not JSON", "<html>upstream hiccup</html>"],
+  ])("fails every record UNEXPECTED_RESPONSE when a 200 answer is %s", async (_what, body) => {
+    const { url, server } = await fixedAnswer(200, body);
+    try {
+      const connection = { accessToken: TOKEN, basePath: url };
+      const d = new HubSpotDestination(createHubSpotClient(connection), { objectType: "contacts", idProperty: "email", fields: [{ to: "firstname" }] }, connection);
+      const pacer = pacerFor(d);
+      const out = await d.write([...ROW, { key: "b@x.com", fields: { firstname: "B" } }]);
+      expect(out).toEqual(["a@x.com", "b@x.com"].map((key) => ({ key, status: "failed", code: "UNEXPECTED_RESPONSE", message: "HubSpot's answer did not have the batch-upsert shape" })));
+      expect(pacer.current.requestsPerWindow).toBe(150);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("clears through the same path: a throttled clear throws to be retried, a refused one fails its records", async () => {
+    const e = await emulator({ properties: CUSTOM });
+    const d = destination(e, { objectType: "p_renewals", idProperty: "renewal_key", fields: [{ to: "risk_band" }, { to: "owner_name" }] });
+    await d.write([{ key: "r1", fields: { risk_band: "low", owner_name: "Ann" } }]);
+    e.setFaults({ rateLimitRate: 1, pathPattern: "/batch/upsert$" });
+    expect(await refusal(d.remove(["r1"], "clear", ["owner_name"]))).toMatchObject({ code: "RATE_LIMIT", retryable: true, retryAfterMs: 1000 });
+    e.setFaults({ serverErrorRate: 1, pathPattern: "/batch/upsert$" });
+    expect(await refusal(d.remove(["r1"], "clear", ["owner_name"]))).toMatchObject({ code: "SERVER_ERROR", retryable: true });
+    e.setFaults({});
+    // A property that is not writable: HubSpot refuses the clear; the record is reported failed, not cleared.
+    const refused = await d.remove(["r1"], "clear", ["computed"]);
+    expect(refused).toEqual([{ key: "r1", status: "failed", code: "REJECTED", message: expect.stringMatching(/computed is a read only property/) as unknown }]);
+    expect((await d.remove(["r1"], "clear", ["owner_name"]))[0]).toMatchObject({ key: "r1", status: "cleared" });
+    expect(e.records("p_renewals")[0]?.properties).toMatchObject({ risk_band: "low", owner_name: "" });
+  });
 });
 
 describe("mapping check and drift (properties API)", () => {

@@ -72,6 +72,57 @@ function timeoutAgent(basePath: string, ms: number): http.Agent {
   return agent;
 }
 
+/** One HubSpot answer as it came over the wire: status, headers (Node's: lower-case names) and the body's text. */
+export interface HubSpotAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+interface Origin {
+  transport: typeof http | typeof https;
+  options: { protocol: string; hostname: string; port: string; pathPrefix: string };
+}
+
+/** Base paths parsed once (a process talks to one or two), not a URL per request. */
+const origins = new Map<string, Origin>();
+
+function originOf(basePath: string): Origin {
+  let origin = origins.get(basePath);
+  if (!origin) {
+    const url = new URL(basePath);
+    const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+    const options = { protocol: url.protocol, hostname, port: url.port, pathPrefix: url.pathname.replace(/\/+$/, "") };
+    origin = { transport: url.protocol === "http:" ? http : https, options };
+    origins.set(basePath, origin);
+  }
+  return origin;
+}
+
+/**
+ * One JSON request with the client's own base path, access token and `httpAgent` (so the request timeout above
+ * holds), sent and answered as bytes: none of the SDK's model classes, whose ObjectSerializer re-walks every
+ * input and result of a batch upsert. Not the SDK's `apiRequest`: it sends through the global fetch, which ignores
+ * `httpAgent`, so a call HubSpot never answers would hang. Any status resolves; a request with no answer rejects.
+ */
+export function sendHubSpotJson(client: Client, method: "POST", path: string, body: unknown): Promise<HubSpotAnswer> {
+  const { transport, options } = originOf(client.config.basePath ?? HUBSPOT_API);
+  const payload = JSON.stringify(body);
+  const headers: http.OutgoingHttpHeaders = { "Content-Type": "application/json", Accept: "application/json", "Content-Length": Buffer.byteLength(payload) };
+  if (client.config.accessToken) headers.Authorization = `Bearer ${client.config.accessToken}`;
+  const { protocol, hostname, port, pathPrefix } = options;
+  return new Promise((resolve, reject) => {
+    const request = transport.request({ protocol, hostname, port, path: pathPrefix + path, method, headers, agent: client.config.httpAgent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", reject);
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString("utf8") }));
+    });
+    request.on("error", reject);
+    request.end(payload);
+  });
+}
+
 export function createHubSpotClient(connection: HubSpotConnection): Client {
   // The SDK's retry sleeps 10 s per attempt on a 429 and ignores Retry-After, and its limiter is a process-wide
   // singleton: both stay off (0 retries, no limiterOptions) so the engine alone decides when to wait and resend.

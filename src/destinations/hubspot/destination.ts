@@ -1,7 +1,8 @@
 /**
- * HubSpot CRM objects (contacts, companies, custom objects) by a unique property, through the SDK's batch upsert
+ * HubSpot CRM objects (contacts, companies, custom objects) by a unique property, through the batch upsert
  * (≤ 100 inputs per request). One `objectWriteTraceId` per input maps 207 per-record errors back to the row that
- * caused them. Every call uses the SDK's `…WithHttpInfo` variant, so the `X-HubSpot-RateLimit-*` headers of each
+ * caused them. The batch upsert, the hot path, is sent as raw JSON (`sendHubSpotJson`) and its answer parsed once;
+ * the other calls use the SDK's `…WithHttpInfo` variants. Either way the `X-HubSpot-RateLimit-*` headers of each
  * answer (errors included) reach the engine's pacer.
  */
 import type { Client } from "@hubspot/api-client";
@@ -23,10 +24,10 @@ import {
   type RequestPacer,
   type ValueKind,
 } from "../types.ts";
-import { HubSpotAuth, type HubSpotConnection } from "./client.ts";
-import { toRequestError } from "./errors.ts";
+import { HubSpotAuth, sendHubSpotJson, type HubSpotConnection } from "./client.ts";
+import { HubSpotAnswerError, toRequestError } from "./errors.ts";
 import { HUBSPOT_DOCUMENTED_LIMITS, hubspotRateLimitInfo } from "./limits.ts";
-import { listResponseSchema, membershipsResponseSchema, propertiesResponseSchema, readResponseSchema, upsertResponseSchema } from "./responses.ts";
+import { listResponseSchema, membershipsResponseSchema, propertiesResponseSchema, readResponseSchema, resultPropertiesSchema, upsertResponseSchema } from "./responses.ts";
 import { toHubSpotValue } from "./values.ts";
 
 export const HUBSPOT_MAX_BATCH = 100;
@@ -67,8 +68,24 @@ function accepts(type: string, kind: ValueKind): boolean | undefined {
 
 interface HttpInfo<T> {
   httpStatusCode: number;
-  headers: Record<string, string>;
+  headers: unknown;
   data: T;
+}
+
+/** One input of a batch upsert as HubSpot takes it on the wire (no `idProperty`: `id` is the record id). */
+interface UpsertInput {
+  id: string;
+  idProperty?: string;
+  objectWriteTraceId: string;
+  properties: Record<string, string>;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 export class HubSpotDestination implements Destination {
@@ -126,6 +143,16 @@ export class HubSpotDestination implements Destination {
     });
   }
 
+  /** One batch upsert, raw: a 2xx answer's body parsed once (undefined when it is not JSON), any other refused. */
+  #upsert(inputs: UpsertInput[]): Promise<unknown> {
+    const path = `/crm/v3/objects/${encodeURIComponent(this.#target.objectType)}/batch/upsert`;
+    return this.#call(async () => {
+      const answer = await sendHubSpotJson(this.#client, "POST", path, { inputs });
+      if (answer.status < 200 || answer.status >= 300) throw new HubSpotAnswerError(answer);
+      return { httpStatusCode: answer.status, headers: answer.headers, data: parseJson(answer.text) };
+    });
+  }
+
   async describe(): Promise<DestinationSchema> {
     const raw = await this.#call(() => this.#client.crm.properties.coreApi.getAllWithHttpInfo(this.#target.objectType));
     const parsed = propertiesResponseSchema.safeParse(raw);
@@ -176,32 +203,45 @@ export class HubSpotDestination implements Destination {
   }
 
   async write(records: DestinationRecord[]): Promise<RecordOutcome[]> {
-    const inputs = records.map((record, index) => ({
-      id: record.key,
-      idProperty: this.#target.idProperty,
-      objectWriteTraceId: String(index),
-      properties: Object.fromEntries(Object.entries(record.fields).map(([name, value]) => [name, toHubSpotValue(value)])),
-    }));
-    const raw = await this.#call(() => this.#client.crm.objects.batchApi.upsertWithHttpInfo(this.#target.objectType, { inputs }));
-    const parsed = upsertResponseSchema.safeParse(raw);
+    const idProperty = this.#target.idProperty;
+    const inputs = records.map((record, index): UpsertInput => {
+      const properties: Record<string, string> = {};
+      for (const name in record.fields) properties[name] = toHubSpotValue(record.fields[name] ?? null);
+      return { id: record.key, idProperty, objectWriteTraceId: String(index), properties };
+    });
+    const parsed = upsertResponseSchema.safeParse(await this.#upsert(inputs));
     if (!parsed.success) {
       return records.map((r) => ({ key: r.key, status: "failed", code: "UNEXPECTED_RESPONSE", message: "HubSpot's answer did not have the batch-upsert shape" }));
     }
 
     // Results and errors are mapped back by the trace id we sent; HubSpot's spec makes it optional (its documented
     // 207 example has none), so without it a result is matched by its id property and an error by its context ids,
-    // compared as HubSpot compares that property.
-    const byKey = new Map<string, number[]>();
-    records.forEach((record, index) => byKey.set(this.normalizeKey(record.key), [...(byKey.get(this.normalizeKey(record.key)) ?? []), index]));
-    const indexesOf = (trace: string | null | undefined, key: string | null | undefined): number[] => {
-      if (trace !== undefined && trace !== null && records[Number(trace)]) return [Number(trace)];
-      return key === undefined || key === null ? [] : (byKey.get(this.normalizeKey(key)) ?? []);
+    // compared as HubSpot compares that property (that index is built only when an answer needs it).
+    const traced = (trace: string | null | undefined): number | undefined => (trace !== undefined && trace !== null && records[Number(trace)] ? Number(trace) : undefined);
+    let keyIndex: Map<string, number[]> | undefined;
+    const byKey = (key: string | null | undefined): number[] => {
+      if (key === undefined || key === null) return [];
+      if (!keyIndex) {
+        keyIndex = new Map();
+        for (let index = 0; index < records.length; index += 1) {
+          const normalized = this.normalizeKey(records[index]!.key);
+          const same = keyIndex.get(normalized);
+          if (same) same.push(index);
+          else keyIndex.set(normalized, [index]);
+        }
+      }
+      return keyIndex.get(this.normalizeKey(key)) ?? [];
     };
-    const outcomes = new Map<number, RecordOutcome>();
+    const idValue = (properties: unknown): string | null | undefined => {
+      const checked = resultPropertiesSchema.safeParse(properties);
+      return checked.success ? checked.data[idProperty] : undefined;
+    };
+    const outcomes: (RecordOutcome | undefined)[] = new Array<RecordOutcome | undefined>(records.length);
     for (const result of parsed.data.results) {
-      const created = result._new ?? result.new ?? false;
-      for (const index of indexesOf(result.objectWriteTraceId, result.properties?.[this.#target.idProperty])) {
-        outcomes.set(index, { key: records[index]!.key, status: created ? "created" : "updated", recordId: result.id });
+      const status = result.new === true ? "created" : "updated";
+      const at = traced(result.objectWriteTraceId);
+      for (const index of at === undefined ? byKey(idValue(result.properties)) : [at]) {
+        outcomes[index] = { key: records[index]!.key, status, recordId: result.id };
       }
     }
     for (const error of parsed.data.errors ?? []) {
@@ -209,14 +249,12 @@ export class HubSpotDestination implements Destination {
       const message = [error.message, detail].filter(Boolean).join(": ") || "rejected by HubSpot";
       const code = error.errors?.find((e) => e.code)?.code ?? error.category ?? "REJECTED";
       const traces = error.context?.objectWriteTraceId;
-      const indexes = traces ? traces.flatMap((t) => indexesOf(t, undefined)) : (error.context?.ids ?? []).flatMap((id) => indexesOf(undefined, id));
-      for (const index of indexes) {
-        if (!outcomes.has(index)) outcomes.set(index, { key: records[index]!.key, status: "failed", code, message });
-      }
+      const indexes = traces ? traces.flatMap((t) => traced(t) ?? []) : (error.context?.ids ?? []).flatMap((id) => byKey(id));
+      for (const index of indexes) outcomes[index] ??= { key: records[index]!.key, status: "failed", code, message };
     }
     // Every record gets an outcome: one HubSpot neither wrote nor rejected is a failure, never silently lost.
     return records.map(
-      (record, index) => outcomes.get(index) ?? { key: record.key, status: "failed", code: "NO_RESULT", message: "HubSpot returned no result for this record" },
+      (record, index) => outcomes[index] ?? { key: record.key, status: "failed", code: "NO_RESULT", message: "HubSpot returned no result for this record" },
     );
   }
 
@@ -267,9 +305,8 @@ export class HubSpotDestination implements Destination {
         }
         // Addressed by record id (no idProperty), so a record deleted meanwhile fails instead of being re-created.
         // An empty string is how HubSpot clears a property.
-        const inputs = ids.map((id, i) => ({ id, objectWriteTraceId: String(i), properties: Object.fromEntries(fields.map((f) => [f, ""])) }));
-        const raw = await this.#call(() => this.#client.crm.objects.batchApi.upsertWithHttpInfo(this.#target.objectType, { inputs }));
-        const parsed = upsertResponseSchema.safeParse(raw);
+        const inputs = ids.map((id, i): UpsertInput => ({ id, objectWriteTraceId: String(i), properties: Object.fromEntries(fields.map((f) => [f, ""])) }));
+        const parsed = upsertResponseSchema.safeParse(await this.#upsert(inputs));
         if (!parsed.success) {
           // An answer we cannot read proves nothing was cleared.
           for (const key of chunk) outcomes.set(key, { key, status: "failed", code: "UNEXPECTED_RESPONSE", message: "HubSpot's answer did not have the batch-upsert shape" });

@@ -1,5 +1,6 @@
-/** Turns what the HubSpot SDK throws into a `DestinationRequestError` the engine can act on. */
+/** Turns what the HubSpot SDK throws, or a raw answer's refusal, into a `DestinationRequestError` the engine can act on. */
 import { DestinationRequestError } from "../types.ts";
+import type { HubSpotAnswer } from "./client.ts";
 import { hubspotHeader as header } from "./limits.ts";
 import { errorBodySchema } from "./responses.ts";
 
@@ -8,6 +9,24 @@ function retryAfterMs(headers: unknown): number | undefined {
   if (Number.isFinite(retryAfter) && retryAfter >= 0) return retryAfter * 1000;
   const interval = Number(header(headers, "x-hubspot-ratelimit-interval-milliseconds"));
   return Number.isFinite(interval) && interval > 0 ? interval : undefined;
+}
+
+/**
+ * A non-2xx answer to a raw request (`sendHubSpotJson`), in the shape of the SDK's ApiException (`code`, `body`,
+ * `headers`): `toRequestError` maps both alike, and a 401 triggers the same OAuth refresh.
+ */
+export class HubSpotAnswerError extends Error {
+  readonly code: number;
+  readonly body: string;
+  readonly headers: HubSpotAnswer["headers"];
+
+  constructor(answer: HubSpotAnswer) {
+    super(`HubSpot answered ${answer.status}`);
+    this.name = "HubSpotAnswerError";
+    this.code = answer.status;
+    this.body = answer.text;
+    this.headers = answer.headers;
+  }
 }
 
 export function toRequestError(error: unknown): DestinationRequestError {

@@ -12,6 +12,9 @@ export const HUBSPOT_DOCUMENTED_LIMITS: DestinationLimits = { requestsPerWindow:
 
 function header(headers: unknown, name: string): string | undefined {
   if (!headers || typeof headers !== "object") return undefined;
+  // Node hands header names lower-cased (`name` is): one lookup, the scan only for headers from elsewhere.
+  const direct = (headers as Record<string, unknown>)[name];
+  if (typeof direct === "string") return direct;
   const entry = Object.entries(headers as Record<string, unknown>).find(([k]) => k.toLowerCase() === name);
   return typeof entry?.[1] === "string" ? entry[1] : undefined;
 }

@@ -1,4 +1,4 @@
-/** zod shapes of what the HubSpot SDK hands back, checked at the boundary rather than trusted. */
+/** zod shapes of what HubSpot (raw) or its SDK (typed calls) hands back, checked at the boundary rather than trusted. */
 import { z } from "zod";
 
 const batchErrorsSchema = z
@@ -12,20 +12,25 @@ const batchErrorsSchema = z
   )
   .optional();
 
+/**
+ * A batch upsert's answer, on every write: each result only for what is read from it (unknown keys are dropped, not
+ * copied); its `properties` are checked with `resultPropertiesSchema` only when HubSpot echoed no trace id.
+ */
 export const upsertResponseSchema = z.looseObject({
   results: z.array(
-    z.looseObject({
+    z.object({
       id: z.string(),
-      // The SDK's serializer renames `new` to `_new`; accept both.
-      _new: z.boolean().optional(),
+      // The wire name, parsed from the raw answer (the SDK's serializer would rename it `_new`).
       new: z.boolean().optional(),
       objectWriteTraceId: z.string().nullish(),
-      properties: z.record(z.string(), z.string().nullable()).optional(),
+      properties: z.unknown().optional(),
     }),
   ),
   numErrors: z.number().optional(),
   errors: batchErrorsSchema,
 });
+
+export const resultPropertiesSchema = z.record(z.string(), z.string().nullable());
 
 export const readResponseSchema = z.looseObject({
   results: z.array(
