@@ -11,6 +11,10 @@ if (!(major >= REQUIRED_MAJOR)) {
   );
   process.exit(2);
 }
+// Node keeps the compiled code of the modules a command loads in a cache on disk (its tmpdir): the next command skips
+// compiling them, most of the start-up of a short command. NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+const { enableCompileCache } = await import("node:module");
+enableCompileCache?.();
 const argv = process.argv.slice(2);
 // `--version` alone is answered before the commands load (see src/cli/version.ts).
 const { onlyVersion, VERSION } = await import("../dist/src/cli/version.js");
