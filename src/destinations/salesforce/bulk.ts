@@ -31,9 +31,9 @@ const FINAL_STATES = new Set(["JobComplete", "Failed", "Aborted"]);
 /** CSV lines per chunk of the upload stream: few enough to stay small, enough to keep the stream's overhead low. */
 const LINES_PER_CHUNK = 500;
 
-/** One job's share of a batch: the records and the CSV's size. */
+/** One job's share of a batch: its records' positions in the batch and the CSV's size. */
 interface Part {
-  records: DestinationRecord[];
+  positions: number[];
   bytes: number;
 }
 
@@ -61,31 +61,30 @@ export class SalesforceBulk implements BulkWriter {
    * Cuts the batch into jobs whose CSV (header + lines, each ending in LF) stays within `maxBytes`. Only sizes are
    * kept: each job's lines are written again as they are streamed. A record too large for any job fails alone.
    */
-  #parts(records: DestinationRecord[], columns: string[]): { parts: Part[]; tooLarge: RecordOutcome[] } {
+  #parts(records: DestinationRecord[], columns: string[], outcomes: RecordOutcome[]): Part[] {
     const header = Buffer.byteLength(`${columns.join(",")}\n`);
     const parts: Part[] = [];
-    const tooLarge: RecordOutcome[] = [];
-    let part: Part = { records: [], bytes: header };
-    for (const record of records) {
+    let part: Part = { positions: [], bytes: header };
+    for (const [position, record] of records.entries()) {
       const bytes = Buffer.byteLength(this.#line(record, columns)) + 1;
       if (header + bytes > this.maxBytes) {
-        tooLarge.push({
+        outcomes[position] = {
           key: record.key,
           status: "failed",
           code: "BULK_ROW_TOO_LARGE",
           message: `its CSV line is ${bytes} bytes: with the header, more than a Bulk API job's ${this.maxBytes} bytes (SALESFORCE_BULK_MAX_BYTES)`,
-        });
+        };
         continue;
       }
       if (part.bytes + bytes > this.maxBytes) {
         parts.push(part);
-        part = { records: [], bytes: header };
+        part = { positions: [], bytes: header };
       }
-      part.records.push(record);
+      part.positions.push(position);
       part.bytes += bytes;
     }
-    if (part.records.length > 0) parts.push(part);
-    return { parts, tooLarge };
+    if (part.positions.length > 0) parts.push(part);
+    return parts;
   }
 
   #csv(records: DestinationRecord[], columns: string[]): Readable {
@@ -102,14 +101,18 @@ export class SalesforceBulk implements BulkWriter {
   }
 
   async write(records: DestinationRecord[]): Promise<RecordOutcome[]> {
-    const { externalIdField, normalizeKey } = this.#options;
-    const columns = [externalIdField, ...new Set(records.flatMap((r) => Object.keys(r.fields)).filter((c) => c !== externalIdField))];
-    const { parts, tooLarge } = this.#parts(records, columns);
-    const byKey = new Map<string, RecordOutcome>(tooLarge.map((o) => [normalizeKey(o.key), o]));
+    const { externalIdField } = this.#options;
+    const fields = new Set<string>();
+    for (const r of records) for (const name of Object.keys(r.fields)) if (name !== externalIdField) fields.add(name);
+    const columns = [externalIdField, ...fields];
+    const outcomes = new Array<RecordOutcome>(records.length);
     // One job after another: the engine already has several batches (so jobs) in flight. A job that throws (its
     // request refused) fails the batch for the engine to retry: upserts by external id are safe to send again.
-    for (const part of parts) for (const outcome of await this.#job(part.records, columns)) byKey.set(normalizeKey(outcome.key), outcome);
-    return records.map((r) => byKey.get(normalizeKey(r.key))!);
+    for (const part of this.#parts(records, columns, outcomes)) {
+      const answered = await this.#job(part.positions.map((p) => records[p]!), columns);
+      part.positions.forEach((p, i) => (outcomes[p] = answered[i]!));
+    }
+    return outcomes;
   }
 
   async #job(records: DestinationRecord[], columns: string[]): Promise<RecordOutcome[]> {
@@ -140,37 +143,34 @@ export class SalesforceBulk implements BulkWriter {
       info = await check();
     }
 
-    const original = new Map(records.map((r) => [normalizeKey(r.key), r.key]));
-    const outcomes = new Map<string, RecordOutcome>();
+    // Each result row back to its record by the external id (a job holds each key once).
+    const positions = new Map(records.map((r, i) => [normalizeKey(r.key), i]));
+    const positionOf = (row: Record<string, string>): number | undefined => {
+      const value = row[externalIdField];
+      return value === undefined ? undefined : positions.get(normalizeKey(value));
+    };
+    const outcomes = new Array<RecordOutcome | undefined>(records.length);
     if (info.state === "JobComplete") {
       await this.#results(`${path}/successfulResults`, (row) => {
-        const matched = this.#match(row, original);
-        if (matched) outcomes.set(matched.normalized, { key: matched.key, status: String(row.sf__Created) === "true" ? "created" : "updated", recordId: String(row.sf__Id) });
+        const i = positionOf(row);
+        if (i !== undefined) outcomes[i] = { key: records[i]!.key, status: row.sf__Created === "true" ? "created" : "updated", recordId: row.sf__Id ?? "" };
       });
       await this.#results(`${path}/failedResults`, (row) => {
-        const matched = this.#match(row, original);
-        if (!matched) return;
-        const error = String(row.sf__Error ?? "");
+        const i = positionOf(row);
+        if (i === undefined) return;
+        const error = row.sf__Error ?? "";
         const colon = error.indexOf(":");
-        outcomes.set(matched.normalized, { key: matched.key, status: "failed", code: colon > 0 ? error.slice(0, colon) : "REJECTED", message: error || "rejected by Salesforce" });
+        outcomes[i] = { key: records[i]!.key, status: "failed", code: colon > 0 ? error.slice(0, colon) : "REJECTED", message: error || "rejected by Salesforce" };
       });
     }
     // Rows the job never processed (a failed or aborted job, or left over): failed, to be sent again next run.
     const reason = info.state === "JobComplete" ? "the Bulk API job did not process this row" : `the Bulk API job ${info.state}${info.errorMessage ? `: ${info.errorMessage}` : ""}`;
     const code = info.state === "JobComplete" ? "BULK_UNPROCESSED" : "BULK_JOB_FAILED";
-    return records.map((r) => outcomes.get(normalizeKey(r.key)) ?? { key: r.key, status: "failed", code, message: reason });
-  }
-
-  #match(row: Record<string, unknown>, original: Map<string, string>): { normalized: string; key: string } | undefined {
-    const value = row[this.#options.externalIdField];
-    if (typeof value !== "string") return undefined;
-    const normalized = this.#options.normalizeKey(value);
-    const key = original.get(normalized);
-    return key === undefined ? undefined : { normalized, key };
+    return records.map((r, i) => outcomes[i] ?? { key: r.key, status: "failed", code, message: reason });
   }
 
   /** Streams a job's result CSV and hands each row (checked) to `onRow` as it is parsed. */
-  async #results(url: string, onRow: (row: Record<string, unknown>) => void): Promise<void> {
+  async #results(url: string, onRow: (row: Record<string, string>) => void): Promise<void> {
     await this.#options.stream("GET", url, {
       headers: { Accept: "text/csv" },
       download: async (body) => {
