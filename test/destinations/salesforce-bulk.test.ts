@@ -3,6 +3,7 @@
  * for any job fails alone), several jobs in flight at once, a job aborted mid-run, and external ids that need CSV
  * quoting matched back through the streamed results.
  */
+import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Contract } from "../../src/contract/load.ts";
 import { createDestination } from "../../src/destinations/index.ts";
@@ -178,5 +179,46 @@ describe("results streamed back and matched by external id", () => {
     keys.forEach((key, i) => expect(rows.get(key)?.Risk_Reason_Code__c).toBe(`v${i}`));
     const again = await destination.bulk.write(records);
     expect(again).toEqual(keys.map((key) => ({ key, status: "updated", recordId: rows.get(key)?.Id })));
+  });
+});
+
+describe("streamed requests and an expired token", () => {
+  it("sends the CSV again, whole, when the upload meets a 401 and jsforce refreshes the token; reads results once, after the refresh", async () => {
+    const emu = await startSalesforceEmulator({ clientId: "cid", clientSecret: "secret", accessTokenTtlMs: 300, bulk: { processingDelayMs: 20 } });
+    running.push(emu);
+    const destination = createDestination(contract, { SALESFORCE_LOGIN_URL: emu.url, SALESFORCE_CLIENT_ID: "cid", SALESFORCE_CLIENT_SECRET: "secret" }) as SalesforceDestination;
+    const opened = await destination.request<{ id: string }>("POST", "/jobs/ingest", { object: "Account", operation: "upsert", externalIdFieldName: "Billing_Customer_Id__c", contentType: "CSV", lineEnding: "LF" });
+    const job = `/jobs/ingest/${opened.body.id}`;
+    const csv = `Billing_Customer_Id__c,Risk_Reason_Code__c\n${Array.from({ length: 2000 }, (_, i) => `k-${i},€${i}`).join("\n")}\n`;
+    let uploads = 0;
+    await new Promise((r) => setTimeout(r, 400)); // the token expires
+    await destination.stream("PUT", `${job}/batches`, {
+      headers: { "Content-Type": "text/csv" },
+      upload: () => {
+        uploads += 1;
+        return Readable.from([csv.slice(0, 1000), csv.slice(1000)]);
+      },
+    });
+    expect(uploads).toBe(2);
+    expect(destination.tokenGrants).toBe(2);
+    const put = emu.calls().filter((c) => c.endpoint === BULK_UPLOAD);
+    expect(put.map((c) => c.status)).toEqual([401, 201]);
+    expect(put[1]?.bytes).toBe(Buffer.byteLength(csv));
+    await destination.request("PATCH", job, { state: "UploadComplete" });
+    for (let state = ""; state !== "JobComplete"; state = (await destination.request<{ state: string }>("GET", job)).body.state) await new Promise((r) => setTimeout(r, 20));
+
+    await new Promise((r) => setTimeout(r, 400)); // and again
+    let reads = 0;
+    let text = "";
+    await destination.stream("GET", `${job}/successfulResults`, {
+      download: async (body) => {
+        reads += 1;
+        for await (const chunk of body) text += String(chunk);
+      },
+    });
+    expect(reads).toBe(1);
+    expect(destination.tokenGrants).toBe(3);
+    expect(text.split("\n").filter(Boolean)).toHaveLength(2001);
+    expect(emu.records("Account")).toHaveLength(2000);
   });
 });
