@@ -8,6 +8,7 @@
 import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { parse } from "csv-parse";
+import type { z } from "zod";
 import { DestinationRequestError, type BulkWriter, type DestinationRecord, type RecordOutcome } from "../types.ts";
 import type { SalesforceAnswer, StreamedRequest } from "./destination.ts";
 import { bulkRowSchema, jobInfoSchema } from "./responses.ts";
@@ -30,6 +31,13 @@ export interface SalesforceBulkOptions {
 const FINAL_STATES = new Set(["JobComplete", "Failed", "Aborted"]);
 /** CSV lines per chunk of the upload stream: few enough to stay small, enough to keep the stream's overhead low. */
 const LINES_PER_CHUNK = 500;
+
+/** A job's info as Salesforce answers it, checked: another shape fails the request, not the run. */
+function jobInfo(body: unknown): z.infer<typeof jobInfoSchema> {
+  const parsed = jobInfoSchema.safeParse(body);
+  if (!parsed.success) throw new DestinationRequestError("Salesforce answered a Bulk API job's info in an unexpected shape", { code: "UNEXPECTED_RESPONSE" });
+  return parsed.data;
+}
 
 /** One job's share of a batch: its records' positions in the batch and the CSV's size. */
 interface Part {
@@ -118,7 +126,7 @@ export class SalesforceBulk implements BulkWriter {
   async #job(records: DestinationRecord[], columns: string[]): Promise<RecordOutcome[]> {
     const { object, externalIdField, normalizeKey, request, stream } = this.#options;
     const opened = await request("POST", "/jobs/ingest", { object, operation: "upsert", externalIdFieldName: externalIdField, contentType: "CSV", lineEnding: "LF" });
-    const id = jobInfoSchema.parse(opened.body).id;
+    const { id } = jobInfo(opened.body);
     const path = `/jobs/ingest/${encodeURIComponent(id)}`;
     this.jobs += 1;
     try {
@@ -130,7 +138,7 @@ export class SalesforceBulk implements BulkWriter {
       throw error;
     }
 
-    const check = async () => jobInfoSchema.parse((await request("GET", path)).body);
+    const check = async () => jobInfo((await request("GET", path)).body);
     const deadline = Date.now() + this.#options.pollTimeoutMs;
     let info = await check();
     // Small jobs finish in well under a second: poll soon, then back off to the configured interval.

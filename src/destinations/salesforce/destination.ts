@@ -212,15 +212,21 @@ export class SalesforceDestination implements Destination {
           StreamPromise.create<HttpResponse>(() => {
             const http = create(req, options);
             const promise = new Promise<HttpResponse>((resolve, reject) => {
-              http.once("error", reject);
+              http.on("error", reject);
               http.once("response", (res: HttpAnswer) => {
                 answer = res;
                 const body = res.statusCode < 300 && streamed.download ? streamed.download(http).then(() => "") : readText(http);
-                body.then((text) => resolve({ ...res, body: text }), reject);
+                body.then(
+                  (text) => resolve({ ...res, body: text }),
+                  (error: unknown) => {
+                    http.destroy(); // an answer left half read would hold its connection
+                    reject(error instanceof Error ? error : new Error(String(error)));
+                  },
+                );
               });
               if (streamed.upload) {
                 const upload = streamed.upload();
-                upload.once("error", reject);
+                upload.on("error", reject);
                 upload.pipe(http);
               }
             });
