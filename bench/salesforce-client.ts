@@ -23,6 +23,8 @@ export interface SalesforceResult {
   lost: number;
   bulk: boolean;
   cpuMs: number;
+  /** The child's peak RSS, KB (`process.resourceUsage().maxRSS`): the engine, jsforce and the rows, not the emulator. */
+  maxRssKB: number;
 }
 
 const contract: Contract = contractOn({ name: "accounts" }, SALESFORCE_ACCOUNTS, { name: "bench_accounts" });
@@ -50,5 +52,12 @@ runAsChild<SalesforceInput, SalesforceResult>(async (input) => {
   const summary = await sendRecords(destination, accounts(input.rows));
   const elapsedMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
-  return { elapsedMs, written: summary.created + summary.updated, lost: summary.failed + summary.notSent, bulk: summary.bulk, cpuMs: (used.user + used.system) / 1000 };
+  return {
+    elapsedMs,
+    written: summary.created + summary.updated,
+    lost: summary.failed + summary.notSent,
+    bulk: summary.bulk,
+    cpuMs: (used.user + used.system) / 1000,
+    maxRssKB: process.resourceUsage().maxRSS,
+  };
 });

@@ -2,12 +2,20 @@
  * 2. Salesforce: API calls per record through sObject Collections (200 a request) and Bulk API 2.0 (jobs of up to
  * 100,000 rows: create, upload, close, polls, successful and failed results) at several sizes, measured at the
  * emulator's call log; wall time on the emulator as a ratio of the two paths; the crossover that sets the default
- * `SALESFORCE_BULK_THRESHOLD`.
+ * `SALESFORCE_BULK_THRESHOLD`; the Bulk path's peak RSS per size, whose ratio 1M ÷ 100k shows whether memory stays
+ * flat as a run grows (goal ≤ 1.3).
+ *
+ * `BENCH_SALESFORCE_SIZES=100000,1000000` and `BENCH_SALESFORCE_PATHS=bulk` (comma separated) run chosen cases only
+ * and log them, writing no results file (its ratios need every case).
  */
 import { join } from "node:path";
 import { startSalesforceEmulator } from "../emulators/salesforce/index.ts";
 import type { SalesforceInput, SalesforceResult } from "./salesforce-client.ts";
 import { BENCH_DIR, QUICK, log, median, round, runChild, writeResult } from "./lib.ts";
+
+const PATHS = ["collections", "bulk"] as const;
+/** RSS(1M) ÷ RSS(100k) on the Bulk path at most this: memory flat in the run's size. */
+const FLAT_RSS_RATIO = 1.3;
 
 interface Trial {
   elapsedMs: number;
@@ -15,6 +23,7 @@ interface Trial {
   written: number;
   lost: number;
   bulk: boolean;
+  maxRssMB: number;
 }
 
 /** Calls our engine makes, analytically: the describe, then ceil(n/200) upserts, or per job 6 calls + polls. */
@@ -24,7 +33,10 @@ function analyticCalls(rows: number, path: "collections" | "bulk", pollsPerJob: 
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const sizes = QUICK ? [1_000, 2_000, 5_000, 10_000] : [1_000, 2_000, 5_000, 10_000, 100_000, 1_000_000];
+  const chosenSizes = process.env.BENCH_SALESFORCE_SIZES?.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0) ?? [];
+  const chosenPaths = process.env.BENCH_SALESFORCE_PATHS?.split(",").filter((p): p is (typeof PATHS)[number] => (PATHS as readonly string[]).includes(p)) ?? [];
+  const partial = chosenSizes.length > 0 || chosenPaths.length > 0;
+  const sizes = chosenSizes.length > 0 ? chosenSizes : QUICK ? [1_000, 2_000, 5_000, 10_000] : [1_000, 2_000, 5_000, 10_000, 100_000, 1_000_000];
   // Collections at 1M is 5,000 requests (minutes on the emulator): measured up to 100k, extrapolated above (calls are exact: 1 + ceil(n / 200)).
   const collectionsMax = QUICK ? 10_000 : 100_000;
   const client = join(BENCH_DIR, "salesforce-client.ts");
@@ -33,7 +45,7 @@ export async function run(): Promise<Record<string, unknown>> {
   for (const rows of sizes) {
     const reps = rows >= 1_000_000 ? 1 : rows >= 100_000 ? 3 : 5;
     const perPath: Record<string, Record<string, unknown>> = {};
-    for (const path of ["collections", "bulk"] as const) {
+    for (const path of chosenPaths.length > 0 ? chosenPaths : PATHS) {
       if (path === "collections" && rows > collectionsMax) continue;
       const trials: Trial[] = [];
       for (let rep = 0; rep < reps; rep += 1) {
@@ -47,8 +59,9 @@ export async function run(): Promise<Record<string, unknown>> {
             const polls = calls.filter((c) => c.method === "GET" && /\/jobs\/ingest\/[^/]+$/.test(c.path)).length;
             bulkPolls.push(polls / Math.ceil(rows / 100_000));
           }
-          trials.push({ elapsedMs: round(result.elapsedMs, 1), apiCalls: calls.length, written: result.written, lost: result.lost, bulk: result.bulk });
-          log(`salesforce ${rows} ${path} rep ${rep + 1}: ${calls.length} calls, ${Math.round(result.elapsedMs)} ms, ${result.written} written`);
+          const maxRssMB = round(result.maxRssKB / 1024, 1);
+          trials.push({ elapsedMs: round(result.elapsedMs, 1), apiCalls: calls.length, written: result.written, lost: result.lost, bulk: result.bulk, maxRssMB });
+          log(`salesforce ${rows} ${path} rep ${rep + 1}: ${calls.length} calls, ${Math.round(result.elapsedMs)} ms, ${result.written} written, peak RSS ${maxRssMB} MB`);
         } finally {
           await emulator.close();
         }
@@ -60,6 +73,7 @@ export async function run(): Promise<Record<string, unknown>> {
         elapsedMs: median(trials.map((t) => t.elapsedMs)),
         recordsPerSecond: round(rows / (median(trials.map((t) => t.elapsedMs)) / 1000), 0),
         lost: median(trials.map((t) => t.lost)),
+        maxRssMB: median(trials.map((t) => t.maxRssMB)),
         trials,
       };
     }
@@ -68,6 +82,7 @@ export async function run(): Promise<Record<string, unknown>> {
       perPath.collections = { extrapolated: true, apiCalls: calls, apiCallsPerRecord: round(calls / rows, 6), note: "not run at this size: calls computed as 1 describe + ceil(n / 200)" };
     }
     const c = perPath.collections as { apiCalls: number; elapsedMs?: number };
+    if (!perPath.bulk) continue;
     const b = perPath.bulk as { apiCalls: number; elapsedMs: number };
     cases.push({
       rows,
@@ -77,6 +92,13 @@ export async function run(): Promise<Record<string, unknown>> {
       timeRatioBulkToCollections: c.elapsedMs === undefined ? null : round(b.elapsedMs / c.elapsedMs, 3),
     });
   }
+  // Memory as the run grows: the Bulk path's peak RSS at 1M rows over its peak at 100k.
+  const bulkRss = (rows: number) => (cases.find((c) => c.rows === rows)?.bulk as { maxRssMB?: number } | undefined)?.maxRssMB;
+  const rss100k = bulkRss(100_000);
+  const rss1M = bulkRss(1_000_000);
+  const bulkMemory =
+    rss100k === undefined || rss1M === undefined ? undefined : { maxRssMB100k: rss100k, maxRssMB1M: rss1M, ratio1MTo100k: round(rss1M / rss100k, 2), goal: FLAT_RSS_RATIO, flat: rss1M / rss100k <= FLAT_RSS_RATIO };
+  if (bulkMemory) log(`salesforce bulk peak RSS: ${rss100k} MB at 100k rows, ${rss1M} MB at 1M (x${bulkMemory.ratio1MTo100k}; goal x${FLAT_RSS_RATIO})`);
   const pollsPerJob = Math.round(median(bulkPolls));
   // A job is 5 calls (create, upload, close, successful and failed results) + its polls. Calls break even where
   // ceil(n / 200) = 5 + polls, for one job.
@@ -88,8 +110,9 @@ export async function run(): Promise<Record<string, unknown>> {
     medianPollsPerBulkJob: pollsPerJob,
     callsCrossoverRows: callsCrossover,
     currentDefaultThreshold: 10_000,
+    ...(bulkMemory ? { bulkMemory } : {}),
     cases,
   };
-  writeResult("salesforce", result);
+  if (!partial) writeResult("salesforce", result);
   return result;
 }

@@ -38,6 +38,8 @@ export function summarize(): string {
       lines.push(`| ${int(c.rows)} | ${fmt(c.collections.apiCallsPerRecord, 5)}${extrapolated} | ${fmt(c.bulk.apiCallsPerRecord, 6)} | ${fmt(c.callsRatioBulkToCollections, 4)} | ${fmt(c.timeRatioBulkToCollections)} |`);
     }
     lines.push("");
+    const m = s.bulkMemory;
+    if (m) lines.push(`Bulk path peak RSS: ${fmt(m.maxRssMB100k)} MB at 100,000 rows, ${fmt(m.maxRssMB1M)} MB at 1,000,000 (x${fmt(m.ratio1MTo100k)}; goal x${fmt(m.goal)}).`, "");
   }
   const p = load("planner");
   if (p) {

@@ -89,6 +89,7 @@ export async function serve(org: Org, port: number): Promise<RunningServer> {
       if (e instanceof BodyTooLarge) return send(sfError(413, "REQUEST_TOO_LARGE", e.message));
       throw e;
     }
+    if (raw.length > 0) call.bytes = raw.length;
 
     // Faults are decided before the handler, so timeouts, drops (by default), 5xx and throttles never write.
     const fault = org.faults.request();

@@ -81,6 +81,8 @@ export interface EmulatorCall {
   /** 0 when no response was sent (timeout or dropped connection). */
   status: number;
   records?: number;
+  /** Bytes of the request's body, when it had one that was read (a Bulk API upload's CSV). */
+  bytes?: number;
   at: number;
 }
 

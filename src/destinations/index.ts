@@ -65,11 +65,13 @@ export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): D
     }
     case "salesforce": {
       const bulkThreshold = envValue(env, SALESFORCE_ENV.bulkThreshold, `contract ${contract.spec.name}`);
+      const bulkMaxBytes = envValue(env, SALESFORCE_ENV.bulkMaxBytes, `contract ${contract.spec.name}`);
       return new SalesforceDestination(new SalesforceSession(salesforceCredentialsFromEnv(env, contract.spec.name)), {
         object: destination.object,
         externalIdField: destination.match.field,
         fields,
         ...(bulkThreshold === undefined ? {} : { bulkThreshold }),
+        ...(bulkMaxBytes === undefined ? {} : { bulkMaxBytes }),
       });
     }
     case "zendesk": {

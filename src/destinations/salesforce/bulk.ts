@@ -1,33 +1,54 @@
 /**
- * Bulk API 2.0 ingest for large runs, through jsforce's job API: one CSV upsert job per batch of records (open,
- * upload, close, poll until done), then the successful, failed and unprocessed results mapped back to the keys.
- * Each step is one paced request. A job's rows are answered in no particular order, so results are matched by the
- * external id column, which the batch holds once per key.
+ * Bulk API 2.0 ingest for large runs: a batch of records becomes one CSV upsert job, or several when its CSV would
+ * pass `maxBytes` (UTF-8, header included); each job is opened, its CSV streamed up, closed, polled until done,
+ * then its successful and failed results streamed back, parsed row by row and matched to the keys by the external
+ * id column (a job answers its rows in no particular order; a job holds each key once). Each step is one paced
+ * request with jsforce's retry off. The engine runs several batches, so several jobs, at once.
  */
+import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
+import { parse } from "csv-parse";
+import type { z } from "zod";
 import { DestinationRequestError, type BulkWriter, type DestinationRecord, type RecordOutcome } from "../types.ts";
-import type { SalesforceConnection } from "./client.ts";
-import { bulkRowsSchema, jobInfoSchema } from "./responses.ts";
+import type { SalesforceAnswer, StreamedRequest } from "./destination.ts";
+import { bulkRowSchema, jobInfoSchema } from "./responses.ts";
 import { toCsvCell } from "./values.ts";
 
 export interface SalesforceBulkOptions {
   threshold: number;
   maxRecords: number;
+  maxBytes: number;
   pollIntervalMs: number;
   pollTimeoutMs: number;
   object: string;
   externalIdField: string;
   normalizeKey: (key: string) => string;
   fieldType: (name: string) => string | undefined;
-  connection: () => Promise<SalesforceConnection>;
-  paced: <T>(call: () => Promise<T>) => Promise<T>;
+  request: (method: "GET" | "PATCH" | "POST" | "DELETE", url: string, body?: unknown) => Promise<SalesforceAnswer<unknown>>;
+  stream: (method: "GET" | "PUT", url: string, streamed: StreamedRequest) => Promise<SalesforceAnswer<unknown>>;
 }
 
 const FINAL_STATES = new Set(["JobComplete", "Failed", "Aborted"]);
+/** CSV lines per chunk of the upload stream: few enough to stay small, enough to keep the stream's overhead low. */
+const LINES_PER_CHUNK = 500;
+
+/** A job's info as Salesforce answers it, checked: another shape fails the request, not the run. */
+function jobInfo(body: unknown): z.infer<typeof jobInfoSchema> {
+  const parsed = jobInfoSchema.safeParse(body);
+  if (!parsed.success) throw new DestinationRequestError("Salesforce answered a Bulk API job's info in an unexpected shape", { code: "UNEXPECTED_RESPONSE" });
+  return parsed.data;
+}
+
+/** One job's share of a batch: its records' positions in the batch and the CSV's size. */
+interface Part {
+  positions: number[];
+  bytes: number;
+}
 
 export class SalesforceBulk implements BulkWriter {
   readonly threshold: number;
   readonly maxRecords: number;
+  readonly maxBytes: number;
   readonly #options: SalesforceBulkOptions;
   /** Jobs run so far (tests and reports). */
   jobs = 0;
@@ -36,30 +57,90 @@ export class SalesforceBulk implements BulkWriter {
     this.#options = options;
     this.threshold = options.threshold;
     this.maxRecords = options.maxRecords;
+    this.maxBytes = options.maxBytes;
   }
 
-  #csv(records: DestinationRecord[]): { csv: string; columns: string[] } {
+  #line(record: DestinationRecord, columns: string[]): string {
     const { externalIdField, fieldType } = this.#options;
-    const columns = [externalIdField, ...new Set(records.flatMap((r) => Object.keys(r.fields)).filter((c) => c !== externalIdField))];
-    const lines = [columns.join(",")];
-    for (const record of records) {
-      lines.push(columns.map((c) => (c === externalIdField ? toCsvCell(record.key, undefined) : toCsvCell(record.fields[c], fieldType(c)))).join(","));
+    return columns.map((c) => (c === externalIdField ? toCsvCell(record.key, undefined) : toCsvCell(record.fields[c], fieldType(c)))).join(",");
+  }
+
+  /**
+   * Cuts the batch into jobs whose CSV (header + lines, each ending in LF) stays within `maxBytes`. Only sizes are
+   * kept: each job's lines are written again as they are streamed. A record too large for any job fails alone.
+   */
+  #parts(records: DestinationRecord[], columns: string[], outcomes: RecordOutcome[]): Part[] {
+    const header = Buffer.byteLength(`${columns.join(",")}\n`);
+    const parts: Part[] = [];
+    let part: Part = { positions: [], bytes: header };
+    for (const [position, record] of records.entries()) {
+      const bytes = Buffer.byteLength(this.#line(record, columns)) + 1;
+      if (header + bytes > this.maxBytes) {
+        outcomes[position] = {
+          key: record.key,
+          status: "failed",
+          code: "BULK_ROW_TOO_LARGE",
+          message: `its CSV line is ${bytes} bytes: with the header, more than a Bulk API job's ${this.maxBytes} bytes (SALESFORCE_BULK_MAX_BYTES)`,
+        };
+        continue;
+      }
+      if (part.bytes + bytes > this.maxBytes) {
+        parts.push(part);
+        part = { positions: [], bytes: header };
+      }
+      part.positions.push(position);
+      part.bytes += bytes;
     }
-    return { csv: `${lines.join("\n")}\n`, columns };
+    if (part.positions.length > 0) parts.push(part);
+    return parts;
+  }
+
+  #csv(records: DestinationRecord[], columns: string[]): Readable {
+    const line = (r: DestinationRecord): string => this.#line(r, columns);
+    return Readable.from(
+      (function* () {
+        yield `${columns.join(",")}\n`;
+        for (let start = 0; start < records.length; start += LINES_PER_CHUNK) {
+          yield `${records.slice(start, start + LINES_PER_CHUNK).map(line).join("\n")}\n`;
+        }
+      })(),
+      { objectMode: false },
+    );
   }
 
   async write(records: DestinationRecord[]): Promise<RecordOutcome[]> {
-    const { object, externalIdField, paced, normalizeKey } = this.#options;
-    const conn = await this.#options.connection();
-    const { csv } = this.#csv(records);
-    const job = conn.bulk2.createJob({ object, operation: "upsert", externalIdFieldName: externalIdField, contentType: "CSV", lineEnding: "LF" });
-    await paced(() => job.open());
-    this.jobs += 1;
-    await paced(() => job.uploadData(csv));
-    await paced(() => job.close());
+    const { externalIdField } = this.#options;
+    const fields = new Set<string>();
+    for (const r of records) for (const name of Object.keys(r.fields)) if (name !== externalIdField) fields.add(name);
+    const columns = [externalIdField, ...fields];
+    const outcomes = new Array<RecordOutcome>(records.length);
+    // One job after another: the engine already has several batches (so jobs) in flight. A job that throws (its
+    // request refused) fails the batch for the engine to retry: upserts by external id are safe to send again.
+    for (const part of this.#parts(records, columns, outcomes)) {
+      const answered = await this.#job(part.positions.map((p) => records[p]!), columns);
+      part.positions.forEach((p, i) => (outcomes[p] = answered[i]!));
+    }
+    return outcomes;
+  }
 
+  async #job(records: DestinationRecord[], columns: string[]): Promise<RecordOutcome[]> {
+    const { object, externalIdField, normalizeKey, request, stream } = this.#options;
+    const opened = await request("POST", "/jobs/ingest", { object, operation: "upsert", externalIdFieldName: externalIdField, contentType: "CSV", lineEnding: "LF" });
+    const { id } = jobInfo(opened.body);
+    const path = `/jobs/ingest/${encodeURIComponent(id)}`;
+    this.jobs += 1;
+    try {
+      await stream("PUT", `${path}/batches`, { headers: { "Content-Type": "text/csv" }, upload: () => this.#csv(records, columns) });
+      await request("PATCH", path, { state: "UploadComplete" });
+    } catch (error) {
+      // Not left open to expire: aborted, best effort (the engine retries the batch in a new job).
+      await request("PATCH", path, { state: "Aborted" }).catch(() => undefined);
+      throw error;
+    }
+
+    const check = async () => jobInfo((await request("GET", path)).body);
     const deadline = Date.now() + this.#options.pollTimeoutMs;
-    let info = jobInfoSchema.parse(await paced(() => job.check()));
+    let info = await check();
     // Small jobs finish in well under a second: poll soon, then back off to the configured interval.
     for (let wait = Math.min(250, this.#options.pollIntervalMs); !FINAL_STATES.has(info.state); wait = Math.min(this.#options.pollIntervalMs, wait * 2)) {
       if (Date.now() > deadline) {
@@ -67,35 +148,53 @@ export class SalesforceBulk implements BulkWriter {
         throw new DestinationRequestError(`Bulk API job ${info.id} still ${info.state} after ${this.#options.pollTimeoutMs} ms`, { code: "BULK_TIMEOUT" });
       }
       await delay(wait);
-      info = jobInfoSchema.parse(await paced(() => job.check()));
+      info = await check();
     }
 
-    const byKey = new Map<string, RecordOutcome>();
-    const keyOf = (row: Record<string, unknown>): string | undefined => {
+    // Each result row back to its record by the external id (a job holds each key once).
+    const positions = new Map(records.map((r, i) => [normalizeKey(r.key), i]));
+    const positionOf = (row: Record<string, string>): number | undefined => {
       const value = row[externalIdField];
-      return typeof value === "string" ? normalizeKey(value) : undefined;
+      return value === undefined ? undefined : positions.get(normalizeKey(value));
     };
-    const original = new Map(records.map((r) => [normalizeKey(r.key), r.key]));
+    const outcomes = new Array<RecordOutcome | undefined>(records.length);
     if (info.state === "JobComplete") {
-      const successes = bulkRowsSchema.parse(await paced(() => job.getSuccessfulResults()));
-      for (const row of successes) {
-        const k = keyOf(row);
-        const key = k === undefined ? undefined : original.get(k);
-        if (key === undefined) continue;
-        byKey.set(k!, { key, status: String(row.sf__Created) === "true" ? "created" : "updated", recordId: String(row.sf__Id) });
-      }
-      const failures = bulkRowsSchema.parse(await paced(() => job.getFailedResults()));
-      for (const row of failures) {
-        const k = keyOf(row);
-        const key = k === undefined ? undefined : original.get(k);
-        if (key === undefined) continue;
-        const error = String(row.sf__Error ?? "");
+      await this.#results(`${path}/successfulResults`, (row) => {
+        const i = positionOf(row);
+        if (i !== undefined) outcomes[i] = { key: records[i]!.key, status: row.sf__Created === "true" ? "created" : "updated", recordId: row.sf__Id ?? "" };
+      });
+      await this.#results(`${path}/failedResults`, (row) => {
+        const i = positionOf(row);
+        if (i === undefined) return;
+        const error = row.sf__Error ?? "";
         const colon = error.indexOf(":");
-        byKey.set(k!, { key, status: "failed", code: colon > 0 ? error.slice(0, colon) : "REJECTED", message: error || "rejected by Salesforce" });
-      }
+        outcomes[i] = { key: records[i]!.key, status: "failed", code: colon > 0 ? error.slice(0, colon) : "REJECTED", message: error || "rejected by Salesforce" };
+      });
     }
     // Rows the job never processed (a failed or aborted job, or left over): failed, to be sent again next run.
     const reason = info.state === "JobComplete" ? "the Bulk API job did not process this row" : `the Bulk API job ${info.state}${info.errorMessage ? `: ${info.errorMessage}` : ""}`;
-    return records.map((r) => byKey.get(normalizeKey(r.key)) ?? { key: r.key, status: "failed", code: info.state === "JobComplete" ? "BULK_UNPROCESSED" : "BULK_JOB_FAILED", message: reason });
+    const code = info.state === "JobComplete" ? "BULK_UNPROCESSED" : "BULK_JOB_FAILED";
+    return records.map((r, i) => outcomes[i] ?? { key: r.key, status: "failed", code, message: reason });
+  }
+
+  /** Streams a job's result CSV and hands each row (checked) to `onRow` as it is parsed. */
+  async #results(url: string, onRow: (row: Record<string, string>) => void): Promise<void> {
+    await this.#options.stream("GET", url, {
+      headers: { Accept: "text/csv" },
+      download: async (body) => {
+        const rows = body.pipe(parse({ columns: true, bom: true, relax_column_count: false }));
+        body.once("error", (error) => rows.destroy(error));
+        const unexpected = (why: string) => new DestinationRequestError(`Salesforce answered a Bulk API job's results in an unexpected shape: ${why}`, { code: "UNEXPECTED_RESPONSE" });
+        try {
+          for await (const row of rows as AsyncIterable<unknown>) {
+            const parsed = bulkRowSchema.safeParse(row);
+            if (!parsed.success) throw unexpected("a row is not a record of text cells");
+            onRow(parsed.data);
+          }
+        } catch (error) {
+          throw error instanceof DestinationRequestError ? error : unexpected(error instanceof Error ? error.message : String(error));
+        }
+      },
+    });
   }
 }

@@ -21,6 +21,7 @@ export const SALESFORCE_ENV = {
   username: "SALESFORCE_USERNAME",
   privateKey: "SALESFORCE_JWT_PRIVATE_KEY",
   bulkThreshold: "SALESFORCE_BULK_THRESHOLD",
+  bulkMaxBytes: "SALESFORCE_BULK_MAX_BYTES",
 } as const;
 
 export const SALESFORCE_API_VERSION = "60.0";

@@ -10,7 +10,10 @@
  * A key that matches several records (DUPLICATE_EXTERNAL_ID) is never resolved by guessing: it fails, with the
  * matching record ids in the message.
  */
+import { PassThrough, type Duplex, type Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
+import type { HttpRequest, HttpResponse } from "jsforce";
+import { StreamPromise } from "jsforce/lib/util/promise.js";
 import { checkMapping, describeForCheck, type MappedField } from "../mapping.ts";
 import {
   canonicalKey,
@@ -37,6 +40,8 @@ import { describeSchema, queryResultSchema, saveResultsSchema } from "./response
 import { toSalesforceValue } from "./values.ts";
 
 export const SALESFORCE_MAX_BATCH = 200;
+/** Raw CSV per Bulk API 2.0 job: Salesforce's 150 MB upload limit is of the base64-encoded body. */
+export const SALESFORCE_BULK_MAX_BYTES = 100_000_000;
 /** Keys per SOQL `IN (…)`: keeps the query URL far below Salesforce's length limits. */
 const QUERY_CHUNK = 100;
 /** Per-record errors worth one more try inside the same write: another transaction held the row. */
@@ -48,8 +53,13 @@ export interface SalesforceTarget {
   fields: MappedField[];
   /** Runs with at least this many records use Bulk API 2.0 (default 10,000). */
   bulkThreshold?: number;
-  /** Records per bulk job (default 100,000; a job's CSV must stay under 150 MB). */
+  /** Records per bulk job (default 100,000). */
   bulkMaxRecords?: number;
+  /**
+   * Bytes (UTF-8) of CSV per bulk job, header included (default 100,000,000): Salesforce takes at most 150 MB per
+   * upload once base64-encoded, so it advises 100 MB of raw CSV.
+   */
+  bulkMaxBytes?: number;
   bulkPollIntervalMs?: number;
   bulkPollTimeoutMs?: number;
   /** A request with no answer after this long fails as a network error (default 120 s). */
@@ -69,6 +79,22 @@ function accepts(type: string, kind: ValueKind): boolean | undefined {
 
 function soqlString(value: string): string {
   return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
+/** A request whose body goes up, or whose answer comes down, as a stream (SalesforceDestination.stream). */
+export interface StreamedRequest {
+  headers?: Record<string, string>;
+  upload?: () => Readable;
+  download?: (body: Readable) => Promise<void>;
+}
+
+/** Until a streamed request's answer starts: an upload of up to 100 MB may take minutes on a slow link. */
+const STREAM_TIMEOUT_MS = 15 * 60_000;
+
+async function readText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 export interface SalesforceAnswer<T> {
@@ -95,14 +121,15 @@ export class SalesforceDestination implements Destination {
     this.bulk = new SalesforceBulk({
       threshold: target.bulkThreshold ?? 10_000,
       maxRecords: target.bulkMaxRecords ?? 100_000,
+      maxBytes: target.bulkMaxBytes ?? SALESFORCE_BULK_MAX_BYTES,
       pollIntervalMs: target.bulkPollIntervalMs ?? 5000,
       pollTimeoutMs: target.bulkPollTimeoutMs ?? 30 * 60_000,
       object: target.object,
       externalIdField: target.externalIdField,
       normalizeKey: (key) => this.normalizeKey(key),
       fieldType: (name) => this.#described?.schema.get(name)?.type,
-      connection: () => this.#session.connection(),
-      paced: (call) => this.#paced(call),
+      request: (method, url, body) => this.request(method, url, body),
+      stream: (method, url, streamed) => this.stream(method, url, streamed),
     });
   }
 
@@ -136,17 +163,6 @@ export class SalesforceDestination implements Destination {
     this.#pacer = pacer;
   }
 
-  /** A paced call whose errors become DestinationRequestErrors (bulk job steps go through jsforce's job API). */
-  #paced<T>(call: () => Promise<T>): Promise<T> {
-    return this.#pacer.request(async () => {
-      try {
-        return await call();
-      } catch (error) {
-        throw toRequestError(error, undefined);
-      }
-    });
-  }
-
   /** One paced REST request with jsforce's retry off, answering the status and headers with the body. */
   async request<T = unknown>(method: "GET" | "PATCH" | "POST" | "DELETE", url: string, body?: unknown, headers: Record<string, string> = {}): Promise<SalesforceAnswer<T>> {
     const conn = await this.#session.connection();
@@ -173,6 +189,56 @@ export class SalesforceDestination implements Destination {
         const result = await conn.request<T>(request, { transport, retry: { maxRetries: 0 }, timeout: this.#target.requestTimeoutMs ?? 120_000 });
         this.#pacer.observe(salesforceRateLimitInfo(answer?.headers["sforce-limit-info"]));
         return { status: answer?.statusCode ?? 200, headers: answer?.headers ?? {}, body: result };
+      } catch (error) {
+        this.#pacer.observe(salesforceRateLimitInfo(answer?.headers["sforce-limit-info"]));
+        throw toRequestError(error, answer);
+      }
+    });
+  }
+
+  /**
+   * One paced request whose body is streamed up (`upload`, called again if jsforce resends the request after a
+   * token refresh) and whose successful answer is read as it arrives (`download`): a Bulk API 2.0 job's CSV, either
+   * way, is never held whole. Error answers are read whole, so jsforce's refresh on 401 and error parsing apply.
+   */
+  async stream(method: "GET" | "PUT", url: string, streamed: StreamedRequest): Promise<SalesforceAnswer<unknown>> {
+    const conn = await this.#session.connection();
+    // jsforce's own transport reads every answer whole; its request function underneath streams both ways.
+    const create = (conn._transport as unknown as { getRequestStreamCreator(): (req: HttpRequest, options: unknown) => Duplex }).getRequestStreamCreator();
+    return this.#pacer.request(async () => {
+      let answer: HttpAnswer | undefined;
+      const transport = {
+        httpRequest: (req: HttpRequest, options: unknown) =>
+          StreamPromise.create<HttpResponse>(() => {
+            const http = create(req, options);
+            const promise = new Promise<HttpResponse>((resolve, reject) => {
+              http.on("error", reject);
+              http.once("response", (res: HttpAnswer) => {
+                answer = res;
+                const body = res.statusCode < 300 && streamed.download ? streamed.download(http).then(() => "") : readText(http);
+                body.then(
+                  (text) => resolve({ ...res, body: text }),
+                  (error: unknown) => {
+                    http.destroy(); // an answer left half read would hold its connection
+                    reject(error instanceof Error ? error : new Error(String(error)));
+                  },
+                );
+              });
+              if (streamed.upload) {
+                const upload = streamed.upload();
+                upload.on("error", reject);
+                upload.pipe(http);
+              }
+            });
+            // HttpApi pipes this stream onward: a detached one, so the answer has one reader only.
+            return { stream: new PassThrough().end() as PassThrough, promise };
+          }),
+      };
+      const request = { method, url, headers: { ...streamed.headers } };
+      try {
+        await conn.request(request, { transport, responseType: "text/plain", retry: { maxRetries: 0 }, timeout: Math.max(this.#target.requestTimeoutMs ?? 120_000, STREAM_TIMEOUT_MS) });
+        this.#pacer.observe(salesforceRateLimitInfo(answer?.headers["sforce-limit-info"]));
+        return { status: answer?.statusCode ?? 200, headers: answer?.headers ?? {}, body: undefined };
       } catch (error) {
         this.#pacer.observe(salesforceRateLimitInfo(answer?.headers["sforce-limit-info"]));
         throw toRequestError(error, answer);

@@ -42,4 +42,5 @@ export const jobInfoSchema = z.looseObject({
   numberRecordsFailed: z.number().optional(),
 });
 
-export const bulkRowsSchema = z.array(z.record(z.string(), z.unknown()));
+/** One row of a Bulk API 2.0 job's results CSV, by column. */
+export const bulkRowSchema = z.record(z.string(), z.string());
