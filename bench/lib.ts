@@ -71,10 +71,13 @@ export interface ChildReport<T> {
  * returns its result and peak RSS. A fresh process per case keeps one case's heap out of another's figures.
  * `BENCH_CPU_PROF=<dir>` writes each child's V8 CPU profile there (`node --cpu-prof`), to find where the time goes.
  */
-export function runChild<T>(file: string, input: unknown, options: { timeoutMs?: number } = {}): Promise<ChildReport<T>> {
+export function runChild<T>(file: string, input: unknown, options: { timeoutMs?: number; nodeHeap?: boolean; execArgv?: string[] } = {}): Promise<ChildReport<T>> {
   return new Promise((resolve, reject) => {
     const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    const child = fork(file, [], { execPath: process.execPath, execArgv: ["--max-old-space-size=16384", ...profile], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    // 16 GB lets the naive baselines finish; `nodeHeap`: Node's own default heap limit, as a user's process has (a
+    // larger limit lets garbage pile up, which shows in peak RSS).
+    const heap = options.nodeHeap ? [] : ["--max-old-space-size=16384"];
+    const child = fork(file, [], { execPath: process.execPath, execArgv: [...heap, ...(options.execArgv ?? []), ...profile], stdio: ["ignore", "inherit", "inherit", "ipc"] });
     let report: ChildReport<T> | undefined;
     let failure: string | undefined;
     const timer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;

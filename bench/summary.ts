@@ -39,7 +39,13 @@ export function summarize(): string {
     }
     lines.push("");
     const m = s.bulkMemory;
-    if (m) lines.push(`Bulk path peak RSS: ${fmt(m.maxRssMB100k)} MB at 100,000 rows, ${fmt(m.maxRssMB1M)} MB at 1,000,000 (x${fmt(m.ratio1MTo100k)}; goal x${fmt(m.goal)}).`, "");
+    if (m) {
+      lines.push(
+        `Bulk path memory, 100,000 rows → 1,000,000 (a full GC every 20,000 rows): peak RSS ${fmt(m.maxRssMB100k, 0)} → ${fmt(m.maxRssMB1M, 0)} MB ` +
+          `(x${fmt(m.ratio1MTo100k)}; goal x${fmt(m.goal)}: ${m.flat ? "met" : "not met"}); held after a GC ${fmt(m.liveMB100k, 1)} → ${fmt(m.liveMB1M, 1)} MB (x${fmt(m.liveRatio1MTo100k)}).`,
+        "",
+      );
+    }
   }
   const p = load("planner");
   if (p) {

@@ -70,6 +70,7 @@ export const ENVIRONMENT = {
   SALESFORCE_JWT_PRIVATE_KEY: { group: "Salesforce", about: "JWT bearer flow: the key, PEM or a file path" },
   SALESFORCE_LOGIN_URL: { group: "Salesforce", about: "where tokens are fetched; client credentials need the org's My Domain URL", default: "the instance URL, else https://login.salesforce.com (JWT only)" },
   SALESFORCE_BULK_THRESHOLD: { group: "Salesforce", about: "rows from which a run uses Bulk API 2.0", default: "10000", ...optionalWhole("rows", 1) },
+  SALESFORCE_BULK_MAX_RECORDS: { group: "Salesforce", about: "records per Bulk API 2.0 job; four jobs run at once, so this bounds the records held in memory", default: "25000", ...optionalWhole("records", 1) },
   SALESFORCE_BULK_MAX_BYTES: { group: "Salesforce", about: "bytes of CSV (UTF-8) per Bulk API 2.0 job; a batch past it is cut into more jobs (Salesforce takes 150 MB base64-encoded)", default: "100000000", ...optionalWhole("bytes", 1) },
   BRAZE_API_KEY: { group: "Braze", about: "REST API key with users.track, users.delete, users.export.ids, custom_attributes.get" },
   BRAZE_REST_ENDPOINT: { group: "Braze", about: "the instance's REST endpoint, e.g. https://rest.iad-01.braze.com" },

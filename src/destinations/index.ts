@@ -66,12 +66,14 @@ export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): D
     case "salesforce": {
       const bulkThreshold = envValue(env, SALESFORCE_ENV.bulkThreshold, `contract ${contract.spec.name}`);
       const bulkMaxBytes = envValue(env, SALESFORCE_ENV.bulkMaxBytes, `contract ${contract.spec.name}`);
+      const bulkMaxRecords = envValue(env, SALESFORCE_ENV.bulkMaxRecords, `contract ${contract.spec.name}`);
       return new SalesforceDestination(new SalesforceSession(salesforceCredentialsFromEnv(env, contract.spec.name)), {
         object: destination.object,
         externalIdField: destination.match.field,
         fields,
         ...(bulkThreshold === undefined ? {} : { bulkThreshold }),
         ...(bulkMaxBytes === undefined ? {} : { bulkMaxBytes }),
+        ...(bulkMaxRecords === undefined ? {} : { bulkMaxRecords }),
       });
     }
     case "zendesk": {

@@ -35,6 +35,7 @@ const TUNING: Tuning[] = [
   { name: "ZENDESK_REQUEST_TIMEOUT_MS", expects: /a positive whole number of milliseconds/, good: ["5000", 5000], unset: undefined, bad: ["soon", "1.5", "0"] },
   { name: "ZENDESK_REQUESTS_PER_MINUTE", expects: /a positive whole number of requests/, good: ["120", 120], unset: undefined, bad: ["lots", "1.5", "0"] },
   { name: "SALESFORCE_BULK_THRESHOLD", expects: /a positive whole number of rows/, good: ["300", 300], unset: undefined, bad: ["many", "1.5", "0"] },
+  { name: "SALESFORCE_BULK_MAX_RECORDS", expects: /a positive whole number of records/, good: ["10000", 10_000], unset: undefined, bad: ["25k", "1.5", "0"] },
   { name: "SALESFORCE_BULK_MAX_BYTES", expects: /a positive whole number of bytes/, good: ["50000000", 50_000_000], unset: undefined, bad: ["100MB", "1.5", "0"] },
   { name: "DBT_CLOUD_ACCOUNT_ID", expects: /a positive whole number \(got/, good: ["43", 43], unset: undefined, bad: ["acme", "4.3", "0"] },
 ];

@@ -62,6 +62,18 @@ describe("jobs cut by their CSV's bytes", () => {
     expect(emu.records("Account").every((r) => String(r.Risk_Reason_Code__c).startsWith("again-"))).toBe(true);
   });
 
+  it("holds a job to SALESFORCE_BULK_MAX_RECORDS records (25,000 by default), so a run keeps at most four jobs' rows in memory", async () => {
+    expect(new SalesforceDestination(new SalesforceSession({ instanceUrl: "http://127.0.0.1:9", accessToken: "t" }), { object: "Account", externalIdField: "X__c", fields: [] }).bulk.maxRecords).toBe(25_000);
+    const { emu, destination } = await start({ SALESFORCE_BULK_MAX_RECORDS: "300" });
+    expect(destination.bulk.maxRecords).toBe(300);
+    const summary = await sendRecords(destination, stream(accounts(1000)), {});
+    expect(summary).toMatchObject({ bulk: true, created: 1000, failed: 0, notSent: 0 });
+    const jobs = uploads(emu);
+    // Jobs run side by side, so their uploads come in any order.
+    expect(jobs.map((c) => c.records ?? 0).sort((a, b) => b - a)).toEqual([300, 300, 300, 100]);
+    expect(stored(emu).size).toBe(1000);
+  });
+
   it("counts UTF-8 bytes, not characters: a job ends exactly at the cap, and a row one byte too large for any job fails alone", async () => {
     const euros = (n: number) => "€".repeat(n); // 3 bytes, 1 character each
     const record = (key: string, reason: string): DestinationRecord => ({ key, fields: { Churn_Risk_Band__c: "low", Risk_Reason_Code__c: reason } });

@@ -22,6 +22,7 @@ export const SALESFORCE_ENV = {
   privateKey: "SALESFORCE_JWT_PRIVATE_KEY",
   bulkThreshold: "SALESFORCE_BULK_THRESHOLD",
   bulkMaxBytes: "SALESFORCE_BULK_MAX_BYTES",
+  bulkMaxRecords: "SALESFORCE_BULK_MAX_RECORDS",
 } as const;
 
 export const SALESFORCE_API_VERSION = "60.0";

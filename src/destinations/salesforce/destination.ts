@@ -42,6 +42,12 @@ import { toSalesforceValue } from "./values.ts";
 export const SALESFORCE_MAX_BATCH = 200;
 /** Raw CSV per Bulk API 2.0 job: Salesforce's 150 MB upload limit is of the base64-encoded body. */
 export const SALESFORCE_BULK_MAX_BYTES = 100_000_000;
+/**
+ * Records per bulk job by default. The engine keeps four batches, so four jobs, in flight: 25,000 a job holds at most
+ * 100,000 records in memory however large the run (issue 19 item 5). Salesforce cuts every job into batches of
+ * 10,000 records for its daily allowance whatever the job's size, so smaller jobs cost only a few more API calls.
+ */
+export const SALESFORCE_BULK_MAX_RECORDS = 25_000;
 /** Keys per SOQL `IN (…)`: keeps the query URL far below Salesforce's length limits. */
 const QUERY_CHUNK = 100;
 /** Per-record errors worth one more try inside the same write: another transaction held the row. */
@@ -53,7 +59,7 @@ export interface SalesforceTarget {
   fields: MappedField[];
   /** Runs with at least this many records use Bulk API 2.0 (default 10,000). */
   bulkThreshold?: number;
-  /** Records per bulk job (default 100,000). */
+  /** Records per bulk job (default SALESFORCE_BULK_MAX_RECORDS, 25,000). */
   bulkMaxRecords?: number;
   /**
    * Bytes (UTF-8) of CSV per bulk job, header included (default 100,000,000): Salesforce takes at most 150 MB per
@@ -120,7 +126,7 @@ export class SalesforceDestination implements Destination {
     this.description = `salesforce ${target.object} by ${target.externalIdField}`;
     this.bulk = new SalesforceBulk({
       threshold: target.bulkThreshold ?? 10_000,
-      maxRecords: target.bulkMaxRecords ?? 100_000,
+      maxRecords: target.bulkMaxRecords ?? SALESFORCE_BULK_MAX_RECORDS,
       maxBytes: target.bulkMaxBytes ?? SALESFORCE_BULK_MAX_BYTES,
       pollIntervalMs: target.bulkPollIntervalMs ?? 5000,
       pollTimeoutMs: target.bulkPollTimeoutMs ?? 30 * 60_000,
