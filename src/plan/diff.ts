@@ -32,7 +32,7 @@ import {
 import { planStaging, type PlanStaging } from "../ledger/plan-staging.ts";
 import { toJsonText, type LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
-import { UNSENDABLE_VALUE_CODE, unsendableReason, type SqlParam, type Warehouse } from "../warehouse/types.ts";
+import { UNSENDABLE_VALUE_CODE, unsendableReason, type Dialect, type SqlParam, type Warehouse } from "../warehouse/types.ts";
 
 export type ChangeClass = "create" | "update" | "unchanged" | "removed" | "failed_unchanged" | "retry_later";
 
@@ -210,6 +210,19 @@ function planRowsSql(contract: Contract, warehouse: Warehouse, tables: LedgerTab
   ].join("\n");
 }
 
+/**
+ * The plan's rows as the staging table keeps them: a row's mapped values, hash and last-sent values only when it is
+ * sent (create, update), the only rows they are read from. Most rows of a run are unchanged, and writing their
+ * values into the staging table cost as much as classifying them.
+ */
+function slimPlanSql(contract: Contract, d: Dialect, planned: string): string {
+  const q = d.quoteIdentifier;
+  const sentOnly = new Set([...carriedColumns(contract), HASH_COLUMN, LEDGER_SYNCED_AT, LEDGER_LAST_SENT]);
+  const columns = [PART, KEY_COLUMN, ...carriedColumns(contract), HASH_COLUMN, KEY_ROWS_COLUMN, EXPIRED_COLUMN, LEDGER_SYNCED_AT, LEDGER_LAST_SENT, CHANGE, RECORD_ID, REMOVAL_REASONS];
+  const select = columns.map((c) => (sentOnly.has(c) ? `case when ${q(CHANGE)} in ('create', 'update') then ${q(c)} end as ${q(c)}` : q(c)));
+  return `select ${select.join(", ")} from (${planned}) as planned`;
+}
+
 /** The plan rows' parameters: the contract, and the time backoffs are compared with (every plan but a replay's reads it). */
 function planParams(contract: Contract, options: PlanOptions): SqlParam[] {
   return options.replay ? [contract.spec.name] : [contract.spec.name, options.now ?? new Date()];
@@ -249,7 +262,7 @@ export class MaterializedPlan {
     const lastSent = withLastSent || needsLastSent(contract);
     try {
       for (const [index, part] of parts.entries()) {
-        const rows = planRowsSql(contract, warehouse, tables, part, index, lastSent);
+        const rows = slimPlanSql(contract, warehouse.dialect, planRowsSql(contract, warehouse, tables, part, index, lastSent));
         await warehouse.execute(index === 0 ? staging.createAs(rows) : `insert into ${staging.table} ${rows}`, planParams(contract, options));
       }
     } catch (error) {
