@@ -17,7 +17,7 @@ const TOKEN = "bench-shards-token";
 export async function run(): Promise<Record<string, unknown>> {
   const shards = 4;
   const rows = QUICK ? 40_000 : 120_000;
-  const reps = QUICK ? 1 : 5;
+  const reps = QUICK ? 1 : 3;
   const limit = { perWindow: 190, windowMs: 2000 };
   const ideal = (100 * limit.perWindow * 1000) / limit.windowMs;
   const client = join(BENCH_DIR, "throughput-client.ts");

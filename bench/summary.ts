@@ -60,12 +60,12 @@ export function summarize(): string {
     );
     for (const c of p.cases) {
       lines.push(
-        `| ${int(c.rows)} | ${c.streaming.repetitions} | ${c.streaming.partitions} | ${c.floor ? `${fmt(c.timeRatioStreamingToFloor)} (${fmt(c.floor.elapsedMs / 1000, 1)} s)` : "-"} | ${fmt(c.timeRatioStreamingToNaive)} (${fmt(c.streaming.elapsedMs / 1000, 1)} s vs ${fmt(c.naive.elapsedMs / 1000, 1)} s) | ${fmt(c.timeRatioStreamingToSingleQuery)} (${fmt(c.singleQuery.elapsedMs / 1000, 1)} s) | ${int(c.streaming.maxRssMB)} MB | ${int(c.streamingUncapped.maxRssMB)} MB | ${int(c.singleQuery.maxRssMB)} MB | ${int(c.naive.maxRssMB)} MB | ${int(c.streaming.peakHeapMB)} MB | ${c.countsAgree ? "yes" : "NO"} |`,
+        `| ${int(c.rows)} | ${c.streaming.repetitions} | ${c.streaming.partitions} | ${c.floor ? `${fmt(c.timeRatioStreamingToFloor)} (${fmt(c.floor.elapsedMs / 1000, 1)} s)` : "-"} | ${c.naive ? `${fmt(c.timeRatioStreamingToNaive)} (${fmt(c.streaming.elapsedMs / 1000, 1)} s vs ${fmt(c.naive.elapsedMs / 1000, 1)} s)` : `not run (${fmt(c.streaming.elapsedMs / 1000, 1)} s)`} | ${fmt(c.timeRatioStreamingToSingleQuery)} (${fmt(c.singleQuery.elapsedMs / 1000, 1)} s) | ${int(c.streaming.maxRssMB)} MB | ${int(c.streamingUncapped.maxRssMB)} MB | ${int(c.singleQuery.maxRssMB)} MB | ${c.naive ? `${int(c.naive.maxRssMB)} MB` : "not run"} | ${int(c.streaming.peakHeapMB)} MB | ${c.countsAgree ? "yes" : "NO"} |`,
       );
     }
     lines.push(
       "",
-      `RSS growth 1M → 10M: streaming ×${fmt(p.rssGrowthStreaming)}, uncapped ×${fmt(p.rssGrowthStreamingUncapped)}, single query ×${fmt(p.rssGrowthSingleQuery)}, naive ×${fmt(p.rssGrowthNaive)}; streaming Node heap ×${fmt(p.heapGrowthStreaming)}.`,
+      `RSS growth 1M → 10M: streaming ×${fmt(p.rssGrowthStreaming)}, uncapped ×${fmt(p.rssGrowthStreamingUncapped)}, single query ×${fmt(p.rssGrowthSingleQuery)}, ${p.rssGrowthNaive === null ? "naive not run at the larger size (BENCH_PLANNER_NAIVE_MAX_ROWS)" : `naive ×${fmt(p.rssGrowthNaive)}`}; streaming Node heap ×${fmt(p.heapGrowthStreaming)}.`,
       "",
     );
   }
