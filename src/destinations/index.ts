@@ -72,7 +72,7 @@ export function createDestination(contract: Contract, env: NodeJS.ProcessEnv): D
         externalIdField: destination.match.field,
         fields,
         ...(bulkThreshold === undefined ? {} : { bulkThreshold }),
-        ...(bulkMaxBytes === undefined ? {} : { bulkMaxBytes }),
+        ...(bulkMaxBytes === undefined ? {} : { bulkMaxBytes, bulkMaxBytesFrom: SALESFORCE_ENV.bulkMaxBytes }),
         ...(bulkMaxRecords === undefined ? {} : { bulkMaxRecords }),
       });
     }

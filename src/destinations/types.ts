@@ -57,6 +57,14 @@ export class DestinationRequestError extends Error {
   }
 }
 
+/**
+ * A record of a request that failed as a whole: failed with the request's code and message, transiently when the
+ * request was worth sending again (its failure says nothing about the record).
+ */
+export function failedByRequest(key: string, error: DestinationRequestError): FailedOutcome {
+  return { key, status: "failed", code: error.code, message: error.message, ...(error.retryable ? { transient: true } : {}) };
+}
+
 /** One destination field as the destination describes it (the drift check compares two of these). */
 export interface FieldDescription {
   /** The destination's own type name: HubSpot `string|number|date|datetime|enumeration|bool`, Salesforce `string|picklist|double|…`. */

@@ -9,7 +9,7 @@
  *
  * Parts are reported to `onPart` in the order of the rows, each once.
  */
-import { DestinationRequestError, type DestinationRecord, type RecordOutcome } from "../destinations/types.ts";
+import { DestinationRequestError, failedByRequest, type DestinationRecord, type RecordOutcome } from "../destinations/types.ts";
 
 export type PartResult = { outcomes: RecordOutcome[] } | { notSent: true; reason?: string };
 
@@ -33,7 +33,7 @@ export async function writeSplitting(
       return;
     }
     // A retryable error here ran out of attempts: it says nothing about the rows, a later run may try them again.
-    outcomes = batch.map((r): RecordOutcome => ({ key: r.key, status: "failed", code: error.code, message: error.message, ...(error.retryable ? { transient: true } : {}) }));
+    outcomes = batch.map((r) => failedByRequest(r.key, error));
   }
   await onPart(batch, { outcomes });
 }

@@ -1,7 +1,8 @@
 /**
  * Bulk API 2.0 at scale, through jsforce against the emulator: jobs cut by their CSV's UTF-8 bytes (a row too large
- * for any job fails alone), several jobs in flight at once, a job aborted mid-run, and external ids that need CSV
- * quoting matched back through the streamed results.
+ * for any job fails alone), several jobs in flight at once, a job aborted mid-run, a later job of a batch whose
+ * request fails (the finished jobs' outcomes kept), and external ids that need CSV quoting matched back through the
+ * streamed results.
  */
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
@@ -92,7 +93,9 @@ describe("jobs cut by their CSV's bytes", () => {
     const { emu, destination } = await start({ SALESFORCE_BULK_MAX_BYTES: String(cap) });
     const summary = await sendRecords(destination, stream([small(0), small(1), small(2), fits, over, small(3)]), {});
     expect(summary).toMatchObject({ bulk: true, created: 5, failed: 1, notSent: 0 });
-    expect(summary.failures).toEqual([{ key: "x-over", status: "failed", code: "BULK_ROW_TOO_LARGE", message: expect.stringContaining(`${cap} bytes`) as unknown }]);
+    expect(summary.failures).toEqual([
+      { key: "x-over", status: "failed", code: "BULK_ROW_TOO_LARGE", message: `its CSV line is ${line(over)} bytes: with the header, more than the ${cap} bytes a Bulk API job may hold (SALESFORCE_BULK_MAX_BYTES)` },
+    ]);
     // m-0 + m-1 fill a job to the byte; m-2 leaves no room for x-fits, which fills the next alone; then m-3.
     expect(uploads(emu).map((c) => [c.bytes, c.records])).toEqual([
       [cap, 2],
@@ -104,6 +107,18 @@ describe("jobs cut by their CSV's bytes", () => {
     expect([...rows.keys()].sort()).toEqual(["m-0", "m-1", "m-2", "m-3", "x-fits"]);
     expect(rows.get("x-fits")?.Risk_Reason_Code__c).toBe(fits.fields.Risk_Reason_Code__c);
     expect(rows.get("m-3")?.Risk_Reason_Code__c).toBe(euros(10));
+  });
+
+  it("names the target's bulkMaxBytes, not the variable, when the cap was set there", async () => {
+    const destination = new SalesforceDestination(new SalesforceSession({ instanceUrl: "http://127.0.0.1:9", accessToken: "t" }), {
+      object: "Account",
+      externalIdField: "Billing_Customer_Id__c",
+      fields: [{ to: "Risk_Reason_Code__c" }],
+      bulkMaxBytes: 60,
+    });
+    // Too large for any job, so no job is opened (nothing listens on port 9).
+    const outcomes = await destination.bulk.write([{ key: "k", fields: { Risk_Reason_Code__c: "x".repeat(40) } }]);
+    expect(outcomes).toEqual([{ key: "k", status: "failed", code: "BULK_ROW_TOO_LARGE", message: "its CSV line is 43 bytes: with the header, more than the 60 bytes a Bulk API job may hold (the target's bulkMaxBytes)" }]);
   });
 
   it("refuses a byte cap that is not a positive whole number before any call", () => {
@@ -175,6 +190,75 @@ describe("a job that ends badly mid-run", () => {
     const again = await sendRecords(destination, stream(summary.failures.map((f) => records.find((r) => r.key === f.key)!)), {});
     expect(again).toMatchObject({ created: abortedRows, failed: 0 });
     expect(emu.records("Account")).toHaveLength(300);
+  });
+});
+
+describe("a batch cut into several jobs, one of whose requests fails", () => {
+  /** Turns on the emulator's 5xx for every request once the first job's results are read: the later jobs fail. */
+  function failAfterFirstJob(emu: SalesforceEmulator, destination: SalesforceDestination): void {
+    const stream = destination.stream.bind(destination);
+    let armed = false;
+    destination.stream = async (method, url, streamed) => {
+      const answer = await stream(method, url, streamed);
+      if (!armed && url.endsWith("/failedResults")) {
+        armed = true;
+        emu.setFaults({ serverErrorRate: 1 });
+      }
+      return answer;
+    };
+  }
+
+  it("keeps the finished job's outcomes (written, reported written) and fails the rest transiently; the next run lands them, each row once", async () => {
+    const { emu, destination } = await start({ SALESFORCE_BULK_MAX_BYTES: "2000" });
+    const records = accounts(200);
+    failAfterFirstJob(emu, destination);
+    // Two attempts, no wait: without the outcomes kept, the engine's retries fail too and every row is reported failed.
+    const first = await sendRecords(destination, stream(records), { maxFailureSamples: 200, maxAttempts: 2, baseDelayMs: 1 });
+    const landed = stored(emu);
+    const firstJob = uploads(emu)[0]?.records ?? 0;
+    expect(firstJob).toBeGreaterThan(0);
+    expect(firstJob).toBeLessThan(200);
+    expect(landed.size).toBe(firstJob);
+    expect(first).toMatchObject({ bulk: true, created: firstJob, updated: 0, failed: 200 - firstJob, notSent: 0 });
+    // The failed rows are exactly those not in Salesforce, each failed as the request did, transiently.
+    expect(first.failures).toHaveLength(200 - firstJob);
+    for (const f of first.failures) {
+      expect(landed.has(f.key)).toBe(false);
+      expect(f).toMatchObject({ status: "failed", transient: true, code: expect.stringMatching(/UNKNOWN_EXCEPTION|SERVER_UNAVAILABLE/) as unknown });
+    }
+
+    emu.setFaults({});
+    const failedKeys = new Set(first.failures.map((f) => f.key));
+    const again = await sendRecords(destination, stream(records.filter((r) => failedKeys.has(r.key))), {});
+    expect(again).toMatchObject({ created: 200 - firstJob, updated: 0, failed: 0 });
+    const rows = emu.records("Account");
+    expect(rows).toHaveLength(200);
+    expect(new Set(rows.map((r) => String(r.Billing_Customer_Id__c))).size).toBe(200);
+    const byKey = stored(emu);
+    for (const r of records) expect(byKey.get(r.key)).toMatchObject(r.fields);
+  });
+
+  it("still throws when the first job fails, so the engine retries the whole batch (nothing was written)", async () => {
+    const { emu, destination } = await start({ SALESFORCE_BULK_MAX_BYTES: "2000" });
+    emu.setFaults({ serverErrorRate: 1 });
+    await expect(destination.bulk.write(accounts(200))).rejects.toMatchObject({ name: "DestinationRequestError", retryable: true });
+    expect(emu.records("Account")).toHaveLength(0);
+  });
+
+  it("still throws a refusal that ends the run (an expired token, nothing to refresh it with) after a job finished: no later job is opened", async () => {
+    // The static token expires once the first job is done: no credentials to refresh it with.
+    const ttl = 1500;
+    const { emu, destination } = await start({ SALESFORCE_BULK_MAX_BYTES: "2000" }, { accessTokenTtlMs: ttl });
+    const started = Date.now();
+    const stream = destination.stream.bind(destination);
+    destination.stream = async (method, url, streamed) => {
+      const answer = await stream(method, url, streamed);
+      if (url.endsWith("/failedResults")) await new Promise((r) => setTimeout(r, started + ttl + 100 - Date.now()));
+      return answer;
+    };
+    await expect(destination.bulk.write(accounts(200))).rejects.toMatchObject({ name: "DestinationRequestError", code: "UNAUTHORIZED", exhausted: true });
+    expect(uploads(emu)).toHaveLength(1);
+    expect(stored(emu).size).toBe(uploads(emu)[0]?.records);
   });
 });
 

@@ -25,7 +25,7 @@ import {
   type ValueKind,
 } from "../types.ts";
 import { HubSpotAuth, sendHubSpotJson, type HubSpotConnection } from "./client.ts";
-import { HubSpotAnswerError, toRequestError } from "./errors.ts";
+import { HubSpotAnswerError, parseJsonOr, toRequestError } from "./errors.ts";
 import { HUBSPOT_DOCUMENTED_LIMITS, hubspotRateLimitInfo } from "./limits.ts";
 import { listResponseSchema, membershipsResponseSchema, propertiesResponseSchema, readResponseSchema, resultPropertiesSchema, upsertResponseSchema } from "./responses.ts";
 import { toHubSpotValue } from "./values.ts";
@@ -78,14 +78,6 @@ interface UpsertInput {
   idProperty?: string;
   objectWriteTraceId: string;
   properties: Record<string, string>;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 export class HubSpotDestination implements Destination {
@@ -149,7 +141,7 @@ export class HubSpotDestination implements Destination {
     return this.#call(async () => {
       const answer = await sendHubSpotJson(this.#client, "POST", path, { inputs });
       if (answer.status < 200 || answer.status >= 300) throw new HubSpotAnswerError(answer);
-      return { httpStatusCode: answer.status, headers: answer.headers, data: parseJson(answer.text) };
+      return { httpStatusCode: answer.status, headers: answer.headers, data: parseJsonOr(answer.text, undefined) };
     });
   }
 

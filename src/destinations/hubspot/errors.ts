@@ -38,7 +38,7 @@ export function toRequestError(error: unknown): DestinationRequestError {
     return new DestinationRequestError(`HubSpot request failed: ${message}`, { code: "NETWORK", retryable: true, cause: error });
   }
   const rawBody = (error as { body?: unknown }).body;
-  const parsedBody = errorBodySchema.safeParse(typeof rawBody === "string" ? safeJson(rawBody) : rawBody);
+  const parsedBody = errorBodySchema.safeParse(typeof rawBody === "string" ? parseJsonOr(rawBody, { message: rawBody }) : rawBody);
   const body = parsedBody.success ? parsedBody.data : {};
   const headers = (error as { headers?: unknown }).headers;
   const message = `HubSpot ${code}${body.category ? ` ${body.category}` : ""}: ${body.message ?? "no message"}`;
@@ -55,10 +55,11 @@ export function toRequestError(error: unknown): DestinationRequestError {
   return new DestinationRequestError(message, { status: code, code: body.category ?? (code === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST"), splittable: code === 400 || code === 413 });
 }
 
-function safeJson(text: string): unknown {
+/** The JSON a text holds, or `otherwise` when it holds none (HubSpot answers some errors in plain text). */
+export function parseJsonOr(text: string, otherwise: unknown): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    return { message: text };
+    return otherwise;
   }
 }

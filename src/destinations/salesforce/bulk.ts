@@ -3,13 +3,14 @@
  * pass `maxBytes` (UTF-8, header included); each job is opened, its CSV streamed up, closed, polled until done,
  * then its successful and failed results streamed back, parsed row by row and matched to the keys by the external
  * id column (a job answers its rows in no particular order; a job holds each key once). Each step is one paced
- * request with jsforce's retry off. The engine runs several batches, so several jobs, at once.
+ * request with jsforce's retry off. The engine runs several batches, so several jobs, at once. A later job whose
+ * request fails does not undo the jobs before it: their outcomes are answered, its rows fail (`keepsFinishedJobs`).
  */
 import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { parse } from "csv-parse";
 import type { z } from "zod";
-import { DestinationRequestError, type BulkWriter, type DestinationRecord, type RecordOutcome } from "../types.ts";
+import { DestinationRequestError, failedByRequest, type BulkWriter, type DestinationRecord, type RecordOutcome } from "../types.ts";
 import type { SalesforceAnswer, StreamedRequest } from "./destination.ts";
 import { bulkRowSchema, jobInfoSchema } from "./responses.ts";
 import { toCsvCell } from "./values.ts";
@@ -18,6 +19,8 @@ export interface SalesforceBulkOptions {
   threshold: number;
   maxRecords: number;
   maxBytes: number;
+  /** Where `maxBytes` came from (an environment variable, the target's setting, the default), for messages. */
+  maxBytesFrom: string;
   pollIntervalMs: number;
   pollTimeoutMs: number;
   object: string;
@@ -43,6 +46,16 @@ function jobInfo(body: unknown): z.infer<typeof jobInfoSchema> {
 interface Part {
   positions: number[];
   bytes: number;
+}
+
+/**
+ * Whether a job's thrown request error, after `finished` jobs of its batch landed, becomes outcomes rather than
+ * failing the batch. It still throws when nothing finished (the engine retries or splits the batch as for any
+ * request), for a refusal that ends the run (revoked token, daily quota, open circuit: the rest is not sent), for one
+ * the engine must split to find the record it refuses (400, 413), and for anything not a request error (a bug).
+ */
+function keepsFinishedJobs(error: unknown, finished: number): error is DestinationRequestError {
+  return finished > 0 && error instanceof DestinationRequestError && !error.exhausted && !error.splittable;
 }
 
 export class SalesforceBulk implements BulkWriter {
@@ -80,7 +93,7 @@ export class SalesforceBulk implements BulkWriter {
           key: record.key,
           status: "failed",
           code: "BULK_ROW_TOO_LARGE",
-          message: `its CSV line is ${bytes} bytes: with the header, more than a Bulk API job's ${this.maxBytes} bytes (SALESFORCE_BULK_MAX_BYTES)`,
+          message: `its CSV line is ${bytes} bytes: with the header, more than the ${this.maxBytes} bytes a Bulk API job may hold (${this.#options.maxBytesFrom})`,
         };
         continue;
       }
@@ -114,11 +127,19 @@ export class SalesforceBulk implements BulkWriter {
     for (const r of records) for (const name of Object.keys(r.fields)) if (name !== externalIdField) fields.add(name);
     const columns = [externalIdField, ...fields];
     const outcomes = new Array<RecordOutcome>(records.length);
-    // One job after another: the engine already has several batches (so jobs) in flight. A job that throws (its
-    // request refused) fails the batch for the engine to retry: upserts by external id are safe to send again.
-    for (const part of this.#parts(records, columns, outcomes)) {
-      const answered = await this.#job(part.positions.map((p) => records[p]!), columns);
-      part.positions.forEach((p, i) => (outcomes[p] = answered[i]!));
+    const parts = this.#parts(records, columns, outcomes);
+    // One job after another: the engine already has several batches (so jobs) in flight.
+    for (const [n, part] of parts.entries()) {
+      try {
+        const answered = await this.#job(part.positions.map((p) => records[p]!), columns);
+        part.positions.forEach((p, i) => (outcomes[p] = answered[i]!));
+      } catch (error) {
+        if (!keepsFinishedJobs(error, n)) throw error;
+        // Earlier jobs wrote their rows: their outcomes stand (so the ledger checkpoints them), and this job's rows
+        // and the later ones fail as the request did, to be sent again on a later run.
+        for (const rest of parts.slice(n)) for (const p of rest.positions) outcomes[p] = failedByRequest(records[p]!.key, error);
+        return outcomes;
+      }
     }
     return outcomes;
   }

@@ -33,7 +33,7 @@ import {
   type ValueKind,
 } from "../types.ts";
 import { SalesforceBulk } from "./bulk.ts";
-import type { SalesforceSession } from "./client.ts";
+import { SALESFORCE_ENV, type SalesforceSession } from "./client.ts";
 import { toRequestError, type HttpAnswer } from "./errors.ts";
 import { SALESFORCE_DOCUMENTED_LIMITS, salesforceRateLimitInfo } from "./limits.ts";
 import { describeSchema, queryResultSchema, saveResultsSchema } from "./responses.ts";
@@ -66,6 +66,8 @@ export interface SalesforceTarget {
    * upload once base64-encoded, so it advises 100 MB of raw CSV.
    */
   bulkMaxBytes?: number;
+  /** Where `bulkMaxBytes` was set, for messages (createDestination: the variable it read); default the target's field. */
+  bulkMaxBytesFrom?: string;
   bulkPollIntervalMs?: number;
   bulkPollTimeoutMs?: number;
   /** A request with no answer after this long fails as a network error (default 120 s). */
@@ -128,6 +130,7 @@ export class SalesforceDestination implements Destination {
       threshold: target.bulkThreshold ?? 10_000,
       maxRecords: target.bulkMaxRecords ?? SALESFORCE_BULK_MAX_RECORDS,
       maxBytes: target.bulkMaxBytes ?? SALESFORCE_BULK_MAX_BYTES,
+      maxBytesFrom: target.bulkMaxBytes === undefined ? `the default; ${SALESFORCE_ENV.bulkMaxBytes} sets another` : (target.bulkMaxBytesFrom ?? "the target's bulkMaxBytes"),
       pollIntervalMs: target.bulkPollIntervalMs ?? 5000,
       pollTimeoutMs: target.bulkPollTimeoutMs ?? 30 * 60_000,
       object: target.object,
