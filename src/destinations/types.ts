@@ -146,8 +146,15 @@ export const UNPACED: RequestPacer = {
 export interface BulkWriter {
   readonly threshold: number;
   readonly maxRecords: number;
-  write(records: DestinationRecord[]): Promise<RecordOutcome[]>;
+  /**
+   * Writes a batch in one job or several; `retry` is the engine's retry policy, applied to each job on its own so a
+   * transient failure of one job resends that job alone, in this run.
+   */
+  write(records: DestinationRecord[], retry: RetryJob): Promise<RecordOutcome[]>;
 }
+
+/** The engine's retry policy around one request (or one bulk job): resends it while its error is retryable. */
+export type RetryJob = <T>(call: () => Promise<T>) => Promise<T>;
 
 export interface Destination {
   /** e.g. `hubspot contacts by email`, for messages. */

@@ -3,13 +3,14 @@
  * the bulk threshold; only a run that reaches it starts bulk jobs, in jobs of up to `bulk.maxRecords`. The records
  * read ahead are not lost: the stream returned yields them first.
  */
-import type { BulkWriter, DestinationRecord, RecordOutcome } from "../destinations/types.ts";
+import type { BulkWriter, DestinationRecord, RecordOutcome, RetryJob } from "../destinations/types.ts";
 
 export interface WritePath {
   records: AsyncIterable<DestinationRecord[]>;
   bulk: boolean;
   maxBatch: number;
-  write: (batch: DestinationRecord[]) => Promise<RecordOutcome[]>;
+  /** Writes a batch under the retry policy: around the one request, or around each bulk job on its own. */
+  write: (batch: DestinationRecord[], retry: RetryJob) => Promise<RecordOutcome[]>;
 }
 
 export async function choosePath(
@@ -17,7 +18,8 @@ export async function choosePath(
   ordinary: { maxBatch: number; write: (batch: DestinationRecord[]) => Promise<RecordOutcome[]> },
   bulk: BulkWriter | undefined,
 ): Promise<WritePath> {
-  if (!bulk) return { records, bulk: false, ...ordinary };
+  const ordinaryPath = { maxBatch: ordinary.maxBatch, write: (batch: DestinationRecord[], retry: RetryJob) => retry(() => ordinary.write(batch)) };
+  if (!bulk) return { records, bulk: false, ...ordinaryPath };
   const iterator = records[Symbol.asyncIterator]();
   const head: DestinationRecord[][] = [];
   let seen = 0;
@@ -40,6 +42,6 @@ export async function choosePath(
       if (!done) await iterator.return?.();
     }
   })();
-  if (seen < bulk.threshold) return { records: replayed, bulk: false, ...ordinary };
-  return { records: replayed, bulk: true, maxBatch: bulk.maxRecords, write: (batch) => bulk.write(batch) };
+  if (seen < bulk.threshold) return { records: replayed, bulk: false, ...ordinaryPath };
+  return { records: replayed, bulk: true, maxBatch: bulk.maxRecords, write: (batch, retry) => bulk.write(batch, retry) };
 }

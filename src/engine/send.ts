@@ -96,7 +96,7 @@ export async function sendRecords(destination: Destination, records: AsyncIterab
   const writeBatch = (batch: DestinationRecord[]): Promise<void> =>
     writeSplitting(
       batch,
-      (part) => retrying(() => path.write(part), policy, summary),
+      (part) => path.write(part, (call) => retrying(call, policy, summary)),
       async (part, result) => {
         if ("notSent" in result) {
           if (result.reason !== undefined) stop(`${writer.description}: ${result.reason}`);

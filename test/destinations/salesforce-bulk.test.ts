@@ -10,7 +10,7 @@ import type { Contract } from "../../src/contract/load.ts";
 import { createDestination } from "../../src/destinations/index.ts";
 import { SalesforceSession } from "../../src/destinations/salesforce/client.ts";
 import { SalesforceDestination } from "../../src/destinations/salesforce/destination.ts";
-import type { DestinationRecord } from "../../src/destinations/types.ts";
+import type { DestinationRecord, RetryJob } from "../../src/destinations/types.ts";
 import { sendRecords } from "../../src/engine/send.ts";
 import { startSalesforceEmulator, type EmulatorCall, type SalesforceEmulator, type SalesforceEmulatorOptions } from "../../emulators/salesforce/index.ts";
 import { SALESFORCE_ACCOUNTS, contractOn } from "../support/contracts.ts";
@@ -39,6 +39,8 @@ async function* stream(records: DestinationRecord[]): AsyncIterable<DestinationR
   for (let i = 0; i < records.length; i += 500) yield records.slice(i, i + 500);
 }
 
+/** No retry: each job's request is tried once (the engine's policy is not under test here). */
+const once: RetryJob = (call) => call();
 const uploads = (emu: SalesforceEmulator): EmulatorCall[] => emu.calls().filter((c) => c.endpoint === BULK_UPLOAD);
 const stored = (emu: SalesforceEmulator): Map<string, Record<string, unknown>> => new Map(emu.records("Account").map((r) => [String(r.Billing_Customer_Id__c), r]));
 
@@ -117,7 +119,7 @@ describe("jobs cut by their CSV's bytes", () => {
       bulkMaxBytes: 60,
     });
     // Too large for any job, so no job is opened (nothing listens on port 9).
-    const outcomes = await destination.bulk.write([{ key: "k", fields: { Risk_Reason_Code__c: "x".repeat(40) } }]);
+    const outcomes = await destination.bulk.write([{ key: "k", fields: { Risk_Reason_Code__c: "x".repeat(40) } }], once);
     expect(outcomes).toEqual([{ key: "k", status: "failed", code: "BULK_ROW_TOO_LARGE", message: "its CSV line is 43 bytes: with the header, more than the 60 bytes a Bulk API job may hold (the target's bulkMaxBytes)" }]);
   });
 
@@ -238,10 +240,42 @@ describe("a batch cut into several jobs, one of whose requests fails", () => {
     for (const r of records) expect(byKey.get(r.key)).toMatchObject(r.fields);
   });
 
-  it("still throws when the first job fails, so the engine retries the whole batch (nothing was written)", async () => {
+  it("retries a later job alone after a transient failure, in the same run: every row lands, none is uploaded twice", async () => {
+    const { emu, destination } = await start({ SALESFORCE_BULK_MAX_BYTES: "2000" });
+    const records = accounts(200);
+    // One 5xx, on the second job's upload: the emulator answers that request alone with a server error.
+    const send = destination.stream.bind(destination);
+    let firstJobDone = false;
+    let blipped = false;
+    destination.stream = async (method, url, streamed) => {
+      if (firstJobDone && !blipped && method === "PUT") {
+        blipped = true;
+        emu.setFaults({ serverErrorRate: 1 });
+        try {
+          return await send(method, url, streamed);
+        } finally {
+          emu.setFaults({});
+        }
+      }
+      const answer = await send(method, url, streamed);
+      if (url.endsWith("/failedResults")) firstJobDone = true;
+      return answer;
+    };
+    const summary = await sendRecords(destination, stream(records), { maxAttempts: 3, baseDelayMs: 1 });
+    expect(blipped).toBe(true);
+    expect(summary).toMatchObject({ bulk: true, created: 200, failed: 0, notSent: 0 });
+    const accepted = uploads(emu).filter((c) => c.status < 300);
+    expect(accepted.length).toBeGreaterThan(1);
+    // The finished first job was not run again: each row went up in exactly one accepted upload.
+    expect(accepted.reduce((sum, c) => sum + (c.records ?? 0), 0)).toBe(200);
+    expect(uploads(emu).filter((c) => c.status >= 500)).toHaveLength(1);
+    expect(stored(emu).size).toBe(200);
+  });
+
+  it("still throws when the first job fails (its retries ran out): nothing of the batch was written, nothing reported written", async () => {
     const { emu, destination } = await start({ SALESFORCE_BULK_MAX_BYTES: "2000" });
     emu.setFaults({ serverErrorRate: 1 });
-    await expect(destination.bulk.write(accounts(200))).rejects.toMatchObject({ name: "DestinationRequestError", retryable: true });
+    await expect(destination.bulk.write(accounts(200), once)).rejects.toMatchObject({ name: "DestinationRequestError", retryable: true });
     expect(emu.records("Account")).toHaveLength(0);
   });
 
@@ -256,7 +290,7 @@ describe("a batch cut into several jobs, one of whose requests fails", () => {
       if (url.endsWith("/failedResults")) await new Promise((r) => setTimeout(r, started + ttl + 100 - Date.now()));
       return answer;
     };
-    await expect(destination.bulk.write(accounts(200))).rejects.toMatchObject({ name: "DestinationRequestError", code: "UNAUTHORIZED", exhausted: true });
+    await expect(destination.bulk.write(accounts(200), once)).rejects.toMatchObject({ name: "DestinationRequestError", code: "UNAUTHORIZED", exhausted: true });
     expect(uploads(emu)).toHaveLength(1);
     expect(stored(emu).size).toBe(uploads(emu)[0]?.records);
   });
@@ -267,13 +301,13 @@ describe("results streamed back and matched by external id", () => {
     const { emu, destination } = await start({ SALESFORCE_BULK_MAX_BYTES: "300" });
     const keys = ["a,b", 'say "hi"', "line\nbreak", "crlf\r\nx", 'all, "of\nit"', "naïve-€-😀", ...Array.from({ length: 20 }, (_, i) => `plain-${i}`)];
     const records = keys.map((key, i) => ({ key, fields: { Churn_Risk_Band__c: "high", Risk_Reason_Code__c: `v${i}` } }));
-    const outcomes = await destination.bulk.write(records);
+    const outcomes = await destination.bulk.write(records, once);
     expect(uploads(emu).length).toBeGreaterThan(1);
     const rows = stored(emu);
     expect(rows.size).toBe(keys.length);
     expect(outcomes).toEqual(keys.map((key) => ({ key, status: "created", recordId: rows.get(key)?.Id })));
     keys.forEach((key, i) => expect(rows.get(key)?.Risk_Reason_Code__c).toBe(`v${i}`));
-    const again = await destination.bulk.write(records);
+    const again = await destination.bulk.write(records, once);
     expect(again).toEqual(keys.map((key) => ({ key, status: "updated", recordId: rows.get(key)?.Id })));
   });
 });

@@ -3,14 +3,15 @@
  * pass `maxBytes` (UTF-8, header included); each job is opened, its CSV streamed up, closed, polled until done,
  * then its successful and failed results streamed back, parsed row by row and matched to the keys by the external
  * id column (a job answers its rows in no particular order; a job holds each key once). Each step is one paced
- * request with jsforce's retry off. The engine runs several batches, so several jobs, at once. A later job whose
- * request fails does not undo the jobs before it: their outcomes are answered, its rows fail (`keepsFinishedJobs`).
+ * request with jsforce's retry off; the engine's retry policy runs a failed job again alone, as a new job. The engine
+ * runs several batches, so several jobs, at once. A later job whose retries run out does not undo the jobs before
+ * it: their outcomes are answered, its rows fail (`keepsFinishedJobs`).
  */
 import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { parse } from "csv-parse";
 import type { z } from "zod";
-import { DestinationRequestError, failedByRequest, type BulkWriter, type DestinationRecord, type RecordOutcome } from "../types.ts";
+import { DestinationRequestError, failedByRequest, type BulkWriter, type DestinationRecord, type RecordOutcome, type RetryJob } from "../types.ts";
 import type { SalesforceAnswer, StreamedRequest } from "./destination.ts";
 import { bulkRowSchema, jobInfoSchema } from "./responses.ts";
 import { toCsvCell } from "./values.ts";
@@ -121,7 +122,7 @@ export class SalesforceBulk implements BulkWriter {
     );
   }
 
-  async write(records: DestinationRecord[]): Promise<RecordOutcome[]> {
+  async write(records: DestinationRecord[], retry: RetryJob): Promise<RecordOutcome[]> {
     const { externalIdField } = this.#options;
     const fields = new Set<string>();
     for (const r of records) for (const name of Object.keys(r.fields)) if (name !== externalIdField) fields.add(name);
@@ -131,7 +132,8 @@ export class SalesforceBulk implements BulkWriter {
     // One job after another: the engine already has several batches (so jobs) in flight.
     for (const [n, part] of parts.entries()) {
       try {
-        const answered = await this.#job(part.positions.map((p) => records[p]!), columns);
+        // A job retried after a failure is a new job with the same rows (an upsert by external id: no duplicates).
+        const answered = await retry(() => this.#job(part.positions.map((p) => records[p]!), columns));
         part.positions.forEach((p, i) => (outcomes[p] = answered[i]!));
       } catch (error) {
         if (!keepsFinishedJobs(error, n)) throw error;
