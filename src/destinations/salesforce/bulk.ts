@@ -51,8 +51,8 @@ interface Part {
 
 /**
  * Whether a job's thrown request error, after `finished` jobs of its batch landed, becomes outcomes rather than
- * failing the batch. It still throws when nothing finished (the engine retries or splits the batch as for any
- * request), for a refusal that ends the run (revoked token, daily quota, open circuit: the rest is not sent), for one
+ * failing the batch. It still throws when nothing finished (the job's retries are spent; the engine splits the batch
+ * or stops as for any request), for a refusal that ends the run (revoked token, daily quota, open circuit: the rest is not sent), for one
  * the engine must split to find the record it refuses (400, 413), and for anything not a request error (a bug).
  */
 function keepsFinishedJobs(error: unknown, finished: number): error is DestinationRequestError {
