@@ -93,6 +93,16 @@ export class UnsendableValue {
   }
 }
 
+/**
+ * A decimal's text (DECIMAL / NUMERIC) as a number when a double holds it exactly (at most 15 significant digits,
+ * trailing fractional zeros not counted: NUMERIC(38,10)'s 0.5000000000 is 0.5), else the exact text itself.
+ * PostgreSQL's `NaN` and `±Infinity` become those numbers, which refuse their row (`unsendableReason`).
+ */
+export function exactDecimal(text: string): number | string {
+  const digits = text.replace(/^[-+]/, "").replace(/(\.\d*?)0+$/, "$1").replace(".", "").replace(/^0+/, "");
+  return digits.length <= 15 ? Number(text) : text;
+}
+
 /** The dead-letter code of a row refused for a value with no exact destination form. */
 export const UNSENDABLE_VALUE_CODE = "UNSENDABLE_VALUE";
 

@@ -1,5 +1,5 @@
 /** How warehouse values become Zendesk JSON values, by the field's described type when known. */
-import type { WarehouseValue } from "../../warehouse/types.ts";
+import { exactDecimal, type WarehouseValue } from "../../warehouse/types.ts";
 
 const NUMERIC = new Set(["integer", "decimal", "lookup"]);
 const TEXT = new Set(["text", "textarea", "regexp", "dropdown"]);
@@ -13,7 +13,8 @@ export function toZendeskValue(value: WarehouseValue, type: string | undefined):
   if (typeof value === "string") {
     if (type === "date" && /^\d{4}-\d{2}-\d{2}T/.test(value)) return value.slice(0, 10);
     if (type === "checkbox" && (value === "true" || value === "false")) return value === "true";
-    if (type !== undefined && NUMERIC.has(type) && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
+    // A number only when a double holds it exactly: an exact decimal's text beyond 15 digits keeps its digits.
+    if (type !== undefined && NUMERIC.has(type) && value.trim() !== "" && Number.isFinite(Number(value))) return exactDecimal(value.trim());
     return value;
   }
   return JSON.stringify(value);

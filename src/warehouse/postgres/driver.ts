@@ -5,10 +5,12 @@ import pg from "pg";
 import { BadInputError, errorMessage } from "../../errors.ts";
 import { redact } from "../../config/secrets.ts";
 import { stringField } from "../fields.ts";
-import { UnsendableValue, type ConnectOptions } from "../types.ts";
+import { UnsendableValue, exactDecimal, type ConnectOptions } from "../types.ts";
 
 /** int8 (count(*), sum, bigint columns) as a bigint, the way DuckDB returns it; pg's default is a string. */
 const INT8_OID = 20;
+/** numeric: pg returns its text; as DuckDB's DECIMAL, a number when a double holds it exactly, else that text. */
+const NUMERIC_OID = 1700;
 /** Types with no exact destination form: read as `UnsendableValue`s, which refuse their row (numeric stays exact text). */
 const UNSENDABLE_OIDS: Record<number, string> = {
   1083: "a TIME value has no destination type (cast it to text in the model if that is meant)",
@@ -34,6 +36,7 @@ function utcDate(oid: number, value: string): Date | undefined {
 function parserFor(oid: number, format: "text" | "binary"): (value: string) => unknown {
   if (format === "binary") return pg.types.getTypeParser(oid, format);
   if (oid === INT8_OID) return (value) => BigInt(value);
+  if (oid === NUMERIC_OID) return exactDecimal;
   const unsendable = UNSENDABLE_OIDS[oid];
   if (unsendable) return () => new UnsendableValue(unsendable);
   const parse = pg.types.getTypeParser(oid, format) as (value: string) => unknown;
@@ -78,8 +81,10 @@ export function postgresPoolConfig(config: Record<string, unknown>, options: Con
   const missing = [!host && "host", !user && "user", !database && "dbname"].filter(Boolean);
   if (missing.length > 0) throw new BadInputError(`the postgres profile target needs ${missing.join(", ")}`);
   // Keys and hashed values are cast to text in SQL: timestamptz renders in the session's TimeZone and dates in its
-  // DateStyle, which come from the server's or the role's defaults. Fixed here, so a key's text is the same everywhere.
-  const settings: string[] = ["-c TimeZone=UTC", "-c DateStyle=ISO,YMD"];
+  // DateStyle, and floats at extra_float_digits (0 or less rounds to 15 digits, so 0.30000000000000004 and 0.3 would
+  // hash alike and a change between them would never be sent), which come from the server's or the role's defaults.
+  // Fixed here (1: the shortest text that reads back exactly), so a key's and a value's text is the same everywhere.
+  const settings: string[] = ["-c TimeZone=UTC", "-c DateStyle=ISO,YMD", "-c extra_float_digits=1"];
   const searchPath = stringField(config, "search_path");
   if (searchPath) settings.push(`-c search_path=${searchPath.replaceAll(" ", "")}`);
   // A read-only run (plan, status) cannot write, whatever SQL it sends.
