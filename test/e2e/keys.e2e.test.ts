@@ -175,6 +175,41 @@ describe.each(ENGINES)("keys on %s", (engineName) => {
     expect(hubspot.findByProperty("contacts", "email", ZOE)?.properties).toMatchObject({ jobtitle: "7" });
   });
 
+  it("typed values reach HubSpot as the warehouse holds them; a rerun makes no request; one changed value resends its row once", async () => {
+    const extra = [
+      { name: "v_big", type: "string" as const },
+      { name: "v_real", type: "number" as const },
+      { name: "v_ts", type: "datetime" as const },
+      { name: "v_text", type: "string" as const },
+    ];
+    hubspot = await startHubSpotEmulator({ accessToken: TOKEN, properties: { ...integrationPortalProperties, contacts: [...integrationPortalProperties.contacts!, ...extra] } });
+    const model = engine.model(CONTRACT);
+    for (const [column, type] of [["v_big", "bigint"], ["v_real", "real"], ["v_ts", "timestamp"], ["v_text", "text"]]) await engine.mutate(`alter table ${model} add column ${column} ${type}`);
+    // Beyond 2^53, a REAL, a microsecond before 1970, astral and combining characters, a separator and outer spaces.
+    const text = "Zoë 😀\x1fe\u0301 ";
+    await engine.mutate(
+      `update ${model} set v_big = 9007199254740993, v_real = 0.1, v_ts = '1969-12-31 23:59:59.999999', v_text = 'Zoë 😀' || chr(31) || 'e' || chr(769) || ' ' where email = '${AMARA}'`,
+    );
+    const contract = await target((c) => {
+      c.fields = { first_name: "firstname", v_big: "v_big", v_real: "v_real", v_ts: "v_ts", v_text: "v_text" };
+      delete c.gates.max_null_rate;
+    });
+    const first = await sync(contract);
+    expect(first.exitCode, first.output).toBe(0);
+    const amara = () => hubspot!.findByProperty("contacts", "email", AMARA)?.properties;
+    expect(amara()).toMatchObject({ v_big: "9007199254740993", v_real: "0.1", v_ts: "1969-12-31T23:59:59.999Z", v_text: text });
+    const again = await sync(contract);
+    expect(again.outcome.counts).toMatchObject({ created: 0, updated: 0, failed: 0 });
+    expect(again.outcome.requests).toBe(0);
+    // One value changes (and the activation model's row hash with it, as a rebuild would): that row alone, once.
+    await engine.mutate(`update ${model} set v_real = 0.2, _activation_row_hash = md5('v_real 0.2') where email = '${AMARA}'`);
+    const changed = await sync(contract);
+    expect(changed.exitCode, changed.output).toBe(0);
+    expect(changed.outcome.counts).toMatchObject({ created: 0, updated: 1, failed: 0 });
+    expect(amara()).toMatchObject({ v_big: "9007199254740993", v_real: "0.2", v_ts: "1969-12-31T23:59:59.999Z", v_text: text });
+    expect((await sync(contract)).outcome.requests).toBe(0);
+  });
+
   it("Salesforce unique case-insensitive external id: keys differing only in case are rejected as shared", async () => {
     await startSalesforce(false);
     await collide();
