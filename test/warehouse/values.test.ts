@@ -18,7 +18,7 @@ import { toZendeskValue } from "../../src/destinations/zendesk/values.ts";
 import { ledgerTables, migrate, type LedgerTables } from "../../src/ledger/migrations.ts";
 import { plannedRecords, type PlannedRecord } from "../../src/plan/diff.ts";
 import { connectWarehouse } from "../../src/warehouse/index.ts";
-import type { Warehouse } from "../../src/warehouse/types.ts";
+import { unsendableReason, type Warehouse, type WarehouseValue } from "../../src/warehouse/types.ts";
 import { contractOn } from "../support/contracts.ts";
 import { collect, syncAll } from "./suite.ts";
 
@@ -170,6 +170,18 @@ describe.each(["duckdb", "postgres"] as const)("%s: values from the warehouse to
       await syncAll(warehouse, contract, tables, `run-change-${index}`);
       expect(await collect(plannedRecords(warehouse, contract, tables)), column).toEqual([]);
     }
+  });
+
+  it("gives Zendesk number fields decimal text as numbers only when it is decimal and exact", () => {
+    expect(["42", " 12.50 ", "1e3", "12345678901234567890", "0x10", "1_000", "Infinity"].map((v) => toZendeskValue(v, "integer"))).toEqual([42, 12.5, 1000, "12345678901234567890", "0x10", "1_000", "Infinity"]);
+  });
+
+  it.runIf(duck)("reads DuckDB's other timestamp precisions before 1970 rounded down to the millisecond, and TIMESTAMP_NS infinity as unsendable (not 2262-04-11)", async () => {
+    const [row] = await warehouse.query(
+      "select cast('1969-12-31 23:59:59.999999999' as timestamp_ns) as ns, cast('1969-12-31 23:59:59.999' as timestamp_ms) as ms, cast('1969-12-31 23:59:59' as timestamp_s) as s, cast('infinity' as timestamp_ns) as inf",
+    );
+    expect([row!.ns, row!.ms, row!.s]).toEqual([new Date("1969-12-31T23:59:59.999Z"), new Date("1969-12-31T23:59:59.999Z"), new Date("1969-12-31T23:59:59Z")]);
+    expect(unsendableReason(row!.inf as WarehouseValue)).toBe("an infinite or out-of-range timestamp");
   });
 
   it.runIf(!duck)("refuses a NUMERIC NaN or ±Infinity per row (UNSENDABLE_VALUE), never sends the text 'NaN'", async () => {

@@ -43,12 +43,15 @@ function shortestFloat32(value: number): number {
 }
 
 const MAX_DATE_MILLIS = 8_640_000_000_000_000n;
+const INFINITE_TICKS = 2n ** 63n - 1n;
 
 /**
  * A timestamp's ticks (micro- or nanoseconds since 1970) as a Date, rounded down to the millisecond like PostgreSQL's
  * client: the DuckDB client truncates toward 1970, so 1969-12-31 23:59:59.999999 became 1970-01-01 00:00:00.000.
  */
 function dateFromTicks(ticks: bigint, perMilli: bigint): Date | UnsendableValue {
+  // ±infinity are the largest ticks: in nanoseconds that is a date JS can hold (2262-04-11), never to be sent.
+  if (ticks >= INFINITE_TICKS || ticks <= -INFINITE_TICKS) return new UnsendableValue("an infinite or out-of-range timestamp");
   const millis = ticks / perMilli - (ticks % perMilli < 0n ? 1n : 0n);
   if (millis < -MAX_DATE_MILLIS || millis > MAX_DATE_MILLIS) return new UnsendableValue("an infinite or out-of-range timestamp");
   return new Date(Number(millis));
