@@ -197,6 +197,27 @@ describe.each(["duckdb", "postgres"] as const)("%s: values from the warehouse to
     expect(rows["m@x.io"]!.failure).toEqual({ code: "UNSENDABLE_VALUE", message: "dec: -Infinity is not a number any destination stores" });
   });
 
+  it.runIf(!duck)("reads arrays element by element as their scalars (UTC dates, exact numerics, bigints), refuses rounded JSON numbers and MONEY", async () => {
+    // In a zone far from UTC: pg's own array parsers read timestamp[] and date[] in the process's zone.
+    const zone = process.env.TZ;
+    process.env.TZ = "Asia/Kolkata";
+    const [row] = await warehouse.query(
+      `select array[timestamp '2026-01-01 00:00:00', null] as ts, array[date '1969-07-20'] as days, array[12345678901234567890::numeric, 0.50] as nums, array[9007199254740993::bigint] as bigs,
+        array[time '12:30'] as times, '{"id": 9007199254740993}'::jsonb as big_json, '{"id": 42, "x": [0.1, 1e21]}'::jsonb as json, 1234.5::money as cash`,
+    ).finally(() => {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    });
+    expect(row!.ts).toEqual([new Date("2026-01-01T00:00:00Z"), null]);
+    expect(row!.days).toEqual([new Date("1969-07-20T00:00:00Z")]);
+    expect(row!.nums).toEqual(["12345678901234567890", 0.5]);
+    expect(row!.bigs).toEqual([9007199254740993n]);
+    expect(unsendableReason(row!.times as WarehouseValue)).toMatch(/^a TIME value has no destination type/);
+    expect(unsendableReason(row!.big_json as WarehouseValue)).toMatch(/^the JSON number 9007199254740993 would be rounded by a double/);
+    expect(row!.json).toEqual({ id: 42, x: [0.1, 1e21] });
+    expect(unsendableReason(row!.cash as WarehouseValue)).toMatch(/^a MONEY value is text in the server's locale/);
+  });
+
   it.runIf(!duck)("reads the same values and hashes under a role whose TimeZone, DateStyle and extra_float_digits differ", async () => {
     const role = `${schema}_ny`;
     const admin = warehouse;

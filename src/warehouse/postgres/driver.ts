@@ -17,7 +17,16 @@ const UNSENDABLE_OIDS: Record<number, string> = {
   1266: "a TIME value has no destination type (cast it to text in the model if that is meant)",
   1186: "an INTERVAL value has no destination type (cast it to a number of seconds or to text in the model)",
   17: "a binary value (BLOB/BYTEA) has no exact text or number form",
+  790: "a MONEY value is text in the server's locale (cast it to numeric in the model)",
 };
+/** json, jsonb: parsed, unless a number in it would be rounded by a double. */
+const JSON_OIDS = new Set([114, 3802]);
+/**
+ * Arrays whose elements need the parsers above: pg's own read numeric[] as doubles, timestamp[] and date[] in the
+ * process's local zone, and time[] or interval[] as text that a destination would take.
+ */
+const ARRAY_ELEMENT_OIDS: Record<number, number> = { 1016: 20, 1231: 1700, 1182: 1082, 1115: 1114, 1185: 1184, 1183: 1083, 1270: 1266, 1187: 1186, 1001: 17, 791: 790, 199: 114, 3807: 3802 };
+const TEXT_ARRAY_OID = 1009;
 /** date, timestamp, timestamptz: `infinity` and dates beyond JS's range are refused, never sent as something else. */
 const DATE_OIDS = new Set([1082, 1114, 1184]);
 const DATE_OID = 1082;
@@ -33,8 +42,33 @@ function utcDate(oid: number, value: string): Date | undefined {
   return undefined;
 }
 
+/** A number's significant digits, as its text spells them (sign, exponent, point and outer zeros left out). */
+function significantDigits(text: string): string {
+  return text.replace(/^[-+]/, "").replace(/[eE].*$/, "").replace(".", "").replace(/^0+/, "").replace(/0+$/, "");
+}
+
+/** JSON as a value, or unsendable when a number in it has more digits than the double it becomes (ids beyond 2^53). */
+function jsonValue(text: string): unknown {
+  let rounded: string | undefined;
+  const parsed: unknown = JSON.parse(text, (_key, value: unknown, context?: { source?: string }) => {
+    if (typeof value === "number" && context?.source !== undefined && significantDigits(context.source) !== significantDigits(String(value))) rounded ??= context.source;
+    return value;
+  });
+  return rounded === undefined ? parsed : new UnsendableValue(`the JSON number ${rounded} would be rounded by a double (cast it to text in the model to send the JSON as written)`);
+}
+
+/** An array's text parsed element by element (nested arrays too) with the element type's parser. */
+function arrayOf(parse: (value: string) => unknown): (value: string) => unknown {
+  const split = pg.types.getTypeParser(TEXT_ARRAY_OID as Parameters<typeof pg.types.getTypeParser>[0], "text") as (value: string) => unknown;
+  const each = (item: unknown): unknown => (Array.isArray(item) ? item.map(each) : item === null ? null : parse(String(item)));
+  return (value) => each(split(value));
+}
+
 function parserFor(oid: number, format: "text" | "binary"): (value: string) => unknown {
   if (format === "binary") return pg.types.getTypeParser(oid, format);
+  const element = ARRAY_ELEMENT_OIDS[oid];
+  if (element !== undefined) return arrayOf(parserFor(element, format));
+  if (JSON_OIDS.has(oid)) return jsonValue;
   if (oid === INT8_OID) return (value) => BigInt(value);
   if (oid === NUMERIC_OID) return exactDecimal;
   const unsendable = UNSENDABLE_OIDS[oid];
