@@ -103,20 +103,29 @@ export function exactDecimal(text: string): number | string {
   return digits.length <= 15 ? Number(text) : text;
 }
 
+/**
+ * A nested warehouse value (a STRUCT, MAP or JSON object) as JSON text for a destination: a bigint inside it is written
+ * as the JSON number it is, digits exact (JSON.stringify alone throws on a bigint), a Date as its ISO instant.
+ */
+export function valueJson(value: unknown): string {
+  const raw = (JSON as { rawJSON?: (text: string) => unknown }).rawJSON;
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? (raw ? raw(v.toString()) : v.toString()) : v));
+}
+
 /** The dead-letter code of a row refused for a value with no exact destination form. */
 export const UNSENDABLE_VALUE_CODE = "UNSENDABLE_VALUE";
 
-/** Why a value cannot be sent as it is, or undefined when it can (nested lists are checked element by element). */
+/** Why a value cannot be sent as it is, or undefined when it can (lists and objects are checked member by member). */
 export function unsendableReason(value: WarehouseValue): string | undefined {
   if (value instanceof UnsendableValue) return value.reason;
   if (typeof value === "number" && !Number.isFinite(value)) return `${value} is not a number any destination stores`;
   if (value instanceof Date && Number.isNaN(value.getTime())) return "an infinite or out-of-range timestamp";
   if (value instanceof Uint8Array) return "a binary value (BLOB/BYTEA) has no exact text or number form";
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      const reason = unsendableReason(item);
-      if (reason) return reason;
-    }
+  // Lists, and STRUCT / MAP / JSON objects: an unsendable member would otherwise be sent as the text of its reason.
+  const members = Array.isArray(value) ? value : value !== null && typeof value === "object" ? Object.values(value) : [];
+  for (const item of members) {
+    const reason = unsendableReason(item);
+    if (reason) return reason;
   }
   return undefined;
 }

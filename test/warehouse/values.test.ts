@@ -184,6 +184,16 @@ describe.each(["duckdb", "postgres"] as const)("%s: values from the warehouse to
     expect(unsendableReason(row!.inf as WarehouseValue)).toBe("an infinite or out-of-range timestamp");
   });
 
+  it.runIf(duck)("gives each destination a STRUCT holding a BIGINT as exact JSON, and refuses a STRUCT holding a TIME", async () => {
+    const [row] = await warehouse.query("select {'id': 9007199254740993::bigint, 'at': timestamp '2026-03-08 07:00:00'} as st, {'t': time '12:30'} as odd, [{'t': time '12:30'}] as odd_list");
+    const json = '{"id":9007199254740993,"at":"2026-03-08T07:00:00.000Z"}';
+    const value = row!.st as WarehouseValue;
+    expect(unsendableReason(value)).toBeUndefined();
+    expect([toHubSpotValue(value), toBrazeValue(value), toSalesforceValue(value, "textarea"), toZendeskValue(value, "textarea")]).toEqual([json, json, json, json]);
+    expect(unsendableReason(row!.odd as WarehouseValue)).toMatch(/^a TIME value has no destination type/);
+    expect(unsendableReason(row!.odd_list as WarehouseValue)).toMatch(/^a TIME value has no destination type/);
+  });
+
   it.runIf(!duck)("refuses a NUMERIC NaN or ±Infinity per row (UNSENDABLE_VALUE), never sends the text 'NaN'", async () => {
     const odd = `"${schema}"."odd_numeric"`;
     await warehouse.execute(`create table ${odd} (email text, dec numeric)`);

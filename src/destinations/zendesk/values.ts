@@ -1,5 +1,5 @@
 /** How warehouse values become Zendesk JSON values, by the field's described type when known. */
-import { exactDecimal, type WarehouseValue } from "../../warehouse/types.ts";
+import { exactDecimal, valueJson, type WarehouseValue } from "../../warehouse/types.ts";
 
 const NUMERIC = new Set(["integer", "decimal", "lookup"]);
 const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -19,5 +19,5 @@ export function toZendeskValue(value: WarehouseValue, type: string | undefined):
     if (type !== undefined && NUMERIC.has(type) && DECIMAL_TEXT.test(value.trim())) return exactDecimal(value.trim());
     return value;
   }
-  return JSON.stringify(value);
+  return valueJson(value);
 }
