@@ -18,6 +18,8 @@ const UNSENDABLE_OIDS: Record<number, string> = {
   1186: "an INTERVAL value has no destination type (cast it to a number of seconds or to text in the model)",
   17: "a binary value (BLOB/BYTEA) has no exact text or number form",
   790: "a MONEY value is text in the server's locale (cast it to numeric in the model)",
+  1560: "a BIT value has no destination type",
+  1562: "a BIT value has no destination type",
 };
 /** json, jsonb: parsed, unless a number in it would be rounded by a double. */
 const JSON_OIDS = new Set([114, 3802]);
@@ -25,7 +27,7 @@ const JSON_OIDS = new Set([114, 3802]);
  * Arrays whose elements need the parsers above: pg's own read numeric[] as doubles, timestamp[] and date[] in the
  * process's local zone, and time[] or interval[] as text that a destination would take.
  */
-const ARRAY_ELEMENT_OIDS: Record<number, number> = { 1016: 20, 1231: 1700, 1182: 1082, 1115: 1114, 1185: 1184, 1183: 1083, 1270: 1266, 1187: 1186, 1001: 17, 791: 790, 199: 114, 3807: 3802 };
+const ARRAY_ELEMENT_OIDS: Record<number, number> = { 1016: 20, 1231: 1700, 1182: 1082, 1115: 1114, 1185: 1184, 1183: 1083, 1270: 1266, 1187: 1186, 1001: 17, 791: 790, 199: 114, 3807: 3802, 1561: 1560, 1563: 1562 };
 const TEXT_ARRAY_OID = 1009;
 /** date, timestamp, timestamptz: `infinity` and dates beyond JS's range are refused, never sent as something else. */
 const DATE_OIDS = new Set([1082, 1114, 1184]);
