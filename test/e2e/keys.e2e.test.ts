@@ -216,11 +216,11 @@ describe.each(ENGINES)("keys on %s", (engineName) => {
     const contact = [...DEFAULT_SOBJECTS.Contact!, { name: "Ext_Key__c", type: "string" as const, length: 255, externalId: true, unique: true }, { name: "Born_On__c", type: "date" as const }];
     salesforce = await startSalesforceEmulator({ clientId: SF.SALESFORCE_CLIENT_ID, clientSecret: SF.SALESFORCE_CLIENT_SECRET, sobjects: { Contact: contact } });
     const model = engine.model(CONTRACT);
-    await engine.mutate(`alter table ${model} add column born_on date`);
-    await engine.mutate(`update ${model} set born_on = date '1969-07-20'`);
+    await engine.mutate(`alter table ${model} add column sf_born_on date`);
+    await engine.mutate(`update ${model} set sf_born_on = date '1969-07-20'`);
     const contract = await target((c) => {
       toSalesforce("Ext_Key__c")(c);
-      c.fields.born_on = { to: "Born_On__c", overwrite: "unless_edited" };
+      c.fields.sf_born_on = { to: "Born_On__c", overwrite: "unless_edited" };
     });
     const first = await sync(contract);
     expect(first.exitCode, first.output).toBe(0);
@@ -229,7 +229,7 @@ describe.each(ENGINES)("keys on %s", (engineName) => {
     // A person edits another field of both records (the records move past our write); one also edits the date.
     salesforce.editAsPerson("Contact", String(record(AMARA).Id), { Title: "VP" });
     salesforce.editAsPerson("Contact", String(record(ZOE).Id), { Born_On__c: "1970-01-01" });
-    await engine.mutate(`update ${model} set born_on = date '1999-12-31', _activation_row_hash = md5(email || 'born') where email in ('${AMARA}', '${ZOE}')`);
+    await engine.mutate(`update ${model} set sf_born_on = date '1999-12-31', _activation_row_hash = md5(email || 'born') where email in ('${AMARA}', '${ZOE}')`);
     const second = await sync(contract);
     expect(second.exitCode, second.output).toBe(0);
     expect(record(AMARA).Born_On__c).toBe("1999-12-31");
