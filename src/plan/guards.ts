@@ -29,6 +29,26 @@ function timestamp(value: unknown): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** A day, or an instant with its zone (a zone-less time would be read in the process's local zone). */
+const ISO_INSTANT = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d))?$/;
+
+/**
+ * Whether the destination still holds what we last sent. The ledger keeps the warehouse value as JSON (a Date as an
+ * ISO instant, a bigint as its digits); the destination answers in its own spelling (Salesforce's
+ * 2026-03-08T07:00:00.000+0000, a date field's YYYY-MM-DD, HubSpot's epoch milliseconds, a double for a bigint).
+ * The same number or the same instant in another spelling is not a person's edit.
+ */
+function stillSent(sent: unknown, now: unknown): boolean {
+  const a = String(sent ?? "");
+  const b = String(now ?? "");
+  if (a === b) return true;
+  if (a === "" || b === "") return false;
+  if (NUMBER.test(a) && NUMBER.test(b)) return Number(a) === Number(b);
+  if (ISO_INSTANT.test(a) && (ISO_INSTANT.test(b) || /^-?\d+$/.test(b))) return Date.parse(a) === (ISO_INSTANT.test(b) ? Date.parse(b) : Number(b));
+  return false;
+}
+
 function isEmpty(value: unknown): boolean {
   return value === null || value === undefined || value === "";
 }
@@ -62,7 +82,7 @@ export function guardRecord(spec: ContractSpec, record: PlannedRecord, current: 
       field.overwrite === "if_empty"
         ? isEmpty(now)
         : // unless_edited: a person changed it when the value differs from what we last sent and the record moved since.
-          !(record.ledger?.lastSent && String(record.ledger.lastSent[field.to] ?? "") !== String(now ?? "") && timestamp(current.modifiedAt)! > (record.ledger.syncedAt?.getTime() ?? 0));
+          !(record.ledger?.lastSent && !stillSent(record.ledger.lastSent[field.to], now) && timestamp(current.modifiedAt)! > (record.ledger.syncedAt?.getTime() ?? 0));
     if (!keep) {
       fields = { ...fields };
       delete fields[field.to];

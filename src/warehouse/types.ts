@@ -93,20 +93,39 @@ export class UnsendableValue {
   }
 }
 
+/**
+ * A decimal's text (DECIMAL / NUMERIC) as a number when a double holds it exactly (at most 15 significant digits,
+ * trailing fractional zeros not counted: NUMERIC(38,10)'s 0.5000000000 is 0.5), else the exact text itself.
+ * PostgreSQL's `NaN` and `±Infinity` become those numbers, which refuse their row (`unsendableReason`).
+ */
+export function exactDecimal(text: string): number | string {
+  const digits = text.replace(/^[-+]/, "").replace(/(\.\d*?)0+$/, "$1").replace(".", "").replace(/^0+/, "");
+  return digits.length <= 15 ? Number(text) : text;
+}
+
+/**
+ * A nested warehouse value (a STRUCT, MAP or JSON object) as JSON text for a destination: a bigint inside it is written
+ * as the JSON number it is, digits exact (JSON.stringify alone throws on a bigint), a Date as its ISO instant.
+ */
+export function valueJson(value: unknown): string {
+  const raw = (JSON as { rawJSON?: (text: string) => unknown }).rawJSON;
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? (raw ? raw(v.toString()) : v.toString()) : v));
+}
+
 /** The dead-letter code of a row refused for a value with no exact destination form. */
 export const UNSENDABLE_VALUE_CODE = "UNSENDABLE_VALUE";
 
-/** Why a value cannot be sent as it is, or undefined when it can (nested lists are checked element by element). */
+/** Why a value cannot be sent as it is, or undefined when it can (lists and objects are checked member by member). */
 export function unsendableReason(value: WarehouseValue): string | undefined {
   if (value instanceof UnsendableValue) return value.reason;
   if (typeof value === "number" && !Number.isFinite(value)) return `${value} is not a number any destination stores`;
   if (value instanceof Date && Number.isNaN(value.getTime())) return "an infinite or out-of-range timestamp";
   if (value instanceof Uint8Array) return "a binary value (BLOB/BYTEA) has no exact text or number form";
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      const reason = unsendableReason(item);
-      if (reason) return reason;
-    }
+  // Lists, and STRUCT / MAP / JSON objects: an unsendable member would otherwise be sent as the text of its reason.
+  const members = Array.isArray(value) ? value : value !== null && typeof value === "object" ? Object.values(value) : [];
+  for (const item of members) {
+    const reason = unsendableReason(item);
+    if (reason) return reason;
   }
   return undefined;
 }

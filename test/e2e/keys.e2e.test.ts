@@ -5,6 +5,8 @@
  * and never written, a collision never clears the other row's record, and a timestamp key's text does not depend on
  * the syncer's time zone. Braze compares emails case-insensitively and external ids exactly; Zendesk compares emails
  * and external ids case-insensitively: each destination's emulator matches the same way, and the syncer follows.
+ * Values too: each is sent as the warehouse holds it or its row is refused, a rerun sends nothing, and unless_edited
+ * reads a value in the destination's spelling (a date field's YYYY-MM-DD) as the one we sent.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { startBrazeEmulator, type BrazeEmulator } from "../../emulators/braze/index.ts";
@@ -173,6 +175,65 @@ describe.each(ENGINES)("keys on %s", (engineName) => {
     expect(run.exitCode, run.output).toBe(0);
     expect(hubspot.findByProperty("contacts", "email", AMARA)?.properties).toMatchObject({ jobtitle: "123456789012345678901234567890", lastname: "1234567890.0123456789" });
     expect(hubspot.findByProperty("contacts", "email", ZOE)?.properties).toMatchObject({ jobtitle: "7" });
+  });
+
+  it("typed values reach HubSpot as the warehouse holds them; a rerun makes no request; one changed value resends its row once", async () => {
+    const extra = [
+      { name: "v_big", type: "string" as const },
+      { name: "v_real", type: "number" as const },
+      { name: "v_ts", type: "datetime" as const },
+      { name: "v_text", type: "string" as const },
+    ];
+    hubspot = await startHubSpotEmulator({ accessToken: TOKEN, properties: { ...integrationPortalProperties, contacts: [...integrationPortalProperties.contacts!, ...extra] } });
+    const model = engine.model(CONTRACT);
+    for (const [column, type] of [["v_big", "bigint"], ["v_real", "real"], ["v_ts", "timestamp"], ["v_text", "text"]]) await engine.mutate(`alter table ${model} add column ${column} ${type}`);
+    // Beyond 2^53, a REAL, a microsecond before 1970, astral and combining characters, a separator and outer spaces.
+    const text = "Zoë 😀\x1fe\u0301 ";
+    await engine.mutate(
+      `update ${model} set v_big = 9007199254740993, v_real = 0.1, v_ts = '1969-12-31 23:59:59.999999', v_text = 'Zoë 😀' || chr(31) || 'e' || chr(769) || ' ' where email = '${AMARA}'`,
+    );
+    const contract = await target((c) => {
+      c.fields = { first_name: "firstname", v_big: "v_big", v_real: "v_real", v_ts: "v_ts", v_text: "v_text" };
+      delete c.gates.max_null_rate;
+    });
+    const first = await sync(contract);
+    expect(first.exitCode, first.output).toBe(0);
+    const amara = () => hubspot!.findByProperty("contacts", "email", AMARA)?.properties;
+    expect(amara()).toMatchObject({ v_big: "9007199254740993", v_real: "0.1", v_ts: "1969-12-31T23:59:59.999Z", v_text: text });
+    const again = await sync(contract);
+    expect(again.outcome.counts).toMatchObject({ created: 0, updated: 0, failed: 0 });
+    expect(again.outcome.requests).toBe(0);
+    // One value changes (and the activation model's row hash with it, as a rebuild would): that row alone, once.
+    await engine.mutate(`update ${model} set v_real = 0.2, _activation_row_hash = md5('v_real 0.2') where email = '${AMARA}'`);
+    const changed = await sync(contract);
+    expect(changed.exitCode, changed.output).toBe(0);
+    expect(changed.outcome.counts).toMatchObject({ created: 0, updated: 1, failed: 0 });
+    expect(amara()).toMatchObject({ v_big: "9007199254740993", v_real: "0.2", v_ts: "1969-12-31T23:59:59.999Z", v_text: text });
+    expect((await sync(contract)).outcome.requests).toBe(0);
+  });
+
+  it("Salesforce unless_edited on a date field: the day we sent, read back as YYYY-MM-DD, is not a person's edit", async () => {
+    const contact = [...DEFAULT_SOBJECTS.Contact!, { name: "Ext_Key__c", type: "string" as const, length: 255, externalId: true, unique: true }, { name: "Born_On__c", type: "date" as const }];
+    salesforce = await startSalesforceEmulator({ clientId: SF.SALESFORCE_CLIENT_ID, clientSecret: SF.SALESFORCE_CLIENT_SECRET, sobjects: { Contact: contact } });
+    const model = engine.model(CONTRACT);
+    await engine.mutate(`alter table ${model} add column sf_born_on date`);
+    await engine.mutate(`update ${model} set sf_born_on = date '1969-07-20'`);
+    const contract = await target((c) => {
+      toSalesforce("Ext_Key__c")(c);
+      c.fields.sf_born_on = { to: "Born_On__c", overwrite: "unless_edited" };
+    });
+    const first = await sync(contract);
+    expect(first.exitCode, first.output).toBe(0);
+    const record = (email: string) => salesforce!.records("Contact").find((r) => r.Ext_Key__c === email)!;
+    expect(record(AMARA).Born_On__c).toBe("1969-07-20");
+    // A person edits another field of both records (the records move past our write); one also edits the date.
+    salesforce.editAsPerson("Contact", String(record(AMARA).Id), { Title: "VP" });
+    salesforce.editAsPerson("Contact", String(record(ZOE).Id), { Born_On__c: "1970-01-01" });
+    await engine.mutate(`update ${model} set sf_born_on = date '1999-12-31', _activation_row_hash = md5(email || 'born') where email in ('${AMARA}', '${ZOE}')`);
+    const second = await sync(contract);
+    expect(second.exitCode, second.output).toBe(0);
+    expect(record(AMARA).Born_On__c).toBe("1999-12-31");
+    expect(record(ZOE).Born_On__c).toBe("1970-01-01");
   });
 
   it("Salesforce unique case-insensitive external id: keys differing only in case are rejected as shared", async () => {

@@ -51,14 +51,14 @@ function peopleOn(relation: string): Contract {
   return contractOn({ name: "people", relation }, HUBSPOT_PEOPLE);
 }
 
-async function collect(stream: AsyncIterable<PlannedRecord[]>): Promise<PlannedRecord[]> {
+export async function collect(stream: AsyncIterable<PlannedRecord[]>): Promise<PlannedRecord[]> {
   const out: PlannedRecord[] = [];
   for await (const chunk of stream) out.push(...chunk);
   return out;
 }
 
 /** Rows and outcomes as the engine would acknowledge them: every planned row written. */
-async function syncAll(warehouse: Warehouse, contract: Contract, tables: LedgerTables, runId: string, fail: string[] = []): Promise<PlannedRecord[]> {
+export async function syncAll(warehouse: Warehouse, contract: Contract, tables: LedgerTables, runId: string, fail: string[] = []): Promise<PlannedRecord[]> {
   const ledger = new Ledger(warehouse, tables);
   const planned = await collect(plannedRecords(warehouse, contract, tables));
   for (let i = 0; i < planned.length; i += 100) {

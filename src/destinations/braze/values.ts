@@ -1,5 +1,5 @@
 /** How warehouse values become Braze attribute values: JSON types as they are, times as ISO 8601, null removes. */
-import type { WarehouseValue } from "../../warehouse/types.ts";
+import { valueJson, type WarehouseValue } from "../../warehouse/types.ts";
 
 export type BrazeValue = string | number | boolean | null | BrazeValue[];
 
@@ -11,7 +11,7 @@ export function toBrazeValue(value: WarehouseValue): BrazeValue {
   // Integers beyond 2^53 keep their digits as text rather than being rounded.
   if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   if (Array.isArray(value)) return value.map((v) => toBrazeValue(v));
-  return JSON.stringify(value);
+  return valueJson(value);
 }
 
 /** A value read back from Braze, in the shape `CurrentRecord.values` holds. */
@@ -19,5 +19,5 @@ export function fromBrazeValue(value: unknown): string | number | boolean | null
   if (value === null || value === undefined) return null;
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
   if (Array.isArray(value)) return value.map(String).join(";");
-  return JSON.stringify(value);
+  return valueJson(value);
 }

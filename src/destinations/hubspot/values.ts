@@ -1,5 +1,5 @@
 /** HubSpot takes every property value as a string; this is how warehouse values become those strings. */
-import type { WarehouseValue } from "../../warehouse/types.ts";
+import { valueJson, type WarehouseValue } from "../../warehouse/types.ts";
 
 export function toHubSpotValue(value: WarehouseValue): string {
   // A null reaches here only from `on_null: clear`: an empty string is how HubSpot empties a property.
@@ -8,5 +8,5 @@ export function toHubSpotValue(value: WarehouseValue): string {
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value);
   if (Array.isArray(value)) return value.map((v) => toHubSpotValue(v)).join(";"); // multi-select: `a;b`
-  return JSON.stringify(value);
+  return valueJson(value);
 }

@@ -1,5 +1,5 @@
 /** How warehouse values become Salesforce JSON and CSV values, by the field's described type when known. */
-import type { WarehouseValue } from "../../warehouse/types.ts";
+import { valueJson, type WarehouseValue } from "../../warehouse/types.ts";
 
 const NUMERIC = new Set(["double", "int", "long", "percent", "currency"]);
 
@@ -10,7 +10,7 @@ export function toSalesforceValue(value: WarehouseValue, type: string | undefine
   if (Array.isArray(value)) return value.map((v) => String(toSalesforceValue(v, undefined))).join(";"); // multi-select picklist
   if (typeof value === "number" || typeof value === "boolean") return type !== undefined && !NUMERIC.has(type) && type !== "boolean" ? String(value) : value;
   if (typeof value === "string") return value;
-  return JSON.stringify(value);
+  return valueJson(value);
 }
 
 /** One CSV cell for Bulk API 2.0: `#N/A` clears a field, an empty cell leaves it alone. */

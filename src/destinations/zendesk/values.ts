@@ -1,7 +1,8 @@
 /** How warehouse values become Zendesk JSON values, by the field's described type when known. */
-import type { WarehouseValue } from "../../warehouse/types.ts";
+import { exactDecimal, valueJson, type WarehouseValue } from "../../warehouse/types.ts";
 
 const NUMERIC = new Set(["integer", "decimal", "lookup"]);
+const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const TEXT = new Set(["text", "textarea", "regexp", "dropdown"]);
 
 export function toZendeskValue(value: WarehouseValue, type: string | undefined): unknown {
@@ -13,8 +14,10 @@ export function toZendeskValue(value: WarehouseValue, type: string | undefined):
   if (typeof value === "string") {
     if (type === "date" && /^\d{4}-\d{2}-\d{2}T/.test(value)) return value.slice(0, 10);
     if (type === "checkbox" && (value === "true" || value === "false")) return value === "true";
-    if (type !== undefined && NUMERIC.has(type) && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
+    // Decimal text only (JavaScript would also read "0x10" as 16), and a number only when a double holds it
+    // exactly: an exact decimal's text beyond 15 digits keeps its digits.
+    if (type !== undefined && NUMERIC.has(type) && DECIMAL_TEXT.test(value.trim())) return exactDecimal(value.trim());
     return value;
   }
-  return JSON.stringify(value);
+  return valueJson(value);
 }

@@ -5,17 +5,30 @@ import pg from "pg";
 import { BadInputError, errorMessage } from "../../errors.ts";
 import { redact } from "../../config/secrets.ts";
 import { stringField } from "../fields.ts";
-import { UnsendableValue, type ConnectOptions } from "../types.ts";
+import { UnsendableValue, exactDecimal, type ConnectOptions } from "../types.ts";
 
 /** int8 (count(*), sum, bigint columns) as a bigint, the way DuckDB returns it; pg's default is a string. */
 const INT8_OID = 20;
+/** numeric: pg returns its text; as DuckDB's DECIMAL, a number when a double holds it exactly, else that text. */
+const NUMERIC_OID = 1700;
 /** Types with no exact destination form: read as `UnsendableValue`s, which refuse their row (numeric stays exact text). */
 const UNSENDABLE_OIDS: Record<number, string> = {
   1083: "a TIME value has no destination type (cast it to text in the model if that is meant)",
   1266: "a TIME value has no destination type (cast it to text in the model if that is meant)",
   1186: "an INTERVAL value has no destination type (cast it to a number of seconds or to text in the model)",
   17: "a binary value (BLOB/BYTEA) has no exact text or number form",
+  790: "a MONEY value is text in the server's locale (cast it to numeric in the model)",
+  1560: "a BIT value has no destination type",
+  1562: "a BIT value has no destination type",
 };
+/** json, jsonb: parsed, unless a number in it would be rounded by a double. */
+const JSON_OIDS = new Set([114, 3802]);
+/**
+ * Arrays whose elements need the parsers above: pg's own read numeric[] as doubles, timestamp[] and date[] in the
+ * process's local zone, and time[] or interval[] as text that a destination would take.
+ */
+const ARRAY_ELEMENT_OIDS: Record<number, number> = { 1016: 20, 1231: 1700, 1182: 1082, 1115: 1114, 1185: 1184, 1183: 1083, 1270: 1266, 1187: 1186, 1001: 17, 791: 790, 199: 114, 3807: 3802, 1561: 1560, 1563: 1562 };
+const TEXT_ARRAY_OID = 1009;
 /** date, timestamp, timestamptz: `infinity` and dates beyond JS's range are refused, never sent as something else. */
 const DATE_OIDS = new Set([1082, 1114, 1184]);
 const DATE_OID = 1082;
@@ -31,9 +44,35 @@ function utcDate(oid: number, value: string): Date | undefined {
   return undefined;
 }
 
+/** A number's significant digits, as its text spells them (sign, exponent, point and outer zeros left out). */
+function significantDigits(text: string): string {
+  return text.replace(/^[-+]/, "").replace(/[eE].*$/, "").replace(".", "").replace(/^0+/, "").replace(/0+$/, "");
+}
+
+/** JSON as a value, or unsendable when a number in it has more digits than the double it becomes (ids beyond 2^53). */
+function jsonValue(text: string): unknown {
+  let rounded: string | undefined;
+  const parsed: unknown = JSON.parse(text, (_key, value: unknown, context?: { source?: string }) => {
+    if (typeof value === "number" && context?.source !== undefined && significantDigits(context.source) !== significantDigits(String(value))) rounded ??= context.source;
+    return value;
+  });
+  return rounded === undefined ? parsed : new UnsendableValue(`the JSON number ${rounded} would be rounded by a double (cast it to text in the model to send the JSON as written)`);
+}
+
+/** An array's text parsed element by element (nested arrays too) with the element type's parser. */
+function arrayOf(parse: (value: string) => unknown): (value: string) => unknown {
+  const split = pg.types.getTypeParser(TEXT_ARRAY_OID as Parameters<typeof pg.types.getTypeParser>[0], "text") as (value: string) => unknown;
+  const each = (item: unknown): unknown => (Array.isArray(item) ? item.map(each) : item === null ? null : parse(String(item)));
+  return (value) => each(split(value));
+}
+
 function parserFor(oid: number, format: "text" | "binary"): (value: string) => unknown {
   if (format === "binary") return pg.types.getTypeParser(oid, format);
+  const element = ARRAY_ELEMENT_OIDS[oid];
+  if (element !== undefined) return arrayOf(parserFor(element, format));
+  if (JSON_OIDS.has(oid)) return jsonValue;
   if (oid === INT8_OID) return (value) => BigInt(value);
+  if (oid === NUMERIC_OID) return exactDecimal;
   const unsendable = UNSENDABLE_OIDS[oid];
   if (unsendable) return () => new UnsendableValue(unsendable);
   const parse = pg.types.getTypeParser(oid, format) as (value: string) => unknown;
@@ -78,8 +117,10 @@ export function postgresPoolConfig(config: Record<string, unknown>, options: Con
   const missing = [!host && "host", !user && "user", !database && "dbname"].filter(Boolean);
   if (missing.length > 0) throw new BadInputError(`the postgres profile target needs ${missing.join(", ")}`);
   // Keys and hashed values are cast to text in SQL: timestamptz renders in the session's TimeZone and dates in its
-  // DateStyle, which come from the server's or the role's defaults. Fixed here, so a key's text is the same everywhere.
-  const settings: string[] = ["-c TimeZone=UTC", "-c DateStyle=ISO,YMD"];
+  // DateStyle, and floats at extra_float_digits (0 or less rounds to 15 digits, so 0.30000000000000004 and 0.3 would
+  // hash alike and a change between them would never be sent), which come from the server's or the role's defaults.
+  // Fixed here (1: the shortest text that reads back exactly), so a key's and a value's text is the same everywhere.
+  const settings: string[] = ["-c TimeZone=UTC", "-c DateStyle=ISO,YMD", "-c extra_float_digits=1"];
   const searchPath = stringField(config, "search_path");
   if (searchPath) settings.push(`-c search_path=${searchPath.replaceAll(" ", "")}`);
   // A read-only run (plan, status) cannot write, whatever SQL it sends.
