@@ -59,7 +59,7 @@ const FAULTS_ON_DUCKDB = true;
  */
 const SEQUENCES = process.env.MODEL_SEQUENCES === undefined ? undefined : Number(process.env.MODEL_SEQUENCES);
 const DEFAULT_SEQUENCES: Record<EngineName, number> = { duckdb: 20, postgres: 80 };
-const CELL_SEQUENCES: Partial<Record<`${EngineName}-${DestinationName}`, number>> = { "duckdb-braze": 20, "duckdb-zendesk": 14 };
+const CELL_SEQUENCES: Partial<Record<`${EngineName}-${DestinationName}`, number>> = { "duckdb-braze": 20, "duckdb-zendesk": 12 };
 /** A cell's time allowance: its sequences at a loaded machine's pace (DuckDB about 15 s each, PostgreSQL about 5 s). */
 const CELL_TIMEOUT_MS = 2_400_000;
 const SEED = Number(process.env.MODEL_SEED ?? 20261130);
@@ -541,7 +541,7 @@ async function destinationFor(name: DestinationName): Promise<DestinationUnderTe
 
 /**
  * One cell of the suite (engine × destination), in a test file of its own (./<engine>-<destination>.test.ts) so the
- * four cells run side by side (`npm run test:model`): most of a sequence's time is spent waiting (DuckDB files
+ * cells run side by side (`npm run test:model`): most of a sequence's time is spent waiting (DuckDB files
  * opened and checkpointed, retries under faults, killed children), not computing.
  */
 export function modelCell(engineName: EngineName, destinationName: DestinationName): void {
