@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/reliability-slow/**/*.test.ts"],
-    // The model-based suite's four cells run in a vitest run of their own (`npm run test:model`), side by side; the
+    // The model-based suite's six cells run in a vitest run of their own (`npm run test:model`), side by side; the
     // other suites here run one at a time.
     exclude: process.env.ACTIVATION_MODEL_SUITE ? [] : ["test/reliability-slow/model/**"],
     globalSetup: ["test/setup/global.ts"],

@@ -29,6 +29,9 @@ const TRANSIENT_CODES = new Set([
   "BULK_TIMEOUT",
   "BULK_JOB_FAILED",
   "BULK_UNPROCESSED",
+  // A Zendesk bulk job (write or removal) that ended failed or killed: nothing in it was applied or judged.
+  "JOB_FAILED",
+  "JOB_KILLED",
   // Salesforce per-record codes that clear on their own.
   "UNABLE_TO_LOCK_ROW",
   "REQUEST_RUNNING_TOO_LONG",

@@ -10,7 +10,8 @@ import { contractSchema, type ContractInput } from "../../src/contract/schema.ts
 import { createDestination, schemaDrift } from "../../src/destinations/index.ts";
 import { ZendeskHttp, zendeskConnectionFromEnv, type ZendeskConnection } from "../../src/destinations/zendesk/client.ts";
 import { ZendeskDestination, type ZendeskTarget } from "../../src/destinations/zendesk/destination.ts";
-import { DestinationRequestError, type DestinationRecord } from "../../src/destinations/types.ts";
+import { DestinationRequestError, type DestinationRecord, type FailedOutcome } from "../../src/destinations/types.ts";
+import { failureKind } from "../../src/ledger/failures.ts";
 import { startZendeskEmulator, type ZendeskEmulator, type ZendeskEmulatorOptions, type ZendeskFieldDefinition } from "../../emulators/zendesk/index.ts";
 import { pacerFor } from "../../src/engine/pacing.ts";
 import { sendRecords } from "../../src/engine/send.ts";
@@ -174,8 +175,11 @@ describe("writes (create_or_update_many jobs)", () => {
     expect(failed.map((o) => o.status)).toEqual(["failed", "failed"]);
     expect(failed[0]).toMatchObject({ code: "JOB_FAILED", message: expect.stringMatching(/^Zendesk job \w+ failed: Injected job failure.*nothing in it was applied$/) as unknown });
     e.setFaults({ jobKillRate: 1 });
-    expect((await d.write([{ key: "x", fields: { name: "X" } }]))[0]).toMatchObject({ status: "failed", code: "JOB_KILLED" });
+    const killed = (await d.write([{ key: "x", fields: { name: "X" } }]))[0]!;
+    expect(killed).toMatchObject({ status: "failed", code: "JOB_KILLED" });
     expect(e.records("users")).toEqual([]);
+    // Nothing in such a job was judged: its rows are tried again by a later run, not held until they change.
+    for (const outcome of [failed[0]!, killed]) expect(failureKind(outcome as FailedOutcome)).toBe("transient");
   });
 
   it("retries a full job queue (429) until the jobs ahead finish, and every record lands once", async () => {

@@ -28,21 +28,23 @@ afterEach(async () => {
 describe.each(ENGINES)("on %s", (engineName) => {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT] });
 
-  async function launched(): Promise<string> {
+  async function launched(edit: (contract: { monitoring: Record<string, unknown> }) => void = () => undefined): Promise<string> {
     return engine.copyArtifacts({
       manifest: (m) => {
         const contract = m.nodes[NODE].config.meta.activation.find((c: { name: string }) => c.name === CONTRACT);
         contract.status = "launch";
+        edit(contract);
       },
     });
   }
 
-  async function sync(target: string) {
+  async function sync(target: string, env: Record<string, string> = {}) {
     const run = await runCli(syncArgs(target, "--select", CONTRACT, "--json", ...engine.args), {
       ZENDESK_URL: emulator!.url,
       ZENDESK_EMAIL: "ops@acme.io",
       ZENDESK_API_TOKEN: TOKEN,
       ...engine.env(),
+      ...env,
     });
     return { ...run, outcome: run.stdout.startsWith("{") ? JSON.parse(run.stdout).contracts?.[0] : undefined };
   }
@@ -86,6 +88,43 @@ describe.each(ENGINES)("on %s", (engineName) => {
     const quiet = emulator.callCount();
     expect((await sync(target)).outcome.counts).toMatchObject({ removed: 0, updated: 0, created: 0 });
     expect(emulator.callCount()).toBe(quiet);
+  });
+
+  // Found by the model-based suite (test/reliability-slow/model, duckdb-zendesk): a failed or killed job's rows were
+  // permanent dead letters, so valid rows waited for a change or a replay that nothing called for.
+  it("keeps the rows of a failed write job, and the keys of a killed removal job, for the next run, which lands them", async () => {
+    emulator = await startZendeskEmulator({ email: "ops@acme.io", apiToken: TOKEN, userFields: FIELDS, faults: { jobFailRate: 1 } });
+    // Every row fails here: the fixture's pause rule (5 % failed) would stop the contract, which is not under test.
+    const target = await launched((c) => (c.monitoring.pause_if = { failed_rows: 1_000_000 }));
+    const retry = { DBT_ACTIVATION_DEAD_LETTER_BACKOFF_MS: "0" };
+    const first = await sync(target, retry);
+    const rows = await engine.query(`select email from ${engine.model(CONTRACT)}`);
+    expect(first.outcome.counts, first.stderr + first.stdout).toMatchObject({ created: 0, failed: rows.length });
+    expect(first.outcome.failures.map((f: { code: string }) => f.code)).toEqual(rows.map(() => "JOB_FAILED"));
+    const letters = await engine.query(`select failure_kind from ${engine.ledgerTable("activation_dead_letters")} where contract_name = '${CONTRACT}' and closed_at is null`);
+    expect(letters.map((l) => l.failure_kind)).toEqual(rows.map(() => "transient"));
+    expect(emulator.records("users")).toEqual([]);
+
+    emulator.setFaults({});
+    const second = await sync(target, retry);
+    expect(second.exitCode, second.stderr + second.stdout).toBe(0);
+    expect(second.outcome.counts).toMatchObject({ created: rows.length, failed: 0 });
+    expect(emulator.records("users")).toHaveLength(rows.length);
+    const open = await engine.query(`select count(*) as n from ${engine.ledgerTable("activation_dead_letters")} where contract_name = '${CONTRACT}' and closed_at is null`);
+    expect(Number(open[0]!.n)).toBe(0);
+
+    // A removal's job killed: the user stays until the next run deletes it.
+    const removed = String(rows[0]!.email);
+    await engine.mutate(`delete from ${engine.model(CONTRACT)} where email = '${removed}'`);
+    emulator.setFaults({ jobKillRate: 1 });
+    const killed = await sync(target, retry);
+    expect(killed.outcome.counts).toMatchObject({ removed: 0, failed: 1 });
+    expect(killed.outcome.failures).toMatchObject([{ key: removed, code: "JOB_KILLED" }]);
+    expect(emulator.find("users", "email", removed)).toBeDefined();
+    emulator.setFaults({});
+    const third = await sync(target, retry);
+    expect(third.outcome.counts).toMatchObject({ removed: 1, failed: 0 });
+    expect(emulator.find("users", "email", removed)).toBeUndefined();
   });
 
   it("stops before writing when a Zendesk dropdown no longer offers a value the contract sends", async () => {
