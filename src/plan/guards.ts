@@ -8,6 +8,7 @@
 import type { ContractSpec } from "../contract/schema.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import type { CurrentRecord } from "../destinations/types.ts";
+import { DECIMAL_TEXT } from "../warehouse/types.ts";
 import type { PlannedRecord } from "./diff.ts";
 
 export interface GuardSkip {
@@ -29,7 +30,6 @@ function timestamp(value: unknown): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** A day, or an instant with its zone (a zone-less time would be read in the process's local zone). */
 const ISO_INSTANT = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d))?$/;
 
@@ -44,7 +44,7 @@ function stillSent(sent: unknown, now: unknown): boolean {
   const b = String(now ?? "");
   if (a === b) return true;
   if (a === "" || b === "") return false;
-  if (NUMBER.test(a) && NUMBER.test(b)) return Number(a) === Number(b);
+  if (DECIMAL_TEXT.test(a) && DECIMAL_TEXT.test(b)) return Number(a) === Number(b);
   if (ISO_INSTANT.test(a) && (ISO_INSTANT.test(b) || /^-?\d+$/.test(b))) return Date.parse(a) === (ISO_INSTANT.test(b) ? Date.parse(b) : Number(b));
   return false;
 }

@@ -93,14 +93,24 @@ export class UnsendableValue {
   }
 }
 
+/** Decimal text: digits with an optional point and exponent (not hex such as `0x10`, which JavaScript also reads). */
+export const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** A number's significant digits, as its text spells them (sign, exponent, point and outer zeros left out). */
+export function significantDigits(text: string): string {
+  return text.replace(/^[-+]/, "").replace(/[eE].*$/, "").replace(".", "").replace(/^0+/, "").replace(/0+$/, "");
+}
+
 /**
- * A decimal's text (DECIMAL / NUMERIC) as a number when a double holds it exactly (at most 15 significant digits,
- * trailing fractional zeros not counted: NUMERIC(38,10)'s 0.5000000000 is 0.5), else the exact text itself.
+ * A decimal's text (DECIMAL / NUMERIC, or decimal text bound for a number field) as a number when a double holds it
+ * exactly (the double's own text has the same significant digits: NUMERIC(38,10)'s 0.5000000000 is 0.5), else the
+ * exact text itself: more digits than a double keeps, or beyond its range (1e400 is not Infinity, 1e-400 not 0).
  * PostgreSQL's `NaN` and `±Infinity` become those numbers, which refuse their row (`unsendableReason`).
  */
 export function exactDecimal(text: string): number | string {
-  const digits = text.replace(/^[-+]/, "").replace(/(\.\d*?)0+$/, "$1").replace(".", "").replace(/^0+/, "");
-  return digits.length <= 15 ? Number(text) : text;
+  const number = Number(text);
+  if (!DECIMAL_TEXT.test(text)) return number;
+  return Number.isFinite(number) && significantDigits(String(number)) === significantDigits(text) ? number : text;
 }
 
 /**

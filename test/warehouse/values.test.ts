@@ -18,7 +18,7 @@ import { toZendeskValue } from "../../src/destinations/zendesk/values.ts";
 import { ledgerTables, migrate, type LedgerTables } from "../../src/ledger/migrations.ts";
 import { plannedRecords, type PlannedRecord } from "../../src/plan/diff.ts";
 import { connectWarehouse } from "../../src/warehouse/index.ts";
-import { unsendableReason, type Warehouse, type WarehouseValue } from "../../src/warehouse/types.ts";
+import { exactDecimal, unsendableReason, type Warehouse, type WarehouseValue } from "../../src/warehouse/types.ts";
 import { contractOn } from "../support/contracts.ts";
 import { collect, syncAll } from "./suite.ts";
 
@@ -174,6 +174,22 @@ describe.each(["duckdb", "postgres"] as const)("%s: values from the warehouse to
 
   it("gives Zendesk number fields decimal text as numbers only when it is decimal and exact", () => {
     expect(["42", " 12.50 ", "1e3", "12345678901234567890", "0x10", "1_000", "Infinity"].map((v) => toZendeskValue(v, "integer"))).toEqual([42, 12.5, 1000, "12345678901234567890", "0x10", "1_000", "Infinity"]);
+  });
+
+  it("reads decimal text as a number only when the double holds its digits, never as Infinity or 0 beyond a double's range", () => {
+    expect(["1e400", "-1e400", "1e-400", "1234567890123456", "12345678901234567", "1000000000000000000", "0.5000000000", "-0", "NaN"].map((v) => exactDecimal(v))).toEqual([
+      "1e400",
+      "-1e400",
+      "1e-400",
+      1234567890123456,
+      "12345678901234567",
+      1e18,
+      0.5,
+      -0,
+      Number.NaN,
+    ]);
+    // A Zendesk decimal field given 1e400 was sent Infinity, which JSON writes as null: the field was emptied.
+    expect(JSON.stringify(toZendeskValue("1e400", "decimal"))).toBe('"1e400"');
   });
 
   it.runIf(duck)("reads DuckDB's other timestamp precisions before 1970 rounded down to the millisecond, and TIMESTAMP_NS infinity as unsendable (not 2262-04-11)", async () => {

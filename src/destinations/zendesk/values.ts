@@ -1,8 +1,7 @@
 /** How warehouse values become Zendesk JSON values, by the field's described type when known. */
-import { exactDecimal, valueJson, type WarehouseValue } from "../../warehouse/types.ts";
+import { DECIMAL_TEXT, exactDecimal, valueJson, type WarehouseValue } from "../../warehouse/types.ts";
 
 const NUMERIC = new Set(["integer", "decimal", "lookup"]);
-const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const TEXT = new Set(["text", "textarea", "regexp", "dropdown"]);
 
 export function toZendeskValue(value: WarehouseValue, type: string | undefined): unknown {

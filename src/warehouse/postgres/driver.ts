@@ -5,7 +5,7 @@ import pg from "pg";
 import { BadInputError, errorMessage } from "../../errors.ts";
 import { redact } from "../../config/secrets.ts";
 import { stringField } from "../fields.ts";
-import { UnsendableValue, exactDecimal, type ConnectOptions } from "../types.ts";
+import { UnsendableValue, exactDecimal, significantDigits, type ConnectOptions } from "../types.ts";
 
 /** int8 (count(*), sum, bigint columns) as a bigint, the way DuckDB returns it; pg's default is a string. */
 const INT8_OID = 20;
@@ -42,11 +42,6 @@ function utcDate(oid: number, value: string): Date | undefined {
   if (oid === DATE_OID && /^\d{4}-\d\d-\d\d$/.test(value)) return new Date(`${value}T00:00:00Z`);
   if (oid === TIMESTAMP_OID && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$/.test(value)) return new Date(`${value.replace(" ", "T")}Z`);
   return undefined;
-}
-
-/** A number's significant digits, as its text spells them (sign, exponent, point and outer zeros left out). */
-function significantDigits(text: string): string {
-  return text.replace(/^[-+]/, "").replace(/[eE].*$/, "").replace(".", "").replace(/^0+/, "").replace(/0+$/, "");
 }
 
 /** JSON as a value, or unsendable when a number in it has more digits than the double it becomes (ids beyond 2^53). */
