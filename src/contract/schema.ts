@@ -291,6 +291,13 @@ export const contractSchema = z
       const previous = targets.get(to);
       if (previous) ctx.addIssue({ code: "custom", path: ["fields", column], message: `maps to ${to}, which ${previous} already maps to` });
       targets.set(to, column);
+      // Another column written to the match field would change which record the sync key finds next run (a new
+      // record each run, the old one left with the wrong value). Salesforce field names are case-insensitive.
+      const matchField = c.destination.match.field;
+      const same = c.destination.type === "salesforce" ? to.toLowerCase() === matchField.toLowerCase() : to === matchField;
+      if (same && column !== c.key) {
+        ctx.addIssue({ code: "custom", path: ["fields", column], message: `maps to ${to}, the match field: the sync key (${c.key}) is what finds and writes it; map ${c.key} or nothing to it` });
+      }
     }
     suppressionRemovalRules(c, ctx);
     if (c.gates?.max_null_rate) {

@@ -92,6 +92,25 @@ describe("loadContracts", () => {
     expect(text).toMatch(/model d, contract contacts_to_hubspot, field name: also declared on model c/);
   });
 
+  it("refuses another column mapped to the match field (it would move the record the key finds), but not the key itself", () => {
+    const salesforce = { ...valid, name: "accounts_to_salesforce", key: "account_id", destination: { type: "salesforce", object: "Account", match: { field: "External_Id__c" } } };
+    const error = errorOf(() =>
+      loadContracts(
+        manifest(
+          model("a", { activation: [{ ...valid, fields: { ...valid.fields, work_email: "email" } }] }),
+          model("b", { activation: [{ ...salesforce, fields: { legacy_id: "external_id__c" } }] }),
+        ),
+      ),
+    );
+    const text = error.details.join("\n");
+    expect(text).toMatch(/model a, contract contacts_to_hubspot, field fields\.work_email: maps to email, the match field: the sync key \(email\)/);
+    expect(text).toMatch(/model b, contract accounts_to_salesforce, field fields\.legacy_id: maps to external_id__c, the match field/);
+    const loaded = loadContracts(
+      manifest(model("c", { activation: [{ ...valid, fields: { ...valid.fields, email: "email" } }] }), model("d", { activation: [{ ...salesforce, fields: { account_id: "External_Id__c", name: "Name" } }] })),
+    );
+    expect(loaded.map((c) => c.spec.name).sort()).toEqual(["accounts_to_salesforce", "contacts_to_hubspot"]);
+  });
+
   it("refuses alert settings the syncer could not honour: email, an unsigned webhook, no channel, alert-only with nowhere to alert", () => {
     const alerting = (name: string, monitoring: Record<string, unknown>) => ({ ...valid, name, monitoring });
     const error = errorOf(() =>

@@ -78,6 +78,7 @@ const CASES: Case[] = [
   { name: "share out of range", contract: (c) => (c.gates.min_match_rate = 1.5), exit: 2, says: /field gates\.min_match_rate: .*<=1/ },
   { name: "max_null_rate on an unmapped column", contract: (c) => (c.gates.max_null_rate = { lifecycle_status: 0.1 }), exit: 2, says: /gates\.max_null_rate\.lifecycle_status: lifecycle_status is not a mapped field/ },
   { name: "two columns to one destination field", contract: (c) => (c.fields.job_title = "firstname"), exit: 2, says: /field fields\.(job_title|first_name): maps to firstname, which .* already maps to/ },
+  { name: "another column to the match field", contract: (c) => (c.fields.job_title = "email"), exit: 2, says: /field fields\.job_title: maps to email, the match field: the sync key \(email\)/ },
   { name: "launch but not launch-ready", contract: (c) => delete c.monitoring, exit: 2, says: /field monitoring\.pause_if: not launch-ready, yet status is launch/ },
   { name: "caveats without a limited rollout", contract: (c) => (c.status = "caveats"), exit: 2, says: /field status: caveats runs alert-only .* or as a limited rollout/ },
   // Injection attempts in identifiers: rejected by the schema before any SQL is built.
