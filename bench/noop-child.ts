@@ -18,6 +18,7 @@ import { MaterializedPlan, type PlannedRecord } from "../src/plan/diff.ts";
 import { runSync } from "../src/pipeline/sync.ts";
 import type { SyncReport } from "../src/report/types.ts";
 import { DuckDBWarehouse } from "../src/warehouse/duckdb/adapter.ts";
+import { DUCKDB_SCRATCH_DATABASE } from "../src/warehouse/duckdb/dialect.ts";
 import { runAsChild } from "./lib.ts";
 
 export interface NoopInput {
@@ -45,6 +46,10 @@ async function engine(input: NoopInput, started: number): Promise<Omit<NoopResul
   const [contract] = loadContracts(await readManifest(`${input.projectDir}/target/manifest.json`));
   if (!contract) throw new Error("no contract in the bench manifest");
   const instance = await DuckDBInstance.create(input.database);
+  // As the driver does (src/warehouse/duckdb/driver.ts): the plan's staging table lives in this in-memory database.
+  const setup = await instance.connect();
+  await setup.run(`attach if not exists ':memory:' as ${DUCKDB_SCRATCH_DATABASE}`);
+  setup.closeSync();
   const reader = new DuckDBWarehouse(instance, await instance.connect(), "main");
   const writer = new DuckDBWarehouse(instance, await instance.connect(), "main");
   try {

@@ -1,8 +1,9 @@
 /**
  * The plan's staging table: one run's diff of eligible rows against the ledger, written once per partition and read
- * for counts, rows to send and removed keys (src/plan/diff.ts). A table beside the ledger under a name of its own,
- * dropped when the plan is done. Not a temporary table: PostgreSQL's pool and DuckDB's streams read on other
- * connections than the one that wrote it, and BigQuery keeps temporary tables only inside scripts.
+ * for counts, rows to send and removed keys (src/plan/diff.ts). A table beside the ledger under a name of its own
+ * (on DuckDB in the in-memory database the driver attaches: Dialect.scratchSchema), dropped when the plan is done.
+ * Not a temporary table: PostgreSQL's pool and DuckDB's streams read on other connections than the one that wrote
+ * it, and BigQuery keeps temporary tables only inside scripts.
  */
 import { randomUUID } from "node:crypto";
 import type { Warehouse } from "../warehouse/types.ts";
@@ -22,7 +23,7 @@ export interface PlanStaging {
 export function planStaging(warehouse: Warehouse, tables: LedgerTables): PlanStaging {
   const d = warehouse.dialect;
   const name = `${PLAN_STAGING_PREFIX}${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  const table = `${d.quoteIdentifier(tables.schema)}.${d.quoteIdentifier(name)}`;
+  const table = `${d.scratchSchema ?? d.quoteIdentifier(tables.schema)}.${d.quoteIdentifier(name)}`;
   return {
     table,
     createAs: (select) => `create table ${table} as ${select}`,

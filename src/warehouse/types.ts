@@ -40,6 +40,12 @@ export interface Dialect {
    */
   jsonTextRows?(param: string, width: number): string;
   /**
+   * Optional: the schema (as SQL) for the plan's staging table where the engine has one held in memory, spilled to
+   * disk only past its memory limit: DuckDB's in-memory database, which its driver attaches beside the file (a table
+   * in the file cost a write to it and its WAL: 40 % of the plan at 1M rows). Absent: beside the ledger.
+   */
+  scratchSchema?: string;
+  /**
    * Optional: about how many rows one plan query should hold where the engine runs inside the syncer's process
    * (DuckDB): larger diffs run in partitions of about this many keys, so the process's memory stays flat as tables
    * grow. Absent for server engines, whose memory is not ours and which spill to their own disk.

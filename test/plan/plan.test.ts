@@ -13,7 +13,7 @@ import { sendRecords } from "../../src/engine/send.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { LEDGER_VERSION, ledgerTables, migrate, type LedgerTables } from "../../src/ledger/migrations.ts";
 import { stopChecks } from "../../src/plan/checks.ts";
-import { fieldChanges, planCounts, plannedRecords, type PlannedRecord } from "../../src/plan/diff.ts";
+import { fieldChanges, MaterializedPlan, planCounts, plannedRecords, type PlannedRecord } from "../../src/plan/diff.ts";
 import { Controls } from "../../src/ledger/controls.ts";
 import { connectWarehouse, type SqlParam, type Warehouse } from "../../src/warehouse/index.ts";
 import { expectPartitionCount, expectPartitionedPlanEqual } from "../support/partitions.ts";
@@ -151,6 +151,25 @@ describe("partitions", () => {
     } finally {
       await warehouse.execute(`delete from people where email is null or email = 'dup@example.com'`);
     }
+  });
+});
+
+describe("the plan's staging table on DuckDB", () => {
+  it("lives in the in-memory database the driver attaches, readable from a stream's own connection, never in the file", async () => {
+    const stagingCatalogs = async (): Promise<string[]> =>
+      (await warehouse.query(`select table_catalog from information_schema.tables where starts_with(table_name, 'activation_plan_')`)).map((r) => String(r.table_catalog));
+    const plan = await MaterializedPlan.materialize(warehouse, contract, tables, { partitions: 2 });
+    try {
+      expect(await stagingCatalogs()).toEqual(["activation_plan_scratch"]);
+      // Each stream reads on a connection of its own (src/warehouse/duckdb/adapter.ts): the table is seen there too.
+      let streamed = 0;
+      for await (const chunk of warehouse.stream(plan.unchangedKeysSql())) streamed += chunk.length;
+      expect(streamed).toBe((await plan.counts()).unchanged);
+      expect(streamed).toBeGreaterThan(0);
+    } finally {
+      await plan.drop();
+    }
+    expect(await stagingCatalogs()).toEqual([]);
   });
 });
 

@@ -1,6 +1,9 @@
 import { rowHashSql } from "../row-hash.ts";
 import type { Dialect } from "../types.ts";
 
+/** The in-memory database the driver attaches to every instance, for the plan's staging table (Dialect.scratchSchema). */
+export const DUCKDB_SCRATCH_DATABASE = "activation_plan_scratch";
+
 const text = "varchar";
 
 export const duckdbDialect: Dialect = {
@@ -12,6 +15,7 @@ export const duckdbDialect: Dialect = {
   hashBucket: (expression, modulus) => `mod(cast('0x' || substr(md5(${expression}), 1, 8) as bigint), ${Math.trunc(modulus)})`,
   jsonTextRows: (param, width) =>
     `(select ${Array.from({ length: width }, (_, i) => `r[${i + 1}] as c${i + 1}`).join(", ")} from (select unnest(from_json(${param}, '["VARCHAR[]"]')) as r))`,
+  scratchSchema: `"${DUCKDB_SCRATCH_DATABASE}"."main"`,
   // The planner's join, window and sort run in our process: partitions keep them to about this many rows.
   planPartitionRows: 1_000_000,
   // DuckDB's own 64-bit hash: each partition's query buckets every key again, and md5 made that the largest cost.

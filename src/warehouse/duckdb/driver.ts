@@ -4,6 +4,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { BadInputError, BusyError, errorMessage } from "../../errors.ts";
 import { redact, secretValues } from "../../config/secrets.ts";
 import type { ConnectOptions } from "../types.ts";
+import { DUCKDB_SCRATCH_DATABASE } from "./dialect.ts";
 import { duckdbDatabase } from "./path.ts";
 
 /**
@@ -50,6 +51,11 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
       await connection.run("set global TimeZone = 'UTC'");
     } catch {
       // No ICU: UTC is what DuckDB does anyway.
+    }
+    try {
+      // The plan's staging table lives here (Dialect.scratchSchema): attached to the instance, so every connection
+      // of it sees the table, and a killed plan leaves nothing behind in the file.
+      await connection.run(`attach if not exists ':memory:' as ${DUCKDB_SCRATCH_DATABASE}`);
     } finally {
       connection.closeSync();
     }
