@@ -68,7 +68,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       const lines = [
         `${outcome.alertOnly ? "ALERTONLY" : "PLAN    "} ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
           (p.failedUnchanged + p.retryLater > 0 ? `, ${p.failedUnchanged} held (failed permanently, unchanged), ${p.retryLater} waiting to retry` : "") +
-          (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : "") +
+          (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null, shared or refused key)` : "") +
           (p.expired !== undefined ? `; ${p.expired} expired (freshness.expire_after: not sent)` : ""),
       ];
       if (p.update > 0) lines.push(`         fields changing: ${fieldChangesText(outcome.fieldChanges, printable)}`);
