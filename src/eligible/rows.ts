@@ -220,7 +220,8 @@ export function keyedRowsSql(contract: Contract, dialect: Dialect, options: Elig
 
 /**
  * Keys (canonical text, column `k`) that several rows of the relation share, or that the key rule refuses, in the
- * options' shard and partition: rejected, not removed. A key that became shared is still in the data, so what was written for it stays.
+ * options' shard and partition: rejected, not removed. A key that became shared is still in the data, so what was
+ * written for it stays.
  */
 export function sharedKeysSql(contract: Contract, dialect: Dialect, options: EligibleSqlOptions = {}): string {
   const textKey = canonicalKeySql(contract, dialect, options.keyRule);
