@@ -68,6 +68,7 @@ export class UserStore {
     return this.all().find((u) => u.external_id === id);
   }
 
+  /** Case-insensitively; [unverified] for characters outside ASCII (undocumented): toLowerCase() is our choice. */
   byEmail(email: string): BrazeUser[] {
     const wanted = email.toLowerCase();
     return this.all().filter((u) => u.email?.toLowerCase() === wanted);

@@ -9,7 +9,10 @@ export interface HubSpotRecord {
   updatedAt: string;
 }
 
-/** HubSpot treats email addresses case-insensitively; every other unique value is exact. */
+/**
+ * HubSpot treats email addresses case-insensitively; every other unique value is exact. [unverified] How characters
+ * outside ASCII compare is not documented: JavaScript's toLowerCase() here is this emulator's choice.
+ */
 export function normalizeUnique(property: string, value: string): string {
   return property === "email" ? value.toLowerCase() : value;
 }

@@ -93,7 +93,8 @@ export const DEFAULT_SOBJECTS: Record<string, SalesforceFieldDefinition[]> = {
 
 /**
  * The text a field's value is matched by: Salesforce matches an external id (and finds a unique value's duplicates)
- * case-insensitively only when the field is unique and not case-sensitive; otherwise exactly.
+ * case-insensitively only when the field is unique and not case-sensitive; otherwise exactly. [unverified] How
+ * characters outside ASCII compare is not documented: toLowerCase() is this emulator's choice.
  */
 export function matchText(f: Pick<FieldDef, "unique" | "caseSensitive">, value: unknown): string {
   return f.unique && !f.caseSensitive ? String(value).toLowerCase() : String(value);

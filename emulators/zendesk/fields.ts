@@ -58,7 +58,10 @@ export function customKey(kind: ZendeskObject): "user_fields" | "organization_fi
   return kind === "users" ? "user_fields" : "organization_fields";
 }
 
-/** Zendesk compares emails and external ids case-insensitively (external ids: "not case sensitive", developer docs). */
+/**
+ * Zendesk compares emails and external ids case-insensitively (external ids: "not case sensitive", developer docs).
+ * [unverified] How characters outside ASCII compare is not documented: toLowerCase() is this emulator's choice.
+ */
 export function normalizeUnique(value: string): string {
   return value.toLowerCase();
 }

@@ -31,14 +31,28 @@ export function nullOutcome(mapping: FieldMapping, value: unknown): NullOutcome 
 
 /**
  * How a destination compares the values of the contract's match field, so two sync keys equal under the rule address
- * one record: `exact`, or `case_insensitive` (then the canonical key is the lower-cased text, in SQL, the plan and
- * the ledger). Each destination states its rule (`Destination.keyRule()`).
+ * one record: `exact`, or `case_insensitive` (then the canonical key is the text with its ASCII letters lowered, in
+ * SQL, the plan and the ledger). Each destination states its rule (`Destination.keyRule()`).
  */
 export type KeyRule = "exact" | "case_insensitive";
 
-/** A key in the canonical form of a rule (the same as SQL `lower()` on the key's text). */
+/**
+ * A key in the canonical form of a rule: under `case_insensitive`, A–Z lowered and every other character kept (SQL:
+ * `canonicalKeySql`, a `translate` every engine computes alike). Not `toLowerCase()`/`lower()`: those lower other
+ * characters differently by engine, locale and runtime (İ, final Σ, and nothing at all under PostgreSQL's C locale).
+ */
 export function canonicalKey(key: string, rule: KeyRule): string {
-  return rule === "case_insensitive" ? key.toLowerCase() : key;
+  return rule === "case_insensitive" ? key.replace(/[A-Z]+/g, (letters) => letters.toLowerCase()) : key;
+}
+
+/**
+ * Whether a key is refused before sending under the rule: under `case_insensitive`, a key with any character outside
+ * ASCII. The destinations document case-insensitive matching without saying how they compare such characters
+ * (É and é, İ, ß and SS, Σ and ς, composed and decomposed é), so neither the record it addresses nor which other
+ * rows it collides with is known. SQL: `refusedKeySql`.
+ */
+export function refusedKey(key: string, rule: KeyRule): boolean {
+  return rule === "case_insensitive" && /\P{ASCII}/u.test(key);
 }
 
 /** The code dead letters of `on_null: fail` rows carry. */

@@ -4,23 +4,28 @@
  * random or write nothing useful); they are returned separately as rejected rows so every row is accounted for.
  */
 import type { Contract } from "../contract/load.ts";
-import { expiryCutoff, type KeyRule } from "../contract/rules.ts";
+import { expiryCutoff, refusedKey, type KeyRule } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
 import { BadInputError } from "../errors.ts";
-import type { Dialect, Warehouse } from "../warehouse/types.ts";
+import { caseInsensitiveKeySql, type Dialect, type Warehouse } from "../warehouse/types.ts";
 
 export interface RejectedKey {
-  /** The key in the destination's canonical form (lower-cased where it compares keys case-insensitively). */
+  /** The key in the destination's canonical form (ASCII letters lowered where it compares keys case-insensitively). */
   key: string | null;
-  reason: "null_key" | "duplicate_key";
+  /**
+   * null_key; duplicate_key: several rows share the key under the rule; non_ascii_key: under a case-insensitive rule,
+   * the key has a character outside ASCII, whose comparison no destination documents (`refusedKey`).
+   */
+  reason: "null_key" | "duplicate_key" | "non_ascii_key";
   rows: number;
-  /** For a shared key: the rule it was compared under, when not exact (rows whose keys differ only in case). */
+  /** For a shared or non-ASCII key: the rule it was compared under, when not exact (rows whose keys differ only in case). */
   rule?: KeyRule;
 }
 
 const KEY_ALIAS = "__activation_key";
 const COUNT_ALIAS = "__activation_key_rows";
 const EXPIRED_ALIAS = "__activation_expired";
+const REFUSED_ALIAS = "__activation_key_refused";
 
 /** Syncs read the generated activation model when there is one (suppression applied), else the model itself. */
 function relationOf(contract: Contract): string {
@@ -109,10 +114,31 @@ function expiredCondition(contract: Contract, dialect: Dialect, now: Date | unde
   return `cast(${dialect.quoteIdentifier(cutoff.column)} as ${dialect.types.timestamp}) < cast('${literal}' as ${dialect.types.timestamp})`;
 }
 
+/**
+ * A text expression in the canonical form of the rule, in SQL: exactly `canonicalKey` in TypeScript, on every engine,
+ * for every key that can be sent (a key `refusedKey` refuses keeps the text earlier versions stored for it).
+ */
+export function canonicalTextSql(text: string, dialect: Dialect, rule: KeyRule | undefined): string {
+  return rule === "case_insensitive" ? caseInsensitiveKeySql(text, dialect) : text;
+}
+
+/** The key column as text, as the model holds it. */
+function keyTextSql(contract: Contract, dialect: Dialect): string {
+  return `cast(${dialect.quoteIdentifier(contract.spec.key)} as ${dialect.types.text})`;
+}
+
 /** The key column as canonical text: the destination's rule applied in SQL (`canonicalKey` in TypeScript). */
 export function canonicalKeySql(contract: Contract, dialect: Dialect, rule: KeyRule | undefined): string {
-  const text = `cast(${dialect.quoteIdentifier(contract.spec.key)} as ${dialect.types.text})`;
-  return rule === "case_insensitive" ? `lower(${text})` : text;
+  return canonicalTextSql(keyTextSql(contract, dialect), dialect, rule);
+}
+
+/**
+ * The SQL condition that a row's key is refused before sending under the rule (`refusedKey` in TypeScript): a
+ * character outside ASCII under a case-insensitive rule; never under an exact one. Rows of such a key are rejected
+ * like the rows of a shared key: neither sent nor taken for removed.
+ */
+export function refusedKeySql(contract: Contract, dialect: Dialect, rule: KeyRule | undefined): string {
+  return rule === "case_insensitive" ? dialect.nonAscii(keyTextSql(contract, dialect)) : "false";
 }
 
 /** The SQL condition that a text key belongs to the shard (true without a shard). */
@@ -162,6 +188,8 @@ export function carriedColumns(contract: Contract): string[] {
 export const KEY_ROWS_COLUMN = COUNT_ALIAS;
 /** Per keyed row (`keyedRowsSql(…, "all")`): 1 when `freshness.expire_after` leaves it out, else 0. */
 export const EXPIRED_COLUMN = EXPIRED_ALIAS;
+/** Per keyed row (`keyedRowsSql(…, "all")`): 1 when the key rule refuses its key (`refusedKeySql`), else 0. */
+export const REFUSED_COLUMN = REFUSED_ALIAS;
 
 /**
  * Rows with a key, as SQL: "fresh" the eligible ones, "expired" those `freshness.expire_after` leaves out, "all"
@@ -178,27 +206,29 @@ export function keyedRowsSql(contract: Contract, dialect: Dialect, options: Elig
   // The shard and partition filters go before the window: rows sharing a key share its buckets, so this is exact,
   // and the window (and everything after it) holds only the bucket's rows.
   return [
-    `select ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${q(HASH_COLUMN)}${which === "all" ? `, ${q(COUNT_ALIAS)}, ${q(EXPIRED_ALIAS)}` : ""} from (`,
+    `select ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${q(HASH_COLUMN)}${which === "all" ? `, ${q(COUNT_ALIAS)}, ${q(EXPIRED_ALIAS)}, ${q(REFUSED_ALIAS)}` : ""} from (`,
     `  select ${textKey} as ${q(KEY_ALIAS)}, ${carried.join(", ")}, ${hash} as ${q(HASH_COLUMN)},`,
-    `    count(*) over (partition by ${textKey}) as ${q(COUNT_ALIAS)}, ${expired ? `case when ${expired} then 1 else 0 end` : "0"} as ${q(EXPIRED_ALIAS)}`,
+    `    count(*) over (partition by ${textKey}) as ${q(COUNT_ALIAS)}, ${expired ? `case when ${expired} then 1 else 0 end` : "0"} as ${q(EXPIRED_ALIAS)},`,
+    `    case when ${refusedKeySql(contract, dialect, options.keyRule)} then 1 else 0 end as ${q(REFUSED_ALIAS)}`,
     `  from ${relationOf(contract)}`,
     `  where ${key} is not null and ${keyCondition(textKey, dialect, options)} and ${builtByCondition(dialect, options.builtBy)}`,
     which === "all"
       ? `) as keyed`
-      : `) as keyed where ${q(COUNT_ALIAS)} = 1${expired ? ` and ${q(EXPIRED_ALIAS)} = ${which === "expired" ? 1 : 0}` : ""}`,
+      : `) as keyed where ${q(COUNT_ALIAS)} = 1 and ${q(REFUSED_ALIAS)} = 0${expired ? ` and ${q(EXPIRED_ALIAS)} = ${which === "expired" ? 1 : 0}` : ""}`,
   ].join("\n");
 }
 
 /**
- * Keys (canonical text, column `k`) that several rows of the relation share, in the options' shard and partition:
- * rejected, not removed. A key that became shared is still in the data, so what was written for it stays.
+ * Keys (canonical text, column `k`) that several rows of the relation share, or that the key rule refuses, in the
+ * options' shard and partition: rejected, not removed. A key that became shared is still in the data, so what was
+ * written for it stays.
  */
 export function sharedKeysSql(contract: Contract, dialect: Dialect, options: EligibleSqlOptions = {}): string {
   const textKey = canonicalKeySql(contract, dialect, options.keyRule);
   return [
     `select ${textKey} as k from ${relationOf(contract)}`,
     `where ${dialect.quoteIdentifier(contract.spec.key)} is not null and ${keyCondition(textKey, dialect, options)} and ${builtByCondition(dialect, options.builtBy)}`,
-    `group by ${textKey} having count(*) > 1`,
+    `group by ${textKey} having count(*) > 1 or max(case when ${refusedKeySql(contract, dialect, options.keyRule)} then 1 else 0 end) = 1`,
   ].join("\n");
 }
 
@@ -227,7 +257,7 @@ export function rejectedKeysSql(contract: Contract, dialect: Dialect, partition?
     `from ${relationOf(contract)}`,
     ...(where ? [where] : []),
     `group by ${key}`,
-    `having ${key} is null or count(*) > 1`,
+    `having ${key} is null or count(*) > 1 or max(case when ${refusedKeySql(contract, dialect, keyRule)} then 1 else 0 end) = 1`,
     `order by 1`,
   ].join("\n");
 }
@@ -251,7 +281,11 @@ export async function rejectedKeys(
 export function rejectedKeyOf(row: Record<string, unknown>, keyRule: KeyRule | undefined): RejectedKey {
   const key = row.key === null || row.key === undefined ? null : String(row.key);
   const rule = keyRule && keyRule !== "exact" ? { rule: keyRule } : {};
-  return key === null ? { key, reason: "null_key", rows: Number(row.rows) } : { key, reason: "duplicate_key", rows: Number(row.rows), ...rule };
+  if (key === null) return { key, reason: "null_key", rows: Number(row.rows) };
+  // Rejected alone (a shared key has several rows), or holding a character outside ASCII: refused by the rule.
+  const rows = Number(row.rows);
+  const refused = keyRule !== undefined && keyRule !== "exact" && (rows === 1 || refusedKey(key, keyRule));
+  return { key, reason: refused ? "non_ascii_key" : "duplicate_key", rows, ...rule };
 }
 
 /** How many rows of the relation have a null key (column `rows`), of the invocation `builtBy` where given. */

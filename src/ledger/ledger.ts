@@ -5,7 +5,7 @@
  */
 import type { DestinationRecord, FailedOutcome, KeyRule, RecordOutcome } from "../destinations/types.ts";
 import { failureKind, nextAttemptAt } from "./failures.ts";
-import type { SqlParam, Warehouse } from "../warehouse/types.ts";
+import { caseInsensitiveKeySql, type SqlParam, type Warehouse } from "../warehouse/types.ts";
 import type { LedgerTables } from "./migrations.ts";
 
 /** JSON text for the warehouse: Dates as ISO strings, bigints as strings. */
@@ -409,7 +409,8 @@ export class Ledger {
   }
 
   /**
-   * Brings the contract's ledger keys to the canonical form of a case-insensitive key rule (lower-cased), so a key
+   * Brings the contract's ledger keys to the canonical form of a case-insensitive key rule (ASCII letters lowered; a
+   * key with a character outside ASCII, refused under the rule, as earlier versions stored it), so a key
    * recorded before the rule applied is the same key as today's and is never taken for a removed one (whose
    * removal would clear or delete the record both spell). Where the canonical spelling is already there, the older
    * spelling's row goes. Nothing to do for exact keys.
@@ -419,16 +420,17 @@ export class Ledger {
     const w = this.#warehouse;
     const p = w.dialect.param;
     const ledger = this.tables.ledger;
+    const canonical = caseInsensitiveKeySql("sync_key", w.dialect);
     await this.#transaction(async () => {
       await w.execute(
-        `delete from ${ledger} where contract_name = ${p(1)} and sync_key <> lower(sync_key)
-          and lower(sync_key) in (select sync_key from ${ledger} where contract_name = ${p(2)})`,
+        `delete from ${ledger} where contract_name = ${p(1)} and sync_key <> ${canonical}
+          and ${canonical} in (select sync_key from ${ledger} where contract_name = ${p(2)})`,
         [contract, contract],
       );
-      await w.execute(`update ${ledger} set sync_key = lower(sync_key) where contract_name = ${p(1)} and sync_key <> lower(sync_key)`, [contract]);
+      await w.execute(`update ${ledger} set sync_key = ${canonical} where contract_name = ${p(1)} and sync_key <> ${canonical}`, [contract]);
       // Open dead letters follow, so a replay or a settled write finds them under the key the plan now uses.
       await w.execute(
-        `update ${this.tables.deadLetters} set sync_key = lower(sync_key) where contract_name = ${p(1)} and closed_at is null and sync_key <> lower(sync_key)`,
+        `update ${this.tables.deadLetters} set sync_key = ${canonical} where contract_name = ${p(1)} and closed_at is null and sync_key <> ${canonical}`,
         [contract],
       );
     });

@@ -20,12 +20,14 @@ import {
   HASH_COLUMN,
   KEY_COLUMN,
   KEY_ROWS_COLUMN,
+  canonicalTextSql,
   carriedColumns,
   keyCondition,
   keyedRowsSql,
   nullKeyRowsSql,
   rejectedKeyOf,
   rejectedKeys,
+  REFUSED_COLUMN,
   type EligibleSqlOptions,
   type RejectedKey,
 } from "../eligible/rows.ts";
@@ -183,7 +185,7 @@ function planRowsSql(contract: Contract, warehouse: Warehouse, tables: LedgerTab
     ? []
     : [`when ${sameRow} and f.failure_kind = 'permanent' then 'failed_unchanged'`, `when ${sameRow} and f.next_attempt_at > ${d.param(2)} then 'retry_later'`];
   const change = options.replay ? `when l.sync_key is null then 'create' else 'update'` : `${held.join(" ")} when l.sync_key is null then 'create' when ${compare} then 'update' else 'unchanged'`;
-  const first = [`when e.${q(KEY_ROWS_COLUMN)} > 1 then 'shared'`, `when e.${q(EXPIRED_COLUMN)} = 1 then 'expired'`, ...(options.replay ? [`when f.sync_key is null then 'not_replayed'`] : [])];
+  const first = [`when e.${q(KEY_ROWS_COLUMN)} > 1 or e.${q(REFUSED_COLUMN)} = 1 then 'shared'`, `when e.${q(EXPIRED_COLUMN)} = 1 then 'expired'`, ...(options.replay ? [`when f.sync_key is null then 'not_replayed'`] : [])];
   // The open removal letters of each key: replay removes only the keys that have one; otherwise one that failed
   // permanently, or transiently before its next attempt, holds the removal back.
   const removalLetters = openLettersSql(warehouse, tables, options, "removals", `max(${options.replay ? "1" : `case when failure_kind = 'permanent' or next_attempt_at > ${d.param(2)} then 1 else 0 end`}) as held`);
@@ -479,13 +481,12 @@ export interface RemovedKey {
 }
 
 /**
- * The excluded-rows model's key (alias `x`) in the ledger's canonical form: a case-insensitive key rule lower-cases
- * it as the ledger does, or a withdrawn consent of `Ann@X.com` would not be found for ledger key `ann@x.com`.
+ * The excluded-rows model's key (alias `x`) in the ledger's canonical form: a case-insensitive key rule lowers its
+ * ASCII letters as the ledger does, or a withdrawn consent of `Ann@X.com` would not be found for ledger key `ann@x.com`.
  */
 function excludedKeySql(contract: Contract, warehouse: Warehouse, options: { keyRule?: KeyRule | undefined }): string {
   const d = warehouse.dialect;
-  const text = `cast(x.${d.quoteIdentifier(contract.spec.key)} as ${d.types.text})`;
-  return options.keyRule === "case_insensitive" ? `lower(${text})` : text;
+  return canonicalTextSql(`cast(x.${d.quoteIdentifier(contract.spec.key)} as ${d.types.text})`, d, options.keyRule);
 }
 
 /** The excluded-rows model's reasons per key (columns sync_key, reasons), or undefined (no readable model). */

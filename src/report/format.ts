@@ -1,6 +1,7 @@
 /** The run's report: one block per contract for people, or one JSON document for orchestrators. */
 import { EXIT, type ExitCode } from "../exit-codes.ts";
 import type { RemovalAction } from "../contract/rules.ts";
+import type { RejectedKey } from "../eligible/rows.ts";
 import type { PlannedOutcome, ContractOutcome, SyncedOutcome, SyncReport } from "./types.ts";
 
 export function exitCodeOf(contracts: ContractOutcome[]): ExitCode {
@@ -24,6 +25,15 @@ const LABEL: Record<SyncedOutcome["result"], string> = { success: "SYNCED", part
 export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/** One rejected key, in words (a null key, a key shared by several rows, or a key the key rule refuses). */
+function rejectedLine(r: RejectedKey, compared: string): string {
+  if (r.reason === "null_key") return `${r.rows} row(s) with a null key`;
+  if (r.reason === "non_ascii_key") {
+    return `key ${printable(r.key ?? "")} (${r.rows} row${r.rows === 1 ? "" : "s"}): the key has characters outside ASCII, and the destination compares keys case-insensitively without documenting how it compares those, so the record it addresses is not known (shown as the warehouse's lower() gives it)`;
+  }
+  return `key ${printable(r.key ?? "")} appears in ${r.rows} rows${compared}`;
 }
 
 /** Removals per action, in words: `2 cleared, 1 kept (on_removed: keep)`. */
@@ -58,7 +68,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       const lines = [
         `${outcome.alertOnly ? "ALERTONLY" : "PLAN    "} ${head}: ${p.eligible} eligible rows: ${p.create} create, ${p.update} update, ${p.unchanged} unchanged, ${p.removed} removed` +
           (p.failedUnchanged + p.retryLater > 0 ? `, ${p.failedUnchanged} held (failed permanently, unchanged), ${p.retryLater} waiting to retry` : "") +
-          (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null or shared key)` : "") +
+          (outcome.rejected.length ? `; ${outcome.rejected.reduce((n, r) => n + r.rows, 0)} rejected (null, shared or refused key)` : "") +
           (p.expired !== undefined ? `; ${p.expired} expired (freshness.expire_after: not sent)` : ""),
       ];
       if (p.update > 0) lines.push(`         fields changing: ${fieldChangesText(outcome.fieldChanges, printable)}`);
@@ -90,7 +100,7 @@ function formatOutcome(outcome: ContractOutcome): string[] {
       if (c.failed > 10) lines.push(`         … and ${c.failed - 10} more failed rows (--json lists up to 100)`);
       for (const r of outcome.rejected.slice(0, 10)) {
         const compared = r.rule === "case_insensitive" ? " (keys compared case-insensitively, as the destination matches them)" : "";
-        lines.push(`         rejected: ${r.reason === "null_key" ? `${r.rows} row(s) with a null key` : `key ${printable(r.key ?? "")} appears in ${r.rows} rows${compared}`}`);
+        lines.push(`         rejected: ${rejectedLine(r, compared)}`);
       }
       for (const k of outcome.skips.slice(0, 5)) lines.push(`         skipped ${printable(k.key)}: ${printable(k.reason)}`);
       if (outcome.stopped) lines.push(`         stopped early: ${printable(outcome.stopped)}`);

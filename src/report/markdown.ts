@@ -29,7 +29,7 @@ function section(outcome: ContractOutcome, contract: Contract | undefined): stri
   );
   if (p.update > 0) lines.push(`- fields changing: ${fieldChangesText(outcome.fieldChanges, (f) => `\`${cell(f)}\``)}`);
   const rejected = outcome.rejected.reduce((n, r) => n + r.rows, 0);
-  if (rejected > 0) lines.push(`- ${rejected} row(s) rejected before sending (null or shared sync key)`);
+  if (rejected > 0) lines.push(`- ${rejected} row(s) rejected before sending (null, shared or refused sync key)`);
   for (const stop of outcome.wouldStop) lines.push(`- ⛔ **would stop**: ${stop}`);
   for (const o of outcome.overridden) lines.push(`- overridden: ${o}`);
   if (outcome.wouldStop.length === 0) lines.push("- ✅ every gate would hold: it would sync");

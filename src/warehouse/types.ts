@@ -29,6 +29,11 @@ export interface Dialect {
    */
   hashBucket(textExpression: string, modulus: number): string;
   /**
+   * The SQL condition that a text expression holds a character outside ASCII, exact whatever the database's locale
+   * (keys with one are refused under a case-insensitive key rule: `refusedKeySql` in src/eligible/rows.ts).
+   */
+  nonAscii(textExpression: string): string;
+  /**
    * A statement that, run first in a transaction, holds off every other syncer's ledger migration until that
    * transaction ends. Absent where the engine has none (DuckDB's file lock already admits one writer).
    */
@@ -57,6 +62,26 @@ export interface Dialect {
    * where absent).
    */
   partitionBucket?(textKey: string, salt: string, modulus: number): string;
+}
+
+const ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/**
+ * A text expression with its ASCII letters lowered and every other character kept: `translate` with the 26 letters
+ * spelt out, which DuckDB, PostgreSQL (in any locale), Snowflake and BigQuery compute alike, unlike `lower()`.
+ */
+export function asciiLowerSql(textExpression: string): string {
+  return `translate(${textExpression}, '${ASCII_UPPER}', '${ASCII_UPPER.toLowerCase()}')`;
+}
+
+/**
+ * A key's text compared case-insensitively (`canonicalKey` in src/contract/rules.ts): ASCII letters lowered. A key
+ * with a character outside ASCII is refused before sending under that rule; its text stays what earlier versions
+ * stored for it, the engine's `lower()`, only so that a ledger row they wrote is still recognised as that key's (and
+ * never taken for a removed one). Such a text is never sent.
+ */
+export function caseInsensitiveKeySql(textExpression: string, dialect: Pick<Dialect, "nonAscii">): string {
+  return `case when ${dialect.nonAscii(textExpression)} then lower(${textExpression}) else ${asciiLowerSql(textExpression)} end`;
 }
 
 export interface Warehouse {

@@ -6,7 +6,8 @@
  * the syncer's time zone. Braze compares emails case-insensitively and external ids exactly; Zendesk compares emails
  * and external ids case-insensitively: each destination's emulator matches the same way, and the syncer follows.
  * Values too: each is sent as the warehouse holds it or its row is refused, a rerun sends nothing, and unless_edited
- * reads a value in the destination's spelling (a date field's YYYY-MM-DD) as the one we sent.
+ * reads a value in the destination's spelling (a date field's YYYY-MM-DD) as the one we sent. A key outside ASCII is
+ * refused under a case-insensitive rule and sent as it is under an exact one (HubSpot: unicode-keys.e2e.test.ts).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { startBrazeEmulator, type BrazeEmulator } from "../../emulators/braze/index.ts";
@@ -416,6 +417,65 @@ describe.each(ENGINES)("Braze and Zendesk keys on %s", (engineName) => {
       expect(zendesk.records("users")).toHaveLength(total - 2);
     });
   }
+
+  // Keys outside ASCII under a case-insensitive rule are refused (non_ascii_key; test/e2e/unicode-keys.e2e.test.ts has
+  // why and HubSpot's case); an exact rule sends them as they are.
+  const NON_ASCII = "ΟΔΟΣ@x.gr";
+  const ASCII_UPPER = "STRASSE@x.de";
+  /** Gives the model's first two rows (in email order) a key outside ASCII and an upper-case ASCII key. */
+  async function rekey(name: string): Promise<void> {
+    const emails = (await engine.query(`select email from ${engine.model(name)} order by email`)).map((r) => String(r.email));
+    await engine.mutate(`update ${engine.model(name)} set email = '${NON_ASCII}' where email = '${emails[0]}'`);
+    await engine.mutate(`update ${engine.model(name)} set email = '${ASCII_UPPER}' where email = '${emails[1]}'`);
+  }
+  const nonAsciiCases = [
+    { name: BRAZE, match: "email", start: async () => void (braze = await startBrazeEmulator({ apiKey: TOKEN, attributes: BRAZE_ATTRIBUTES })), count: () => braze!.users().length, find: (key: string) => braze!.findUser({ email: key }) },
+    ...(["email", "external_id"] as const).map((field) => ({
+      name: ZENDESK,
+      match: field,
+      start: async () => void (zendesk = await startZendeskEmulator({ email: "ops@acme.io", apiToken: TOKEN, userFields: ZENDESK_FIELDS })),
+      count: () => zendesk!.records("users").length,
+      find: (key: string) => zendesk!.find("users", field, key),
+    })),
+  ];
+  for (const c of nonAsciiCases) {
+    it(`${c.name} by ${c.match}: a key outside ASCII is refused, the rest sent once, reruns make no request`, async () => {
+      await c.start();
+      await rekey(c.name);
+      const total = await rows(c.name);
+      const dir = await launched(c.name, (contract) => (contract.destination.match = { field: c.match }));
+      for (let run = 1; run <= 2; run += 1) {
+        const result = await sync(c.name, dir);
+        expect(result.exitCode, result.output).toBe(4);
+        expect(result.outcome.counts, result.output).toMatchObject({ created: run === 1 ? total - 1 : 0, updated: 0, rejected: 1 });
+        expect(result.outcome.rejected).toEqual([{ key: expect.any(String), reason: "non_ascii_key", rows: 1, rule: "case_insensitive" }]);
+        if (run > 1) expect(result.outcome.requests).toBe(0);
+      }
+      expect(c.find(NON_ASCII)).toBeUndefined();
+      expect(c.find(NON_ASCII.toLowerCase())).toBeUndefined();
+      expect(c.find("strasse@x.de")).toBeDefined();
+      expect(c.count()).toBe(total - 1);
+      const keys = await ledger(c.name);
+      expect(keys).toHaveLength(total - 1);
+      expect(keys.every((k) => /^\p{ASCII}*$/u.test(k))).toBe(true);
+    });
+  }
+
+  it("Braze by external_id (compared exactly): a key outside ASCII is sent as it is, once", async () => {
+    braze = await startBrazeEmulator({ apiKey: TOKEN, attributes: BRAZE_ATTRIBUTES });
+    await rekey(BRAZE);
+    const total = await rows(BRAZE);
+    const dir = await launched(BRAZE, (c) => (c.destination.match = { field: "external_id" }));
+    const first = await sync(BRAZE, dir);
+    expect(first.exitCode, first.output).toBe(0);
+    expect(first.outcome.counts).toMatchObject({ created: total, rejected: 0 });
+    expect(braze.findUser({ external_id: NON_ASCII })).toBeDefined();
+    expect(braze.findUser({ external_id: ASCII_UPPER })).toBeDefined();
+    expect(await ledger(BRAZE)).toEqual(expect.arrayContaining([NON_ASCII, ASCII_UPPER]));
+    const again = await sync(BRAZE, dir);
+    expect(again.outcome.counts).toMatchObject({ created: 0, updated: 0, unchanged: total });
+    expect(again.outcome.requests).toBe(0);
+  });
 
   it("Zendesk by email: mixed-case keys are stored lower-cased, and a rerun in another spelling changes nothing", async () => {
     zendesk = await startZendeskEmulator({ email: "ops@acme.io", apiToken: TOKEN, userFields: ZENDESK_FIELDS });

@@ -11,6 +11,8 @@ export const duckdbDialect: Dialect = {
   param: (n) => `$${n}`,
   types: { text, timestamp: "timestamp", boolean: "boolean", integer: "bigint" },
   primaryKey: (columns) => `primary key (${columns.join(", ")})`,
+  // strlen counts bytes, length characters: they differ exactly when a character is outside ASCII (UTF-8).
+  nonAscii: (expression) => `(strlen(${expression}) <> length(${expression}))`,
   // The dbt macros activation.stable_bucket / hex8_to_int (duckdb): the first 8 hex digits read as an unsigned int.
   hashBucket: (expression, modulus) => `mod(cast('0x' || substr(md5(${expression}), 1, 8) as bigint), ${Math.trunc(modulus)})`,
   jsonTextRows: (param, width) =>

@@ -15,6 +15,8 @@ export const snowflakeDialect: Dialect = {
   types: { text, timestamp: "timestamp_tz", boolean: "boolean", integer: "integer" },
   // Declared for readers and tools; Snowflake does not enforce it (see the lease in src/ledger/controls.ts).
   primaryKey: (columns) => `primary key (${columns.join(", ")})`,
+  // Snowflake strings are UTF-8: OCTET_LENGTH exceeds LENGTH exactly when a character is outside ASCII.
+  nonAscii: (expression) => `(octet_length(${expression}) <> length(${expression}))`,
   // activation.stable_bucket's formula. The macro's Snowflake spelling is to_number(h, 'XXXXXXXX'); fakesnow does
   // not implement to_number with a format, so this spells out the positional sum of the dbt package's default
   // hex8_to_int, which Snowflake runs as well and which gives the same unsigned integer.
