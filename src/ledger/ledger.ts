@@ -25,6 +25,8 @@ export interface RunStart {
   startedAt: Date;
   mode: string;
   actor?: string | undefined;
+  /** What the run writes to (src/contract/fingerprint.ts destinationTarget); absent on rows that write nothing. */
+  target?: string | undefined;
 }
 
 /** Rows per class, as the run log keeps them. */
@@ -146,7 +148,7 @@ export interface LedgerOptions {
 const LEDGER_COLUMNS = [
   ...["contract_name", "sync_key", "row_hash", "destination_record_id", "last_sent_values", "previous_values"].map(text),
   timestamp("synced_at"),
-  ...["run_id", "status"].map(text),
+  ...["run_id", "status", "mapping_hash"].map(text),
 ];
 
 /** A Date as the warehouse's timestamp text: UTC, no zone suffix (the ledger's timestamps are UTC instants). */
@@ -200,9 +202,10 @@ export class Ledger {
   /**
    * Records acknowledged batches in one transaction: written rows into the ledger (closing their open dead letters),
    * failed rows into dead letters. Statements go in slices of CHECKPOINT_SLICE rows, inside the bind-parameter limits
-   * of every engine.
+   * of every engine. `mappingHash`: the fingerprint of the field mapping the rows were sent under (migration 11), kept
+   * per written row, so a run killed halfway through a remapping leaves the rest still planned as updates.
    */
-  async checkpoint(contract: string, runId: string, records: LedgerRecord[], outcomes: RecordOutcome[]): Promise<void> {
+  async checkpoint(contract: string, runId: string, records: LedgerRecord[], outcomes: RecordOutcome[], mappingHash: string | null = null): Promise<void> {
     const w = this.#warehouse;
     const now = new Date();
     const byKey = new Map(records.map((r) => [r.key, r]));
@@ -220,7 +223,7 @@ export class Ledger {
     await this.#transaction(async () => {
       for (let i = 0; i < written.length; i += size) {
         const slice = written.slice(i, i + size);
-        const previous = await this.#writeLedgerRows(contract, runId, slice, byKey, now);
+        const previous = await this.#writeLedgerRows(contract, runId, slice, byKey, now, mappingHash);
         await this.#close(contract, slice.map((o) => o.key), "written", now);
         await this.#logChanges(contract, runId, slice.map((o) => ({ key: o.key, action: o.status, fields: fieldsOf(o.key, o.status === "created", previous), recordId: o.recordId })), now);
       }
@@ -363,6 +366,7 @@ export class Ledger {
     written: Extract<RecordOutcome, { recordId: string }>[],
     byKey: Map<string, LedgerRecord>,
     now: Date,
+    mappingHash: string | null,
   ): Promise<Map<string, string | null>> {
     const w = this.#warehouse;
     const p = w.dialect.param;
@@ -382,6 +386,7 @@ export class Ledger {
       now,
       runId,
       "synced",
+      mappingHash,
     ]);
     await this.#insert(this.tables.ledger, LEDGER_COLUMNS, rows);
     return previous;
@@ -523,10 +528,11 @@ export class Ledger {
   /**
    * A run-log row for a contract held back before anything was planned or sent, saying why (stop_reason), so `status`,
    * `history` and the dbt package see every scheduled run, not only those that wrote: `gated` (its dbt gate failed,
-   * gate_reasons), `held` (the kill switch is on) or `busy` (another runner holds its lease). Held and busy runs passed
-   * the gate.
+   * gate_reasons), `held` (the kill switch is on), `busy` (another runner holds its lease) or `refused` (its destination
+   * target changed under a ledger of synced rows). Held, busy and refused runs passed the gate. No target is recorded:
+   * these runs wrote nothing, so the last target stays the one the ledger's rows were written to.
    */
-  async heldRun(run: RunStart, held: { status: "gated" | "held" | "busy"; reasons: string[] }): Promise<void> {
+  async heldRun(run: RunStart, held: { status: "gated" | "held" | "busy" | "refused"; reasons: string[] }): Promise<void> {
     const { status, reasons } = held;
     const gateReasons = status === "gated" ? reasons : [];
     const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, new Date(), status, run.mode, status !== "gated", JSON.stringify(gateReasons), reasons.join("; ").slice(0, 2000), run.actor ?? null];
@@ -542,9 +548,9 @@ export class Ledger {
    * row behind with status `running` and no finish time (the next runner marks it `abandoned`).
    */
   async startRun(run: RunStart): Promise<void> {
-    const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, "running", run.mode, true, "[]", run.actor ?? null];
+    const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, "running", run.mode, true, "[]", run.actor ?? null, run.target ?? null];
     await this.#warehouse.execute(
-      `insert into ${this.tables.runLog} (run_id, contract_name, invocation_id, started_at, status, mode, gate_passed, gate_reasons, actor)
+      `insert into ${this.tables.runLog} (run_id, contract_name, invocation_id, started_at, status, mode, gate_passed, gate_reasons, actor, target)
         values ${this.#placeholders(1, values.length)}`,
       values,
     );
@@ -579,6 +585,18 @@ export class Ledger {
     );
     const rule = rows[0]?.key_rule;
     return rule === "exact" || rule === "case_insensitive" ? rule : undefined;
+  }
+
+  /**
+   * The target the contract's latest run that may have written recorded (migration 11), if any; with whether the
+   * ledger still holds synced rows of it (records in that target that removals and updates would act on).
+   */
+  async lastTarget(contract: string): Promise<{ target: string | undefined; syncedRows: boolean }> {
+    const p = this.#warehouse.dialect.param;
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    const [last] = await this.#warehouse.query(`select target from ${this.tables.runLog} where contract_name = ${p(1)} and target is not null order by started_at desc limit 1`, [contract]);
+    const [synced] = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${p(1)} and status = 'synced'`, [contract]);
+    return { target: last?.target === null || last?.target === undefined ? undefined : String(last.target), syncedRows: Number(synced?.keys ?? 0) > 0 };
   }
 
   /** Whether the ledger holds any row of the contract: false before its first sync into the destination. */

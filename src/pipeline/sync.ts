@@ -10,6 +10,7 @@ import type { ContractSpec } from "../contract/schema.ts";
 import { launchReadiness } from "../contract/readiness.ts";
 import { clearingRemovals, holdsOnParity, lateArrivingLimit, matchRateStop, measuresMatchRate, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
+import { destinationTarget, mappingFingerprint, targetChangeProblem } from "../contract/fingerprint.ts";
 import { BadInputError, BusyError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
 import { resolveProjectDir, resolveTargetDir } from "../dbt/project.ts";
@@ -252,6 +253,23 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
         if (!options.dryRun && !alertOnly(contract)) destinations.set(contract.spec.name, opened.open(contract));
       }
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
+      // A target changed under a ledger of synced rows is bad input too: nothing of any contract is written, and
+      // (unless a dry run) each refused contract's run log says why.
+      const retargeted: { contract: Contract; problem: string }[] = [];
+      for (const contract of proven.keys()) {
+        const problem = targetChangeProblem(contract.spec, await ledger.lastTarget(contract.spec.name));
+        if (problem) retargeted.push({ contract, problem });
+      }
+      if (retargeted.length > 0) {
+        if (!options.dryRun) {
+          for (const { contract, problem } of retargeted) {
+            await ledger.heldRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: new Date(), mode: contract.spec.destination.mode, actor: options.actor }, { status: "refused", reasons: [problem] });
+          }
+        }
+        throw new BadInputError("contracts whose destination changed under their ledger", {
+          details: retargeted.map(({ contract, problem }) => `${contract.model.file}: model ${contract.model.name}, contract ${contract.spec.name}, field destination: ${problem}`),
+        });
+      }
       // A contract its gate held back leaves a run-log row saying why: `status` shows it, not only runs that wrote.
       if (!options.dryRun) {
         for (const { contract, reasons } of gated) {
@@ -427,7 +445,7 @@ interface ContractRun {
 async function syncLeased(leased: Omit<ContractRun, "started">): Promise<ContractOutcome> {
   const { contract, ledger, controls, run, options } = leased;
   const started = new Date();
-  await ledger.startRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: started, mode: contract.spec.destination.mode, actor: options.actor });
+  await ledger.startRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: started, mode: contract.spec.destination.mode, actor: options.actor, target: destinationTarget(contract.spec) });
   await ledger.abandonRuns(contract.spec.name, await controls.liveRunIds());
   const finishRun: FinishRun = (status, counts, stopReason, overrideReason) =>
     ledger.finishRun({ runId: run.runId, contract: contract.spec.name, finishedAt: new Date(), status, counts, stopReason, overrideReason });
@@ -654,7 +672,7 @@ async function sendPlan(
         options.onProgress?.(contract.spec.name, s);
       },
       onAcknowledged: async (sent, outcomes) => {
-        await ledger.checkpoint(contract.spec.name, run.runId, sent as PlannedRecord[], outcomes);
+        await ledger.checkpoint(contract.spec.name, run.runId, sent as PlannedRecord[], outcomes, mappingFingerprint(contract.spec));
       },
       // The kill switch is read between batches: pausing stops a running sync after the batch in flight. So is the
       // pause rule: a run failing rows past it stops now rather than at the end.
