@@ -129,7 +129,7 @@ export function changedFields(sent: Record<string, unknown>, lastSent: string | 
 }
 
 /** Why a dead letter stopped being open (close_reason). */
-export type CloseReason = "written" | "superseded" | "unchanged" | `not eligible: ${string}`;
+export type CloseReason = "written" | "superseded" | "unchanged" | "retired" | `not eligible: ${string}`;
 
 /**
  * Told after each run-log and checkpoint write has committed (the live status of a sync on DuckDB, which other
@@ -599,10 +599,29 @@ export class Ledger {
     return { target: last?.target === null || last?.target === undefined ? undefined : String(last.target), syncedRows: Number(synced?.keys ?? 0) > 0 };
   }
 
-  /** Whether the ledger holds any row of the contract: false before its first sync into the destination. */
+  /**
+   * `--accept-new-target`: the contract's synced rows describe records in the target it wrote to before, so they are
+   * retired (status `retired`: no update, removal or rollback acts on them again; their records are left as they
+   * are) and their open dead letters close (`retired`), in one transaction. Returns the rows retired.
+   */
+  async retireTarget(contract: string): Promise<number> {
+    const w = this.#warehouse;
+    const p = w.dialect.param;
+    return this.#transaction(async () => {
+      const [row] = await w.query(`select count(*) as ${w.dialect.quoteIdentifier("keys")} from ${this.tables.ledger} where contract_name = ${p(1)} and status = 'synced'`, [contract]);
+      await w.execute(`update ${this.tables.ledger} set status = 'retired' where contract_name = ${p(1)} and status = 'synced'`, [contract]);
+      await w.execute(`update ${this.tables.deadLetters} set closed_at = ${p(1)}, close_reason = 'retired' where contract_name = ${p(2)} and closed_at is null`, [new Date(), contract]);
+      return Number(row?.keys ?? 0);
+    });
+  }
+
+  /**
+   * Whether the ledger holds any row of the contract: false before its first sync into the destination (rows retired
+   * by `--accept-new-target` belong to another destination: a sync after it is a first sync again).
+   */
   async hasRows(contract: string): Promise<boolean> {
     const q = this.#warehouse.dialect.quoteIdentifier;
-    const rows = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${this.#warehouse.dialect.param(1)}`, [contract]);
+    const rows = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${this.#warehouse.dialect.param(1)} and status <> 'retired'`, [contract]);
     return Number(rows[0]?.keys ?? 0) > 0;
   }
 

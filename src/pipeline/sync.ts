@@ -79,6 +79,14 @@ export interface SyncOptions {
    * gate, the kill switch, the lease, the mode and its guards, the pause rule, the run log.
    */
   replay?: boolean;
+  /**
+   * `--accept-new-target`: a contract whose destination target changed under a ledger of synced rows syncs to the new
+   * one instead of being refused: those rows are retired first (src/ledger/ledger.ts retireTarget), so every
+   * eligible row is created. Not with a shard (one run retires the whole ledger).
+   */
+  acceptNewTarget?: boolean;
+  /** Set per contract by `runSync`: this run retires the ledger's rows of the old target (`--accept-new-target`). */
+  retiring?: boolean;
 }
 
 /**
@@ -158,6 +166,9 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   envValue(env, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS");
   envValue(env, "DBT_ACTIVATION_ALERT_TIMEOUT_MS");
   const changeLogDays = envValue(env, "DBT_ACTIVATION_CHANGE_LOG_DAYS");
+  if (options.acceptNewTarget && options.shard) {
+    throw new BadInputError("--accept-new-target retires the contract's whole ledger: run it once without --shard, then shard the runs after it");
+  }
   const cwd = options.cwd ?? process.cwd();
   const projectDir = resolveProjectDir(options.projectDir, cwd);
   const source = options.artifacts ?? localArtifacts(await resolveTargetDir({ projectDir, targetPath: options.targetPath, env, cwd }));
@@ -256,9 +267,12 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
       // A target changed under a ledger of synced rows is bad input too: nothing of any contract is written, and
       // (unless a dry run) each refused contract's run log says why.
       const retargeted: { contract: Contract; problem: string }[] = [];
+      const accepted = new Map<string, string>();
       for (const contract of proven.keys()) {
-        const problem = targetChangeProblem(contract.spec, await ledger.lastTarget(contract.spec.name));
-        if (problem) retargeted.push({ contract, problem });
+        const last = await ledger.lastTarget(contract.spec.name);
+        const problem = targetChangeProblem(contract.spec, last);
+        if (problem && options.acceptNewTarget) accepted.set(contract.spec.name, `--accept-new-target: the ledger's rows synced to "${last.target ?? ""}" are retired, every eligible row goes to "${destinationTarget(contract.spec)}"`);
+        else if (problem) retargeted.push({ contract, problem });
       }
       if (retargeted.length > 0) {
         if (!options.dryRun) {
@@ -280,7 +294,11 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
         const destination = destinations.get(contract.spec.name);
         outcomes.set(
           contract.spec.name,
-          await contractOrFailure(contract, () => syncContract(contract, destination, warehouse, ledger, controls, { ...run, builtBy }, { ...options, gateOverridden: gateOverrides.get(contract.spec.name) ?? [] })),
+          await contractOrFailure(contract, () => {
+            const acceptance = accepted.get(contract.spec.name);
+            const gateOverridden = [...(gateOverrides.get(contract.spec.name) ?? []), ...(acceptance ? [acceptance] : [])];
+            return syncContract(contract, destination, warehouse, ledger, controls, { ...run, builtBy }, { ...options, gateOverridden, retiring: acceptance !== undefined });
+          }),
         );
       }
     }
@@ -393,7 +411,7 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   // A dry run asks no destination: the key rule is the one known without a describe (Salesforce: exact).
   const keyRule = knownKeyRule(contract);
-  const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy, keyRule });
+  const planOptions = { ...(await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy, keyRule })), retiredLedger: options.retiring };
   // One plan, with what was last sent (for the field changes), dropped when read: a dry run leaves no table behind.
   const materialized = await MaterializedPlan.materialize(warehouse, contract, ledger.tables, planOptions, true);
   try {
@@ -445,6 +463,9 @@ interface ContractRun {
 async function syncLeased(leased: Omit<ContractRun, "started">): Promise<ContractOutcome> {
   const { contract, ledger, controls, run, options } = leased;
   const started = new Date();
+  // Retired before the run records its (new) target: a run killed in between leaves the old target recorded and no
+  // synced rows of it, which the next run accepts without the flag.
+  if (options.retiring) await ledger.retireTarget(contract.spec.name);
   await ledger.startRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: started, mode: contract.spec.destination.mode, actor: options.actor, target: destinationTarget(contract.spec) });
   await ledger.abandonRuns(contract.spec.name, await controls.liveRunIds());
   const finishRun: FinishRun = (status, counts, stopReason, overrideReason) =>

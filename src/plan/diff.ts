@@ -85,6 +85,11 @@ export interface PlanOptions extends Omit<EligibleSqlOptions, "partition"> {
   partitions?: number | undefined;
   /** The excluded-rows model's relation when it can be read: why each removed key left (consent, exclude, …). */
   excluded?: string | undefined;
+  /**
+   * Plan as a sync with `--accept-new-target` will, once it has retired the ledger's rows of the old target and
+   * closed their open dead letters: every eligible row a create, nothing removed or held back (`plan` only).
+   */
+  retiredLedger?: boolean | undefined;
 }
 
 /** One partition's query options. */
@@ -100,7 +105,8 @@ function partitioned(options: PlanOptions): PartOptions[] {
 function ledgerRowsWhere(warehouse: Warehouse, options: PartOptions, alias = ""): string {
   const d = warehouse.dialect;
   const column = (name: string): string => (alias ? `${alias}.${name}` : name);
-  return `${column("contract_name")} = ${d.param(1)} and ${column("status")} = 'synced' and ${keyCondition(column("sync_key"), d, options)}`;
+  const retired = options.retiredLedger ? " and 1 = 0" : "";
+  return `${column("contract_name")} = ${d.param(1)} and ${column("status")} = 'synced' and ${keyCondition(column("sync_key"), d, options)}${retired}`;
 }
 
 const CHANGE = "__activation_change";
@@ -142,7 +148,7 @@ function openLettersSql(warehouse: Warehouse, tables: LedgerTables, options: Par
   return [
     `select sync_key, ${aggregates}`,
     `from ${tables.deadLetters} where contract_name = ${d.param(1)} and closed_at is null and error_class ${of === "removals" ? "=" : "<>"} '${REMOVAL_CLASS}'`,
-    `  and ${keyCondition("sync_key", d, options)} group by sync_key`,
+    `  and ${keyCondition("sync_key", d, options)}${options.retiredLedger ? " and 1 = 0" : ""} group by sync_key`,
   ].join("\n");
 }
 

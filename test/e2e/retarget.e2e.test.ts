@@ -190,5 +190,47 @@ describe.each(ENGINES)("on %s", (engineName) => {
       const [logged] = await engine.query(`select target from ${engine.ledgerTable("activation_run_log")} where contract_name = '${CONTRACT}' order by started_at desc limit 1`);
       expect(logged).toEqual({ target: "hubspot p_people by email" });
     });
+
+    it("syncs to the new target with --accept-new-target: the old rows retired, nothing removed anywhere, every eligible row created", async () => {
+      await start();
+      expect((await sync(await target((c) => (c.destination.on_removed = "delete")))).exitCode).toBe(0);
+      await engine.mutate(`delete from ${engine.model(CONTRACT)} where email = '${SOME[0]}'`);
+      const moved = await target((c) => Object.assign(c.destination, { object: "p_people", on_removed: "delete" }));
+      const ledgerRows = () => engine.query(`select status, count(*) as n from ${engine.ledgerTable("activation_ledger")} where contract_name = '${CONTRACT}' group by status order by status`);
+      const calls = emulator!.calls().length;
+
+      // The plan shows what the flag will do, and does it not.
+      const plan = await cli("plan", moved, "--accept-new-target");
+      expect(plan.exitCode, plan.stderr).toBe(0);
+      expect(plan.outcome.plan).toMatchObject({ eligible: 15, create: 15, update: 0, unchanged: 0, removed: 0 });
+      expect(plan.outcome.overridden.join(" ")).toMatch(/--accept-new-target: the ledger's rows synced to "hubspot contacts by email" are retired/);
+      expect(await ledgerRows()).toEqual([{ status: "synced", n: 16n }]);
+      // One run retires the whole ledger: not a shard's.
+      const sharded = await sync(moved, "--accept-new-target", "--shard", "0/2");
+      expect(sharded.exitCode).toBe(2);
+      expect(sharded.stderr + sharded.stdout).toMatch(/--accept-new-target retires the contract's whole ledger: run it once without --shard/);
+      expect(emulator!.calls().length).toBe(calls);
+
+      const accepted = await sync(moved, "--accept-new-target");
+      expect(accepted.exitCode, accepted.stderr).toBe(0);
+      expect(accepted.outcome.counts).toMatchObject({ eligible: 15, created: 15, updated: 0, unchanged: 0, removed: 0 });
+      expect(emulator!.records("p_people")).toHaveLength(15);
+      // The contact whose row left is not deleted (its ledger row is retired, not removed), nor any other.
+      expect(contacts()).toHaveLength(16);
+      expect(emulator!.findByProperty("contacts", "email", SOME[0]!)).toBeDefined();
+      expect(emulator!.calls().some((c) => /archive/.test(c.path))).toBe(false);
+      expect(await ledgerRows()).toEqual([{ status: "retired", n: 1n }, { status: "synced", n: 15n }]);
+      const ids = (await engine.query(`select destination_record_id as id from ${engine.ledgerTable("activation_ledger")} where contract_name = '${CONTRACT}' and status = 'synced'`)).map((r) => String(r.id)).sort();
+      expect(ids).toEqual(emulator!.records("p_people").map((r) => r.id).sort());
+      const [logged] = await engine.query(`select status, target, override_reason from ${engine.ledgerTable("activation_run_log")} where contract_name = '${CONTRACT}' order by started_at desc limit 1`);
+      expect(logged).toMatchObject({ status: "success", target: "hubspot p_people by email", override_reason: expect.stringContaining("--accept-new-target") });
+
+      // From now on the new target is the contract's: a rerun is quiet, without the flag.
+      const after = emulator!.calls().length;
+      const quiet = await sync(moved);
+      expect(quiet.exitCode, quiet.stderr).toBe(0);
+      expect(quiet.outcome.counts).toMatchObject({ unchanged: 15, created: 0, removed: 0 });
+      expect(emulator!.calls().length).toBe(after);
+    });
   });
 });
