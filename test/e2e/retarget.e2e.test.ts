@@ -7,6 +7,7 @@
 import { Client } from "@hubspot/api-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { startHubSpotEmulator, type HubSpotEmulator } from "../../emulators/hubspot/index.ts";
+import { integrationProject } from "../../scripts/dbt.ts";
 import { integrationPortalProperties } from "../../scripts/hubspot-portal.ts";
 import { runCli, syncArgs } from "../support/cli.ts";
 import { ENGINES, integrationEngine } from "../support/engines.ts";
@@ -163,6 +164,8 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect(contacts()).toHaveLength(16);
       const [logged] = await engine.query(`select status, stop_reason, target from ${engine.ledgerTable("activation_run_log")} where contract_name = '${CONTRACT}' order by started_at desc limit 1`);
       expect(logged).toMatchObject({ status: "refused", target: null, stop_reason: expect.stringContaining(`to "hubspot p_people by email"`) });
+      const status = await runCli(["status", "--project-dir", integrationProject, "--profiles-dir", integrationProject, "--target-dir", moved, ...engine.args], engine.env());
+      expect(status.stdout).toMatch(/contact_engagement_to_hubspot: active; last run refused at .*: the destination changed from "hubspot contacts by email"/);
 
       // Refusing again and again does not make the new target the recorded one.
       expect((await sync(moved, ...OVERRIDE)).exitCode).toBe(2);
