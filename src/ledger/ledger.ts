@@ -72,6 +72,7 @@ const DEAD_LETTER_COLUMNS = [
   ...["failure_kind", "row_hash"].map(text),
   { name: "attempts", kind: "integer" } as const,
   timestamp("next_attempt_at"),
+  text("mapping_hash"),
 ];
 
 /** A removal as the ledger records it: the key, why it left (the excluded-rows model's reasons) and what was done. */
@@ -203,7 +204,8 @@ export class Ledger {
    * Records acknowledged batches in one transaction: written rows into the ledger (closing their open dead letters),
    * failed rows into dead letters. Statements go in slices of CHECKPOINT_SLICE rows, inside the bind-parameter limits
    * of every engine. `mappingHash`: the fingerprint of the field mapping the rows were sent under (migration 11), kept
-   * per written row, so a run killed halfway through a remapping leaves the rest still planned as updates.
+   * per written row, so a run killed halfway through a remapping leaves the rest still planned as updates, and per
+   * dead letter, which then holds its row back only while the mapping stays the same.
    */
   async checkpoint(contract: string, runId: string, records: LedgerRecord[], outcomes: RecordOutcome[], mappingHash: string | null = null): Promise<void> {
     const w = this.#warehouse;
@@ -229,7 +231,7 @@ export class Ledger {
       }
       for (let i = 0; i < failed.length; i += size) {
         const slice = failed.slice(i, i + size);
-        await this.#deadLetter(contract, runId, slice, byKey, "rejected", now);
+        await this.#deadLetter(contract, runId, slice, byKey, "rejected", now, mappingHash);
         const previous = await this.#lastSent(contract, slice.map((o) => o.key));
         await this.#logChanges(contract, runId, slice.map((o) => ({ key: o.key, action: "failed", fields: fieldsOf(o.key, false, previous), code: o.code })), now);
       }
@@ -241,7 +243,7 @@ export class Ledger {
    * Dead-letters failed rows: one open letter per key, superseding the key's earlier open one and counting its
    * attempts on from it; a transient failure gets the time of its next attempt (src/engine/failures.ts).
    */
-  async #deadLetter(contract: string, runId: string, failed: FailedOutcome[], byKey: Map<string, LedgerRecord>, errorClass: string, now: Date): Promise<void> {
+  async #deadLetter(contract: string, runId: string, failed: FailedOutcome[], byKey: Map<string, LedgerRecord>, errorClass: string, now: Date, mappingHash: string | null = null): Promise<void> {
     const p = this.#warehouse.dialect.param;
     const keys = this.#keySet(failed.map((o) => o.key), 2);
     const earlier = new Map(
@@ -257,7 +259,7 @@ export class Ledger {
       const kind = failureKind(o);
       const attempts = (earlier.get(o.key) ?? 0) + 1;
       const record = byKey.get(o.key);
-      return [runId, contract, o.key, errorClass, o.code, o.message, toJsonText(record?.fields ?? {}), now, kind, record?.hash || null, attempts, nextAttemptAt(kind, attempts, now, this.#backoffBaseMs)];
+      return [runId, contract, o.key, errorClass, o.code, o.message, toJsonText(record?.fields ?? {}), now, kind, record?.hash || null, attempts, nextAttemptAt(kind, attempts, now, this.#backoffBaseMs), mappingHash];
     });
     await this.#insert(this.tables.deadLetters, DEAD_LETTER_COLUMNS, rows);
   }
@@ -493,7 +495,7 @@ export class Ledger {
     if (skips.length === 0) return counts;
     const p = this.#warehouse.dialect.param;
     const now = new Date();
-    const rows = skips.map((s): SqlParam[] => [runId, contract, s.key, LATE_ARRIVAL_CLASS, "LATE_ARRIVAL_SKIPPED", s.reason, "{}", now, "permanent", s.hash, 1, null, now, "skipped"]);
+    const rows = skips.map((s): SqlParam[] => [runId, contract, s.key, LATE_ARRIVAL_CLASS, "LATE_ARRIVAL_SKIPPED", s.reason, "{}", now, "permanent", s.hash, 1, null, null, now, "skipped"]);
     for (let i = 0; i < rows.length; i += CHECKPOINT_SLICE) await this.#insert(this.tables.deadLetters, LATE_SKIP_COLUMNS, rows.slice(i, i + CHECKPOINT_SLICE));
     for (let i = 0; i < skips.length; i += CHECKPOINT_SLICE) {
       const keys = this.#keySet(skips.slice(i, i + CHECKPOINT_SLICE).map((s) => s.key), 2);

@@ -116,8 +116,13 @@ const MIGRATIONS: Migration[] = [
   // field mapping it was written with: a row written under another mapping is planned as an update, so a renamed
   // field reaches every record (null, rows written before this version: taken as today's mapping, nothing resent).
   // Per run the target it wrote to (`hubspot contacts by email`): a sync whose target differs from the last run's
-  // while the ledger holds synced rows is refused (null, runs before this version: nothing to compare with).
-  (t, { types: x }) => [`alter table ${t.ledger} add column mapping_hash ${x.text}`, `alter table ${t.runLog} add column target ${x.text}`],
+  // while the ledger holds synced rows is refused (null, runs before this version: nothing to compare with). A dead
+  // letter keeps the mapping its row failed under: it holds the row back only while the mapping is the same.
+  (t, { types: x }) => [
+    `alter table ${t.ledger} add column mapping_hash ${x.text}`,
+    `alter table ${t.runLog} add column target ${x.text}`,
+    `alter table ${t.deadLetters} add column mapping_hash ${x.text}`,
+  ],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;

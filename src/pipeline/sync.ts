@@ -641,6 +641,8 @@ async function sendPlan(
   let switchedOff: string | undefined;
   // Nothing changed: no destination call at all, not even the preflight.
   if (plan.create + plan.update + removals > 0) {
+    // What the rows are sent under, kept with each written row and each dead letter (src/contract/fingerprint.ts).
+    const mapping = mappingFingerprint(contract.spec);
     let problems: string[];
     let cause: "mapping" | "destination" = "mapping";
     try {
@@ -661,7 +663,7 @@ async function sendPlan(
     // dead-lettered here, before the engine: nothing of them is sent.
     let records = withoutFailedRows(materialized.records(), async (failed) => {
       const outcomes = failed.map((r): FailedOutcome => ({ key: r.key, status: "failed", ...r.failure! }));
-      await ledger.checkpoint(contract.spec.name, run.runId, failed, outcomes);
+      await ledger.checkpoint(contract.spec.name, run.runId, failed, outcomes, mapping);
       failedBeforeSend += failed.length;
       failedBeforeSendSamples.push(...outcomes.slice(0, Math.max(0, 100 - failedBeforeSendSamples.length)));
     });
@@ -671,7 +673,7 @@ async function sendPlan(
         // (a destination timestamp in the far future must not win every run with exit 0).
         const stuck = await stuckLateArrivals(contract.spec, ledger, contract.spec.name, run.runId, found, skippedRecords);
         if (stuck.length > 0) {
-          await ledger.checkpoint(contract.spec.name, run.runId, skippedRecords, stuck);
+          await ledger.checkpoint(contract.spec.name, run.runId, skippedRecords, stuck, mapping);
           failedBeforeSend += stuck.length;
           failedBeforeSendSamples.push(...stuck.slice(0, Math.max(0, 100 - failedBeforeSendSamples.length)));
         }
@@ -693,7 +695,7 @@ async function sendPlan(
         options.onProgress?.(contract.spec.name, s);
       },
       onAcknowledged: async (sent, outcomes) => {
-        await ledger.checkpoint(contract.spec.name, run.runId, sent as PlannedRecord[], outcomes, mappingFingerprint(contract.spec));
+        await ledger.checkpoint(contract.spec.name, run.runId, sent as PlannedRecord[], outcomes, mapping);
       },
       // The kill switch is read between batches: pausing stops a running sync after the batch in flight. So is the
       // pause rule: a run failing rows past it stops now rather than at the end.

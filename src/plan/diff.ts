@@ -154,7 +154,7 @@ function openLettersSql(warehouse: Warehouse, tables: LedgerTables, options: Par
 
 /** The open write failures of each key: what holds a row back, and the keys replay sends again. */
 function openFailuresSql(warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
-  return openLettersSql(warehouse, tables, options, "writes", "max(failure_kind) as failure_kind, max(row_hash) as row_hash, max(next_attempt_at) as next_attempt_at");
+  return openLettersSql(warehouse, tables, options, "writes", "max(failure_kind) as failure_kind, max(row_hash) as row_hash, max(next_attempt_at) as next_attempt_at, max(mapping_hash) as mapping_hash");
 }
 
 /** The error_class of a dead letter for a removal (clear, delete, unlist) that failed. */
@@ -189,7 +189,9 @@ function planRowsSql(contract: Contract, warehouse: Warehouse, tables: LedgerTab
   const mapping = mappingFingerprint(contract.spec);
   if (!/^[0-9a-f]+$/.test(mapping)) throw new Error(`mapping fingerprint is not hex: ${mapping}`);
   const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)} or (l.mapping_hash is not null and l.mapping_hash <> '${mapping}')`;
-  const sameRow = `f.row_hash = e.${q(HASH_COLUMN)}`;
+  // A letter holds its row back only for the same values sent the same way: one written under another mapping (an
+  // on_null: fail now clear, a field renamed) no longer says what sending the row would do.
+  const sameRow = `f.row_hash = e.${q(HASH_COLUMN)} and (f.mapping_hash is null or f.mapping_hash = '${mapping}')`;
   // Replay sends every dead-lettered key; a full resync sends every row; otherwise an open letter of the same row
   // hash holds the row back (permanent: until it changes; transient: until its next attempt time).
   const held = options.replay || options.fullResync

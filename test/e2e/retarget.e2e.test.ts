@@ -121,6 +121,30 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect(emulator!.calls().length).toBe(calls);
     });
 
+    it("releases a row an on_null: fail dead-lettered once on_null changes, though its values did not", async () => {
+      await start();
+      await engine.mutate(`update ${engine.model(CONTRACT)} set job_title = null, _activation_row_hash = md5(email || 'v2') where email = '${SOME[0]}'`);
+      // One failed row of 16 must not trip the fixture's pause rule (5 %): the test is about the dead letter.
+      const lenient = { pause_if: { failed_rows_percent: 50 }, rollback: "restore_previous" };
+      const failing = await target((c) => Object.assign(c, { monitoring: lenient, fields: { ...c.fields, job_title: { to: "jobtitle", on_null: "fail" } } }));
+      const first = await sync(failing);
+      expect(first.exitCode).toBe(4);
+      expect(first.outcome.counts).toMatchObject({ created: 15, failed: 1 });
+      // Unchanged and failed permanently: held back, no call.
+      const calls = emulator!.calls().length;
+      expect((await sync(failing)).outcome.counts).toMatchObject({ failedUnchanged: 1, created: 0, unchanged: 15 });
+      expect(emulator!.calls().length).toBe(calls);
+
+      const clearing = await target((c) => Object.assign(c, { monitoring: lenient, fields: { ...c.fields, job_title: { to: "jobtitle", on_null: "clear" } } }));
+      const released = await sync(clearing, ...OVERRIDE);
+      expect(released.exitCode, released.stderr).toBe(0);
+      expect(released.outcome.counts).toMatchObject({ created: 1, updated: 15, failedUnchanged: 0, failed: 0 });
+      const amara = emulator!.findByProperty("contacts", "email", SOME[0]!)!.properties;
+      expect([amara.firstname, amara.jobtitle ?? ""]).toEqual(["Amara", ""]);
+      const letters = await engine.query(`select close_reason from ${engine.ledgerTable("activation_dead_letters")} where contract_name = '${CONTRACT}' and sync_key = '${SOME[0]}'`);
+      expect(letters).toEqual([{ close_reason: "written" }]);
+    });
+
     it("treats ledger rows written before the fingerprint existed as today's mapping: an upgrade resends nothing", async () => {
       await start();
       const unchanged = await target(() => undefined);
