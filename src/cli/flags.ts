@@ -44,6 +44,17 @@ export function connectionOptions(command: Command): Command {
     .addOption(new Option("--ledger-schema <schema>", "where the syncer's tables live (default: the profile target's schema)"));
 }
 
+/**
+ * `--accept-new-target` (sync, plan): a contract whose destination target changed (src/contract/fingerprint.ts) syncs
+ * anyway: its ledger's synced rows are retired (nothing is done to their records) and every eligible row is a create.
+ */
+export function acceptNewTargetOption(): Option {
+  return new Option(
+    "--accept-new-target",
+    "a contract whose destination (type, object, match field, alias label, list) changed since its last sync syncs to the new one: the ledger's rows of the old one are retired (their records are left as they are) and every eligible row is created; not with --shard",
+  );
+}
+
 export function selectOption(description = "only these contracts (names, space or comma separated)"): Option {
   return new Option("--select <contract...>", description).default([]);
 }

@@ -25,6 +25,8 @@ export interface RunStart {
   startedAt: Date;
   mode: string;
   actor?: string | undefined;
+  /** What the run writes to (src/contract/fingerprint.ts destinationTarget); absent on rows that write nothing. */
+  target?: string | undefined;
 }
 
 /** Rows per class, as the run log keeps them. */
@@ -70,6 +72,7 @@ const DEAD_LETTER_COLUMNS = [
   ...["failure_kind", "row_hash"].map(text),
   { name: "attempts", kind: "integer" } as const,
   timestamp("next_attempt_at"),
+  text("mapping_hash"),
 ];
 
 /** A removal as the ledger records it: the key, why it left (the excluded-rows model's reasons) and what was done. */
@@ -127,7 +130,7 @@ export function changedFields(sent: Record<string, unknown>, lastSent: string | 
 }
 
 /** Why a dead letter stopped being open (close_reason). */
-export type CloseReason = "written" | "superseded" | "unchanged" | `not eligible: ${string}`;
+export type CloseReason = "written" | "superseded" | "unchanged" | "retired" | `not eligible: ${string}`;
 
 /**
  * Told after each run-log and checkpoint write has committed (the live status of a sync on DuckDB, which other
@@ -146,7 +149,7 @@ export interface LedgerOptions {
 const LEDGER_COLUMNS = [
   ...["contract_name", "sync_key", "row_hash", "destination_record_id", "last_sent_values", "previous_values"].map(text),
   timestamp("synced_at"),
-  ...["run_id", "status"].map(text),
+  ...["run_id", "status", "mapping_hash"].map(text),
 ];
 
 /** A Date as the warehouse's timestamp text: UTC, no zone suffix (the ledger's timestamps are UTC instants). */
@@ -200,9 +203,11 @@ export class Ledger {
   /**
    * Records acknowledged batches in one transaction: written rows into the ledger (closing their open dead letters),
    * failed rows into dead letters. Statements go in slices of CHECKPOINT_SLICE rows, inside the bind-parameter limits
-   * of every engine.
+   * of every engine. `mappingHash`: the fingerprint of the field mapping the rows were sent under (migration 11), kept
+   * per written row, so a run killed halfway through a remapping leaves the rest still planned as updates, and per
+   * dead letter, which then holds its row back only while the mapping stays the same.
    */
-  async checkpoint(contract: string, runId: string, records: LedgerRecord[], outcomes: RecordOutcome[]): Promise<void> {
+  async checkpoint(contract: string, runId: string, records: LedgerRecord[], outcomes: RecordOutcome[], mappingHash: string | null = null): Promise<void> {
     const w = this.#warehouse;
     const now = new Date();
     const byKey = new Map(records.map((r) => [r.key, r]));
@@ -220,13 +225,13 @@ export class Ledger {
     await this.#transaction(async () => {
       for (let i = 0; i < written.length; i += size) {
         const slice = written.slice(i, i + size);
-        const previous = await this.#writeLedgerRows(contract, runId, slice, byKey, now);
+        const previous = await this.#writeLedgerRows(contract, runId, slice, byKey, now, mappingHash);
         await this.#close(contract, slice.map((o) => o.key), "written", now);
         await this.#logChanges(contract, runId, slice.map((o) => ({ key: o.key, action: o.status, fields: fieldsOf(o.key, o.status === "created", previous), recordId: o.recordId })), now);
       }
       for (let i = 0; i < failed.length; i += size) {
         const slice = failed.slice(i, i + size);
-        await this.#deadLetter(contract, runId, slice, byKey, "rejected", now);
+        await this.#deadLetter(contract, runId, slice, byKey, "rejected", now, mappingHash);
         const previous = await this.#lastSent(contract, slice.map((o) => o.key));
         await this.#logChanges(contract, runId, slice.map((o) => ({ key: o.key, action: "failed", fields: fieldsOf(o.key, false, previous), code: o.code })), now);
       }
@@ -238,7 +243,7 @@ export class Ledger {
    * Dead-letters failed rows: one open letter per key, superseding the key's earlier open one and counting its
    * attempts on from it; a transient failure gets the time of its next attempt (src/engine/failures.ts).
    */
-  async #deadLetter(contract: string, runId: string, failed: FailedOutcome[], byKey: Map<string, LedgerRecord>, errorClass: string, now: Date): Promise<void> {
+  async #deadLetter(contract: string, runId: string, failed: FailedOutcome[], byKey: Map<string, LedgerRecord>, errorClass: string, now: Date, mappingHash: string | null = null): Promise<void> {
     const p = this.#warehouse.dialect.param;
     const keys = this.#keySet(failed.map((o) => o.key), 2);
     const earlier = new Map(
@@ -254,7 +259,7 @@ export class Ledger {
       const kind = failureKind(o);
       const attempts = (earlier.get(o.key) ?? 0) + 1;
       const record = byKey.get(o.key);
-      return [runId, contract, o.key, errorClass, o.code, o.message, toJsonText(record?.fields ?? {}), now, kind, record?.hash || null, attempts, nextAttemptAt(kind, attempts, now, this.#backoffBaseMs)];
+      return [runId, contract, o.key, errorClass, o.code, o.message, toJsonText(record?.fields ?? {}), now, kind, record?.hash || null, attempts, nextAttemptAt(kind, attempts, now, this.#backoffBaseMs), mappingHash];
     });
     await this.#insert(this.tables.deadLetters, DEAD_LETTER_COLUMNS, rows);
   }
@@ -363,6 +368,7 @@ export class Ledger {
     written: Extract<RecordOutcome, { recordId: string }>[],
     byKey: Map<string, LedgerRecord>,
     now: Date,
+    mappingHash: string | null,
   ): Promise<Map<string, string | null>> {
     const w = this.#warehouse;
     const p = w.dialect.param;
@@ -382,6 +388,7 @@ export class Ledger {
       now,
       runId,
       "synced",
+      mappingHash,
     ]);
     await this.#insert(this.tables.ledger, LEDGER_COLUMNS, rows);
     return previous;
@@ -490,7 +497,7 @@ export class Ledger {
     if (skips.length === 0) return counts;
     const p = this.#warehouse.dialect.param;
     const now = new Date();
-    const rows = skips.map((s): SqlParam[] => [runId, contract, s.key, LATE_ARRIVAL_CLASS, "LATE_ARRIVAL_SKIPPED", s.reason, "{}", now, "permanent", s.hash, 1, null, now, "skipped"]);
+    const rows = skips.map((s): SqlParam[] => [runId, contract, s.key, LATE_ARRIVAL_CLASS, "LATE_ARRIVAL_SKIPPED", s.reason, "{}", now, "permanent", s.hash, 1, null, null, now, "skipped"]);
     for (let i = 0; i < rows.length; i += CHECKPOINT_SLICE) await this.#insert(this.tables.deadLetters, LATE_SKIP_COLUMNS, rows.slice(i, i + CHECKPOINT_SLICE));
     for (let i = 0; i < skips.length; i += CHECKPOINT_SLICE) {
       const keys = this.#keySet(skips.slice(i, i + CHECKPOINT_SLICE).map((s) => s.key), 2);
@@ -525,10 +532,11 @@ export class Ledger {
   /**
    * A run-log row for a contract held back before anything was planned or sent, saying why (stop_reason), so `status`,
    * `history` and the dbt package see every scheduled run, not only those that wrote: `gated` (its dbt gate failed,
-   * gate_reasons), `held` (the kill switch is on) or `busy` (another runner holds its lease). Held and busy runs passed
-   * the gate.
+   * gate_reasons), `held` (the kill switch is on), `busy` (another runner holds its lease) or `refused` (its destination
+   * target changed under a ledger of synced rows). Held, busy and refused runs passed the gate. No target is recorded:
+   * these runs wrote nothing, so the last target stays the one the ledger's rows were written to.
    */
-  async heldRun(run: RunStart, held: { status: "gated" | "held" | "busy"; reasons: string[] }): Promise<void> {
+  async heldRun(run: RunStart, held: { status: "gated" | "held" | "busy" | "refused"; reasons: string[] }): Promise<void> {
     const { status, reasons } = held;
     const gateReasons = status === "gated" ? reasons : [];
     const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, new Date(), status, run.mode, status !== "gated", JSON.stringify(gateReasons), reasons.join("; ").slice(0, 2000), run.actor ?? null];
@@ -544,9 +552,9 @@ export class Ledger {
    * row behind with status `running` and no finish time (the next runner marks it `abandoned`).
    */
   async startRun(run: RunStart): Promise<void> {
-    const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, "running", run.mode, true, "[]", run.actor ?? null];
+    const values: SqlParam[] = [run.runId, run.contract, run.invocationId, run.startedAt, "running", run.mode, true, "[]", run.actor ?? null, run.target ?? null];
     await this.#warehouse.execute(
-      `insert into ${this.tables.runLog} (run_id, contract_name, invocation_id, started_at, status, mode, gate_passed, gate_reasons, actor)
+      `insert into ${this.tables.runLog} (run_id, contract_name, invocation_id, started_at, status, mode, gate_passed, gate_reasons, actor, target)
         values ${this.#placeholders(1, values.length)}`,
       values,
     );
@@ -583,10 +591,41 @@ export class Ledger {
     return rule === "exact" || rule === "case_insensitive" ? rule : undefined;
   }
 
-  /** Whether the ledger holds any row of the contract: false before its first sync into the destination. */
+  /**
+   * The target the contract's latest run that may have written recorded (migration 11), if any; with whether the
+   * ledger still holds synced rows of it (records in that target that removals and updates would act on).
+   */
+  async lastTarget(contract: string): Promise<{ target: string | undefined; syncedRows: boolean }> {
+    const p = this.#warehouse.dialect.param;
+    const q = this.#warehouse.dialect.quoteIdentifier;
+    const [last] = await this.#warehouse.query(`select target from ${this.tables.runLog} where contract_name = ${p(1)} and target is not null order by started_at desc limit 1`, [contract]);
+    const [synced] = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${p(1)} and status = 'synced'`, [contract]);
+    return { target: last?.target === null || last?.target === undefined ? undefined : String(last.target), syncedRows: Number(synced?.keys ?? 0) > 0 };
+  }
+
+  /**
+   * `--accept-new-target`: the contract's synced rows describe records in the target it wrote to before, so they are
+   * retired (status `retired`: no update, removal or rollback acts on them again; their records are left as they
+   * are) and their open dead letters close (`retired`), in one transaction. Returns the rows retired.
+   */
+  async retireTarget(contract: string): Promise<number> {
+    const w = this.#warehouse;
+    const p = w.dialect.param;
+    return this.#transaction(async () => {
+      const [row] = await w.query(`select count(*) as ${w.dialect.quoteIdentifier("keys")} from ${this.tables.ledger} where contract_name = ${p(1)} and status = 'synced'`, [contract]);
+      await w.execute(`update ${this.tables.ledger} set status = 'retired' where contract_name = ${p(1)} and status = 'synced'`, [contract]);
+      await w.execute(`update ${this.tables.deadLetters} set closed_at = ${p(1)}, close_reason = 'retired' where contract_name = ${p(2)} and closed_at is null`, [new Date(), contract]);
+      return Number(row?.keys ?? 0);
+    });
+  }
+
+  /**
+   * Whether the ledger holds any row of the contract: false before its first sync into the destination (rows retired
+   * by `--accept-new-target` belong to another destination: a sync after it is a first sync again).
+   */
   async hasRows(contract: string): Promise<boolean> {
     const q = this.#warehouse.dialect.quoteIdentifier;
-    const rows = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${this.#warehouse.dialect.param(1)}`, [contract]);
+    const rows = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${this.#warehouse.dialect.param(1)} and status <> 'retired'`, [contract]);
     return Number(rows[0]?.keys ?? 0) > 0;
   }
 

@@ -112,6 +112,17 @@ const MIGRATIONS: Migration[] = [
   // 10: the key rule a run compared keys by (Salesforce reads it from the match field's describe), with the field it
   // is for: a later run with nothing to send plans with it and asks the destination nothing (zero calls).
   (t, { types: x }) => [`alter table ${t.runLog} add column key_field ${x.text}`, `alter table ${t.runLog} add column key_rule ${x.text}`],
+  // 11: what a write was made under (src/contract/fingerprint.ts). Per ledger row the fingerprint of the contract's
+  // field mapping it was written with: a row written under another mapping is planned as an update, so a renamed
+  // field reaches every record (null, rows written before this version: taken as today's mapping, nothing resent).
+  // Per run the target it wrote to (`hubspot contacts by email`): a sync whose target differs from the last run's
+  // while the ledger holds synced rows is refused (null, runs before this version: nothing to compare with). A dead
+  // letter keeps the mapping its row failed under: it holds the row back only while the mapping is the same.
+  (t, { types: x }) => [
+    `alter table ${t.ledger} add column mapping_hash ${x.text}`,
+    `alter table ${t.runLog} add column target ${x.text}`,
+    `alter table ${t.deadLetters} add column mapping_hash ${x.text}`,
+  ],
 ];
 
 export const LEDGER_VERSION = MIGRATIONS.length;

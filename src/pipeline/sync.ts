@@ -10,6 +10,7 @@ import type { ContractSpec } from "../contract/schema.ts";
 import { launchReadiness } from "../contract/readiness.ts";
 import { clearingRemovals, holdsOnParity, lateArrivingLimit, matchRateStop, measuresMatchRate, overridableByLargeChange, retryBudgetOf, testStatusPasses } from "../contract/rules.ts";
 import { statusProblems } from "../contract/status.ts";
+import { destinationTarget, mappingFingerprint, targetChangeProblem } from "../contract/fingerprint.ts";
 import { BadInputError, BusyError } from "../errors.ts";
 import { localArtifacts, type ArtifactSource, type Manifest } from "../dbt/artifacts.ts";
 import { resolveProjectDir, resolveTargetDir } from "../dbt/project.ts";
@@ -78,6 +79,14 @@ export interface SyncOptions {
    * gate, the kill switch, the lease, the mode and its guards, the pause rule, the run log.
    */
   replay?: boolean;
+  /**
+   * `--accept-new-target`: a contract whose destination target changed under a ledger of synced rows syncs to the new
+   * one instead of being refused: those rows are retired first (src/ledger/ledger.ts retireTarget), so every
+   * eligible row is created. Not with a shard (one run retires the whole ledger).
+   */
+  acceptNewTarget?: boolean;
+  /** Set per contract by `runSync`: this run retires the ledger's rows of the old target (`--accept-new-target`). */
+  retiring?: boolean;
 }
 
 /**
@@ -157,6 +166,9 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   envValue(env, "DBT_ACTIVATION_THROTTLE_TIMEOUT_MS");
   envValue(env, "DBT_ACTIVATION_ALERT_TIMEOUT_MS");
   const changeLogDays = envValue(env, "DBT_ACTIVATION_CHANGE_LOG_DAYS");
+  if (options.acceptNewTarget && options.shard) {
+    throw new BadInputError("--accept-new-target retires the contract's whole ledger: run it once without --shard, then shard the runs after it");
+  }
   const cwd = options.cwd ?? process.cwd();
   const projectDir = resolveProjectDir(options.projectDir, cwd);
   const source = options.artifacts ?? localArtifacts(await resolveTargetDir({ projectDir, targetPath: options.targetPath, env, cwd }));
@@ -252,6 +264,26 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
         if (!options.dryRun && !alertOnly(contract)) destinations.set(contract.spec.name, opened.open(contract));
       }
       const run = { runId: randomUUID(), invocationId: manifest.metadata.invocation_id ?? "" };
+      // A target changed under a ledger of synced rows is bad input too: nothing of any contract is written, and
+      // (unless a dry run) each refused contract's run log says why.
+      const retargeted: { contract: Contract; problem: string }[] = [];
+      const accepted = new Map<string, string>();
+      for (const contract of proven.keys()) {
+        const last = await ledger.lastTarget(contract.spec.name);
+        const problem = targetChangeProblem(contract.spec, last);
+        if (problem && options.acceptNewTarget) accepted.set(contract.spec.name, `--accept-new-target: the ledger's rows synced to "${last.target ?? ""}" are retired, every eligible row goes to "${destinationTarget(contract.spec)}"`);
+        else if (problem) retargeted.push({ contract, problem });
+      }
+      if (retargeted.length > 0) {
+        if (!options.dryRun) {
+          for (const { contract, problem } of retargeted) {
+            await ledger.heldRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: new Date(), mode: contract.spec.destination.mode, actor: options.actor }, { status: "refused", reasons: [problem] });
+          }
+        }
+        throw new BadInputError("contracts whose destination changed under their ledger", {
+          details: retargeted.map(({ contract, problem }) => `${contract.model.file}: model ${contract.model.name}, contract ${contract.spec.name}, field destination: ${problem}`),
+        });
+      }
       // A contract its gate held back leaves a run-log row saying why: `status` shows it, not only runs that wrote.
       if (!options.dryRun) {
         for (const { contract, reasons } of gated) {
@@ -262,7 +294,11 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
         const destination = destinations.get(contract.spec.name);
         outcomes.set(
           contract.spec.name,
-          await contractOrFailure(contract, () => syncContract(contract, destination, warehouse, ledger, controls, { ...run, builtBy }, { ...options, gateOverridden: gateOverrides.get(contract.spec.name) ?? [] })),
+          await contractOrFailure(contract, () => {
+            const acceptance = accepted.get(contract.spec.name);
+            const gateOverridden = [...(gateOverrides.get(contract.spec.name) ?? []), ...(acceptance ? [acceptance] : [])];
+            return syncContract(contract, destination, warehouse, ledger, controls, { ...run, builtBy }, { ...options, gateOverridden, retiring: acceptance !== undefined });
+          }),
         );
       }
     }
@@ -375,7 +411,7 @@ async function planContract(contract: Contract, warehouse: Warehouse, ledger: Le
   const base = { contract: contract.spec.name, model: contract.model.name, destination: destinationLabel(contract) };
   // A dry run asks no destination: the key rule is the one known without a describe (Salesforce: exact).
   const keyRule = knownKeyRule(contract);
-  const planOptions = await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy, keyRule });
+  const planOptions = { ...(await planOptionsFor(warehouse, contract, ledger.tables, { fullResync: options.fullResync, shard: options.shard, env: options.env, builtBy, keyRule })), retiredLedger: options.retiring };
   // One plan, with what was last sent (for the field changes), dropped when read: a dry run leaves no table behind.
   const materialized = await MaterializedPlan.materialize(warehouse, contract, ledger.tables, planOptions, true);
   try {
@@ -427,7 +463,10 @@ interface ContractRun {
 async function syncLeased(leased: Omit<ContractRun, "started">): Promise<ContractOutcome> {
   const { contract, ledger, controls, run, options } = leased;
   const started = new Date();
-  await ledger.startRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: started, mode: contract.spec.destination.mode, actor: options.actor });
+  // Retired before the run records its (new) target: a run killed in between leaves the old target recorded and no
+  // synced rows of it, which the next run accepts without the flag.
+  if (options.retiring) await ledger.retireTarget(contract.spec.name);
+  await ledger.startRun({ runId: run.runId, contract: contract.spec.name, invocationId: run.invocationId, startedAt: started, mode: contract.spec.destination.mode, actor: options.actor, target: destinationTarget(contract.spec) });
   await ledger.abandonRuns(contract.spec.name, await controls.liveRunIds());
   const finishRun: FinishRun = (status, counts, stopReason, overrideReason) =>
     ledger.finishRun({ runId: run.runId, contract: contract.spec.name, finishedAt: new Date(), status, counts, stopReason, overrideReason });
@@ -602,6 +641,8 @@ async function sendPlan(
   let switchedOff: string | undefined;
   // Nothing changed: no destination call at all, not even the preflight.
   if (plan.create + plan.update + removals > 0) {
+    // What the rows are sent under, kept with each written row and each dead letter (src/contract/fingerprint.ts).
+    const mapping = mappingFingerprint(contract.spec);
     let problems: string[];
     let cause: "mapping" | "destination" = "mapping";
     try {
@@ -622,7 +663,7 @@ async function sendPlan(
     // dead-lettered here, before the engine: nothing of them is sent.
     let records = withoutFailedRows(materialized.records(), async (failed) => {
       const outcomes = failed.map((r): FailedOutcome => ({ key: r.key, status: "failed", ...r.failure! }));
-      await ledger.checkpoint(contract.spec.name, run.runId, failed, outcomes);
+      await ledger.checkpoint(contract.spec.name, run.runId, failed, outcomes, mapping);
       failedBeforeSend += failed.length;
       failedBeforeSendSamples.push(...outcomes.slice(0, Math.max(0, 100 - failedBeforeSendSamples.length)));
     });
@@ -632,7 +673,7 @@ async function sendPlan(
         // (a destination timestamp in the far future must not win every run with exit 0).
         const stuck = await stuckLateArrivals(contract.spec, ledger, contract.spec.name, run.runId, found, skippedRecords);
         if (stuck.length > 0) {
-          await ledger.checkpoint(contract.spec.name, run.runId, skippedRecords, stuck);
+          await ledger.checkpoint(contract.spec.name, run.runId, skippedRecords, stuck, mapping);
           failedBeforeSend += stuck.length;
           failedBeforeSendSamples.push(...stuck.slice(0, Math.max(0, 100 - failedBeforeSendSamples.length)));
         }
@@ -654,7 +695,7 @@ async function sendPlan(
         options.onProgress?.(contract.spec.name, s);
       },
       onAcknowledged: async (sent, outcomes) => {
-        await ledger.checkpoint(contract.spec.name, run.runId, sent as PlannedRecord[], outcomes);
+        await ledger.checkpoint(contract.spec.name, run.runId, sent as PlannedRecord[], outcomes, mapping);
       },
       // The kill switch is read between batches: pausing stops a running sync after the batch in flight. So is the
       // pause rule: a run failing rows past it stops now rather than at the end.

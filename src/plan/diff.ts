@@ -1,6 +1,7 @@
 /**
  * The plan: eligible rows diffed against the ledger in the warehouse by row hash, streamed. Classes: create (key not
- * in the ledger), update (hash differs), unchanged (same hash: never sent), removed (in the ledger, no longer
+ * in the ledger), update (hash differs, or the row was written under another field mapping: its ledger row's
+ * mapping_hash), unchanged (same hash, same mapping: never sent), removed (in the ledger, no longer
  * eligible), and two held back by an open dead letter of the same row hash (src/engine/failures.ts):
  * failed_unchanged (it failed permanently and has not changed since: not sent until it changes or is replayed) and
  * retry_later (it failed transiently and its backoff has not passed). Nothing is held in memory but one chunk; a run
@@ -13,6 +14,7 @@
 import type { Contract } from "../contract/load.ts";
 import { declaresSuppressionRemovals, NULL_FIELD_CODE, nullOutcome, removalAction, removalCause, type KeyRule, type RemovalAction, type RemovalCause } from "../contract/rules.ts";
 import { fieldMappings } from "../contract/schema.ts";
+import { mappingFingerprint } from "../contract/fingerprint.ts";
 import {
   eligibleRowsSql,
   EXPIRED_COLUMN,
@@ -85,6 +87,11 @@ export interface PlanOptions extends Omit<EligibleSqlOptions, "partition"> {
   partitions?: number | undefined;
   /** The excluded-rows model's relation when it can be read: why each removed key left (consent, exclude, …). */
   excluded?: string | undefined;
+  /**
+   * Plan as a sync with `--accept-new-target` will, once it has retired the ledger's rows of the old target and
+   * closed their open dead letters: every eligible row a create, nothing removed or held back (`plan` only).
+   */
+  retiredLedger?: boolean | undefined;
 }
 
 /** One partition's query options. */
@@ -100,7 +107,8 @@ function partitioned(options: PlanOptions): PartOptions[] {
 function ledgerRowsWhere(warehouse: Warehouse, options: PartOptions, alias = ""): string {
   const d = warehouse.dialect;
   const column = (name: string): string => (alias ? `${alias}.${name}` : name);
-  return `${column("contract_name")} = ${d.param(1)} and ${column("status")} = 'synced' and ${keyCondition(column("sync_key"), d, options)}`;
+  const retired = options.retiredLedger ? " and 1 = 0" : "";
+  return `${column("contract_name")} = ${d.param(1)} and ${column("status")} = 'synced' and ${keyCondition(column("sync_key"), d, options)}${retired}`;
 }
 
 const CHANGE = "__activation_change";
@@ -142,13 +150,13 @@ function openLettersSql(warehouse: Warehouse, tables: LedgerTables, options: Par
   return [
     `select sync_key, ${aggregates}`,
     `from ${tables.deadLetters} where contract_name = ${d.param(1)} and closed_at is null and error_class ${of === "removals" ? "=" : "<>"} '${REMOVAL_CLASS}'`,
-    `  and ${keyCondition("sync_key", d, options)} group by sync_key`,
+    `  and ${keyCondition("sync_key", d, options)}${options.retiredLedger ? " and 1 = 0" : ""} group by sync_key`,
   ].join("\n");
 }
 
 /** The open write failures of each key: what holds a row back, and the keys replay sends again. */
 function openFailuresSql(warehouse: Warehouse, tables: LedgerTables, options: PartOptions): string {
-  return openLettersSql(warehouse, tables, options, "writes", "max(failure_kind) as failure_kind, max(row_hash) as row_hash, max(next_attempt_at) as next_attempt_at");
+  return openLettersSql(warehouse, tables, options, "writes", "max(failure_kind) as failure_kind, max(row_hash) as row_hash, max(next_attempt_at) as next_attempt_at, max(mapping_hash) as mapping_hash");
 }
 
 /** The error_class of a dead letter for a removal (clear, delete, unlist) that failed. */
@@ -177,8 +185,15 @@ function planRowsSql(contract: Contract, warehouse: Warehouse, tables: LedgerTab
   const d = warehouse.dialect;
   const q = d.quoteIdentifier;
   const key = `e.${q(KEY_COLUMN)}`;
-  const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)}`;
-  const sameRow = `f.row_hash = e.${q(HASH_COLUMN)}`;
+  // A row written under another field mapping (a renamed `to`, a changed `on_null`) is an update whatever its hash:
+  // the destination does not hold what today's mapping sends. Null (written before the ledger kept it): as today's.
+  // The fingerprint is hex (src/contract/fingerprint.ts), safe inline.
+  const mapping = mappingFingerprint(contract.spec);
+  if (!/^[0-9a-f]+$/.test(mapping)) throw new Error(`mapping fingerprint is not hex: ${mapping}`);
+  const compare = options.fullResync ? "true" : `l.row_hash is distinct from e.${q(HASH_COLUMN)} or (l.mapping_hash is not null and l.mapping_hash <> '${mapping}')`;
+  // A letter holds its row back only for the same values sent the same way: one written under another mapping (an
+  // on_null: fail now clear, a field renamed) no longer says what sending the row would do.
+  const sameRow = `f.row_hash = e.${q(HASH_COLUMN)} and (f.mapping_hash is null or f.mapping_hash = '${mapping}')`;
   // Replay sends every dead-lettered key; a full resync sends every row; otherwise an open letter of the same row
   // hash holds the row back (permanent: until it changes; transient: until its next attempt time).
   const held = options.replay || options.fullResync
@@ -197,7 +212,7 @@ function planRowsSql(contract: Contract, warehouse: Warehouse, tables: LedgerTab
   const reasons = removalReasonsJoin(contract, warehouse, options);
   return [
     `with keyed as (${keyedRowsSql(contract, d, options, "all")}),`,
-    `ledger as (select sync_key, row_hash, destination_record_id${lastSent ? ", synced_at, last_sent_values" : ""} from ${tables.ledger} where ${ledgerRowsWhere(warehouse, options)})`,
+    `ledger as (select sync_key, row_hash, mapping_hash, destination_record_id${lastSent ? ", synced_at, last_sent_values" : ""} from ${tables.ledger} where ${ledgerRowsWhere(warehouse, options)})`,
     `select ${part} as ${q(PART)}, case when s.side = 0 then ${key} else l.sync_key end as ${q(KEY_COLUMN)}, ${keyedColumns.join(", ")},`,
     `  ${lastSent ? `${keyedSide("l.synced_at")} as ${q(LEDGER_SYNCED_AT)}, ${keyedSide("l.last_sent_values")} as ${q(LEDGER_LAST_SENT)}` : `${nothing(d.types.timestamp)} as ${q(LEDGER_SYNCED_AT)}, ${nothing(d.types.text)} as ${q(LEDGER_LAST_SENT)}`},`,
     `  case when s.side = 0 then case ${first.join(" ")} ${change} end else 'removed' end as ${q(CHANGE)},`,

@@ -36,6 +36,7 @@ const ALERTS = "test/e2e/alerts.e2e.test.ts";
 const ALERT_UNIT = "test/alerts/alerts.test.ts";
 const CONSENT = "test/e2e/consent.e2e.test.ts";
 const PARITY = "test/e2e/parity.e2e.test.ts";
+const RETARGET = "test/e2e/retarget.e2e.test.ts";
 
 
 const t = (file: string, test: string): EnforcingTest => ({ file, test });
@@ -50,8 +51,8 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
   key: { tests: [t(SYNC, "lands the passing contract's rows"), t("test/engine/engine.test.ts", "leaves out null and shared keys")] },
 
   "destination.type": { tests: [t(E2E, "a destination type no destination implements stops the run before any call"), t(CONTRACT, "every type the schema admits is launch-ready on its own terms")] },
-  "destination.object": { tests: [t(SYNC, "lands the passing contract's rows")] },
-  "destination.match.field": { tests: [t(SYNC, "lands the passing contract's rows")] },
+  "destination.object": { tests: [t(SYNC, "lands the passing contract's rows"), t(RETARGET, "is refused before anything is sent, removals included")] },
+  "destination.match.field": { tests: [t(SYNC, "lands the passing contract's rows"), t(RETARGET, "is refused for another match field")] },
   "destination.mode": { tests: [t(MODES, "update writes only records that already exist"), t(MODES, "create writes only new records"), t(MODES, "mirror clears the fields")] },
   "destination.on_removed": { tests: [t(MODES, "on_removed delete archives the records"), t(E2E, "rows older than it are not sent")] },
   "destination.list_id": { tests: [t(MODES, "audience adds the records to the list"), t(BRAZE_DEST, "subscribes and unsubscribes users to the contract's subscription group")] },
@@ -59,8 +60,8 @@ export const ENFORCEMENT: Record<string, Enforcement> = {
   "destination.create_attributes": { tests: [t("test/e2e/braze.e2e.test.ts", "stops before any write when a mapped attribute is unknown to Braze, unless the contract allows creating it")] },
 
   "fields.*": { tests: [t(SYNC, "lands the passing contract's rows")] },
-  "fields.*.to": { tests: [t(SYNC, "lands the passing contract's rows")] },
-  "fields.*.on_null": { tests: [t(E2E, "clear: a value that becomes null"), t(E2E, "fail: the row is dead-lettered")] },
+  "fields.*.to": { tests: [t(SYNC, "lands the passing contract's rows"), t(RETARGET, "writes a renamed field to every synced record")] },
+  "fields.*.on_null": { tests: [t(E2E, "clear: a value that becomes null"), t(E2E, "fail: the row is dead-lettered"), t(RETARGET, "clears a null the old on_null left out")] },
   "fields.*.allowed": { tests: [t(SYNC, "stops before any write when the contract's allowed values"), t(PACKAGE, "passes every expect_pass fixture")] },
   "fields.*.overwrite": { tests: [t(MODES, "if_empty fills a field only where the destination has no value"), t(MODES, "unless_edited keeps a value")] },
 

@@ -66,6 +66,8 @@ export function registerControl(program: Command, context: CommandContext): void
                 ? `last run held by the gate at ${at(r.startedAt)}: ${r.stopReason ?? "?"}`
                 : r.status === "held"
                   ? `last run held by the kill switch at ${at(r.startedAt)}: ${r.stopReason ?? "?"}`
+                : r.status === "refused"
+                  ? `last run refused at ${at(r.startedAt)}: ${r.stopReason ?? "?"}`
                 : `last run ${r.status} at ${at(r.finishedAt ?? r.startedAt)} (${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed${held})`;
           const letters = `${c.deadLettersPending} records in dead letters${c.deadLettersPending > 0 ? ` (${c.deadLettersPermanent} permanent, ${c.deadLettersTransient} transient)` : ""}`;
           io.stdout(`${c.contract}: ${c.paused ? "PAUSED" : "active"}; ${last}; ${c.ledgerRows} rows in the ledger; ${letters}${c.declared ? "" : "; not in the manifest"}\n`);

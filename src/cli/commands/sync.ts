@@ -9,7 +9,7 @@ import type { Shard } from "../../eligible/rows.ts";
 import type { SyncReport } from "../../report/types.ts";
 import { formatText, toJson } from "../../report/format.ts";
 import { EXIT_CODES_HELP, SYNC_ENVIRONMENT_HELP } from "../help.ts";
-import { connectionOptions, jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
+import { acceptNewTargetOption, connectionOptions, jsonOption, projectOptions, selectOption, splitList, targetPathOf, type ConnectionFlags, type ProjectFlags } from "../flags.ts";
 import type { CommandContext } from "../io.ts";
 
 interface SyncFlags extends ProjectFlags, ConnectionFlags {
@@ -20,6 +20,7 @@ interface SyncFlags extends ProjectFlags, ConnectionFlags {
   fullResync?: boolean;
   allowLargeChange?: boolean;
   reason?: string;
+  acceptNewTarget?: boolean;
   shard?: Shard;
   json?: boolean;
   quiet?: boolean;
@@ -59,6 +60,7 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
     .option("--full-resync", "treat every eligible row as changed (sends everything once; the ledger is updated as rows land)")
     .option("--allow-large-change", "let a run exceed gates.max_change (needs --reason)")
     .option("--reason <text>", "why the override is intended (recorded in the run log)")
+    .addOption(acceptNewTargetOption())
     .option("--shard <i/n>", "only shard i of n (0-based) of the keys, by a stable hash: run n workers to fan out; each paces at 1/n of the destination's rate limit, so together they stay under it", parseShard)
     .addOption(jsonOption("print the report as JSON on stdout"))
     .option("--quiet", "no progress display (the report and log lines still print)")
@@ -115,6 +117,7 @@ function syncCommand(program: Command, { io, setExit, setJson, log, logFormat }:
         shard: opts.shard,
         ledgerSchema: opts.ledgerSchema,
         overrides: opts.allowLargeChange ? { allowLargeChange: { reason: opts.reason!.trim() } } : {},
+        acceptNewTarget: Boolean(opts.acceptNewTarget),
         actor: actorFromEnv(io.env),
         });
       } finally {
