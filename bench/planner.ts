@@ -31,7 +31,16 @@ async function dataset(rows: number): Promise<string> {
   mkdirSync(DATA_DIR, { recursive: true });
   const name = `planner-v${DATA_VERSION}-${rows}`;
   const path = join(DATA_DIR, `${name}.duckdb`);
-  if (existsSync(path)) return path;
+  if (existsSync(path)) {
+    // A dataset built by an older version: its ledger brought to today's migrations (not measured), as sync would.
+    const warehouse = await connectWarehouse({ profile: "bench", target: "bench", profilesPath: "profiles.yml", config: { type: "duckdb", path, settings: { memory_limit: DUCKDB_DEFAULT_LIMIT } } });
+    try {
+      await migrate(warehouse, ledgerTables(warehouse.dialect, warehouse.defaultSchema));
+    } finally {
+      await warehouse.close();
+    }
+    return path;
+  }
   log(`planner: generating ${rows} rows and the ledger in ${path}`);
   const building = join(DATA_DIR, `${name}.building.duckdb`);
   rmSync(building, { force: true });
