@@ -48,17 +48,19 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect(before).toBeTruthy();
       await change("job_title = null", `email = '${AMARA}'`);
 
-      // skip (the default) sends the row without the field: the destination keeps what it had.
-      const skipping = await sync(engine.targetPath(), "--json");
+      // skip (the default) sends the row without the field: the destination keeps what it had. Changing on_null is
+      // a mapping change, so every synced row is sent again (docs/reliability.md): past the blast radius, with a reason.
+      const large = ["--allow-large-change", "--reason", "on_null changed"];
+      const skipping = await sync(engine.targetPath(), "--json", ...large);
       expect(skipping.exitCode, skipping.stderr).toBe(0);
-      expect(JSON.parse(skipping.stdout).contracts[0].counts).toMatchObject({ updated: 1, failed: 0 });
+      expect(JSON.parse(skipping.stdout).contracts[0].counts).toMatchObject({ updated: 16, failed: 0 });
       expect(contact(AMARA).jobtitle).toBe(before);
 
       // clear sends it as empty: the destination's value is gone. Another change makes the row differ again.
       await change("job_title = null, first_name = first_name", `email = '${AMARA}'`);
-      const cleared = await sync(clearing, "--json");
+      const cleared = await sync(clearing, "--json", ...large);
       expect(cleared.exitCode, cleared.stderr).toBe(0);
-      expect(JSON.parse(cleared.stdout).contracts[0].counts).toMatchObject({ updated: 1, failed: 0 });
+      expect(JSON.parse(cleared.stdout).contracts[0].counts).toMatchObject({ updated: 16, failed: 0 });
       expect(contact(AMARA).jobtitle ?? "").toBe("");
       expect(contact(AMARA).firstname).toBe("Amara");
     });

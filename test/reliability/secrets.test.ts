@@ -108,7 +108,8 @@ describe("no credential in any output", () => {
     const refresh = await run("hubspot 401 then oauth refused", syncArgs(target, ...select, ...resend, "--json"), baseEnv({ HUBSPOT_ACCESS_TOKEN: EXPIRED_TOKEN }));
     expect(refresh.exitCode).toBe(2);
 
-    // Salesforce client credentials refused: the contract pointed at Salesforce Contact.
+    // Salesforce client credentials refused: the contract pointed at Salesforce Contact (a new target for this ledger,
+    // accepted: otherwise the run stops on the target change before it asks Salesforce anything).
     const toSalesforce = await copyArtifacts({
       manifest: (m) => {
         const contract = m.nodes[MODEL].config.meta.activation[0];
@@ -117,7 +118,7 @@ describe("no credential in any output", () => {
       },
     });
     for (const json of [[], ["--json"]]) {
-      const refused = await run(`salesforce refused ${json.join("")}`, syncArgs(toSalesforce, ...select, ...resend, ...json), baseEnv());
+      const refused = await run(`salesforce refused ${json.join("")}`, syncArgs(toSalesforce, ...select, ...resend, "--accept-new-target", ...json), baseEnv());
       // Exit 1 today (a known bug, see test/reliability/bad-input.test.ts); what matters here is what it prints.
       expect(refused.exitCode).not.toBe(0);
       expect(refused.stdout + refused.stderr).toMatch(/invalid client credentials/);

@@ -55,7 +55,8 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
     try {
       // The plan's staging table lives here (Dialect.scratchSchema): attached to the instance, so every connection
       // of it sees the table, and a killed plan leaves nothing behind in the file.
-      await connection.run(`attach if not exists ':memory:' as ${DUCKDB_SCRATCH_DATABASE}`);
+      // A read-only instance writes no plan, and DuckDB refuses an in-memory database in read-only mode.
+      if (!options.readOnly) await connection.run(`attach if not exists ':memory:' as ${DUCKDB_SCRATCH_DATABASE}`);
     } finally {
       connection.closeSync();
     }
