@@ -18,7 +18,7 @@ import { MaterializedPlan, type PlannedRecord } from "../src/plan/diff.ts";
 import { runSync } from "../src/pipeline/sync.ts";
 import type { SyncReport } from "../src/report/types.ts";
 import { DuckDBWarehouse } from "../src/warehouse/duckdb/adapter.ts";
-import { DUCKDB_SCRATCH_DATABASE } from "../src/warehouse/duckdb/dialect.ts";
+import { attachPlanScratch } from "../src/warehouse/duckdb/driver.ts";
 import { runAsChild } from "./lib.ts";
 
 export interface NoopInput {
@@ -46,9 +46,9 @@ async function engine(input: NoopInput, started: number): Promise<Omit<NoopResul
   const [contract] = loadContracts(await readManifest(`${input.projectDir}/target/manifest.json`));
   if (!contract) throw new Error("no contract in the bench manifest");
   const instance = await DuckDBInstance.create(input.database);
-  // As the driver does (src/warehouse/duckdb/driver.ts): the plan's staging table lives in this in-memory database.
+  // As the driver does: the plan's staging table lives in the in-memory database it attaches.
   const setup = await instance.connect();
-  await setup.run(`attach if not exists ':memory:' as ${DUCKDB_SCRATCH_DATABASE}`);
+  await attachPlanScratch(setup);
   setup.closeSync();
   const reader = new DuckDBWarehouse(instance, await instance.connect(), "main");
   const writer = new DuckDBWarehouse(instance, await instance.connect(), "main");

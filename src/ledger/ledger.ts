@@ -597,10 +597,8 @@ export class Ledger {
    */
   async lastTarget(contract: string): Promise<{ target: string | undefined; syncedRows: boolean }> {
     const p = this.#warehouse.dialect.param;
-    const q = this.#warehouse.dialect.quoteIdentifier;
     const [last] = await this.#warehouse.query(`select target from ${this.tables.runLog} where contract_name = ${p(1)} and target is not null order by started_at desc limit 1`, [contract]);
-    const [synced] = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${p(1)} and status = 'synced'`, [contract]);
-    return { target: last?.target === null || last?.target === undefined ? undefined : String(last.target), syncedRows: Number(synced?.keys ?? 0) > 0 };
+    return { target: last?.target === null || last?.target === undefined ? undefined : String(last.target), syncedRows: (await this.#ledgerRows(contract, "status = 'synced'")) > 0 };
   }
 
   /**
@@ -612,10 +610,10 @@ export class Ledger {
     const w = this.#warehouse;
     const p = w.dialect.param;
     return this.#transaction(async () => {
-      const [row] = await w.query(`select count(*) as ${w.dialect.quoteIdentifier("keys")} from ${this.tables.ledger} where contract_name = ${p(1)} and status = 'synced'`, [contract]);
+      const retired = await this.#ledgerRows(contract, "status = 'synced'");
       await w.execute(`update ${this.tables.ledger} set status = 'retired' where contract_name = ${p(1)} and status = 'synced'`, [contract]);
       await w.execute(`update ${this.tables.deadLetters} set closed_at = ${p(1)}, close_reason = 'retired' where contract_name = ${p(2)} and closed_at is null`, [new Date(), contract]);
-      return Number(row?.keys ?? 0);
+      return retired;
     });
   }
 
@@ -624,9 +622,14 @@ export class Ledger {
    * by `--accept-new-target` belong to another destination: a sync after it is a first sync again).
    */
   async hasRows(contract: string): Promise<boolean> {
+    return (await this.#ledgerRows(contract, "status <> 'retired'")) > 0;
+  }
+
+  /** How many of the contract's ledger rows meet a fixed condition on their status. */
+  async #ledgerRows(contract: string, statusCondition: "status = 'synced'" | "status <> 'retired'"): Promise<number> {
     const q = this.#warehouse.dialect.quoteIdentifier;
-    const rows = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${this.#warehouse.dialect.param(1)} and status <> 'retired'`, [contract]);
-    return Number(rows[0]?.keys ?? 0) > 0;
+    const [row] = await this.#warehouse.query(`select count(*) as ${q("keys")} from ${this.tables.ledger} where contract_name = ${this.#warehouse.dialect.param(1)} and ${statusCondition}`, [contract]);
+    return Number(row?.keys ?? 0);
   }
 
   /** Completes the run's row: how it ended, the rows per class, why it stopped and what was overridden. */

@@ -1,6 +1,6 @@
 /** Opens the DuckDB file a dbt-duckdb profile target names. */
 import { realpathSync } from "node:fs";
-import { DuckDBInstance } from "@duckdb/node-api";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { BadInputError, BusyError, errorMessage } from "../../errors.ts";
 import { redact, secretValues } from "../../config/secrets.ts";
 import type { ConnectOptions } from "../types.ts";
@@ -28,6 +28,14 @@ export interface OpenedDuckDB {
   release: () => void;
 }
 
+/**
+ * Attaches the in-memory database the plan's staging table lives in (Dialect.scratchSchema) to a connection's
+ * instance: every connection of the instance sees the table, and a killed plan leaves nothing behind in the file.
+ */
+export async function attachPlanScratch(connection: DuckDBConnection): Promise<void> {
+  await connection.run(`attach if not exists ':memory:' as ${DUCKDB_SCRATCH_DATABASE}`);
+}
+
 export async function openDuckDB(config: Record<string, unknown>, options: ConnectOptions): Promise<OpenedDuckDB> {
   // dbt-duckdb hands `path` to DuckDB as is, so a relative path is relative to the working directory dbt ran in.
   const path = duckdbDatabase(config, options.cwd ?? process.cwd());
@@ -53,10 +61,8 @@ export async function openDuckDB(config: Record<string, unknown>, options: Conne
       // No ICU: UTC is what DuckDB does anyway.
     }
     try {
-      // The plan's staging table lives here (Dialect.scratchSchema): attached to the instance, so every connection
-      // of it sees the table, and a killed plan leaves nothing behind in the file.
       // A read-only instance writes no plan, and DuckDB refuses an in-memory database in read-only mode.
-      if (!options.readOnly) await connection.run(`attach if not exists ':memory:' as ${DUCKDB_SCRATCH_DATABASE}`);
+      if (!options.readOnly) await attachPlanScratch(connection);
     } finally {
       connection.closeSync();
     }
