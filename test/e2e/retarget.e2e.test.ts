@@ -220,7 +220,8 @@ describe.each(ENGINES)("on %s", (engineName) => {
 
     it("syncs to the new target with --accept-new-target: the old rows retired, nothing removed anywhere, every eligible row created", async () => {
       await start();
-      expect((await sync(await target((c) => (c.destination.on_removed = "delete")))).exitCode).toBe(0);
+      const before = await sync(await target((c) => (c.destination.on_removed = "delete")));
+      expect(before.exitCode).toBe(0);
       await engine.mutate(`delete from ${engine.model(CONTRACT)} where email = '${SOME[0]}'`);
       const moved = await target((c) => Object.assign(c.destination, { object: "p_people", on_removed: "delete" }));
       const ledgerRows = () => engine.query(`select status, count(*) as n from ${engine.ledgerTable("activation_ledger")} where contract_name = '${CONTRACT}' group by status order by status`);
@@ -258,6 +259,27 @@ describe.each(ENGINES)("on %s", (engineName) => {
       expect(quiet.exitCode, quiet.stderr).toBe(0);
       expect(quiet.outcome.counts).toMatchObject({ unchanged: 15, created: 0, removed: 0 });
       expect(emulator!.calls().length).toBe(after);
+
+      // Rollback acts on the new target's records only: the run before the change wrote records of the old target,
+      // now retired, so undoing it is refused; the accepting run created every record, so nothing has earlier values
+      // to restore (the old target's values are never written into the new one).
+      const rollback = (runId: string) =>
+        runCli(["rollback", "--project-dir", integrationProject, "--profiles-dir", integrationProject, "--target-dir", moved, "--contract", CONTRACT, "--run", runId, "--json", ...engine.args], {
+          HUBSPOT_ACCESS_TOKEN: TOKEN,
+          HUBSPOT_BASE_PATH: emulator!.url,
+          ...engine.env(),
+        });
+      const old = await rollback(before.outcome.runId as string);
+      expect(old.exitCode).toBe(2);
+      expect(old.stderr).toMatch(new RegExp(`run ${before.outcome.runId as string} changed no record of contract ${CONTRACT}`));
+      expect(emulator!.calls().length).toBe(after);
+      const undo = await rollback(accepted.outcome.runId as string);
+      expect(undo.exitCode, undo.stderr).toBe(0);
+      expect(JSON.parse(undo.stdout)).toMatchObject({ strategy: "restore_previous", records: 0, notRestorable: 15 });
+      // Nothing written anywhere by either rollback: the old contacts and the new people are as the runs left them.
+      expect(emulator!.calls().slice(after).filter((c) => c.method !== "GET")).toEqual([]);
+      expect(contacts()).toHaveLength(16);
+      expect(emulator!.records("p_people")).toHaveLength(15);
     });
   });
 });
