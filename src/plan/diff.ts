@@ -37,6 +37,7 @@ import { planStaging, type PlanStaging } from "../ledger/plan-staging.ts";
 import { toJsonText, type LedgerRecord } from "../ledger/ledger.ts";
 import type { LedgerTables } from "../ledger/migrations.ts";
 import { UNSENDABLE_VALUE_CODE, unsendableReason, type Dialect, type SqlParam, type Warehouse } from "../warehouse/types.ts";
+import { packedTextSelect, type PackedTextSelect } from "../warehouse/packed-text.ts";
 
 export type ChangeClass = "create" | "update" | "unchanged" | "removed" | "failed_unchanged" | "retry_later";
 
@@ -259,6 +260,7 @@ export class MaterializedPlan {
   readonly #partitions: number;
   readonly #withLastSent: boolean;
   #counts: PlanCounts | undefined;
+  #recordSelect: Promise<PackedTextSelect> | undefined;
 
   private constructor(warehouse: Warehouse, contract: Contract, options: PlanOptions, staging: PlanStaging, partitions: number, withLastSent: boolean) {
     this.#warehouse = warehouse;
@@ -326,16 +328,21 @@ export class MaterializedPlan {
   async *records(): AsyncIterable<PlannedRecord[]> {
     const q = this.#warehouse.dialect.quoteIdentifier;
     const toRecord = recordOf(this.#contract);
+    const { columns, unpack } = await this.#recordColumns();
     for (let part = 0; part < this.#partitions; part += 1) {
-      const sql = `select ${this.#recordColumns()} from ${this.#staging.table} where ${q(PART)} = ${part} and ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
-      for await (const rows of this.#warehouse.stream(sql)) yield rows.map(toRecord);
+      const sql = `select ${columns} from ${this.#staging.table} where ${q(PART)} = ${part} and ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
+      for await (const rows of this.#warehouse.stream(sql)) yield rows.map((row) => toRecord(unpack(row)));
     }
   }
 
-  /** The staging columns a planned record is read from (recordOf): each value read costs its conversion in Node. */
-  #recordColumns(): string {
-    const q = this.#warehouse.dialect.quoteIdentifier;
-    return [KEY_COLUMN, ...carriedColumns(this.#contract), HASH_COLUMN, CHANGE, LEDGER_SYNCED_AT, LEDGER_LAST_SENT].map(q).join(", ");
+  /**
+   * The staging columns a planned record is read from (recordOf): each value read costs its conversion in Node, so
+   * the text columns are read packed where the engine packs them (src/warehouse/packed-text.ts).
+   */
+  #recordColumns(): Promise<PackedTextSelect> {
+    const columns = [...new Set([KEY_COLUMN, ...carriedColumns(this.#contract), HASH_COLUMN, CHANGE, LEDGER_SYNCED_AT, LEDGER_LAST_SENT])];
+    this.#recordSelect ??= packedTextSelect(this.#warehouse, this.#staging.table, columns);
+    return this.#recordSelect;
   }
 
   /**
@@ -387,9 +394,10 @@ export class MaterializedPlan {
     const toRecord = recordOf(this.#contract);
     const fields = [...new Set(fieldMappings(this.#contract.spec).map((m) => m.to))];
     const counts = new Map<string, number>();
-    for await (const rows of this.#warehouse.stream(`select ${this.#recordColumns()} from ${this.#staging.table} where ${q(CHANGE)} = 'update'`)) {
+    const { columns, unpack } = await this.#recordColumns();
+    for await (const rows of this.#warehouse.stream(`select ${columns} from ${this.#staging.table} where ${q(CHANGE)} = 'update'`)) {
       for (const row of rows) {
-        const record = toRecord(row);
+        const record = toRecord(unpack(row));
         if (record.failure) continue;
         const lastSent = record.ledger?.lastSent ?? {};
         for (const field of fields) {

@@ -62,6 +62,13 @@ export interface Dialect {
    * where absent).
    */
   partitionBucket?(textKey: string, salt: string, modulus: number): string;
+  /**
+   * Optional: one text expression packing the given text expressions (columns of the engine's text type, `textType`)
+   * into a JSON array, nulls as null, for `packedTextSelect` (src/warehouse/packed-text.ts). Where a driver pays per
+   * text value read (DuckDB's client: a native call for every value longer than 12 bytes), a row's texts are then
+   * read as one value and parsed in Node.
+   */
+  packedText?: { textType: string; pack(expressions: string[]): string };
 }
 
 const ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";

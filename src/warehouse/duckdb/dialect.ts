@@ -23,6 +23,8 @@ export const duckdbDialect: Dialect = {
   // DuckDB's own 64-bit hash: each partition's query buckets every key again, and md5 made that the largest cost.
   // The salt as a second argument (hashes combined), not concatenated: no new string per row, a third cheaper.
   partitionBucket: (key, salt, modulus) => `(hash(${key}, ${salt}) % ${Math.trunc(modulus)})`,
+  // JSON escapes every character a VARCHAR can hold (NUL included), so JSON.parse gives back the very strings.
+  packedText: { textType: "VARCHAR", pack: (expressions) => `cast(to_json([${expressions.map((e) => `cast(${e} as varchar)`).join(", ")}]) as varchar)` },
   // The dbt macro activation.row_hash, so the ledger's hash equals the activation model's `_activation_row_hash`.
   rowHash: (expressions) => rowHashSql(expressions, { text, chr: (c) => `chr(${c})`, md5: (e) => `md5(${e})` }),
 };
