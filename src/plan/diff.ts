@@ -330,7 +330,8 @@ export class MaterializedPlan {
     const toRecord = recordOf(this.#contract);
     const { columns, unpack } = await this.#recordColumns();
     for (let part = 0; part < this.#partitions; part += 1) {
-      const sql = `select ${columns} from ${this.#staging.table} where ${q(PART)} = ${part} and ${q(CHANGE)} in ('create', 'update') order by ${q(KEY_COLUMN)}`;
+      // Qualified: a packed text column's select-list alias (null where packed) must not stand for it here.
+      const sql = `select ${columns} from ${this.#staging.table} as s where s.${q(PART)} = ${part} and s.${q(CHANGE)} in ('create', 'update') order by s.${q(KEY_COLUMN)}`;
       for await (const rows of this.#warehouse.stream(sql)) yield rows.map((row) => toRecord(unpack(row)));
     }
   }
@@ -395,7 +396,7 @@ export class MaterializedPlan {
     const fields = [...new Set(fieldMappings(this.#contract.spec).map((m) => m.to))];
     const counts = new Map<string, number>();
     const { columns, unpack } = await this.#recordColumns();
-    for await (const rows of this.#warehouse.stream(`select ${columns} from ${this.#staging.table} where ${q(CHANGE)} = 'update'`)) {
+    for await (const rows of this.#warehouse.stream(`select ${columns} from ${this.#staging.table} as s where s.${q(CHANGE)} = 'update'`)) {
       for (const row of rows) {
         const record = toRecord(unpack(row));
         if (record.failure) continue;

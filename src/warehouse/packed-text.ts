@@ -5,7 +5,8 @@
  * plan's rows to send carry three or more (the key, the row hash, an email), which made reading them the plan's
  * largest cost after the diff itself. Packed, a row's texts are one value and one `JSON.parse` in Node, and JSON
  * escapes every character a text can hold, so the strings read are the very ones stored. Only columns of the
- * engine's plain text type are packed: every other type goes through the driver's own conversion as before.
+ * engine's plain text type are packed: every other type goes through the driver's own conversion as before. A row
+ * whose texts are long (`fits` says how long) is read as before too: packing it would cost memory, not save calls.
  */
 import type { Warehouse, WarehouseRow } from "./types.ts";
 
@@ -29,11 +30,15 @@ export async function packedTextSelect(warehouse: Warehouse, relation: string, c
   const texts = columns.filter((c) => types[c] === packing.textType);
   // One text alone is one read either way.
   if (texts.length < 2) return plain;
-  const others = columns.filter((c) => !texts.includes(c));
+  const fits = packing.fits(texts.map(q));
+  // Each text is read on its own only where the row's texts are not packed (null, and so cheap, where they are).
+  const select = columns.map((c) => (texts.includes(c) ? `case when ${fits} then null else ${q(c)} end as ${q(c)}` : q(c)));
   return {
-    columns: [`${packing.pack(texts.map(q))} as ${q(PACKED)}`, ...others.map(q)].join(", "),
+    columns: [`case when ${fits} then ${packing.pack(texts.map(q))} end as ${q(PACKED)}`, ...select].join(", "),
     unpack: (row) => {
-      const values = JSON.parse(row[PACKED] as string) as (string | null)[];
+      const packed = row[PACKED];
+      if (typeof packed !== "string") return row;
+      const values = JSON.parse(packed) as (string | null)[];
       for (let i = 0; i < texts.length; i += 1) row[texts[i]!] = values[i];
       return row;
     },

@@ -66,9 +66,10 @@ export interface Dialect {
    * Optional: one text expression packing the given text expressions (columns of the engine's text type, `textType`)
    * into a JSON array, nulls as null, for `packedTextSelect` (src/warehouse/packed-text.ts). Where a driver pays per
    * text value read (DuckDB's client: a native call for every value longer than 12 bytes), a row's texts are then
-   * read as one value and parsed in Node.
+   * read as one value and parsed in Node. `fits`: the SQL condition that a row's texts are short enough to pack
+   * (DuckDB's `to_json` asks for about eight times a text's size: a 34 MB value ran out of the 256MB memory cap).
    */
-  packedText?: { textType: string; pack(expressions: string[]): string };
+  packedText?: { textType: string; pack(expressions: string[]): string; fits(expressions: string[]): string };
 }
 
 const ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";

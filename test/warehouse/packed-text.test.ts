@@ -40,6 +40,8 @@ describe("text columns read packed on DuckDB", () => {
     const rows = TEXTS.map((text, i) => `(${i}, 'key-${i}-' || repeat('k', 20), ${text === null ? "null" : `'${text.replaceAll("'", "''")}'`}, '{"i": ${i}}', ${i} * 1000000000000, 12345678901234567890.0123456789, timestamp '1969-12-31 23:59:59.999999')`);
     // The NUL character cannot be written in a SQL literal: chr(0) instead.
     await warehouse.execute(`insert into t values ${rows.join(", ").replace("'a\0b'", "'a' || chr(0) || 'b'")}`);
+    // A row whose texts are too long to pack (DuckDB's to_json ran out of the 256MB cap on a 34 MB value): read plainly.
+    await warehouse.execute(`insert into t values (${TEXTS.length}, 'key-long-' || repeat('k', 20), repeat('x', 34000000), null, 0, 0, null)`);
   });
   afterAll(async () => warehouse?.close());
 
@@ -52,11 +54,13 @@ describe("text columns read packed on DuckDB", () => {
   it("gives back every column as the driver reads it, the texts packed into one value", async () => {
     const names = ["i", "k", "v", "j", "n", "d", "ts"];
     const select = await packedTextSelect(warehouse, "t", names);
-    expect(select.columns).toMatch(/^cast\(to_json\(\[cast\("k" as varchar\), cast\("v" as varchar\)/);
+    expect(select.columns).toMatch(/ then cast\(to_json\(\[cast\("k" as varchar\), cast\("v" as varchar\)/);
     const plain = await read(names.map((c) => `"${c}"`).join(", "), (row) => row);
     const packed = await read(select.columns, select.unpack);
-    expect(packed).toHaveLength(TEXTS.length);
-    expect(packed.map((row) => row.v)).toEqual(TEXTS);
+    expect(packed).toHaveLength(TEXTS.length + 1);
+    expect(packed.slice(0, TEXTS.length).map((row) => row.v)).toEqual(TEXTS);
+    expect(packed.at(-1)?.v).toBe("x".repeat(34_000_000));
+    expect(packed.at(-1)?.k).toBe(`key-long-${"k".repeat(20)}`);
     for (const [i, row] of packed.entries()) for (const name of names) expect(row[name], `row ${i}, column ${name}`).toEqual(plain[i]![name]);
   });
 

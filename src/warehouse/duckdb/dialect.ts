@@ -24,7 +24,12 @@ export const duckdbDialect: Dialect = {
   // The salt as a second argument (hashes combined), not concatenated: no new string per row, a third cheaper.
   partitionBucket: (key, salt, modulus) => `(hash(${key}, ${salt}) % ${Math.trunc(modulus)})`,
   // JSON escapes every character a VARCHAR can hold (NUL included), so JSON.parse gives back the very strings.
-  packedText: { textType: "VARCHAR", pack: (expressions) => `cast(to_json([${expressions.map((e) => `cast(${e} as varchar)`).join(", ")}]) as varchar)` },
+  packedText: {
+    textType: "VARCHAR",
+    pack: (expressions) => `cast(to_json([${expressions.map((e) => `cast(${e} as varchar)`).join(", ")}]) as varchar)`,
+    // strlen reads the stored length: no scan. 64 KB per row keeps to_json's working memory small under any cap.
+    fits: (expressions) => `(${expressions.map((e) => `coalesce(strlen(${e}), 0)`).join(" + ")}) <= 65536`,
+  },
   // The dbt macro activation.row_hash, so the ledger's hash equals the activation model's `_activation_row_hash`.
   rowHash: (expressions) => rowHashSql(expressions, { text, chr: (c) => `chr(${c})`, md5: (e) => `md5(${e})` }),
 };
