@@ -11,5 +11,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 600_000,
     pool: "forks",
+    // Two files at a time: a CLI test is a chain (the test, the CLI child, the emulator in the test's process) that
+    // keeps about one core busy, and vitest's default here is one worker on a 2-core machine.
+    maxWorkers: 2,
   },
 });

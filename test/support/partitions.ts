@@ -45,14 +45,14 @@ async function rejectedOfPlan(warehouse: Warehouse, contract: Contract, tables: 
  * Asserts that partitioned plans equal the one-query plan. The caller's ledger should hold updates and removals
  * so that every class is non-empty somewhere; `fullResync` makes every eligible row a record to compare.
  */
-export async function expectPartitionedPlanEqual(warehouse: Warehouse, contract: Contract, tables: LedgerTables): Promise<void> {
+export async function expectPartitionedPlanEqual(warehouse: Warehouse, contract: Contract, tables: LedgerTables, partitionCounts: readonly number[] = [3, 7]): Promise<void> {
   for (const base of [{ fullResync: true }, {}, { fullResync: true, shard: { index: 1, count: 4 } }] as PlanOptions[]) {
     const whole = await planOf(warehouse, contract, tables, base);
     if (base.fullResync) expect(whole.records.length).toBeGreaterThan(0);
     // The plan's rejected keys (its shared rows, the null keys counted) are the relation's, a null and a shared key.
     expect(whole.planRejected).toEqual(whole.rejected);
     expect(new Set(whole.rejected.map((r) => r.reason))).toEqual(new Set(["null_key", "duplicate_key"]));
-    for (const partitions of [3, 7]) {
+    for (const partitions of partitionCounts) {
       const parts = await planOf(warehouse, contract, tables, { ...base, partitions });
       // Equal lists, so no key is lost and none comes twice (a filter that did nothing would repeat every key).
       expect(parts).toEqual(whole);
