@@ -55,9 +55,13 @@ const FAULTS_ON_DUCKDB = true;
  * Sequences per cell (engine × destination): the four HubSpot and Salesforce cells, 200 sequences in all by default,
  * more of them on PostgreSQL, where a sequence takes about a third of DuckDB's time (each DuckDB step opens and
  * checkpoints the database file). The Braze and Zendesk cells run on DuckDB only, with counts of their own
- * (CELL_SEQUENCES) that keep each within about 4 minutes on a loaded 2-core machine. MODEL_SEQUENCES sets every cell's count.
+ * (CELL_SEQUENCES) that keep each within about 4 minutes on a loaded 2-core machine. MODEL_SEQUENCES sets every cell's count;
+ * MODEL_SEQUENCES_SHARE (above 0, at most 1) runs that share of each cell's default, rounded up: CI runs 0.3, the first
+ * sequences of the same seeds, to stay inside its time on a slow machine (the whole suite took 40 minutes there).
  */
 const SEQUENCES = process.env.MODEL_SEQUENCES === undefined ? undefined : Number(process.env.MODEL_SEQUENCES);
+const SHARE = process.env.MODEL_SEQUENCES_SHARE === undefined ? 1 : Number(process.env.MODEL_SEQUENCES_SHARE);
+if (!(SHARE > 0 && SHARE <= 1)) throw new Error(`MODEL_SEQUENCES_SHARE must be above 0 and at most 1, not ${process.env.MODEL_SEQUENCES_SHARE}`);
 const DEFAULT_SEQUENCES: Record<EngineName, number> = { duckdb: 20, postgres: 80 };
 const CELL_SEQUENCES: Partial<Record<`${EngineName}-${DestinationName}`, number>> = { "duckdb-braze": 20, "duckdb-zendesk": 12 };
 /** A cell's time allowance: its sequences at a loaded machine's pace (DuckDB about 15 s each, PostgreSQL about 5 s). */
@@ -546,7 +550,7 @@ async function destinationFor(name: DestinationName): Promise<DestinationUnderTe
  */
 export function modelCell(engineName: EngineName, destinationName: DestinationName): void {
   const engine = integrationEngine(engineName, { mutable: [CONTRACT, EXCLUDED] });
-  const sequences = SEQUENCES ?? CELL_SEQUENCES[`${engineName}-${destinationName}`] ?? DEFAULT_SEQUENCES[engineName];
+  const sequences = SEQUENCES ?? Math.ceil(SHARE * (CELL_SEQUENCES[`${engineName}-${destinationName}`] ?? DEFAULT_SEQUENCES[engineName]));
   let made = 0;
 
   /** A fresh warehouse for one sequence: a copy of the DuckDB file, or a new ledger schema on PostgreSQL. */
