@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -11,8 +12,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 600_000,
     pool: "forks",
-    // Two files at a time: a CLI test is a chain (the test, the CLI child, the emulator in the test's process) that
-    // keeps about one core busy, and vitest's default here is one worker on a 2-core machine.
-    maxWorkers: 2,
+    // At least two files at a time: a CLI test is a chain (the test, the CLI child, the emulator in the test's process)
+    // that keeps about one core busy, and vitest's default (cores - 1) is one worker on a 2-core machine.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });

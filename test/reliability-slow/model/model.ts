@@ -57,7 +57,7 @@ const FAULTS_ON_DUCKDB = true;
  * checkpoints the database file). The Braze and Zendesk cells run on DuckDB only, with counts of their own
  * (CELL_SEQUENCES) that keep each within about 4 minutes on a loaded 2-core machine. MODEL_SEQUENCES sets every cell's count;
  * MODEL_SEQUENCES_SHARE (above 0, at most 1) runs that share of each cell's default, rounded up: CI runs 0.3, the first
- * sequences of the same seeds, to stay inside its time on a slow machine (the whole suite took 40 minutes there).
+ * sequences of the same seeds, to stay inside its time on a slow machine (the whole suite ran more than 37 minutes there).
  */
 const SEQUENCES = process.env.MODEL_SEQUENCES === undefined ? undefined : Number(process.env.MODEL_SEQUENCES);
 const SHARE = process.env.MODEL_SEQUENCES_SHARE === undefined ? 1 : Number(process.env.MODEL_SEQUENCES_SHARE);
