@@ -29,11 +29,25 @@ export interface HashSpelling {
   text: string;
   chr: (code: number) => string;
   md5: (expression: string) => string;
+  /**
+   * Optional: "text holds this character", and the concatenation of texts, nulls skipped. Given, a row none of whose
+   * values holds GS, US or RS (nearly every row) is hashed without the escape, which it would not change: the same
+   * hash, without three string copies per value (on DuckDB the escape was two thirds of the hash's time: 0.37 s
+   * against 0.14 s guarded at 1M rows of four texts). PostgreSQL goes without: guarded with strpos it was slower
+   * there (1.58 s against 1.40 s on the same rows).
+   */
+  guard?: { contains: (text: string, character: string) => string; concat: (texts: string[]) => string };
 }
 
 /** The row hash as a SQL expression over the given SQL expressions, in the engine's spelling. */
-export function rowHashSql(expressions: string[], { text, chr, md5 }: HashSpelling): string {
+export function rowHashSql(expressions: string[], { text, chr, md5, guard }: HashSpelling): string {
+  const asText = (e: string): string => `cast(${e} as ${text})`;
   const escaped = (e: string): string =>
-    `replace(replace(replace(cast(${e} as ${text}), ${chr(29)}, ${chr(29)} || ${chr(29)}), ${chr(31)}, ${chr(29)} || 'u'), ${chr(30)}, ${chr(29)} || 'r')`;
-  return md5(expressions.map((e) => `coalesce(${escaped(e)}, ${chr(30)})`).join(` || ${chr(31)} || `));
+    `replace(replace(replace(${asText(e)}, ${chr(29)}, ${chr(29)} || ${chr(29)}), ${chr(31)}, ${chr(29)} || 'u'), ${chr(30)}, ${chr(29)} || 'r')`;
+  const hashOf = (value: (e: string) => string): string =>
+    md5(expressions.map((e) => `coalesce(${value(e)}, ${chr(30)})`).join(` || ${chr(31)} || `));
+  if (!guard) return hashOf(escaped);
+  const all = guard.concat(expressions.map(asText));
+  const special = [29, 30, 31].map((c) => guard.contains(all, chr(c))).join(" or ");
+  return `case when ${special} then ${hashOf(escaped)} else ${hashOf(asText)} end`;
 }
