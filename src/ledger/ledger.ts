@@ -185,9 +185,9 @@ export class Ledger {
   }
 
   /**
-   * The ledger's transactions one after another: the group commit's checkpoints run beside the sending, which also
-   * records rows failed before the send and guard skips; on one connection (DuckDB) two transactions begun together
-   * would nest, which the warehouse refuses.
+   * The ledger's transactions one after another, in the order begun: the group commit's checkpoints run beside the
+   * sending, which also records rows failed before the send and guard skips. (The warehouse keeps each transaction
+   * apart from other statements: src/warehouse/session-gate.ts.)
    */
   #transaction<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#serial.then(() => this.#warehouse.transaction(work));

@@ -18,6 +18,7 @@ import { Controls } from "../../src/ledger/controls.ts";
 import { connectWarehouse, type SqlParam, type Warehouse } from "../../src/warehouse/index.ts";
 import { expectPartitionCount, expectPartitionedPlanEqual } from "../support/partitions.ts";
 import { HUBSPOT_PEOPLE, contractOn, contractSpec } from "../support/contracts.ts";
+import { expectOutsideStatementsApart } from "../support/transactions.ts";
 
 const TOKEN = "plan-token";
 let warehouse: Warehouse;
@@ -320,5 +321,9 @@ describe("ledger transactions", () => {
     expect(Number(row?.n)).toBe(100);
     const [logged] = await warehouse.query(`select count(*) as n from ${tables.changeLog} where contract_name = '${name}'`);
     expect(Number(logged?.n)).toBe(101);
+  });
+
+  it("keep statements sent from outside apart: a staging table written meanwhile neither fails nor joins them", async () => {
+    await expectOutsideStatementsApart(warehouse, warehouse.defaultSchema, "duckdb");
   });
 });

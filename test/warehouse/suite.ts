@@ -20,6 +20,7 @@ import { rowHashOf } from "../../src/warehouse/row-hash.ts";
 import { expectPartitionCount, expectPartitionedPlanEqual } from "../support/partitions.ts";
 import type { SqlParam, Warehouse, WarehouseRow } from "../../src/warehouse/types.ts";
 import { HUBSPOT_PEOPLE, contractOn } from "../support/contracts.ts";
+import { expectOutsideStatementsApart } from "../support/transactions.ts";
 
 export interface EngineUnderTest {
   name: string;
@@ -182,6 +183,10 @@ export function warehouseSuite(engine: EngineUnderTest): void {
         }),
       ).rejects.toThrow("boom");
       expect((await warehouse.query(`select k from ${t} order by k`)).map((r) => lower(r).k)).toEqual(["kept"]);
+    });
+
+    it("keeps statements sent from outside an open transaction apart from it (the plan's staging table beside a checkpoint)", async () => {
+      await expectOutsideStatementsApart(warehouse, warehouse.defaultSchema, engine.name.replace(/\W/g, "_"));
     });
   });
 

@@ -1,5 +1,6 @@
 import type { DuckDBConnection, DuckDBInstance, DuckDBResult, DuckDBValue } from "@duckdb/node-api";
 import { DuckDBTimestampValue } from "@duckdb/node-api";
+import { SessionGate } from "../session-gate.ts";
 import type { SqlParam, Warehouse, WarehouseRow } from "../types.ts";
 import { duckdbDialect } from "./dialect.ts";
 import { syncerValueConverter } from "./values.ts";
@@ -38,6 +39,8 @@ export class DuckDBWarehouse implements Warehouse {
   readonly #streams = new Set<OpenStream>();
   /** Statements (and chunk fetches) running now: closing a connection under one frees memory DuckDB is using. */
   readonly #running = new Set<Promise<unknown>>();
+  /** The main connection is one session: a transaction on it holds it (see SessionGate); streams have their own. */
+  readonly #gate = new SessionGate();
   #closing: Promise<void> | undefined;
 
   constructor(instance: DuckDBInstance, connection: DuckDBConnection, defaultSchema: string, onClosed?: () => void) {
@@ -45,6 +48,11 @@ export class DuckDBWarehouse implements Warehouse {
     this.#connection = connection;
     this.defaultSchema = defaultSchema;
     this.#onClosed = onClosed;
+  }
+
+  /** Runs one statement on the main connection, once no transaction from elsewhere holds it. */
+  #onMain<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.#gate.statement(() => this.#use(() => work(this.#connection)));
   }
 
   /** Runs `work` on the database, unless it is closing; `close()` waits for it. */
@@ -60,7 +68,7 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async columns(relation: string): Promise<string[]> {
-    const reader = await this.#use(() => this.#connection.runAndReadAll(`select * from ${relation} limit 0`));
+    const reader = await this.#onMain((c) => c.runAndReadAll(`select * from ${relation} limit 0`));
     return reader.columnNames();
   }
 
@@ -110,31 +118,32 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async query(sql: string, params?: SqlParam[]): Promise<WarehouseRow[]> {
-    const reader = await this.#use(() => this.#connection.runAndReadAll(sql, bind(params)));
+    const reader = await this.#onMain((c) => c.runAndReadAll(sql, bind(params)));
     return reader.convertRowObjects(syncerValueConverter);
   }
 
   async columnTypes(relation: string): Promise<Record<string, string>> {
-    const reader = await this.#use(() => this.#connection.runAndReadAll(`select * from ${relation} limit 0`));
+    const reader = await this.#onMain((c) => c.runAndReadAll(`select * from ${relation} limit 0`));
     const types = reader.columnTypes();
     return Object.fromEntries(reader.columnNames().map((name, i) => [name, String(types[i])]));
   }
 
   async execute(sql: string, params?: SqlParam[]): Promise<void> {
-    await this.#use(() => this.#connection.run(sql, bind(params)));
+    await this.#onMain((c) => c.run(sql, bind(params)));
   }
 
-  async transaction<T>(work: () => Promise<T>): Promise<T> {
-    await this.execute("begin transaction");
-    try {
-      const result = await work();
-      await this.execute("commit");
-      return result;
-    } catch (error) {
-      // Closing the connection rolls the transaction back; a rollback refused as closed would hide the error.
-      if (!this.#closing) await this.execute("rollback");
-      throw error;
-    }
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.#gate.transaction(
+      {
+        begin: () => this.execute("begin transaction"),
+        commit: () => this.execute("commit"),
+        // Closing the connection rolls the transaction back; a rollback refused as closed would hide the error.
+        rollback: async () => {
+          if (!this.#closing) await this.execute("rollback");
+        },
+      },
+      work,
+    );
   }
 
   close(): Promise<void> {

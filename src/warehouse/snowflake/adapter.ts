@@ -1,4 +1,5 @@
 import type snowflake from "snowflake-sdk";
+import { SessionGate } from "../session-gate.ts";
 import type { SqlParam, Warehouse, WarehouseRow } from "../types.ts";
 import { normalizeColumnName, snowflakeDialect } from "./dialect.ts";
 
@@ -24,13 +25,20 @@ export class SnowflakeWarehouse implements Warehouse {
   readonly dialect = snowflakeDialect;
   readonly defaultSchema: string;
   readonly #connection: snowflake.Connection;
+  /** One session: a transaction holds it, and statements from elsewhere wait (a DDL would commit it halfway). */
+  readonly #gate = new SessionGate();
 
   constructor(connection: snowflake.Connection, defaultSchema: string) {
     this.#connection = connection;
     this.defaultSchema = defaultSchema;
   }
 
+  /** Runs one statement once no transaction from elsewhere holds the session; a stream's rows are read after. */
   #run(sqlText: string, params: SqlParam[] | undefined, streamResult = false): Promise<{ statement: snowflake.RowStatement; rows: WarehouseRow[] }> {
+    return this.#gate.statement(() => this.#send(sqlText, params, streamResult));
+  }
+
+  #send(sqlText: string, params: SqlParam[] | undefined, streamResult: boolean): Promise<{ statement: snowflake.RowStatement; rows: WarehouseRow[] }> {
     return new Promise((resolve, reject) => {
       this.#connection.execute({
         sqlText,
@@ -72,16 +80,15 @@ export class SnowflakeWarehouse implements Warehouse {
     await this.#run(sql, params);
   }
 
-  async transaction<T>(work: () => Promise<T>): Promise<T> {
-    await this.#run("begin", undefined);
-    try {
-      const result = await work();
-      await this.#run("commit", undefined);
-      return result;
-    } catch (error) {
-      await this.#run("rollback", undefined);
-      throw error;
-    }
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.#gate.transaction(
+      {
+        begin: () => this.#run("begin", undefined),
+        commit: () => this.#run("commit", undefined),
+        rollback: () => this.#run("rollback", undefined),
+      },
+      work,
+    );
   }
 
   async close(): Promise<void> {
