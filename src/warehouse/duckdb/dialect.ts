@@ -31,7 +31,7 @@ export const duckdbDialect: Dialect = {
     fits: (expressions) => `(${expressions.map((e) => `coalesce(strlen(${e}), 0)`).join(" + ")}) <= 65536`,
   },
   // The dbt macro activation.row_hash, so the ledger's hash equals the activation model's `_activation_row_hash`.
-  // The escape guarded: at 1M rows of four texts 0.14 s against 0.37 s (row-hash.ts).
+  // The escape guarded, as measured in row-hash.ts.
   rowHash: (expressions) =>
     rowHashSql(expressions, {
       text,
