@@ -3,6 +3,7 @@
  * so our client and the hand-written baselines must not share a process): N rows to the HubSpot emulator, either
  * through our engine (destination + pacer + send) or the way users write it by hand with the official SDK.
  */
+import http from "node:http";
 import { Client } from "@hubspot/api-client";
 import * as retryModule from "@hubspot/api-client/lib/src/services/decorators/RetryDecorator.js";
 import type { Contract } from "../src/contract/load.ts";
@@ -13,7 +14,7 @@ import { sendRecords } from "../src/engine/send.ts";
 import { runAsChild } from "./lib.ts";
 import { HUBSPOT_PEOPLE, contractOn } from "../test/support/contracts.ts";
 
-export type Variant = "ours" | "sdk-default-limiter" | "sdk-mintime-limiter" | "sdk-reservoir-limiter" | "floor";
+export type Variant = "ours" | "sdk-default-limiter" | "sdk-mintime-limiter" | "sdk-reservoir-limiter" | "floor" | "wire";
 
 export interface ClientInput {
   variant: Variant;
@@ -40,9 +41,15 @@ export interface ClientResult {
   sdkRetries?: number;
   /** CPU time the client process spent (user + system), ms: ours and the floor count their timed part alone. */
   cpuMs?: number;
+  /** Of which the kernel's (system time): on loopback it includes delivering the requests to the emulator. */
+  systemCpuMs?: number;
   /** When the timed part began and ended (epoch ms), so workers side by side add up to one span. */
   startedAt?: number;
   endedAt?: number;
+}
+
+function cpuSpent(cpu: NodeJS.CpuUsage): { cpuMs: number; systemCpuMs: number } {
+  return { cpuMs: (cpu.user + cpu.system) / 1000, systemCpuMs: cpu.system / 1000 };
 }
 
 const contract: Contract = contractOn({ name: "people" }, HUBSPOT_PEOPLE, { name: "bench_contacts", fields: { first_name: "firstname", last_name: "lastname" } });
@@ -73,7 +80,7 @@ async function ours(input: ClientInput): Promise<ClientResult> {
   const summary = await sendRecords(destination, people(input.rows, 2000, input.offset ?? 0));
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
-  return { elapsedMs, written: summary.created + summary.updated, lost: summary.failed + summary.notSent, clientRequests: summary.requests, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000 };
+  return { elapsedMs, written: summary.created + summary.updated, lost: summary.failed + summary.notSent, clientRequests: summary.requests, startedAt, endedAt: Date.now(), ...cpuSpent(cpu) };
 }
 
 /**
@@ -106,7 +113,53 @@ async function floor(input: ClientInput): Promise<ClientResult & { cpuMs: number
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(before);
   if (bytes === 0) throw new Error("nothing serialized");
-  return { elapsedMs, written, lost: input.rows - written, cpuMs: (cpu.user + cpu.system) / 1000 };
+  return { elapsedMs, written, lost: input.rows - written, ...cpuSpent(cpu) };
+}
+
+/**
+ * The floor with the wire (issue 19 item 1): the floor's work plus each batch's round trip to the emulator through
+ * a bare `node:http` keep-alive agent, 10 requests in flight as the engine has: no pacing, no retries, no engine, no
+ * destination code. What lies between it and the floor is the HTTP client's and the kernel's share of the client
+ * process (on loopback the sender's system time includes the delivery); what lies between `ours` and it is ours.
+ */
+async function wire(input: ClientInput): Promise<ClientResult & { cpuMs: number }> {
+  const target = new URL("/crm/v3/objects/contacts/batch/upsert", input.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
+  const post = (payload: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const request = http.request(
+        { hostname: target.hostname, port: target.port, path: target.pathname, method: "POST", agent, headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Bearer ${input.token}`, "Content-Length": Buffer.byteLength(payload) } },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", reject);
+          response.on("end", () => (response.statusCode === 200 ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error(`status ${response.statusCode}`))));
+        },
+      );
+      request.on("error", reject);
+      request.end(payload);
+    });
+  const before = process.cpuUsage();
+  const started = performance.now();
+  let written = 0;
+  const inFlight = new Set<Promise<void>>();
+  for await (const chunk of people(input.rows, 2000, input.offset ?? 0)) {
+    for (let i = 0; i < chunk.length; i += 100) {
+      const records = chunk.slice(i, i + 100);
+      const payload = JSON.stringify({ inputs: records.map((r) => ({ id: r.key, idProperty: "email", properties: r.fields, objectWriteTraceId: r.key })) });
+      const sent: Promise<void> = post(payload).then((text) => {
+        written += (JSON.parse(text) as { results: unknown[] }).results.length;
+        inFlight.delete(sent);
+      });
+      inFlight.add(sent);
+      if (inFlight.size >= 10) await Promise.race(inFlight);
+    }
+  }
+  await Promise.all(inFlight);
+  const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(before);
+  agent.destroy();
+  return { elapsedMs, written, lost: input.rows - written, ...cpuSpent(cpu) };
 }
 
 /** The SDK's retry sleeps a fixed 10 s × attempt after a TEN_SECONDLY_ROLLING 429: time-scaled like the window. */
@@ -161,6 +214,7 @@ runAsChild<ClientInput, ClientResult>(async (input) => {
   // The SDK prints a line per retry; the count is what matters here.
   console.error = () => undefined;
   if (input.variant === "floor") return floor(input);
+  if (input.variant === "wire") return wire(input);
   const before = process.cpuUsage();
   const result = await (input.variant === "ours" ? ours(input) : baseline(input));
   const cpu = process.cpuUsage(before);

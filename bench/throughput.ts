@@ -38,6 +38,8 @@ interface Trial {
   clientCpuMsPerRequest: number;
   /** The client process's CPU time per record (µs). */
   clientCpuUsPerRecord: number;
+  /** Of which the kernel's (system time). */
+  clientSystemCpuUsPerRecord: number;
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -113,6 +115,7 @@ export async function measureLimit(limit: Limit & { variants: Variant[] }, n: nu
           sdkRetries: result.sdkRetries,
           clientCpuMsPerRequest: round((result.cpuMs ?? 0) / Math.max(1, writes.length), 2),
           clientCpuUsPerRecord: round(((result.cpuMs ?? 0) * 1000) / n, 2),
+          clientSystemCpuUsPerRecord: round(((result.systemCpuMs ?? 0) * 1000) / n, 2),
         };
         trials.push(trial);
         log(`throughput ${limit.perWindow}/${limit.windowMs}ms ${variant} rep ${rep + 1}: ${trial.fractionOfIdeal} of ideal, ${trial.status429} 429s, ${trial.lost} lost`);
@@ -136,6 +139,7 @@ export async function measureLimit(limit: Limit & { variants: Variant[] }, n: nu
           busiestWindow: median(trials.map((t) => t.busiestWindow)),
           clientCpuMsPerRequest: median(trials.map((t) => t.clientCpuMsPerRequest)),
           clientCpuUsPerRecord: median(trials.map((t) => t.clientCpuUsPerRecord)),
+          clientSystemCpuUsPerRecord: median(trials.map((t) => t.clientSystemCpuUsPerRecord)),
         },
         max429: Math.max(...trials.map((t) => t.status429)),
         trials,
