@@ -40,6 +40,15 @@ export interface PlannerResult {
   /** How many partitions the diff ran in (1 for single-query and naive). */
   partitions: number;
   peakHeapBytes: number;
+  /** Streaming modes: where the time went (ms): the plan materialized (partitions counted first), its counts, the rows to send read into Node, the rejected keys. */
+  phases?: PlanPhases;
+}
+
+export interface PlanPhases {
+  materializeMs: number;
+  countsMs: number;
+  readRowsToSendMs: number;
+  rejectedKeysMs: number;
 }
 
 type Diffed = Omit<PlannerResult, "elapsedMs" | "peakHeapBytes">;
@@ -47,22 +56,34 @@ type Diffed = Omit<PlannerResult, "elapsedMs" | "peakHeapBytes">;
 async function streaming(warehouse: Warehouse, input: PlannerInput): Promise<Diffed> {
   const tables = ledgerTables(warehouse.dialect, warehouse.defaultSchema);
   const contract = plannerContract(input.relation);
+  let mark = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const spent = now - mark;
+    mark = now;
+    return spent;
+  };
   // As sync does: the partitions come from the table sizes and the engine (counting them is part of the time).
   const partitions = input.mode === "single-query" ? 1 : await planPartitions(warehouse, contract, tables, undefined, process.env);
   // As sync does: the plan materialized once, its counts and rows to send read from it.
   const plan = await MaterializedPlan.materialize(warehouse, contract, tables, { partitions });
+  const materializeMs = lap();
   let counts: PlanCounts;
   let streamed = 0;
   let rejected: unknown[];
+  let phases: PlanPhases;
   try {
     counts = await plan.counts();
+    const countsMs = lap();
     for await (const chunk of plan.records()) streamed += chunk.length;
+    const readRowsToSendMs = lap();
     // As sync does: the rejected keys read from the plan.
     rejected = await plan.rejectedKeys();
+    phases = { materializeMs, countsMs, readRowsToSendMs, rejectedKeysMs: lap() };
   } finally {
     await plan.drop();
   }
-  return { counts, streamed, rejectedKeys: rejected.length, partitions };
+  return { counts, streamed, rejectedKeys: rejected.length, partitions, phases };
 }
 
 async function floor(warehouse: Warehouse, input: PlannerInput): Promise<Diffed> {

@@ -10,7 +10,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import type { Contract } from "../src/contract/load.ts";
 import { ledgerTables, migrate } from "../src/ledger/migrations.ts";
 import { connectWarehouse } from "../src/warehouse/index.ts";
-import { PLANNER_MODES, type PlannerInput, type PlannerMode, type PlannerResult } from "./planner-child.ts";
+import { PLANNER_MODES, type PlanPhases, type PlannerInput, type PlannerMode, type PlannerResult } from "./planner-child.ts";
 import { BENCH_DIR, DATA_DIR, QUICK, log, mb, median, round, runChild, writeResult } from "./lib.ts";
 import { HUBSPOT_PEOPLE, contractOn } from "../test/support/contracts.ts";
 
@@ -85,6 +85,11 @@ async function catalogRelation(path: string): Promise<string> {
   return `"${db}"."main"."people"`;
 }
 
+function medianPhases(all: PlanPhases[]): PlanPhases {
+  const of = (key: keyof PlanPhases): number => round(median(all.map((p) => p[key])), 1);
+  return { materializeMs: of("materializeMs"), countsMs: of("countsMs"), readRowsToSendMs: of("readRowsToSendMs"), rejectedKeysMs: of("rejectedKeysMs") };
+}
+
 const NAIVE_MAX_ROWS = Number(process.env.BENCH_PLANNER_NAIVE_MAX_ROWS ?? 1_000_000);
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -108,7 +113,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const runs = (mode: PlannerMode): boolean => mode !== "naive" || rows <= NAIVE_MAX_ROWS;
     const byMode: Record<string, Record<string, unknown>> = {};
     for (const mode of (partial ? modes : PLANNER_MODES).filter(runs)) {
-      const trials: { elapsedMs: number; maxRssMB: number; peakHeapMB: number; streamed: number }[] = [];
+      const trials: { elapsedMs: number; maxRssMB: number; peakHeapMB: number; streamed: number; phases?: PlanPhases | undefined }[] = [];
       let counts: PlannerResult["counts"] | undefined;
       let partitions = 1;
       for (let rep = 0; rep < reps; rep += 1) {
@@ -117,7 +122,7 @@ export async function run(): Promise<Record<string, unknown>> {
         const { result, maxRssBytes } = await runChild<PlannerResult>(child, input, { timeoutMs: 30 * 60_000 });
         counts = result.counts;
         partitions = result.partitions;
-        trials.push({ elapsedMs: round(result.elapsedMs, 1), maxRssMB: mb(maxRssBytes), peakHeapMB: mb(result.peakHeapBytes), streamed: result.streamed });
+        trials.push({ elapsedMs: round(result.elapsedMs, 1), maxRssMB: mb(maxRssBytes), peakHeapMB: mb(result.peakHeapBytes), streamed: result.streamed, phases: result.phases });
         log(`planner ${rows} ${mode} rep ${rep + 1}: ${Math.round(result.elapsedMs)} ms, max RSS ${mb(maxRssBytes)} MB, ${result.streamed} to send, ${result.partitions} partition(s)`);
       }
       byMode[mode] = {
@@ -126,6 +131,7 @@ export async function run(): Promise<Record<string, unknown>> {
         elapsedMs: median(trials.map((t) => t.elapsedMs)),
         maxRssMB: median(trials.map((t) => t.maxRssMB)),
         peakHeapMB: median(trials.map((t) => t.peakHeapMB)),
+        ...(trials[0]?.phases ? { phases: medianPhases(trials.flatMap((t) => (t.phases ? [t.phases] : []))) } : {}),
         counts,
         trials,
       };
@@ -134,9 +140,12 @@ export async function run(): Promise<Record<string, unknown>> {
       const s = byMode.streaming as { elapsedMs: number } | undefined;
       const f = byMode.floor as { elapsedMs: number } | undefined;
       if (s && f) log(`planner ${rows}: streaming / floor = ${round(s.elapsedMs / f.elapsedMs, 2)}`);
+      const p = (byMode.streaming as { phases?: PlanPhases } | undefined)?.phases;
+      if (p) log(`planner ${rows}: phases (ms) materialize ${p.materializeMs}, counts ${p.countsMs}, read rows to send ${p.readRowsToSendMs}, rejected keys ${p.rejectedKeysMs}`);
       continue;
     }
-    const [s, u, one, n, f] = PLANNER_MODES.map((m) => byMode[m] as { elapsedMs: number; maxRssMB: number; counts: PlannerResult["counts"] } | undefined);
+    const [s, u, one, n, f] = PLANNER_MODES.map((m) => byMode[m] as { elapsedMs: number; maxRssMB: number; counts: PlannerResult["counts"]; phases?: PlanPhases } | undefined);
+    const phases = s!.phases!;
     cases.push({
       rows,
       streaming: s,
@@ -151,6 +160,10 @@ export async function run(): Promise<Record<string, unknown>> {
       timeRatioStreamingToSingleQuery: round(s!.elapsedMs / one!.elapsedMs),
       // Issue 19's goal: at most 2x the floor.
       timeRatioStreamingToFloor: round(s!.elapsedMs / f!.elapsedMs),
+      // Where it goes (median phases ÷ the floor): the plan itself (materialized, its counts and rejected keys), and
+      // the rows to send read into Node, which the floor's count(*) does not read.
+      planWithoutReadingToFloor: round((phases.materializeMs + phases.countsMs + phases.rejectedKeysMs) / f!.elapsedMs),
+      readRowsToSendToFloor: round(phases.readRowsToSendMs / f!.elapsedMs),
       rssRatioStreamingToNaive: n ? round(s!.maxRssMB / n.maxRssMB) : null,
     });
   }

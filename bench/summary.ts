@@ -65,6 +65,15 @@ export function summarize(): string {
     }
     lines.push(
       "",
+      // Older results files carry no phases.
+      ...p.cases
+        .filter((c: Json) => c.planWithoutReadingToFloor !== undefined)
+        .map(
+          (c: Json) =>
+            `Where the streaming time goes at ${int(c.rows)} rows (median phases): the plan materialized ${int(c.streaming.phases.materializeMs)} ms, its counts ${int(c.streaming.phases.countsMs)} ms and rejected keys ${int(c.streaming.phases.rejectedKeysMs)} ms: x${fmt(c.planWithoutReadingToFloor)} of the floor; ` +
+            `the ${int(c.streaming.counts.create + c.streaming.counts.update)} rows to send read into Node ${int(c.streaming.phases.readRowsToSendMs)} ms: x${fmt(c.readRowsToSendToFloor)} of the floor by themselves.`,
+        ),
+      "",
       `RSS growth 1M → 10M: streaming ×${fmt(p.rssGrowthStreaming)}, uncapped ×${fmt(p.rssGrowthStreamingUncapped)}, single query ×${fmt(p.rssGrowthSingleQuery)}, ${p.rssGrowthNaive === null ? "naive not run at the larger size (BENCH_PLANNER_NAIVE_MAX_ROWS)" : `naive ×${fmt(p.rssGrowthNaive)}`}; streaming Node heap ×${fmt(p.heapGrowthStreaming)}.`,
       "",
     );
@@ -114,7 +123,11 @@ export function summarize(): string {
   if (e) {
     lines.push(
       `**10. Engine cost per record** (${int(e.rows)} rows to the HubSpot emulator, median of ${e.repetitions}; CPU of the client process during the send): ours ${fmt(e.cpuUsPerRecord.ours)} µs per record, ` +
-        `the floor (serialize each request body and parse each response body once) ${fmt(e.cpuUsPerRecord.floor)} µs: x${fmt(e.cpuRatio)} (goal at most x${e.cpuGoal}); capacity ${int(e.capacityRecordsPerSecond)} records/s with no limit; ` +
+        `the floor (serialize each request body and parse each response body once) ${fmt(e.cpuUsPerRecord.floor)} µs: x${fmt(e.cpuRatio)} (goal at most x${e.cpuGoal}); ` +
+        (e.cpuUsPerRecord.wire === undefined
+          ? ""
+          : `the same requests sent by a bare node:http loop (no engine, no destination code) ${fmt(e.cpuUsPerRecord.wire)} µs, x${fmt(e.wireRatio)} of the floor by itself, ours x${fmt(e.oursOverWire)} of it; `) +
+        `capacity ${int(e.capacityRecordsPerSecond)} records/s with no limit; ` +
         `at 75,000 records/s (750 requests of 100 per second) ${fmt(e.atBrazeCeiling.fractionOfIdeal)} of the ideal (goal ${e.fractionGoal}), ${int(e.atBrazeCeiling.status429)} 429s, ${int(e.atBrazeCeiling.lost)} rows lost.`,
       "",
     );
