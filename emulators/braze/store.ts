@@ -35,6 +35,9 @@ export interface BrazeUser {
 
 export class UserStore {
   private users = new Map<string, BrazeUser>();
+  /** external_id → braze_id: an external id is set when its user is created and never changes, and a lookup per
+   * object of every /users/track made the emulator, not the client, the bound of a large run (quadratic). */
+  private byExternal = new Map<string, string>();
   private lastStamp = 0;
   readonly attributes = new Map<string, BrazeAttributeDefinition>();
   private readonly declared: BrazeAttributeDefinition[];
@@ -46,6 +49,7 @@ export class UserStore {
 
   clear(): void {
     this.users.clear();
+    this.byExternal.clear();
     this.attributes.clear();
     for (const a of this.declared) this.attributes.set(a.name, { status: "Active", ...a });
   }
@@ -65,17 +69,22 @@ export class UserStore {
   }
 
   byExternalId(id: string): BrazeUser | undefined {
-    return this.all().find((u) => u.external_id === id);
+    const brazeId = this.byExternal.get(id);
+    return brazeId === undefined ? undefined : this.users.get(brazeId);
   }
 
   /** Case-insensitively; [unverified] for characters outside ASCII (undocumented): toLowerCase() is our choice. */
   byEmail(email: string): BrazeUser[] {
     const wanted = email.toLowerCase();
-    return this.all().filter((u) => u.email?.toLowerCase() === wanted);
+    const found: BrazeUser[] = [];
+    // A scan (a user's email changes with its writes), without copying the users first.
+    for (const u of this.users.values()) if (u.email?.toLowerCase() === wanted) found.push(u);
+    return found;
   }
 
   byAlias(alias: BrazeAlias): BrazeUser | undefined {
-    return this.all().find((u) => u.user_aliases.some((a) => a.alias_name === alias.alias_name && a.alias_label === alias.alias_label));
+    for (const u of this.users.values()) if (u.user_aliases.some((a) => a.alias_name === alias.alias_name && a.alias_label === alias.alias_label)) return u;
+    return undefined;
   }
 
   create(seed: Partial<Pick<BrazeUser, "external_id" | "email" | "user_aliases">>): BrazeUser {
@@ -92,6 +101,7 @@ export class UserStore {
       ...seed,
     };
     this.users.set(user.braze_id, user);
+    if (user.external_id !== undefined) this.byExternal.set(user.external_id, user.braze_id);
     return user;
   }
 
@@ -100,6 +110,8 @@ export class UserStore {
   }
 
   delete(id: string): boolean {
+    const user = this.users.get(id);
+    if (user?.external_id !== undefined && this.byExternal.get(user.external_id) === id) this.byExternal.delete(user.external_id);
     return this.users.delete(id);
   }
 }

@@ -186,6 +186,25 @@ describe("POST /users/export/ids and /users/delete", () => {
     expect((await http.send("POST", "/users/delete", { external_ids: Array.from({ length: 51 }, (_, i) => `x${i}`) })).status).toBe(400);
     expect(emu!.users()).toHaveLength(1);
   });
+
+  it("finds a user by external_id after deletes and re-creates (the emulator's index follows them), and a deleted id no more", async () => {
+    const { http } = await setup({ attributes: [{ name: "plan_tier", type: "String" }] });
+    await http.send("POST", "/users/track", { attributes: ["a", "b"].map((external_id) => ({ external_id, plan_tier: "first" })) });
+    const before = emu!.findUser({ external_id: "a" })!.braze_id;
+    await http.send("POST", "/users/delete", { braze_ids: [before] });
+    const exported = await http.send("POST", "/users/export/ids", { external_ids: ["a"], fields_to_export: ["external_id"] });
+    expect((exported.body as Json).invalid_user_ids).toEqual(["a"]);
+    // Update-only for a deleted user writes nothing; an upsert creates a new user under the same external id.
+    await http.send("POST", "/users/track", { attributes: [{ external_id: "a", plan_tier: "ghost", _update_existing_only: true }] });
+    expect(emu!.findUser({ external_id: "a" })).toBeUndefined();
+    await http.send("POST", "/users/track", { attributes: [{ external_id: "a", plan_tier: "second" }] });
+    const again = emu!.findUser({ external_id: "a" })!;
+    expect(again.braze_id).not.toBe(before);
+    expect(again.custom_attributes).toEqual({ plan_tier: "second" });
+    expect(emu!.findUser({ external_id: "b" })!.custom_attributes).toEqual({ plan_tier: "first" });
+    emu!.reset();
+    expect(emu!.findUser({ external_id: "b" })).toBeUndefined();
+  });
 });
 
 describe("GET /custom_attributes", () => {
