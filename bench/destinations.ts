@@ -24,7 +24,7 @@ interface Emulated {
   close(): Promise<void>;
 }
 
-interface Setup {
+export interface Setup {
   rows: number;
   reps: number;
   perRequest: number;
@@ -34,24 +34,26 @@ interface Setup {
   start(): Promise<Emulated>;
 }
 
+/** Braze's /users/track, 75 objects a request, at `perWindow` requests per 3 s (its documented window). */
+export function brazeSetup(perWindow: number, rows: number, reps: number, stands: string): Setup {
+  const windowMs = 3000;
+  return {
+    rows,
+    reps,
+    perRequest: 75,
+    perWindow,
+    windowMs,
+    stands,
+    start: async () => {
+      const e = await startBrazeEmulator({ apiKey: "bench-braze-key", attributes: [{ name: "plan_tier", type: "String" }], limits: { "users/track": { max: perWindow, windowMs } } });
+      return { url: e.url, apiKey: e.apiKey, calls: () => e.calls(), reset: () => e.reset(), close: () => e.close() };
+    },
+  };
+}
+
 const SETUPS: Record<DestinationName, () => Setup> = {
-  braze: () => {
-    const perWindow = 60;
-    const windowMs = 3000;
-    return {
-      // 400 requests: about 7 windows, enough for the loop's 429s to show; three trials (they agree within about 1 %).
-      rows: QUICK ? 9_000 : 30_000,
-      reps: QUICK ? 2 : 3,
-      perRequest: 75,
-      perWindow,
-      windowMs,
-      stands: "/users/track at 60 requests per 3 s (Braze's documented 3,000 per 3 s scaled down 50x)",
-      start: async () => {
-        const e = await startBrazeEmulator({ apiKey: "bench-braze-key", attributes: [{ name: "plan_tier", type: "String" }], limits: { "users/track": { max: perWindow, windowMs } } });
-        return { url: e.url, apiKey: e.apiKey, calls: () => e.calls(), reset: () => e.reset(), close: () => e.close() };
-      },
-    };
-  },
+  // 400 requests: about 7 windows, enough for the loop's 429s to show; three trials (they agree within about 1 %).
+  braze: () => brazeSetup(60, QUICK ? 9_000 : 30_000, QUICK ? 2 : 3, "/users/track at 60 requests per 3 s (Braze's documented 3,000 per 3 s scaled down 50x)"),
   zendesk: () => {
     const perWindow = 300;
     const windowMs = 60_000;
@@ -72,13 +74,13 @@ const SETUPS: Record<DestinationName, () => Setup> = {
   },
 };
 
-async function bench(name: DestinationName): Promise<Record<string, unknown>> {
-  const setup = SETUPS[name]();
+/** Trials of each variant against a fresh emulator: a case per variant, with medians (bench/engine.ts too). */
+export async function measureDestination(name: DestinationName, setup: Setup, variants: readonly ("ours" | "loop")[]): Promise<Record<string, unknown>[]> {
   const ideal = (setup.perRequest * setup.perWindow * 1000) / setup.windowMs;
   const client = join(BENCH_DIR, "destinations-client.ts");
   const cases: Record<string, unknown>[] = [];
-  for (const variant of ["ours", "loop"] as const) {
-    const trials: { fractionOfIdeal: number; elapsedMs: number; written: number; lost: number; status429: number; apiCallsPerRecord: number }[] = [];
+  for (const variant of variants) {
+    const trials: { fractionOfIdeal: number; elapsedMs: number; written: number; lost: number; status429: number; apiCallsPerRecord: number; clientCpuUsPerRecord: number }[] = [];
     for (let rep = 0; rep < setup.reps; rep += 1) {
       // A fresh emulator per trial: a clean window and no users, so every row is a create.
       const emulator = await setup.start();
@@ -93,9 +95,10 @@ async function bench(name: DestinationName): Promise<Record<string, unknown>> {
           lost: result.lost,
           status429: calls.filter((c) => c.status === 429).length,
           apiCallsPerRecord: round(calls.length / setup.rows, 5),
+          clientCpuUsPerRecord: round(((result.cpuMs ?? 0) * 1000) / setup.rows, 2),
         };
         trials.push(trial);
-        log(`${name} ${variant} rep ${rep + 1}: ${trial.fractionOfIdeal} of ideal, ${trial.status429} 429s, ${trial.apiCallsPerRecord} calls/record, ${trial.lost} lost`);
+        log(`${name} ${variant} ${setup.perWindow}/${setup.windowMs}ms rep ${rep + 1}: ${trial.fractionOfIdeal} of ideal, ${trial.status429} 429s, ${trial.apiCallsPerRecord} calls/record, ${trial.lost} lost`);
       } finally {
         await emulator.close();
       }
@@ -104,17 +107,26 @@ async function bench(name: DestinationName): Promise<Record<string, unknown>> {
     cases.push({
       variant,
       repetitions: setup.reps,
+      idealRecordsPerSecond: ideal,
       median: {
         fractionOfIdeal: median(trials.map((t) => t.fractionOfIdeal)),
         recordsPerSecond: round(median(trials.map((t) => setup.rows / (t.elapsedMs / 1000))), 0),
         status429: median(trials.map((t) => t.status429)),
         apiCallsPerRecord: median(trials.map((t) => t.apiCallsPerRecord)),
         lost: median(trials.map((t) => t.lost)),
+        clientCpuUsPerRecord: median(trials.map((t) => t.clientCpuUsPerRecord)),
       },
       max429: Math.max(...trials.map((t) => t.status429)),
       trials,
     });
   }
+  return cases;
+}
+
+async function bench(name: DestinationName): Promise<Record<string, unknown>> {
+  const setup = SETUPS[name]();
+  const ideal = (setup.perRequest * setup.perWindow * 1000) / setup.windowMs;
+  const cases = await measureDestination(name, setup, ["ours", "loop"]);
   const result = {
     description:
       `N new users to the ${name} emulator, ${setup.stands}. fractionOfIdeal = records/s ÷ (${setup.perRequest} × allowed requests/s). ours: our engine (destination, pacer, send); ` +

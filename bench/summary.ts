@@ -128,7 +128,11 @@ export function summarize(): string {
           ? ""
           : `the same requests sent by a bare node:http loop (no engine, no destination code) ${fmt(e.cpuUsPerRecord.wire)} µs, x${fmt(e.wireRatio)} of the floor by itself, ours x${fmt(e.oursOverWire)} of it; `) +
         `capacity ${int(e.capacityRecordsPerSecond)} records/s with no limit; ` +
-        `at 75,000 records/s (750 requests of 100 per second) ${fmt(e.atBrazeCeiling.fractionOfIdeal)} of the ideal (goal ${e.fractionGoal}), ${int(e.atBrazeCeiling.status429)} 429s, ${int(e.atBrazeCeiling.lost)} rows lost.`,
+        `at 75,000 records/s (750 requests of 100 per second) ${fmt(e.atBrazeCeiling.fractionOfIdeal)} of the ideal (goal ${e.fractionGoal}), ${int(e.atBrazeCeiling.status429)} 429s, ${int(e.atBrazeCeiling.lost)} rows lost` +
+        (e.brazeAtItsCeiling === undefined
+          ? "."
+          : `; through the Braze destination at its own ceiling (3,000 requests of 75 per 3 s, ${int(e.brazeAtItsCeiling.rows)} rows) ${fmt(e.brazeAtItsCeiling.fractionOfIdeal)} of the ideal, ` +
+            `${int(e.brazeAtItsCeiling.recordsPerSecond)} records/s, ${int(e.brazeAtItsCeiling.status429)} 429s, ${int(e.brazeAtItsCeiling.lost)} rows lost, ${fmt(e.brazeAtItsCeiling.clientCpuUsPerRecord)} µs of client CPU per record.`),
       "",
     );
   }
