@@ -19,9 +19,9 @@ export async function run(): Promise<Record<string, unknown>> {
   const capacity = await measureLimit({ name: "no limit (this machine's capacity)", perWindow: 100_000, windowMs: 1000, stands: "none", variants: ["ours", "wire", "floor"] }, rows, reps);
   const braze = await measureLimit({ name: "750 per 1 s (75,000 records/s: Braze's /users/track ceiling)", perWindow: 750, windowMs: 1000, stands: "75 objects × 1,000 requests/s", variants: ["ours"] }, rows, reps);
   // The goal's own terms now that Braze has landed: the Braze destination at its documented /users/track ceiling.
-  // 8,000 requests: the limit binds over three of its 3 s windows (150,000 rows fit in the first and measure only
-  // the capacity).
-  const brazeRows = QUICK ? 150_000 : 600_000;
+  // 8,000 requests (the smoke run 4,000): the limit binds over more than one of its 3 s windows (150,000 rows fit
+  // in the first and would measure only the capacity).
+  const brazeRows = QUICK ? 300_000 : 600_000;
   const atBraze = await measureDestination("braze", brazeSetup(3000, brazeRows, QUICK ? 1 : 3, "Braze's documented 3,000 /users/track requests per 3 s (75,000 records/s), not scaled"), ["ours"]);
   const of = (cases: Record<string, unknown>[], variant: string): Median => (cases.find((c) => c.variant === variant) as { median: Median }).median;
   const ours = of(capacity, "ours");
